@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use tinylab_quantum::statevector::measure::{counts_as_bitstrings, sample_indices};
+use tinylab_quantum::statevector::measure::{counts_as_bitstrings, outcome_to_clbits, sample_indices};
 use tinylab_quantum::statevector::SimOptions;
 use tinylab_quantum::{Circuit, QuantumError, Statevector, qasm};
 
@@ -82,16 +82,7 @@ fn sample_counts(
     if measurements.is_empty() {
         return Ok(counts_as_bitstrings(&outcomes, circuit.n_qubits()));
     }
-    let clbits: Vec<usize> = outcomes
-        .iter()
-        .map(|&o| {
-            let mut bits = 0usize;
-            for &(qubit, clbit) in &measurements {
-                bits = (bits & !(1 << clbit)) | ((o >> qubit & 1) << clbit);
-            }
-            bits
-        })
-        .collect();
+    let clbits: Vec<usize> = outcomes.iter().map(|&o| outcome_to_clbits(o, &measurements)).collect();
     Ok(counts_as_bitstrings(&clbits, circuit.n_clbits()))
 }
 

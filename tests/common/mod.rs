@@ -1,5 +1,7 @@
-//! Helpers shared by the integration tests: random circuits and comparisons.
+//! Helpers shared by the integration tests: random circuits, comparisons and statistics.
 #![allow(dead_code)]
+
+pub mod stats;
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};

@@ -121,22 +121,31 @@ pub fn apply_grouped<const D: usize>(
         *off = targets.iter().enumerate().filter(|(b, _)| j >> b & 1 == 1).map(|(_, &q)| 1usize << q).sum();
     }
     let groups = 1usize << (n_qubits - fixed.len());
+    // Groups whose free bits differ only below the lowest fixed qubit sit at consecutive indices:
+    // walk them as runs, computing the base index once per run (the inner loop is plain strides).
+    let run = 1usize << fixed.first().copied().unwrap_or(n_qubits);
     let shared = SharedAmps::new(amps);
     for_each_chunk(groups, parallelism.use_rayon(n_qubits), |range| {
         let mut v = [C64::new(0.0, 0.0); D];
-        for g in range {
-            let base = insert_zero_bits(g, &fixed) | control_mask;
-            for j in 0..D {
-                // SAFETY: `base + offsets[j]` sets only bits below n_qubits, so it is < amps.len();
-                // distinct groups `g` give disjoint index sets (the free bits spell `g`), and each
-                // group belongs to exactly one chunk, hence to one task.
-                v[j] = unsafe { shared.get(base + offsets[j]) };
+        let mut g = range.start;
+        while g < range.end {
+            let lo = g & (run - 1);
+            let len = (run - lo).min(range.end - g);
+            let base = insert_zero_bits(g - lo, &fixed) | control_mask | lo;
+            for i in base..base + len {
+                for j in 0..D {
+                    // SAFETY: `i + offsets[j]` sets only bits below n_qubits, so it is < amps.len();
+                    // distinct groups give disjoint index sets (their free bits differ), and each
+                    // group belongs to exactly one chunk, hence to one task.
+                    v[j] = unsafe { shared.get(i + offsets[j]) };
+                }
+                f(&mut v);
+                for j in 0..D {
+                    // SAFETY: as above.
+                    unsafe { shared.set(i + offsets[j], v[j]) };
+                }
             }
-            f(&mut v);
-            for j in 0..D {
-                // SAFETY: as above.
-                unsafe { shared.set(base + offsets[j], v[j]) };
-            }
+            g += len;
         }
     });
 }

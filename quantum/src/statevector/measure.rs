@@ -64,6 +64,13 @@ pub fn counts_as_bitstrings(outcomes: &[usize], n_bits: usize) -> BTreeMap<Strin
     counts
 }
 
+/// The classical register value a measured basis state `outcome` leaves behind: for each
+/// `(qubit, clbit)` measurement in order, `clbit` takes `qubit`'s bit (later measurements overwrite
+/// earlier ones); unmeasured classical bits stay 0.
+pub fn outcome_to_clbits(outcome: usize, measurements: &[(usize, usize)]) -> usize {
+    measurements.iter().fold(0usize, |bits, &(qubit, clbit)| (bits & !(1 << clbit)) | ((outcome >> qubit & 1) << clbit))
+}
+
 impl Statevector {
     /// `|amplitude|^2` of every basis state, index bit `q` = qubit `q`.
     pub fn probabilities(&self) -> Vec<f64> {
