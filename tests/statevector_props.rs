@@ -112,3 +112,25 @@ fn qubit_zero_is_the_least_significant_bit() {
     let sv = Statevector::from_circuit(&c, &[], &[]).unwrap();
     assert_eq!(sv.amplitudes()[0b101], C64::new(1.0, 0.0));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The AVX2/FMA dense kernel agrees with its portable twin (they differ only in rounding).
+    #[test]
+    fn fast_dense_kernel_matches_portable(seed in any::<u64>(), n in 6usize..11, k in 1usize..6, n_controls in 0usize..2) {
+        use tinylab_quantum::statevector::kernel::{DenseKernel, apply_dense_with};
+        let mut dice = Dice::new(seed);
+        let state = Statevector::from_circuit(&random_circuit(&mut dice, n, 30), &[], &[]).unwrap();
+        let qubits = dice.qubits(n, k + n_controls);
+        let (targets, controls) = qubits.split_at(k);
+        let block = random_circuit(&mut dice, k, 12);
+        let m = tinylab_quantum::statevector::unitary(&block, &[], &[]).unwrap();
+        let run = |kernel| {
+            let mut amps = state.amplitudes().to_vec();
+            apply_dense_with(kernel, &mut amps, n, targets, controls, &m, Parallelism::Auto);
+            amps
+        };
+        prop_assert!(max_diff(&run(DenseKernel::Portable), &run(DenseKernel::Avx2Fma)) < 1e-13);
+    }
+}

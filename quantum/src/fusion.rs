@@ -33,7 +33,7 @@ impl Default for FusionConfig {
     /// The settings measured fastest on the layered and QFT benchmark circuits at 20-24 qubits
     /// (`cargo bench --bench statevector -- fusion`).
     fn default() -> Self {
-        Self { enabled: true, max_dense_qubits: 4, max_diagonal_qubits: 10, min_state_qubits: 0 }
+        Self { enabled: true, max_dense_qubits: 3, max_diagonal_qubits: 10, min_state_qubits: 0 }
     }
 }
 
