@@ -61,7 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let out = std::path::Path::new("results/quickstart");
     std::fs::create_dir_all(out)?;
-    let config = serde_json::json!({ "seed": seed, "shots": shots, "circuits": ["qft_prepared_n9", "layered_n20_l10"] });
+    let config =
+        serde_json::json!({ "seed": seed, "shots": shots, "circuits": ["qft_prepared_n9", "layered_n20_l10"] });
     std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&config)?)?;
     let metrics = serde_json::json!({
         "qft_top_outcome": top[0],

@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use tinylab_quantum::statevector::measure::{counts_as_bitstrings, outcome_to_clbits, sample_indices};
 use tinylab_quantum::statevector::SimOptions;
+use tinylab_quantum::statevector::measure::{counts_as_bitstrings, outcome_to_clbits, sample_indices};
 use tinylab_quantum::{Circuit, QuantumError, Statevector, qasm};
 
 /// Arguments of `tinylab sim`.

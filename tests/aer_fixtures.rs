@@ -61,7 +61,10 @@ fn probabilities_match_qiskit_aer_to_1e_10() {
         ("unfused", SimOptions { fusion: FusionConfig::disabled(), ..SimOptions::default() }),
         (
             "fused-5q",
-            SimOptions { fusion: FusionConfig { max_dense_qubits: 5, ..FusionConfig::default() }, ..SimOptions::default() },
+            SimOptions {
+                fusion: FusionConfig { max_dense_qubits: 5, ..FusionConfig::default() },
+                ..SimOptions::default()
+            },
         ),
     ];
     for path in fixtures() {

@@ -78,7 +78,10 @@ fn bad_pauli_labels() {
     let e = PauliString::from_label("XQZ").unwrap_err();
     assert_eq!(e, QuantumError::InvalidPauli { label: "XQZ".into(), ch: 'Q', position: 1 });
     let sv = Statevector::new(2).unwrap();
-    assert!(matches!(PauliString::from_label("ZII").unwrap().expectation(&sv), Err(QuantumError::QubitOutOfRange { .. })));
+    assert!(matches!(
+        PauliString::from_label("ZII").unwrap().expectation(&sv),
+        Err(QuantumError::QubitOutOfRange { .. })
+    ));
 }
 
 #[test]

@@ -137,11 +137,7 @@ fn qelib1_composites_match_their_definitions() {
                 Ok(())
             }),
         ),
-        (
-            "csx",
-            circuit(2, |c| c.csx(0, 1).map(|_| ())),
-            circuit(2, |c| c.h(1)?.cp(PI / 2.0, 0, 1)?.h(1).map(|_| ())),
-        ),
+        ("csx", circuit(2, |c| c.csx(0, 1).map(|_| ())), circuit(2, |c| c.h(1)?.cp(PI / 2.0, 0, 1)?.h(1).map(|_| ()))),
         (
             "rxx",
             circuit(2, |c| c.rxx(a, 0, 1).map(|_| ())),
@@ -150,11 +146,7 @@ fn qelib1_composites_match_their_definitions() {
                 Ok(())
             }),
         ),
-        (
-            "rzz",
-            circuit(2, |c| c.rzz(a, 0, 1).map(|_| ())),
-            circuit(2, |c| c.cx(0, 1)?.u1(a, 1)?.cx(0, 1).map(|_| ())),
-        ),
+        ("rzz", circuit(2, |c| c.rzz(a, 0, 1).map(|_| ())), circuit(2, |c| c.cx(0, 1)?.u1(a, 1)?.cx(0, 1).map(|_| ()))),
         ("sx", circuit(1, |c| c.sx(0).map(|_| ())), circuit(1, |c| c.sdg(0)?.h(0)?.sdg(0).map(|_| ()))),
         ("sxdg", circuit(1, |c| c.sxdg(0).map(|_| ())), circuit(1, |c| c.s(0)?.h(0)?.s(0).map(|_| ()))),
         (

@@ -98,7 +98,12 @@ fn results_do_not_depend_on_the_thread_count() {
     let four = run_in_pool(4, Parallelism::Auto);
     let serial = run_in_pool(2, Parallelism::Sequential);
     for other in [&two, &four, &serial] {
-        assert!(one.0.iter().zip(&other.0).all(|(a, b)| a.re.to_bits() == b.re.to_bits() && a.im.to_bits() == b.im.to_bits()));
+        assert!(
+            one.0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.re.to_bits() == b.re.to_bits() && a.im.to_bits() == b.im.to_bits())
+        );
         assert_eq!(one.1, other.1);
         assert_eq!(one.2, other.2);
     }

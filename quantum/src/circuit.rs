@@ -251,7 +251,10 @@ impl Circuit {
                 }
                 Angle::Input { index, .. } => self.n_inputs = self.n_inputs.max(index + 1),
                 Angle::Const(v) if !v.is_finite() => {
-                    return Err(QuantumError::Unsupported(format!("angle {v} of gate `{}` is not finite", gate.name())));
+                    return Err(QuantumError::Unsupported(format!(
+                        "angle {v} of gate `{}` is not finite",
+                        gate.name()
+                    )));
                 }
                 _ => {}
             }
@@ -322,7 +325,9 @@ impl Circuit {
                         .angles
                         .iter()
                         .map(|a| match *a {
-                            Angle::Param { index, scale, offset } => Angle::Param { index: remap[index], scale, offset },
+                            Angle::Param { index, scale, offset } => {
+                                Angle::Param { index: remap[index], scale, offset }
+                            }
                             other => other,
                         })
                         .collect();
@@ -342,10 +347,18 @@ impl Circuit {
     /// Errors unless `params` and `inputs` have exactly the lengths this circuit reads.
     pub fn check_bindings(&self, params: &[f64], inputs: &[f64]) -> Result<()> {
         if params.len() != self.n_params() {
-            return Err(QuantumError::BindingCount { what: "trainable parameters", expected: self.n_params(), got: params.len() });
+            return Err(QuantumError::BindingCount {
+                what: "trainable parameters",
+                expected: self.n_params(),
+                got: params.len(),
+            });
         }
         if inputs.len() != self.n_inputs {
-            return Err(QuantumError::BindingCount { what: "input features", expected: self.n_inputs, got: inputs.len() });
+            return Err(QuantumError::BindingCount {
+                what: "input features",
+                expected: self.n_inputs,
+                got: inputs.len(),
+            });
         }
         Ok(())
     }

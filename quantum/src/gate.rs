@@ -139,9 +139,7 @@ impl Gate {
             return Err(QuantumError::Unsupported("a controlled gate needs at least one control".into()));
         }
         Ok(match base {
-            Gate::Controlled { base, n_controls: inner } => {
-                Gate::Controlled { base, n_controls: inner + n_controls }
-            }
+            Gate::Controlled { base, n_controls: inner } => Gate::Controlled { base, n_controls: inner + n_controls },
             other => Gate::Controlled { base: Box::new(other), n_controls },
         })
     }

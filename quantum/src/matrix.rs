@@ -189,12 +189,8 @@ impl Matrix {
     /// Distance to `other` after removing the best global phase: `min_φ max |self - e^{iφ} other|`,
     /// approximated by aligning the largest entry. Zero when the two are the same up to phase.
     pub fn max_abs_diff_up_to_phase(&self, other: &Matrix) -> f64 {
-        let (idx, _) = other
-            .data
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.norm().total_cmp(&b.1.norm()))
-            .expect("non-empty matrix");
+        let (idx, _) =
+            other.data.iter().enumerate().max_by(|a, b| a.1.norm().total_cmp(&b.1.norm())).expect("non-empty matrix");
         if other.data[idx].norm() == 0.0 {
             return self.max_abs_diff(other);
         }

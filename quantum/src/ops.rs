@@ -328,8 +328,20 @@ pub fn inverse_application(a: &GateApplication) -> Result<Vec<GateApplication>> 
                 G::Cu => std(*g, vec![neg(ang[0]), neg(ang[2]), neg(ang[1]), neg(ang[3])]),
                 // u2(φ,λ)^† = u3(-π/2, -λ, -φ).
                 G::U2 => std(G::U3, vec![Angle::Const(-FRAC_PI_2), neg(ang[1]), neg(ang[0])]),
-                G::U1 | G::P | G::Rx | G::Ry | G::Rz | G::Crx | G::Cry | G::Crz | G::Cu1 | G::Cp | G::Rxx
-                | G::Ryy | G::Rzz | G::Rzx => std(*g, vec![neg(ang[0])]),
+                G::U1
+                | G::P
+                | G::Rx
+                | G::Ry
+                | G::Rz
+                | G::Crx
+                | G::Cry
+                | G::Crz
+                | G::Cu1
+                | G::Cp
+                | G::Rxx
+                | G::Ryy
+                | G::Rzz
+                | G::Rzx => std(*g, vec![neg(ang[0])]),
                 G::S => std(G::Sdg, vec![]),
                 G::Sdg => std(G::S, vec![]),
                 G::T => std(G::Tdg, vec![]),
@@ -357,8 +369,20 @@ pub fn inverse_application(a: &GateApplication) -> Result<Vec<GateApplication>> 
                     }
                     out
                 }
-                G::Id | G::X | G::Y | G::Z | G::H | G::Cx | G::Cy | G::Cz | G::Ch | G::Swap | G::Ccx | G::Cswap
-                | G::C3x | G::C4x => std(*g, vec![]),
+                G::Id
+                | G::X
+                | G::Y
+                | G::Z
+                | G::H
+                | G::Cx
+                | G::Cy
+                | G::Cz
+                | G::Ch
+                | G::Swap
+                | G::Ccx
+                | G::Cswap
+                | G::C3x
+                | G::C4x => std(*g, vec![]),
             }
         }
         Gate::Unitary(m) => vec![app(Gate::Unitary(std::sync::Arc::new(m.dagger())), q, vec![])],

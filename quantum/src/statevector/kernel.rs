@@ -135,6 +135,7 @@ pub fn apply_grouped<const D: usize>(
             let len = (run - lo).min(range.end - g);
             let base = insert_zero_bits(g - lo, &fixed) | control_mask | lo;
             for i in base..base + len {
+                #[allow(clippy::needless_range_loop)] // `j` indexes `v` and `offsets` alike
                 for j in 0..D {
                     // SAFETY: `i + offsets[j]` sets only bits below n_qubits, so it is < amps.len();
                     // distinct groups give disjoint index sets (their free bits differ), and each
@@ -142,6 +143,7 @@ pub fn apply_grouped<const D: usize>(
                     v[j] = unsafe { shared.get(i + offsets[j]) };
                 }
                 f(&mut v);
+                #[allow(clippy::needless_range_loop)]
                 for j in 0..D {
                     // SAFETY: as above.
                     unsafe { shared.set(i + offsets[j], v[j]) };
@@ -176,6 +178,7 @@ impl<const D: usize> DenseArray<D> {
     /// `v <- M v`. With `FMA`, products are fused multiply-adds (only call it where the CPU has FMA:
     /// without the instruction `mul_add` is a slow library call).
     #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // four arrays indexed alike read clearer with indices
     fn apply<const FMA: bool>(&self, v: &mut [C64; D]) {
         #[inline(always)]
         fn mac<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
@@ -334,7 +337,13 @@ pub fn apply_small_diagonal(
 }
 
 /// Multiplies amplitude `i` by `table[t(i)]`, where bit `b` of `t(i)` is bit `qubits[b]` of `i`.
-pub fn apply_diagonal_table(amps: &mut [C64], n_qubits: usize, qubits: &[usize], table: &[C64], parallelism: Parallelism) {
+pub fn apply_diagonal_table(
+    amps: &mut [C64],
+    n_qubits: usize,
+    qubits: &[usize],
+    table: &[C64],
+    parallelism: Parallelism,
+) {
     debug_assert_eq!(table.len(), 1 << qubits.len());
     let gather = |i: usize| qubits.iter().enumerate().fold(0usize, |t, (b, &q)| t | ((i >> q) & 1) << b);
     let body = |base: usize, chunk: &mut [C64]| {

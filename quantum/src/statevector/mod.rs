@@ -52,7 +52,9 @@ pub(crate) fn apply_op_unchecked(amps: &mut [C64], n_qubits: usize, op: &Op, par
                 qubits.extend_from_slice(&op.controls);
                 let k = op.targets.len();
                 let table: Vec<C64> = (0..1usize << qubits.len())
-                    .map(|t| if t >> k == (1 << op.controls.len()) - 1 { d[t & ((1 << k) - 1)] } else { C64::new(1.0, 0.0) })
+                    .map(|t| {
+                        if t >> k == (1 << op.controls.len()) - 1 { d[t & ((1 << k) - 1)] } else { C64::new(1.0, 0.0) }
+                    })
                     .collect();
                 kernel::apply_diagonal_table(amps, n_qubits, &qubits, &table, parallelism)
             }
@@ -76,7 +78,11 @@ pub(crate) fn check_op(op: &Op, n_qubits: usize) -> Result<()> {
         OpMatrix::Diagonal(d) => d.len(),
     };
     if dim != 1 << op.targets.len() {
-        return Err(QuantumError::SizeMismatch { what: "matrix dimension of an op".into(), expected: 1 << op.targets.len(), got: dim });
+        return Err(QuantumError::SizeMismatch {
+            what: "matrix dimension of an op".into(),
+            expected: 1 << op.targets.len(),
+            got: dim,
+        });
     }
     if matches!(op.matrix, OpMatrix::Dense(_)) && op.targets.len() > kernel::MAX_DENSE_TARGETS {
         return Err(QuantumError::Unsupported(format!(
@@ -134,7 +140,7 @@ impl Statevector {
             });
         }
         let norm: f64 = amps.iter().map(|a| a.norm_sqr()).sum();
-        if !((norm - 1.0).abs() <= 1e-9) {
+        if (norm - 1.0).abs().partial_cmp(&1e-9) != Some(std::cmp::Ordering::Less) {
             return Err(QuantumError::Unsupported(format!("amplitudes have squared norm {norm}, not 1")));
         }
         Ok(Self { n_qubits: amps.len().trailing_zeros() as usize, amps })
