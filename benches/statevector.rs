@@ -27,6 +27,19 @@ fn kernel_cases(n: usize) -> Vec<(&'static str, Op)> {
     ]
 }
 
+/// The machine's reference: a single-thread copy of 256 MiB (reads 256 MiB, writes 256 MiB), the bound
+/// the kernels are measured against.
+fn bandwidth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bandwidth");
+    group.sample_size(10).measurement_time(Duration::from_secs(3));
+    let len = 1usize << 24;
+    let src = vec![C64::new(1.0, 0.5); len];
+    let mut dst = vec![C64::new(0.0, 0.0); len];
+    group.throughput(Throughput::Bytes(32 << 24));
+    group.bench_function("copy_256MiB", |b| b.iter(|| dst.copy_from_slice(std::hint::black_box(&src))));
+    group.finish();
+}
+
 fn kernels(c: &mut Criterion) {
     let mut group = c.benchmark_group("kernels");
     group.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2));
@@ -68,5 +81,5 @@ fn circuits(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kernels, circuits);
+criterion_group!(benches, bandwidth, kernels, circuits);
 criterion_main!(benches);

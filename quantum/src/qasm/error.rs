@@ -156,6 +156,9 @@ pub enum ParseErrorKind {
     /// Input beyond the reader's size limits (expression nesting, register sizes, expanded gates).
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// The circuit builder refused an instruction (not expected once the checks above passed).
+    #[error("invalid instruction: {0}")]
+    Invalid(String),
     /// An error while expanding a call of a user gate, reported at the call.
     #[error("in gate `{gate}`: {kind}")]
     InGate {

@@ -1,0 +1,605 @@
+//! The OpenQASM 2 writer.
+//!
+//! Standard gates of `qelib1.inc` are written by name. `ryy`, `rzx` and `iswap` get a `gate` definition
+//! (exact, global phase included). Other gates are reduced to *elements*: a 2x2 unitary on one target
+//! qubit, applied when every one of its control qubits is |1>:
+//!
+//! - a 1-qubit unitary is `u3` (its global phase does not matter at the top level);
+//! - a 2-qubit unitary is reduced by Givens rotations `G6…G1 U = D` into six two-level rotations, each
+//!   a singly controlled 2x2 gate (conjugated by `x` on the control when it acts where the control is
+//!   0), and a diagonal `D` written with `p`, `p`, `cp` and a global phase;
+//! - a controlled gate is its base lowered by [`crate::ops::lower_gate`] (so it means exactly what the
+//!   simulator does), each piece with the extra controls, two-qubit pieces through the Givens
+//!   reduction, and any global phase of a piece becoming a phase gate on its last control.
+//!
+//! An element with one control is `cu(θ,φ,λ,γ)` (`cx`, `csx`, `cp` when it is one of those), with
+//! `k >= 2` controls it is `ccx`/`c3x`/`c4x`/`c3sqrtx` when it is one of those, else a definition built
+//! with Barenco et al. 1995, Lemma 7.9: `C^k(W) = C^{k-1}(V) · C^{k-1}X · C(V†) · C^{k-1}X · C(V)` with
+//! `V² = W`; phases are exact because every singly controlled piece is a `cu` with its `γ`.
+
+use super::error::QasmError;
+use super::parser::{RESERVED, is_valid_name};
+use crate::circuit::{Angle, Circuit, Instruction};
+use crate::gate::{Gate, StandardGate};
+use crate::matrix::{C64, Matrix};
+use crate::ops::{self, OpMatrix};
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+/// Most controls a gate may have for export: `C^k(W)` definitions expand to about `3^k` gates.
+pub(crate) const MAX_EXPORT_CONTROLS: usize = 24;
+
+type M2 = [[C64; 2]; 2];
+
+const ZERO: C64 = C64::new(0.0, 0.0);
+const ONE: C64 = C64::new(1.0, 0.0);
+const X: M2 = [[ZERO, ONE], [ONE, ZERO]];
+const SX: M2 = [[C64::new(0.5, 0.5), C64::new(0.5, -0.5)], [C64::new(0.5, -0.5), C64::new(0.5, 0.5)]];
+
+/// One piece of a gate: `m` on `target` where all `controls` are |1>.
+#[derive(Debug, Clone, PartialEq)]
+struct Elem {
+    controls: Vec<usize>,
+    target: usize,
+    m: M2,
+    /// Part of a `x … x` conjugation that cancels by itself, so it needs no extra controls.
+    free: bool,
+}
+
+fn dagger2(m: &M2) -> M2 {
+    [[m[0][0].conj(), m[1][0].conj()], [m[0][1].conj(), m[1][1].conj()]]
+}
+
+fn diag2(z: C64) -> M2 {
+    [[ONE, ZERO], [ZERO, z]]
+}
+
+/// A square root `V` of a 2x2 matrix `W` (`V² = W`); unitary when `W` is.
+fn sqrt2(w: &M2) -> M2 {
+    if *w == X {
+        return SX;
+    }
+    let tr = w[0][0] + w[1][1];
+    let det = w[0][0] * w[1][1] - w[0][1] * w[1][0];
+    let s0 = det.sqrt();
+    let (s, t2) = if (tr + s0 * 2.0).norm() >= (tr - s0 * 2.0).norm() { (s0, tr + s0 * 2.0) } else { (-s0, tr - s0 * 2.0) };
+    let t = t2.sqrt();
+    [[(w[0][0] + s) / t, w[0][1] / t], [w[1][0] / t, (w[1][1] + s) / t]]
+}
+
+/// `(θ, φ, λ, γ)` with `W = e^{iγ} u3(θ, φ, λ)`.
+fn zyz(w: &M2) -> [f64; 4] {
+    let (a, b) = (w[0][0].norm(), w[1][0].norm());
+    let theta = 2.0 * b.atan2(a);
+    let gamma = w[0][0].arg();
+    let phi = w[1][0].arg() - gamma;
+    let lambda = if a >= b { w[1][1].arg() - gamma - phi } else { (-w[0][1]).arg() - gamma };
+    [theta, phi, lambda, gamma]
+}
+
+/// Elements and global phase of a 4x4 unitary on local qubits 0 (low index bit) and 1, in time order.
+fn givens(u: &Matrix) -> (Vec<Elem>, C64) {
+    let mut a = [[ZERO; 4]; 4];
+    for (r, row) in a.iter_mut().enumerate() {
+        for (c, x) in row.iter_mut().enumerate() {
+            *x = u.get(r, c);
+        }
+    }
+    // (column, row kept, row zeroed): each pair of rows differs in one index bit.
+    const STEPS: [(usize, usize, usize); 6] = [(0, 1, 3), (0, 0, 2), (0, 0, 1), (1, 3, 2), (1, 1, 3), (2, 2, 3)];
+    let mut rotations = Vec::new();
+    for (col, i, j) in STEPS {
+        let (x, y) = (a[i][col], a[j][col]);
+        if y == ZERO {
+            continue;
+        }
+        let r = x.norm().hypot(y.norm());
+        let g = [[x.conj() / r, y.conj() / r], [-y / r, x / r]];
+        for c in 0..4 {
+            let (ri, rj) = (a[i][c], a[j][c]);
+            a[i][c] = g[0][0] * ri + g[0][1] * rj;
+            a[j][c] = g[1][0] * ri + g[1][1] * rj;
+        }
+        rotations.push((i, j, g));
+    }
+    let unit = |z: C64| if z.norm() > 0.0 { z / z.norm() } else { ONE };
+    let d: Vec<C64> = (0..4).map(|k| unit(a[k][k])).collect();
+    let mut elems = Vec::new();
+    let diag = [(Vec::new(), 0, d[1] / d[0]), (Vec::new(), 1, d[2] / d[0]), (vec![0], 1, d[3] * d[0] / (d[1] * d[2]))];
+    for (controls, target, z) in diag {
+        if z != ONE {
+            elems.push(Elem { controls, target, m: diag2(z), free: false });
+        }
+    }
+    for (i, j, g) in rotations.into_iter().rev() {
+        let t = (i ^ j).trailing_zeros() as usize;
+        let o = 1 - t;
+        let gd = dagger2(&g);
+        // Basis order of the 2x2 block: bit t = 0 first.
+        let w = if i >> t & 1 == 0 { gd } else { [[gd[1][1], gd[1][0]], [gd[0][1], gd[0][0]]] };
+        let flip = i >> o & 1 == 0;
+        let x = Elem { controls: Vec::new(), target: o, m: X, free: true };
+        if flip {
+            elems.push(x.clone());
+        }
+        elems.push(Elem { controls: vec![o], target: t, m: w, free: false });
+        if flip {
+            elems.push(x);
+        }
+    }
+    (elems, d[0])
+}
+
+/// The elements of `gate` with angle values `angles` on `qubits`, controlled by `controls` as well.
+fn elements(gate: &Gate, qubits: &[usize], angles: &[f64], controls: &[usize]) -> Result<Vec<Elem>, String> {
+    let mut lowered = Vec::new();
+    ops::lower_gate(gate, qubits, angles, &mut lowered).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for op in lowered {
+        let mut ctrl = controls.to_vec();
+        ctrl.extend_from_slice(&op.controls);
+        match op.targets.len() {
+            1 => {
+                let m = match &op.matrix {
+                    OpMatrix::Dense(m) if m.dim() == 2 => [[m.get(0, 0), m.get(0, 1)], [m.get(1, 0), m.get(1, 1)]],
+                    OpMatrix::Diagonal(d) if d.len() == 2 => [[d[0], ZERO], [ZERO, d[1]]],
+                    _ => return Err("a one-qubit op without a 2x2 matrix".into()),
+                };
+                out.push(Elem { controls: ctrl, target: op.targets[0], m, free: false });
+            }
+            2 => {
+                let dense = op.matrix.to_dense();
+                if dense.dim() != 4 {
+                    return Err("a two-qubit op without a 4x4 matrix".into());
+                }
+                let (elems, phase) = givens(&dense);
+                for mut e in elems {
+                    e.target = op.targets[e.target];
+                    let local: Vec<usize> = e.controls.iter().map(|&c| op.targets[c]).collect();
+                    e.controls = if e.free { local } else { ctrl.iter().copied().chain(local).collect() };
+                    out.push(e);
+                }
+                if let Some((&last, rest)) = ctrl.split_last() {
+                    if phase != ONE {
+                        out.push(Elem { controls: rest.to_vec(), target: last, m: diag2(phase), free: false });
+                    }
+                }
+            }
+            0 => {}
+            n => return Err(format!("an op on {n} target qubits")),
+        }
+    }
+    Ok(out)
+}
+
+/// `(base, controls)` of a standard gate that is a controlled form of another standard gate.
+fn split_standard(g: StandardGate) -> (StandardGate, usize) {
+    use StandardGate as G;
+    match g {
+        G::Cx => (G::X, 1),
+        G::Ccx => (G::X, 2),
+        G::C3x => (G::X, 3),
+        G::C4x => (G::X, 4),
+        G::Cy => (G::Y, 1),
+        G::Cz => (G::Z, 1),
+        G::Ch => (G::H, 1),
+        G::Crx => (G::Rx, 1),
+        G::Cry => (G::Ry, 1),
+        G::Crz => (G::Rz, 1),
+        G::Cp => (G::P, 1),
+        G::Cu1 => (G::U1, 1),
+        G::Cu3 => (G::U3, 1),
+        G::Csx => (G::Sx, 1),
+        G::C3sqrtx => (G::Sx, 3),
+        G::Cswap => (G::Swap, 1),
+        g => (g, 0),
+    }
+}
+
+/// The standard gate that is `base` with `k` controls, if `qelib1.inc` has one.
+fn join_standard(base: StandardGate, k: usize) -> Option<StandardGate> {
+    use StandardGate as G;
+    Some(match (base, k) {
+        (g, 0) => g,
+        (G::X, 1) => G::Cx,
+        (G::X, 2) => G::Ccx,
+        (G::X, 3) => G::C3x,
+        (G::X, 4) => G::C4x,
+        (G::Y, 1) => G::Cy,
+        (G::Z, 1) => G::Cz,
+        (G::H, 1) => G::Ch,
+        (G::Rx, 1) => G::Crx,
+        (G::Ry, 1) => G::Cry,
+        (G::Rz, 1) => G::Crz,
+        (G::P, 1) => G::Cp,
+        (G::U1, 1) => G::Cu1,
+        (G::U3 | G::U, 1) => G::Cu3,
+        (G::Sx, 1) => G::Csx,
+        (G::Sx, 3) => G::C3sqrtx,
+        (G::Swap, 1) => G::Cswap,
+        _ => return None,
+    })
+}
+
+/// Writes a number so that reading it back gives the same `f64` (always with a `.` before any
+/// exponent, as OpenQASM 2 reals need).
+pub(crate) fn fmt_real(x: f64) -> String {
+    let s = format!("{x:?}");
+    match s.find('e') {
+        Some(i) if !s[..i].contains('.') => format!("{}.0{}", &s[..i], &s[i..]),
+        _ => s,
+    }
+}
+
+fn call(name: &str, params: &[f64], args: &[&str]) -> String {
+    let mut s = name.to_string();
+    if !params.is_empty() {
+        let p: Vec<String> = params.iter().map(|&v| fmt_real(v)).collect();
+        let _ = write!(s, "({})", p.join(", "));
+    }
+    let _ = write!(s, " {};", args.join(", "));
+    s
+}
+
+/// Export state: the gate definitions written so far and the names in use.
+struct Writer {
+    taken: HashSet<String>,
+    defs: Vec<String>,
+    by_key: HashMap<String, String>,
+}
+
+impl Writer {
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut k = 1;
+        while self.taken.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        self.taken.insert(name.clone());
+        name
+    }
+
+    /// Registers a definition under `key` (once) and returns its name.
+    fn define(
+        &mut self,
+        key: String,
+        base_name: &str,
+        build: impl FnOnce(&mut Self) -> Result<String, String>,
+    ) -> Result<String, String> {
+        if let Some(name) = self.by_key.get(&key) {
+            return Ok(name.clone());
+        }
+        // Dependencies are defined (and pushed) while building, so they come first.
+        let rest = build(self)?;
+        let name = self.fresh(base_name);
+        self.defs.push(format!("gate {name}{rest}"));
+        self.by_key.insert(key, name.clone());
+        Ok(name)
+    }
+
+    /// `ryy`, `rzx`, `iswap`: defined under their own names unless a register uses them.
+    fn fixed_definition(&mut self, g: StandardGate) -> Result<String, String> {
+        let body = match g {
+            StandardGate::Ryy => {
+                "(theta) a, b { rx(pi/2) a; rx(pi/2) b; cx a, b; rz(theta) b; cx a, b; rx(-pi/2) a; rx(-pi/2) b; }"
+            }
+            StandardGate::Rzx => "(theta) a, b { h b; cx a, b; rz(theta) b; cx a, b; h b; }",
+            StandardGate::Iswap => " a, b { s a; s b; h a; cx a, b; cx b, a; h b; }",
+            other => return Err(format!("no definition for `{}`", other.name())),
+        };
+        self.define(format!("fixed|{}", g.name()), g.name(), |_| Ok(body.to_string()))
+    }
+
+    /// `C^k(W)` for `k >= 2`, as a definition on arguments `c0…c{k-1}, t`.
+    fn multi_controlled(&mut self, k: usize, w: &M2) -> Result<String, String> {
+        let base_name = if *w == X { format!("c{k}x") } else { "mcu".to_string() };
+        self.define(format!("mc{k}|{w:?}"), &base_name, |me| {
+            let v = sqrt2(w);
+            let vd = dagger2(&v);
+            let names: Vec<String> = (0..k).map(|i| format!("c{i}")).chain(std::iter::once("t".to_string())).collect();
+            let lower: Vec<usize> = (0..k - 1).collect();
+            let pieces = [
+                Elem { controls: vec![k - 1], target: k, m: v, free: false },
+                Elem { controls: lower.clone(), target: k - 1, m: X, free: false },
+                Elem { controls: vec![k - 1], target: k, m: vd, free: false },
+                Elem { controls: lower.clone(), target: k - 1, m: X, free: false },
+                Elem { controls: lower, target: k, m: v, free: false },
+            ];
+            let mut body = Vec::new();
+            for e in &pieces {
+                body.push(me.element(e, &names)?);
+            }
+            Ok(format!(" {} {{ {} }}", names.join(", "), body.join(" ")))
+        })
+    }
+
+    /// One element as a statement on the named qubits.
+    fn element(&mut self, e: &Elem, names: &[String]) -> Result<String, String> {
+        let mut args: Vec<&str> = e.controls.iter().map(|&c| names[c].as_str()).collect();
+        args.push(names[e.target].as_str());
+        let k = e.controls.len();
+        if e.m == X {
+            let name = match k {
+                0 => "x".to_string(),
+                1 => "cx".to_string(),
+                2 => "ccx".to_string(),
+                3 => "c3x".to_string(),
+                4 => "c4x".to_string(),
+                _ => self.multi_controlled(k, &e.m)?,
+            };
+            return Ok(call(&name, &[], &args));
+        }
+        if e.m == SX && matches!(k, 0 | 1 | 3) {
+            return Ok(call(["sx", "csx", "", "c3sqrtx"][k], &[], &args));
+        }
+        let is_phase = e.m[0][0] == ONE && e.m[0][1] == ZERO && e.m[1][0] == ZERO;
+        if is_phase && k <= 1 {
+            return Ok(call(["p", "cp"][k], &[e.m[1][1].arg()], &args));
+        }
+        let [theta, phi, lambda, gamma] = zyz(&e.m);
+        Ok(match k {
+            0 => call("u3", &[theta, phi, lambda], &args),
+            1 => call("cu", &[theta, phi, lambda, gamma], &args),
+            _ => {
+                let name = self.multi_controlled(k, &e.m)?;
+                call(&name, &[], &args)
+            }
+        })
+    }
+
+    /// A definition whose body is the given elements on arguments `a0…a{n-1}`.
+    fn element_definition(&mut self, key: String, base_name: &str, n: usize, elems: &[Elem]) -> Result<String, String> {
+        self.define(key, base_name, |me| {
+            let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+            let mut body = Vec::new();
+            for e in elems {
+                body.push(me.element(e, &names)?);
+            }
+            let body = if body.is_empty() { "{ }".to_string() } else { format!("{{ {} }}", body.join(" ")) };
+            Ok(format!(" {} {body}", names.join(", ")))
+        })
+    }
+
+    /// The statement for one gate application.
+    fn gate(&mut self, gate: &Gate, angles: &[f64], args: &[&str]) -> Result<String, String> {
+        // Flatten nested controls.
+        let (base, k) = flatten(gate);
+        if let Gate::Standard(g) = base {
+            let (inner, j) = split_standard(*g);
+            if let Some(s) = join_standard(inner, j + k) {
+                if s.in_qelib1() {
+                    return Ok(call(s.name(), angles, args));
+                }
+                let name = self.fixed_definition(s)?;
+                return Ok(call(&name, angles, args));
+            }
+        }
+        if k > MAX_EXPORT_CONTROLS {
+            return Err(format!("more than {MAX_EXPORT_CONTROLS} controls"));
+        }
+        let n = base.n_qubits();
+        match base {
+            Gate::Unitary(m) if k == 0 && n == 1 => {
+                let [theta, phi, lambda, _] = zyz(&[[m.get(0, 0), m.get(0, 1)], [m.get(1, 0), m.get(1, 1)]]);
+                Ok(call("u3", &[theta, phi, lambda], args))
+            }
+            Gate::Unitary(m) if n > 2 || m.dim() != 1 << n => Err(format!("a {0}x{0} unitary", m.dim())),
+            _ => {
+                let qubits: Vec<usize> = (k..k + n).collect();
+                let controls: Vec<usize> = (0..k).collect();
+                let elems = elements(base, &qubits, angles, &controls)?;
+                let base_name = match base {
+                    Gate::Standard(g) => format!("c{k}_{}", g.name()),
+                    _ if k == 0 => "unitary".to_string(),
+                    _ => format!("c{k}_unitary"),
+                };
+                let bits: Vec<u64> = angles.iter().map(|a| a.to_bits()).collect();
+                let name = self.element_definition(format!("{k}|{base:?}|{bits:?}"), &base_name, k + n, &elems)?;
+                Ok(call(&name, &[], args))
+            }
+        }
+    }
+}
+
+/// The innermost base of a (nested) controlled gate and the total number of controls.
+fn flatten(gate: &Gate) -> (&Gate, usize) {
+    let mut g = gate;
+    let mut k = 0;
+    while let Gate::Controlled { base, n_controls } = g {
+        k += n_controls;
+        g = base;
+    }
+    (g, k)
+}
+
+/// Names of bits `name[i]` of consecutive registers.
+fn bit_names(regs: &[crate::circuit::Register]) -> Vec<String> {
+    regs.iter().flat_map(|r| (0..r.size).map(move |i| format!("{}[{i}]", r.name))).collect()
+}
+
+/// Writes `circuit` as OpenQASM 2.0 (see [`crate::qasm::to_qasm`]).
+pub(crate) fn write(circuit: &Circuit) -> Result<String, QasmError> {
+    let mut w = Writer { taken: HashSet::new(), defs: Vec::new(), by_key: HashMap::new() };
+    w.taken.extend(RESERVED.iter().map(|s| s.to_string()));
+    let qelib1: HashSet<&str> =
+        StandardGate::ALL.iter().filter(|g| g.in_qelib1()).map(|g| g.name()).chain(["u0"]).collect();
+    for reg in circuit.qregs().iter().chain(circuit.cregs()) {
+        let reason = if !is_valid_name(&reg.name) {
+            Some("not an OpenQASM 2 name ([a-z][A-Za-z0-9_]*, not a reserved word)")
+        } else if qelib1.contains(reg.name.as_str()) {
+            Some("the name of a gate of qelib1.inc")
+        } else if w.taken.contains(&reg.name) {
+            Some("declared twice")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(QasmError::InvalidRegisterName { name: reg.name.clone(), reason });
+        }
+        w.taken.insert(reg.name.clone());
+    }
+    w.taken.extend(qelib1.iter().map(|s| s.to_string()));
+    let qubits = bit_names(circuit.qregs());
+    let clbits = bit_names(circuit.cregs());
+    let mut body = String::new();
+    for (idx, inst) in circuit.instructions().iter().enumerate() {
+        let out_of_range = |gate: String| QasmError::UnsupportedGate {
+            instruction: idx,
+            gate,
+            reason: "a qubit or bit beyond the circuit's registers".into(),
+        };
+        match inst {
+            Instruction::Gate(app) => {
+                let name = app.gate.name();
+                let angles = const_angles(circuit, idx, &name, &app.angles)?;
+                let args = app
+                    .qubits
+                    .iter()
+                    .map(|&q| qubits.get(q).map(String::as_str))
+                    .collect::<Option<Vec<&str>>>()
+                    .ok_or_else(|| out_of_range(name.clone()))?;
+                if args.len() != app.gate.n_qubits() || angles.len() != app.gate.n_params() {
+                    return Err(QasmError::UnsupportedGate {
+                        instruction: idx,
+                        gate: name,
+                        reason: "wrong number of qubits or angles".into(),
+                    });
+                }
+                let line = w
+                    .gate(&app.gate, &angles, &args)
+                    .map_err(|reason| QasmError::UnsupportedGate { instruction: idx, gate: name, reason })?;
+                body.push_str(&line);
+                body.push('\n');
+            }
+            Instruction::Barrier(qs) => {
+                if qs.is_empty() {
+                    continue;
+                }
+                let args = qs
+                    .iter()
+                    .map(|&q| qubits.get(q).map(String::as_str))
+                    .collect::<Option<Vec<&str>>>()
+                    .ok_or_else(|| out_of_range("barrier".into()))?;
+                let _ = writeln!(body, "barrier {};", args.join(", "));
+            }
+            Instruction::Measure { qubit, clbit } => {
+                let (Some(q), Some(c)) = (qubits.get(*qubit), clbits.get(*clbit)) else {
+                    return Err(out_of_range("measure".into()));
+                };
+                let _ = writeln!(body, "measure {q} -> {c};");
+            }
+        }
+    }
+    let mut out = String::from("OPENQASM 2.0;\ninclude \"qelib1.inc\";\n");
+    for d in &w.defs {
+        out.push_str(d);
+        out.push('\n');
+    }
+    for r in circuit.qregs() {
+        let _ = writeln!(out, "qreg {}[{}];", r.name, r.size);
+    }
+    for r in circuit.cregs() {
+        let _ = writeln!(out, "creg {}[{}];", r.name, r.size);
+    }
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// The angle values of instruction `idx`, or the error naming the first one that is not a constant.
+fn const_angles(circuit: &Circuit, idx: usize, gate: &str, angles: &[Angle]) -> Result<Vec<f64>, QasmError> {
+    angles
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match *a {
+            Angle::Const(v) if v.is_finite() => Ok(v),
+            Angle::Const(_) => Err(QasmError::NonFiniteAngle { instruction: idx, gate: gate.to_string(), angle_index: i }),
+            Angle::Param { index, .. } => Err(QasmError::UnboundAngle {
+                instruction: idx,
+                gate: gate.to_string(),
+                angle_index: i,
+                source_name: match circuit.param_names().get(index) {
+                    Some(n) => format!("trainable parameter `{n}`"),
+                    None => format!("trainable parameter {index}"),
+                },
+            }),
+            Angle::Input { index, .. } => Err(QasmError::UnboundAngle {
+                instruction: idx,
+                gate: gate.to_string(),
+                angle_index: i,
+                source_name: format!("input feature {index}"),
+            }),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(re: f64, im: f64) -> C64 {
+        C64::new(re, im)
+    }
+
+    fn mul(a: &M2, b: &M2) -> M2 {
+        let mut m = [[ZERO; 2]; 2];
+        for i in 0..2 {
+            for j in 0..2 {
+                m[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j];
+            }
+        }
+        m
+    }
+
+    fn dist(a: &M2, b: &M2) -> f64 {
+        (0..4).map(|k| (a[k / 2][k % 2] - b[k / 2][k % 2]).norm()).fold(0.0, f64::max)
+    }
+
+    fn u3(t: f64, p: f64, l: f64) -> M2 {
+        let m = ops::u3_matrix(t, p, l);
+        [[m.get(0, 0), m.get(0, 1)], [m.get(1, 0), m.get(1, 1)]]
+    }
+
+    #[test]
+    fn zyz_reproduces_with_phase() {
+        let cases = [
+            u3(0.3, 1.2, -2.0),
+            u3(std::f64::consts::PI, 0.4, 0.9),
+            u3(0.0, 0.0, 1.1),
+            X,
+            SX,
+            [[c(0.0, 1.0), ZERO], [ZERO, c(-1.0, 0.0)]],
+            [[ZERO, c(0.0, -1.0)], [c(0.0, 1.0), ZERO]],
+        ];
+        for (i, w0) in cases.iter().enumerate() {
+            let w = {
+                let ph = C64::from_polar(1.0, 0.37 * i as f64);
+                [[w0[0][0] * ph, w0[0][1] * ph], [w0[1][0] * ph, w0[1][1] * ph]]
+            };
+            let [t, p, l, g] = zyz(&w);
+            let back = u3(t, p, l);
+            let ph = C64::from_polar(1.0, g);
+            let back = [[back[0][0] * ph, back[0][1] * ph], [back[1][0] * ph, back[1][1] * ph]];
+            assert!(dist(&back, &w) < 1e-14, "case {i}: {back:?} vs {w:?}");
+        }
+    }
+
+    #[test]
+    fn square_roots() {
+        for w in [X, SX, u3(0.3, 1.2, -2.0), u3(2.9, -0.3, 0.8), [[c(-1.0, 0.0), ZERO], [ZERO, c(-1.0, 0.0)]]] {
+            let v = sqrt2(&w);
+            assert!(dist(&mul(&v, &v), &w) < 1e-14);
+            assert!(dist(&mul(&v, &dagger2(&v)), &[[ONE, ZERO], [ZERO, ONE]]) < 1e-14);
+        }
+    }
+
+    #[test]
+    fn real_formatting_round_trips() {
+        for x in [0.1, -0.0, 1e20, 1e-7, 5e-324, f64::MAX, 3.0, -2.5e-300, std::f64::consts::PI] {
+            let s = fmt_real(x);
+            assert!(s.contains('.'), "{s}");
+            let back: f64 = s.parse().unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{s}");
+        }
+    }
+}
