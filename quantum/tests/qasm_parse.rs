@@ -20,11 +20,9 @@ fn gates(c: &Circuit) -> Vec<(String, Vec<usize>, Vec<f64>)> {
     c.instructions()
         .iter()
         .filter_map(|i| match i {
-            Instruction::Gate(GateApplication { gate, qubits, angles }) => Some((
-                gate.name(),
-                qubits.clone(),
-                angles.iter().map(|a| a.resolve(&[], &[])).collect(),
-            )),
+            Instruction::Gate(GateApplication { gate, qubits, angles }) => {
+                Some((gate.name(), qubits.clone(), angles.iter().map(|a| a.resolve(&[], &[])).collect()))
+            }
             _ => None,
         })
         .collect()
@@ -39,7 +37,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 #[test]
-fn header_comments_and_registers() {
+fn qasm_header_comments_and_registers() {
     let c = qasm::parse(
         "// leading comment\nOPENQASM 2.0; /* block\n comment */ include \"qelib1.inc\";\n\
          qreg a[2]; creg m[1]; qreg b[3]; creg n[2];\nx b[0]; // trailing\n",
@@ -56,7 +54,7 @@ fn header_comments_and_registers() {
 }
 
 #[test]
-fn every_standard_gate_by_name() {
+fn qasm_every_standard_gate_by_name() {
     for &sg in StandardGate::ALL {
         let qubits: Vec<String> = (0..sg.n_qubits()).map(|i| format!("q[{i}]")).collect();
         let params: Vec<String> = (0..sg.n_params()).map(|i| format!("{}", 0.25 * (i + 1) as f64)).collect();
@@ -71,7 +69,7 @@ fn every_standard_gate_by_name() {
 }
 
 #[test]
-fn expressions() {
+fn qasm_expressions() {
     let c = parse(
         "qreg q[1];\n\
          rx(-0.5^2) q[0]; rx(2^3^0.5) q[0]; rx(1/2/4) q[0]; rx(1-2-3) q[0]; rx(-pi^2/4) q[0];\n\
@@ -105,7 +103,7 @@ fn expressions() {
 }
 
 #[test]
-fn user_gates_expand_with_parameters() {
+fn qasm_user_gates_expand_with_parameters() {
     let c = parse(
         "gate rot(a, b) t { rz(a) t; ry(b * 2) t; }\n\
          gate ent(th) x, y { cx x, y; rot(th, -th / 2) y; barrier x, y; }\n\
@@ -114,13 +112,19 @@ fn user_gates_expand_with_parameters() {
     );
     assert_eq!(
         gates(&c),
-        vec![g("cx", &[2, 0], &[]), g("rz", &[0], &[0.5]), g("ry", &[0], &[-0.5]), g("rz", &[1], &[PI]), g("ry", &[1], &[2.0])]
+        vec![
+            g("cx", &[2, 0], &[]),
+            g("rz", &[0], &[0.5]),
+            g("ry", &[0], &[-0.5]),
+            g("rz", &[1], &[PI]),
+            g("ry", &[1], &[2.0])
+        ]
     );
     assert!(c.instructions().contains(&Instruction::Barrier(vec![2, 0])));
 }
 
 #[test]
-fn user_definition_wins_over_extra_builtins() {
+fn qasm_user_definition_wins_over_extra_builtins() {
     // Without a definition, ryy/rzx/iswap are built in after the include.
     let c = parse("qreg q[2]; ryy(0.5) q[0], q[1]; rzx(0.25) q[1], q[0]; iswap q[0], q[1];");
     assert_eq!(gates(&c), vec![g("ryy", &[0, 1], &[0.5]), g("rzx", &[1, 0], &[0.25]), g("iswap", &[0, 1], &[])]);
@@ -134,13 +138,15 @@ fn user_definition_wins_over_extra_builtins() {
     let c = parse("gate iswap a, b { cx a, b; }\nqreg q[2]; iswap q[1], q[0];");
     assert_eq!(gates(&c), vec![g("cx", &[1, 0], &[])]);
     // Without qelib1, a program may define standard names itself.
-    let c = qasm::parse("OPENQASM 2.0; gate h a { U(pi/2, 0, pi) a; } gate g a { U(1, 0, 0) a; } qreg q[1]; h q[0]; g q[0];")
-        .unwrap();
+    let c = qasm::parse(
+        "OPENQASM 2.0; gate h a { U(pi/2, 0, pi) a; } gate g a { U(1, 0, 0) a; } qreg q[1]; h q[0]; g q[0];",
+    )
+    .unwrap();
     assert_eq!(gates(&c), vec![g("h", &[0], &[]), g("u3", &[0], &[1.0, 0.0, 0.0])]);
 }
 
 #[test]
-fn broadcasting() {
+fn qasm_broadcasting() {
     let c = parse("qreg a[2]; qreg b[2]; qreg r[1];\nh a; cx a, b; cx r[0], b; ccx a, r[0], b;\n");
     assert_eq!(
         gates(&c),
@@ -161,8 +167,10 @@ fn broadcasting() {
 }
 
 #[test]
-fn barriers_and_measurements() {
-    let c = parse("qreg a[2]; qreg b[1]; creg c[2]; creg d[1];\nbarrier a, b[0]; barrier b, a[1], b;\nmeasure a -> c; measure b[0] -> d[0];\n");
+fn qasm_barriers_and_measurements() {
+    let c = parse(
+        "qreg a[2]; qreg b[1]; creg c[2]; creg d[1];\nbarrier a, b[0]; barrier b, a[1], b;\nmeasure a -> c; measure b[0] -> d[0];\n",
+    );
     assert_eq!(
         c.instructions(),
         &[
@@ -176,7 +184,7 @@ fn barriers_and_measurements() {
 }
 
 #[test]
-fn includes_resolve_relative_to_the_file() {
+fn qasm_includes_resolve_relative_to_the_file() {
     let dir = std::env::temp_dir().join(format!("tinylab_qasm_inc_{}", std::process::id()));
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(dir.join("lib/defs.inc"), "include \"more.inc\";\ngate twice a { x a; x a; }\n").unwrap();
@@ -227,7 +235,7 @@ fn fixture_probabilities(json: &str) -> Vec<f64> {
 }
 
 #[test]
-fn fixtures_match_qiskit_probabilities() {
+fn qasm_fixtures_match_qiskit_probabilities() {
     let mut n = 0;
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let path = entry.unwrap().path();
@@ -248,7 +256,7 @@ fn fixtures_match_qiskit_probabilities() {
 }
 
 #[test]
-fn recognised_fixture_gates_stay_standard() {
+fn qasm_recognised_fixture_gates_stay_standard() {
     let c = qasm::parse_file(&fixtures().join("random_deep_n8.qasm")).unwrap();
     let names: std::collections::HashSet<String> = gates(&c).into_iter().map(|x| x.0).collect();
     for n in ["ryy", "rzx", "iswap"] {

@@ -14,8 +14,11 @@
 //!
 //! An element with one control is `cu(θ,φ,λ,γ)` (`cx`, `csx`, `cp` when it is one of those), with
 //! `k >= 2` controls it is `ccx`/`c3x`/`c4x`/`c3sqrtx` when it is one of those, else a definition built
-//! with Barenco et al. 1995, Lemma 7.9: `C^k(W) = C^{k-1}(V) · C^{k-1}X · C(V†) · C^{k-1}X · C(V)` with
-//! `V² = W`; phases are exact because every singly controlled piece is a `cu` with its `γ`.
+//! with Barenco et al. 1995, Lemma 7.9: `C^k(W) = C^{k-1}(V) · C^{k-1}X · C(V†) · C^{k-1}X · C(V)` (time
+//! order right to left) with `V² = W`; phases are exact because every singly controlled piece is a `cu`
+//! with its `γ`. The inner `C^{k-1}X` borrows the target qubit as a dirty ancilla: Lemma 7.3 splits it
+//! into halves that borrow each other's qubits, and Lemma 7.2 builds those from `4(m-2)` Toffolis, so a
+//! gate with `k` controls expands to `O(k²)` gates.
 
 use super::error::QasmError;
 use super::parser::{RESERVED, is_valid_name};
@@ -26,8 +29,8 @@ use crate::ops::{self, OpMatrix};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-/// Most controls a gate may have for export: `C^k(W)` definitions expand to about `3^k` gates.
-pub(crate) const MAX_EXPORT_CONTROLS: usize = 24;
+/// Most controls a gate may have for export (its definitions expand to about `8k²` gates).
+pub(crate) const MAX_EXPORT_CONTROLS: usize = 64;
 
 type M2 = [[C64; 2]; 2];
 
@@ -62,7 +65,8 @@ fn sqrt2(w: &M2) -> M2 {
     let tr = w[0][0] + w[1][1];
     let det = w[0][0] * w[1][1] - w[0][1] * w[1][0];
     let s0 = det.sqrt();
-    let (s, t2) = if (tr + s0 * 2.0).norm() >= (tr - s0 * 2.0).norm() { (s0, tr + s0 * 2.0) } else { (-s0, tr - s0 * 2.0) };
+    let (s, t2) =
+        if (tr + s0 * 2.0).norm() >= (tr - s0 * 2.0).norm() { (s0, tr + s0 * 2.0) } else { (-s0, tr - s0 * 2.0) };
     let t = t2.sqrt();
     [[(w[0][0] + s) / t, w[0][1] / t], [w[1][0] / t, (w[1][1] + s) / t]]
 }
@@ -95,8 +99,8 @@ fn givens(u: &Matrix) -> (Vec<Elem>, C64) {
         }
         let r = x.norm().hypot(y.norm());
         let g = [[x.conj() / r, y.conj() / r], [-y / r, x / r]];
-        for c in 0..4 {
-            let (ri, rj) = (a[i][c], a[j][c]);
+        let (row_i, row_j) = (a[i], a[j]);
+        for (c, (ri, rj)) in row_i.into_iter().zip(row_j).enumerate() {
             a[i][c] = g[0][0] * ri + g[0][1] * rj;
             a[j][c] = g[1][0] * ri + g[1][1] * rj;
         }
@@ -291,45 +295,106 @@ impl Writer {
         self.define(format!("fixed|{}", g.name()), g.name(), |_| Ok(body.to_string()))
     }
 
-    /// `C^k(W)` for `k >= 2`, as a definition on arguments `c0…c{k-1}, t`.
-    fn multi_controlled(&mut self, k: usize, w: &M2) -> Result<String, String> {
-        let base_name = if *w == X { format!("c{k}x") } else { "mcu".to_string() };
+    /// `C^k(W)` for `k >= 2` without spare qubits, as a definition on arguments `c0…c{k-1}, t`
+    /// (Barenco et al. Lemma 7.9 with `V² = W`; the inner `C^{k-1}X` borrows `t`).
+    fn multi_controlled(&mut self, k: usize, w: &M2, hint: Option<&str>) -> Result<String, String> {
+        let base_name = match hint {
+            Some(h) => h.to_string(),
+            None if *w == X => format!("c{k}x"),
+            None => "mcu".to_string(),
+        };
         self.define(format!("mc{k}|{w:?}"), &base_name, |me| {
             let v = sqrt2(w);
             let vd = dagger2(&v);
             let names: Vec<String> = (0..k).map(|i| format!("c{i}")).chain(std::iter::once("t".to_string())).collect();
-            let lower: Vec<usize> = (0..k - 1).collect();
-            let pieces = [
-                Elem { controls: vec![k - 1], target: k, m: v, free: false },
-                Elem { controls: lower.clone(), target: k - 1, m: X, free: false },
-                Elem { controls: vec![k - 1], target: k, m: vd, free: false },
-                Elem { controls: lower.clone(), target: k - 1, m: X, free: false },
-                Elem { controls: lower, target: k, m: v, free: false },
+            let lower: Vec<&str> = names[..k - 1].iter().map(String::as_str).collect();
+            let flip = me.mcx(&lower, &names[k - 1], &[&names[k]])?;
+            let body = [
+                me.element(&Elem { controls: vec![k - 1], target: k, m: v, free: false }, &names, None)?,
+                flip.clone(),
+                me.element(&Elem { controls: vec![k - 1], target: k, m: vd, free: false }, &names, None)?,
+                flip,
+                me.element(&Elem { controls: (0..k - 1).collect(), target: k, m: v, free: false }, &names, None)?,
             ];
-            let mut body = Vec::new();
-            for e in &pieces {
-                body.push(me.element(e, &names)?);
-            }
-            Ok(format!(" {} {{ {} }}", names.join(", "), body.join(" ")))
+            Ok(format!(" {} {}", names.join(", "), braces(&body)))
         })
     }
 
-    /// One element as a statement on the named qubits.
-    fn element(&mut self, e: &Elem, names: &[String]) -> Result<String, String> {
+    /// `C^m X` from `controls` to `target`, borrowing `dirty` qubits (left as they were, whatever
+    /// their state) to stay linear in `m`.
+    fn mcx(&mut self, controls: &[&str], target: &str, dirty: &[&str]) -> Result<String, String> {
+        let m = controls.len();
+        let mut args: Vec<&str> = controls.to_vec();
+        args.push(target);
+        let name = match m {
+            0 => "x".to_string(),
+            1 => "cx".to_string(),
+            2 => "ccx".to_string(),
+            3 => "c3x".to_string(),
+            4 => "c4x".to_string(),
+            _ if dirty.len() >= m - 2 => {
+                args.extend_from_slice(&dirty[..m - 2]);
+                self.staircase(m)?
+            }
+            _ if !dirty.is_empty() => {
+                args.push(dirty[0]);
+                self.one_dirty(m)?
+            }
+            _ => self.multi_controlled(m, &X, None)?,
+        };
+        Ok(call(&name, &[], &args))
+    }
+
+    /// `C^m X` with `m - 2` borrowed qubits from `4(m-2)` Toffolis (Barenco et al. Lemma 7.2), on
+    /// arguments `x0…x{m-1}, t, b0…b{m-3}`.
+    fn staircase(&mut self, m: usize) -> Result<String, String> {
+        self.define(format!("staircase{m}"), &format!("c{m}x_{}dirty", m - 2), |_| {
+            let x = |i: usize| format!("x{i}");
+            let b = |i: usize| format!("b{i}");
+            let toffoli = |a: String, c: String, t: String| format!("ccx {a}, {c}, {t};");
+            let top = toffoli(x(m - 1), b(m - 3), "t".into());
+            let down: Vec<String> = (2..=m - 2).rev().map(|i| toffoli(x(i), b(i - 2), b(i - 1))).collect();
+            let base = toffoli(x(0), x(1), b(0));
+            let up: Vec<String> = down.iter().rev().cloned().collect();
+            let half = [vec![top], down, vec![base], up].concat().join(" ");
+            let names: Vec<String> =
+                (0..m).map(x).chain(std::iter::once("t".to_string())).chain((0..m - 2).map(b)).collect();
+            Ok(format!(" {} {{ {half} {half} }}", names.join(", ")))
+        })
+    }
+
+    /// `C^m X` with one borrowed qubit, from two halves that each borrow the other half (Barenco et al.
+    /// Lemma 7.3), on arguments `c0…c{m-1}, t, a`.
+    fn one_dirty(&mut self, m: usize) -> Result<String, String> {
+        self.define(format!("onedirty{m}"), &format!("c{m}x_1dirty"), |me| {
+            let names: Vec<String> =
+                (0..m).map(|i| format!("c{i}")).chain(["t".to_string(), "a".to_string()]).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let m1 = m.div_ceil(2);
+            let (first, second) = refs[..m].split_at(m1);
+            let mut second_controls = second.to_vec();
+            second_controls.push("a");
+            let mut spare_for_first = second.to_vec();
+            spare_for_first.push("t");
+            let s1 = me.mcx(first, "a", &spare_for_first)?;
+            let s2 = me.mcx(&second_controls, "t", first)?;
+            Ok(format!(" {} {{ {s1} {s2} {s1} {s2} }}", names.join(", ")))
+        })
+    }
+
+    /// One element as a statement on the named qubits; `hint` names a new multi-controlled definition.
+    /// Writes nothing for a matrix within rounding (1e-15) of the identity.
+    fn element(&mut self, e: &Elem, names: &[String], hint: Option<&str>) -> Result<String, String> {
+        let identity = [[ONE, ZERO], [ZERO, ONE]];
+        if (0..4).all(|i| (e.m[i / 2][i % 2] - identity[i / 2][i % 2]).norm() <= 1e-15) {
+            return Ok(String::new());
+        }
         let mut args: Vec<&str> = e.controls.iter().map(|&c| names[c].as_str()).collect();
-        args.push(names[e.target].as_str());
         let k = e.controls.len();
         if e.m == X {
-            let name = match k {
-                0 => "x".to_string(),
-                1 => "cx".to_string(),
-                2 => "ccx".to_string(),
-                3 => "c3x".to_string(),
-                4 => "c4x".to_string(),
-                _ => self.multi_controlled(k, &e.m)?,
-            };
-            return Ok(call(&name, &[], &args));
+            return self.mcx(&args, &names[e.target], &[]);
         }
+        args.push(names[e.target].as_str());
         if e.m == SX && matches!(k, 0 | 1 | 3) {
             return Ok(call(["sx", "csx", "", "c3sqrtx"][k], &[], &args));
         }
@@ -342,7 +407,7 @@ impl Writer {
             0 => call("u3", &[theta, phi, lambda], &args),
             1 => call("cu", &[theta, phi, lambda, gamma], &args),
             _ => {
-                let name = self.multi_controlled(k, &e.m)?;
+                let name = self.multi_controlled(k, &e.m, hint)?;
                 call(&name, &[], &args)
             }
         })
@@ -354,9 +419,9 @@ impl Writer {
             let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
             let mut body = Vec::new();
             for e in elems {
-                body.push(me.element(e, &names)?);
+                body.push(me.element(e, &names, None)?);
             }
-            let body = if body.is_empty() { "{ }".to_string() } else { format!("{{ {} }}", body.join(" ")) };
+            let body = braces(&body);
             Ok(format!(" {} {body}", names.join(", ")))
         })
     }
@@ -394,12 +459,22 @@ impl Writer {
                     _ if k == 0 => "unitary".to_string(),
                     _ => format!("c{k}_unitary"),
                 };
+                if let [single] = elems.as_slice() {
+                    let names: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                    return self.element(single, &names, Some(&base_name));
+                }
                 let bits: Vec<u64> = angles.iter().map(|a| a.to_bits()).collect();
                 let name = self.element_definition(format!("{k}|{base:?}|{bits:?}"), &base_name, k + n, &elems)?;
                 Ok(call(&name, &[], args))
             }
         }
     }
+}
+
+/// A gate body of statements, skipping empty ones.
+fn braces(statements: &[String]) -> String {
+    let kept: Vec<&str> = statements.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+    if kept.is_empty() { "{ }".to_string() } else { format!("{{ {} }}", kept.join(" ")) }
 }
 
 /// The innermost base of a (nested) controlled gate and the total number of controls.
@@ -466,11 +541,15 @@ pub(crate) fn write(circuit: &Circuit) -> Result<String, QasmError> {
                         reason: "wrong number of qubits or angles".into(),
                     });
                 }
-                let line = w
-                    .gate(&app.gate, &angles, &args)
-                    .map_err(|reason| QasmError::UnsupportedGate { instruction: idx, gate: name, reason })?;
-                body.push_str(&line);
-                body.push('\n');
+                let line = w.gate(&app.gate, &angles, &args).map_err(|reason| QasmError::UnsupportedGate {
+                    instruction: idx,
+                    gate: name,
+                    reason,
+                })?;
+                if !line.is_empty() {
+                    body.push_str(&line);
+                    body.push('\n');
+                }
             }
             Instruction::Barrier(qs) => {
                 if qs.is_empty() {
@@ -513,7 +592,9 @@ fn const_angles(circuit: &Circuit, idx: usize, gate: &str, angles: &[Angle]) -> 
         .enumerate()
         .map(|(i, a)| match *a {
             Angle::Const(v) if v.is_finite() => Ok(v),
-            Angle::Const(_) => Err(QasmError::NonFiniteAngle { instruction: idx, gate: gate.to_string(), angle_index: i }),
+            Angle::Const(_) => {
+                Err(QasmError::NonFiniteAngle { instruction: idx, gate: gate.to_string(), angle_index: i })
+            }
             Angle::Param { index, .. } => Err(QasmError::UnboundAngle {
                 instruction: idx,
                 gate: gate.to_string(),

@@ -301,10 +301,8 @@ impl<'p> ExprParser<'p> {
                 }
             }
             Tok::Eof => Err(cur.error(t.pos, ParseErrorKind::UnexpectedEof { expected: "an expression".into() })),
-            other => Err(cur.error(
-                t.pos,
-                ParseErrorKind::Expected { expected: "an expression".into(), found: other.describe() },
-            )),
+            other => Err(cur
+                .error(t.pos, ParseErrorKind::Expected { expected: "an expression".into(), found: other.describe() })),
         }
     }
 }

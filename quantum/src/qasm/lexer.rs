@@ -83,9 +83,10 @@ pub(crate) struct Lexer<'a> {
 }
 
 impl<'a> Lexer<'a> {
-    /// A lexer at the start of `src`.
+    /// A lexer at the start of `src` (after a byte-order mark, if any).
     pub fn new(src: &'a str) -> Self {
-        Self { src, at: 0, line: 1, col: 1 }
+        let at = if src.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+        Self { src, at, line: 1, col: 1 }
     }
 
     fn pos(&self) -> Pos {
@@ -302,6 +303,12 @@ mod tests {
         let t = lx.next_token().unwrap();
         assert_eq!(t, Token { tok: Tok::Ident("x".into()), pos: Pos { line: 3, col: 7 } });
         assert_eq!(lx.next_token().unwrap_err(), (Pos { line: 3, col: 9 }, ParseErrorKind::UnexpectedChar('é')));
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let mut lx = Lexer::new("\u{feff}OPENQASM");
+        assert_eq!(lx.next_token().unwrap(), Token { tok: Tok::Ident("OPENQASM".into()), pos: Pos { line: 1, col: 1 } });
     }
 
     #[test]

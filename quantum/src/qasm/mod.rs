@@ -9,9 +9,11 @@
 //! - `include "qelib1.inc";` is built in (never read from disk) and declares Qiskit's `qelib1.inc`
 //!   gates (every [`StandardGate`] with [`StandardGate::in_qelib1`], and `u0`, read as `id`); other
 //!   includes are read relative to the including file by [`parse_file`] and are an error for [`parse`];
-//! - after the include, `ryy`, `rzx` and `iswap` are built in too, unless the program defines a gate of
-//!   that name; redefining a `qelib1.inc` gate is an error (as in Qiskit), and so is any other second
-//!   declaration of a name;
+//! - after the include, `ryy`, `rzx` and `iswap` are built in too, until the program defines a gate of
+//!   that name (a definition always wins; one with the standard unitary keeps the standard gate, see
+//!   below); redefining a `qelib1.inc` gate is an error (as in Qiskit), and so is any other second
+//!   declaration of a name (registers and gates share one namespace; gate parameters and arguments are
+//!   local);
 //! - the built-ins `U(θ,φ,λ)` and `CX` (read as `u3` and `cx`);
 //! - `qreg`/`creg` declarations, any number: the circuit's qubits (bits) are the registers concatenated
 //!   in declaration order, and the registers are kept ([`Circuit::qregs`]);
@@ -57,11 +59,12 @@ pub use error::{ParseErrorKind, QasmError};
 use crate::circuit::Circuit;
 use std::path::Path;
 
-/// Most instructions a program may expand to (user gates and broadcasts included).
+/// Most instructions a program may expand to (user gates and broadcasts included; a barrier counts
+/// as many instructions as it has qubits).
 pub const MAX_INSTRUCTIONS: usize = 1 << 23;
 
 /// Most qubits, and separately most classical bits, a program may declare.
-pub const MAX_BITS: usize = 1 << 24;
+pub const MAX_BITS: usize = 1 << 20;
 
 /// Deepest nesting of `include`s of files other than `qelib1.inc`.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
@@ -101,8 +104,8 @@ pub fn parse_file(path: &Path) -> Result<Circuit, QasmError> {
 ///   is one (`cx`, `ccx`, `c3x`, `c4x`, `cy`, `cz`, `ch`, `crx`, `cry`, `crz`, `cp`, `cu1`, `cu3`, `csx`,
 ///   `c3sqrtx`, `cswap`); otherwise a definition that is exact including the base gate's global phase
 ///   (which becomes a relative phase), built with `cu(θ,φ,λ,γ)` and, for several controls, Barenco et
-///   al.'s Lemma 7.9 recursion. Such definitions expand to about `3^k` gates for `k` controls; more than
-///   24 controls are refused.
+///   al.'s Lemma 7.9 recursion, whose inner multi-controlled X gates borrow an idle qubit (Lemmas 7.2
+///   and 7.3), so `k` controls expand to `O(k²)` gates; more than 64 controls are refused.
 /// - Register names must be OpenQASM names that are not `qelib1.inc` gate names
 ///   ([`QasmError::InvalidRegisterName`]); empty barriers are skipped.
 pub fn to_qasm(circuit: &Circuit) -> Result<String, QasmError> {

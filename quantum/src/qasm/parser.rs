@@ -126,10 +126,9 @@ impl<'a> Cursor<'a> {
         match t.tok {
             Tok::Int(ref s) => match s.parse::<usize>() {
                 Ok(v) => Ok((v, t.pos)),
-                Err(_) => Err(self.error(
-                    t.pos,
-                    ParseErrorKind::BadNumber { text: s.clone(), reason: "integer too large" },
-                )),
+                Err(_) => {
+                    Err(self.error(t.pos, ParseErrorKind::BadNumber { text: s.clone(), reason: "integer too large" }))
+                }
             },
             _ => Err(self.unexpected(&t, what)),
         }
@@ -232,6 +231,8 @@ pub(crate) struct Parser {
     /// Labels of the files read, by index (`None` for the main source).
     files: Vec<Option<String>>,
     include_depth: usize,
+    /// Instructions so far, barriers counting their qubits.
+    weight: u64,
 }
 
 impl Parser {
@@ -251,6 +252,7 @@ impl Parser {
             origins: Vec::new(),
             files: vec![None],
             include_depth: 0,
+            weight: 0,
         }
     }
 
@@ -401,7 +403,11 @@ impl Parser {
         let symbol = if quantum { Symbol::QReg { offset, size } } else { Symbol::CReg { offset, size } };
         self.symbols.insert(name.clone(), symbol);
         let reg = Register { name, size };
-        if quantum { self.qregs.push(reg) } else { self.cregs.push(reg) }
+        if quantum {
+            self.qregs.push(reg)
+        } else {
+            self.cregs.push(reg)
+        }
         Ok(())
     }
 
@@ -453,16 +459,14 @@ impl Parser {
                 (*offset, *size)
             }
             (Some(Symbol::QReg { .. }), false) => {
-                return Err(cur.error(
-                    t.pos,
-                    ParseErrorKind::WrongRegisterKind { name: name.clone(), expected: "classical" },
-                ));
+                return Err(
+                    cur.error(t.pos, ParseErrorKind::WrongRegisterKind { name: name.clone(), expected: "classical" })
+                );
             }
             (Some(Symbol::CReg { .. }), true) => {
-                return Err(cur.error(
-                    t.pos,
-                    ParseErrorKind::WrongRegisterKind { name: name.clone(), expected: "quantum" },
-                ));
+                return Err(
+                    cur.error(t.pos, ParseErrorKind::WrongRegisterKind { name: name.clone(), expected: "quantum" })
+                );
             }
             _ => return Err(cur.error(t.pos, ParseErrorKind::UndeclaredRegister(name.clone()))),
         };
@@ -472,10 +476,7 @@ impl Parser {
         let (index, index_pos) = cur.integer("an integer index")?;
         cur.expect(Tok::RBracket, "`]`")?;
         if index >= size {
-            return Err(cur.error(
-                index_pos,
-                ParseErrorKind::IndexOutOfRange { register: name.clone(), index, size },
-            ));
+            return Err(cur.error(index_pos, ParseErrorKind::IndexOutOfRange { register: name.clone(), index, size }));
         }
         Ok(Arg::Bit { name: name.clone(), index, flat: offset + index, pos: t.pos })
     }
@@ -489,13 +490,18 @@ impl Parser {
         Ok(args)
     }
 
-    fn check_room(&self, cur: &Cursor, pos: Pos, more: u64) -> PResult<()> {
-        if (self.out.len() as u64).saturating_add(more) > MAX_INSTRUCTIONS as u64 {
+    /// Counts `more` instructions (a barrier counts its qubits) against [`MAX_INSTRUCTIONS`].
+    fn reserve(&mut self, cur: &Cursor, pos: Pos, more: u64) -> PResult<()> {
+        let total = self.weight.saturating_add(more);
+        if total > MAX_INSTRUCTIONS as u64 {
             return Err(cur.error(
                 pos,
-                ParseErrorKind::LimitExceeded(format!("the circuit would have more than {MAX_INSTRUCTIONS} instructions")),
+                ParseErrorKind::LimitExceeded(format!(
+                    "the circuit would have more than {MAX_INSTRUCTIONS} instructions"
+                )),
             ));
         }
+        self.weight = total;
         Ok(())
     }
 
@@ -509,15 +515,19 @@ impl Parser {
         cur.expect_semi()?;
         let (n_params, n_qubits, size) = self.callee_shape(callee);
         if exprs.len() != n_params {
-            return Err(cur.error(name_pos, ParseErrorKind::ParamCount { gate: name, expected: n_params, got: exprs.len() }));
+            return Err(
+                cur.error(name_pos, ParseErrorKind::ParamCount { gate: name, expected: n_params, got: exprs.len() })
+            );
         }
         if args.len() != n_qubits {
-            return Err(cur.error(name_pos, ParseErrorKind::QubitCount { gate: name, expected: n_qubits, got: args.len() }));
+            return Err(
+                cur.error(name_pos, ParseErrorKind::QubitCount { gate: name, expected: n_qubits, got: args.len() })
+            );
         }
         // Constant by construction: no parameter names are in scope at the top level.
         let params: Vec<f64> = exprs.iter().map(|e| e.as_const().unwrap_or(f64::NAN)).collect();
         let count = broadcast_count(cur, &args)?;
-        self.check_room(cur, name_pos, size.saturating_mul(count as u64))?;
+        self.reserve(cur, name_pos, size.saturating_mul(count as u64))?;
         let mut qubits = Vec::with_capacity(args.len());
         for i in 0..count {
             qubits.clear();
@@ -548,7 +558,7 @@ impl Parser {
         self.origins.push((self.out.len(), cur.file_index, q.pos()));
         match (&q, &c) {
             (Arg::Bit { flat: qubit, .. }, Arg::Bit { flat: clbit, .. }) => {
-                self.check_room(cur, q.pos(), 1)?;
+                self.reserve(cur, q.pos(), 1)?;
                 self.out.push(Instruction::Measure { qubit: *qubit, clbit: *clbit });
             }
             (Arg::Reg { name: qn, offset: qo, size: qs, .. }, Arg::Reg { name: cn, offset: co, size: cs, .. }) => {
@@ -563,7 +573,7 @@ impl Parser {
                         },
                     ));
                 }
-                self.check_room(cur, q.pos(), *qs as u64)?;
+                self.reserve(cur, q.pos(), *qs as u64)?;
                 self.out.extend((0..*qs).map(|i| Instruction::Measure { qubit: qo + i, clbit: co + i }));
             }
             _ => return Err(cur.error(c.pos(), ParseErrorKind::MixedMeasure)),
@@ -589,7 +599,7 @@ impl Parser {
             }
         }
         if !qubits.is_empty() {
-            self.check_room(cur, args[0].pos(), 1)?;
+            self.reserve(cur, args[0].pos(), qubits.len() as u64)?;
             self.origins.push((self.out.len(), cur.file_index, args[0].pos()));
             self.out.push(Instruction::Barrier(qubits));
         }
@@ -664,10 +674,9 @@ impl Parser {
             cur.expect_semi()?;
             let (n_params, n_qubits, _) = self.callee_shape(callee);
             if exprs.len() != n_params {
-                return Err(cur.error(
-                    t.pos,
-                    ParseErrorKind::ParamCount { gate: word, expected: n_params, got: exprs.len() },
-                ));
+                return Err(
+                    cur.error(t.pos, ParseErrorKind::ParamCount { gate: word, expected: n_params, got: exprs.len() })
+                );
             }
             if call_args.len() != n_qubits {
                 return Err(cur.error(
@@ -707,10 +716,9 @@ impl Parser {
                 return Err(cur.unexpected(&t, "a qubit argument"));
             };
             let Some(i) = args.iter().position(|x| x == a) else {
-                return Err(cur.error(
-                    t.pos,
-                    ParseErrorKind::UnknownGateArgument { gate: gate.to_string(), name: a.clone() },
-                ));
+                return Err(
+                    cur.error(t.pos, ParseErrorKind::UnknownGateArgument { gate: gate.to_string(), name: a.clone() })
+                );
             };
             out.push((i, t.pos));
             let t = cur.peek()?;
@@ -868,11 +876,15 @@ pub(crate) fn unitary_of(n: usize, insts: &[Instruction]) -> Option<Matrix> {
 /// `max |a - e^{iφ} b|` for the phase `φ` that aligns `b` with `a` (infinite when they are orthogonal).
 pub(crate) fn distance_up_to_phase(a: &Matrix, b: &Matrix) -> f64 {
     let overlap: C64 = a.data().iter().zip(b.data()).map(|(x, y)| x * y.conj()).sum();
-    if !(overlap.norm() > 0.0) || a.dim() != b.dim() {
+    if overlap.norm().is_nan() || overlap.norm() <= 0.0 || a.dim() != b.dim() {
         return f64::INFINITY;
     }
     let phase = overlap / overlap.norm();
-    a.data().iter().zip(b.data()).map(|(x, y)| (x - y * phase).norm()).fold(0.0, |m, d| if d > m || d.is_nan() { d } else { m })
+    a.data()
+        .iter()
+        .zip(b.data())
+        .map(|(x, y)| (x - y * phase).norm())
+        .fold(0.0, |m, d| if d > m || d.is_nan() { d } else { m })
 }
 
 /// A user definition named like a standard gate with the same shape and the same unitary (up to a
@@ -897,7 +909,8 @@ fn recognize(gates: &[GateDef], def: &GateDef) -> Option<StandardGate> {
         }
         let got = unitary_of(def.n_qubits, &body)?;
         let want = unitary_of(def.n_qubits, &[std_instruction(g, params, qubits.clone())])?;
-        if !(distance_up_to_phase(&got, &want) <= 1e-9) {
+        let distance = distance_up_to_phase(&got, &want);
+        if distance.is_nan() || distance > 1e-9 {
             return None;
         }
     }
