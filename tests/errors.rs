@@ -89,3 +89,35 @@ fn non_finite_angles_are_refused() {
     let mut c = Circuit::new(1);
     assert!(matches!(c.rx(f64::NAN, 0), Err(QuantumError::Unsupported(_))));
 }
+
+/// Regression: a 1x1 "unitary" built from the enum variant directly used to reach the kernels and
+/// panic there; `append` now validates gates however they were made.
+#[test]
+fn gates_built_from_variants_are_validated() {
+    let mut c = Circuit::new(2);
+    let zero_qubit = Gate::Unitary(std::sync::Arc::new(Matrix::identity(1)));
+    assert!(matches!(c.append(zero_qubit, &[], &[]), Err(QuantumError::Unsupported(_))));
+    let not_unitary = Gate::Unitary(std::sync::Arc::new(Matrix::diagonal(&[C64::new(2.0, 0.0), C64::new(1.0, 0.0)])));
+    assert!(matches!(c.append(not_unitary, &[0], &[]), Err(QuantumError::NotUnitary { .. })));
+    let no_controls = Gate::Controlled { base: Box::new(Gate::Standard(StandardGate::X)), n_controls: 0 };
+    assert!(matches!(c.append(no_controls, &[0], &[]), Err(QuantumError::Unsupported(_))));
+}
+
+/// Regression: comparing `cx` with `iswap` up to phase used to report 0 because a 0/0 phase made a
+/// NaN that `f64::max` dropped.
+#[test]
+fn phase_insensitive_distance_sees_different_matrices() {
+    let two = |build: fn(&mut Circuit)| {
+        let mut c = Circuit::new(2);
+        build(&mut c);
+        tinylab_quantum::statevector::unitary(&c, &[], &[]).unwrap()
+    };
+    let cx = two(|c| {
+        c.cx(0, 1).unwrap();
+    });
+    let iswap = two(|c| {
+        c.iswap(0, 1).unwrap();
+    });
+    assert!(cx.max_abs_diff_up_to_phase(&iswap) > 0.5);
+    assert!(cx.max_abs_diff_up_to_phase(&cx.scale(C64::from_polar(1.0, 0.7))) < 1e-15);
+}

@@ -233,6 +233,7 @@ impl Circuit {
 
     /// Appends `gate` on `qubits` with `angles`, checking qubit range, repeats and counts.
     pub fn append(&mut self, gate: Gate, qubits: &[usize], angles: &[Angle]) -> Result<&mut Self> {
+        gate.validate()?;
         if qubits.len() != gate.n_qubits() {
             return Err(QuantumError::QubitCount { gate: gate.name(), expected: gate.n_qubits(), got: qubits.len() });
         }

@@ -149,6 +149,22 @@ impl Gate {
         Gate::controlled(Gate::Standard(StandardGate::X), n_controls)
     }
 
+    /// Checks what the constructors check, for gates built from the enum variants directly: a
+    /// `Unitary` is a unitary on 1 to [`MAX_UNITARY_QUBITS`] qubits, a `Controlled` has a control and
+    /// a valid base.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Gate::Standard(_) => Ok(()),
+            Gate::Unitary(m) => Gate::unitary((**m).clone()).map(|_| ()),
+            Gate::Controlled { base, n_controls } => {
+                if *n_controls == 0 {
+                    return Err(QuantumError::Unsupported("a controlled gate needs at least one control".into()));
+                }
+                base.validate()
+            }
+        }
+    }
+
     /// Qubits the gate acts on, controls included.
     pub fn n_qubits(&self) -> usize {
         match self {

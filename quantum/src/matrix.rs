@@ -181,21 +181,22 @@ impl Matrix {
         (0..self.dim).map(|i| self.data[i * self.dim + i]).collect()
     }
 
-    /// Largest entry-wise distance to `other`.
+    /// Largest entry-wise distance to `other` (NaN if any entry is NaN).
     pub fn max_abs_diff(&self, other: &Matrix) -> f64 {
-        self.data.iter().zip(&other.data).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max)
+        max_propagating_nan(self.data.iter().zip(&other.data).map(|(a, b)| (a - b).norm()))
     }
 
-    /// Distance to `other` after removing the best global phase: `min_φ max |self - e^{iφ} other|`,
-    /// approximated by aligning the largest entry. Zero when the two are the same up to phase.
+    /// Distance to `other` after removing the global phase: `max |self - e^{iφ} other|` with `e^{iφ}`
+    /// the phase of the overlap `Σ self_ij conj(other_ij)` (the best phase when the two agree up to
+    /// phase). NaN if any entry is NaN.
     pub fn max_abs_diff_up_to_phase(&self, other: &Matrix) -> f64 {
-        let (idx, _) =
-            other.data.iter().enumerate().max_by(|a, b| a.1.norm().total_cmp(&b.1.norm())).expect("non-empty matrix");
-        if other.data[idx].norm() == 0.0 {
-            return self.max_abs_diff(other);
-        }
-        let phase = self.data[idx] / other.data[idx];
-        let phase = phase / phase.norm();
-        self.max_abs_diff(&other.scale(phase))
+        let overlap: C64 = self.data.iter().zip(&other.data).map(|(a, b)| a * b.conj()).sum();
+        let phase = if overlap.norm() > 0.0 { overlap / overlap.norm() } else { C64::new(1.0, 0.0) };
+        max_propagating_nan(self.data.iter().zip(&other.data).map(|(a, b)| (a - b * phase).norm()))
     }
+}
+
+/// The maximum of `values`, NaN if any value is NaN (`f64::max` would drop it).
+fn max_propagating_nan(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |m: f64, d| if m.is_nan() || d.is_nan() { f64::NAN } else { m.max(d) })
 }

@@ -169,7 +169,13 @@ fn elements(gate: &Gate, qubits: &[usize], angles: &[f64], controls: &[usize]) -
                     }
                 }
             }
-            0 => {}
+            0 => {
+                // A phase, relative once controlled.
+                let z = op.matrix.to_dense().get(0, 0);
+                if let Some((&last, rest)) = ctrl.split_last() {
+                    out.push(Elem { controls: rest.to_vec(), target: last, m: diag2(z), free: false });
+                }
+            }
             n => return Err(format!("an op on {n} target qubits")),
         }
     }
@@ -444,12 +450,20 @@ impl Writer {
             return Err(format!("more than {MAX_EXPORT_CONTROLS} controls"));
         }
         let n = base.n_qubits();
+        if let Gate::Unitary(m) = base {
+            if m.dim() != 1 << n || n > 2 || m.check_unitary().is_err() {
+                return Err(format!("a {0}x{0} matrix that is not a unitary on 1 or 2 qubits", m.dim()));
+            }
+        }
+        if k + n == 0 {
+            // A 0-qubit unitary: a global phase.
+            return Ok(String::new());
+        }
         match base {
             Gate::Unitary(m) if k == 0 && n == 1 => {
                 let [theta, phi, lambda, _] = zyz(&[[m.get(0, 0), m.get(0, 1)], [m.get(1, 0), m.get(1, 1)]]);
                 Ok(call("u3", &[theta, phi, lambda], args))
             }
-            Gate::Unitary(m) if n > 2 || m.dim() != 1 << n => Err(format!("a {0}x{0} unitary", m.dim())),
             _ => {
                 let qubits: Vec<usize> = (k..k + n).collect();
                 let controls: Vec<usize> = (0..k).collect();

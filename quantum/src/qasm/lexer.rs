@@ -308,7 +308,10 @@ mod tests {
     #[test]
     fn byte_order_mark_is_skipped() {
         let mut lx = Lexer::new("\u{feff}OPENQASM");
-        assert_eq!(lx.next_token().unwrap(), Token { tok: Tok::Ident("OPENQASM".into()), pos: Pos { line: 1, col: 1 } });
+        assert_eq!(
+            lx.next_token().unwrap(),
+            Token { tok: Tok::Ident("OPENQASM".into()), pos: Pos { line: 1, col: 1 } }
+        );
     }
 
     #[test]

@@ -27,6 +27,10 @@
 //!   single qubit beside registers is used in every application; `barrier` on registers and qubits;
 //!   `measure q[i] -> c[j];` and `measure q -> c;`.
 //!
+//! It is more lenient than Qiskit in a few places: `ryy`, `rzx`, `iswap` are built in, including
+//! `qelib1.inc` twice is harmless, integers may have leading zeros, and repeated qubits of a `barrier`
+//! are merged.
+//!
 //! Every problem is a [`QasmError::Parse`] with the line and column (from 1) of the offending token and
 //! a [`ParseErrorKind`]; nothing panics, whatever the input. Inputs are bounded by [`MAX_INSTRUCTIONS`],
 //! [`MAX_BITS`], [`MAX_INCLUDE_DEPTH`] and an expression nesting limit of 200.
