@@ -123,9 +123,16 @@ pub enum QuantumError {
     /// A probability distribution that cannot be sampled (not finite or all zero).
     #[error("cannot sample: {0}")]
     Sampling(String),
-    /// Errors from the OpenQASM 2 reader and writer.
+    /// Errors from the OpenQASM 2 reader and writer (boxed: they carry positions and names, and would
+    /// otherwise make every `Result` of this crate large).
     #[error(transparent)]
-    Qasm(#[from] crate::qasm::QasmError),
+    Qasm(Box<crate::qasm::QasmError>),
+}
+
+impl From<crate::qasm::QasmError> for QuantumError {
+    fn from(e: crate::qasm::QasmError) -> Self {
+        QuantumError::Qasm(Box::new(e))
+    }
 }
 
 /// Shorthand for results of this crate.
