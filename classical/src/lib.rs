@@ -1,9 +1,32 @@
 //! `tinylab-classical`: the shared base of every classical model in tinylab.
 //!
-//! Planned contents (see `ARCHITECTURE.md` of the project and the open issues): f32 tensors on
-//! ndarray with a reverse-mode autograd tape, `nn` layers that own parameters, optimizers, a training
-//! loop with resumable checkpoints, bundled and synthetic data, the compression passes (pruning,
-//! quantization, distillation) and the integer-only int8 engine that `tinylab-mcu-export` matches bit
-//! for bit.
+//! - [`tensor`]: the f32 [`Tensor`] (an ndarray array) and its shape checks.
+//! - [`autograd`]: a reverse-mode tape. A [`Var`] is a node holding a value; ops record how to
+//!   propagate gradients; [`Var::backward`] walks the graph once in reverse topological order. Ops
+//!   implement [`autograd::Op`], which crates outside this one can implement too (the quantum layer is
+//!   one).
+//! - [`ops`]: the differentiable operations (matmul on the `gemm` crate, broadcasting arithmetic,
+//!   reductions, shape ops, conv2d by im2col + GEMM, pooling, normalisation, activations, losses).
+//! - [`nn`]: layers owning [`nn::Param`]s, composition, and `named_params` views used by the
+//!   compression passes.
+//! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers and schedules, the training loop,
+//!   bundled and synthetic data with loaders, versioned checkpoints.
+//!
+//! Determinism: every random choice takes a seed, and every kernel computes each output element with a
+//! fixed order of operations, so results are bit-identical at any thread count.
 //!
 //! Dependency rule: this crate imports no other tinylab crate.
+
+pub mod autograd;
+pub mod checkpoint;
+pub mod data;
+pub mod error;
+pub mod nn;
+pub mod ops;
+pub mod optim;
+pub mod tensor;
+pub mod train;
+
+pub use autograd::Var;
+pub use error::{ClassicalError, Result};
+pub use tensor::Tensor;

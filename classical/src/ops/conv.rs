@@ -1,0 +1,280 @@
+//! 2-d convolution by im2col + GEMM, with stride, padding, dilation and groups (depthwise included).
+//!
+//! For each sample and group, the receptive fields are unrolled into a `(C/g * KH * KW, OH * OW)`
+//! matrix (im2col; skipped for 1x1 stride-1 unpadded convolutions, where the input already is that
+//! matrix), and the output is `W_g (O/g, C/g*KH*KW)` times it. The backward pass recomputes the columns,
+//! gets `dW` from `dY cols^T` and the input gradient by scattering `W^T dY` back (col2im). Samples run in
+//! parallel; per-sample weight gradients are summed in sample order, so results do not depend on the
+//! thread count.
+
+use super::linalg::gemm_into;
+use crate::autograd::{Op, Var};
+use crate::error::{Result, arg_err, shape_err};
+use crate::tensor::{Tensor, contiguous};
+use ndarray::IxDyn;
+use rayon::prelude::*;
+
+/// Geometry of a 2-d convolution (PyTorch's `Conv2d` arguments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    /// Step between windows (rows, columns).
+    pub stride: (usize, usize),
+    /// Zero padding added on each side (rows, columns).
+    pub padding: (usize, usize),
+    /// Spacing between kernel taps (rows, columns).
+    pub dilation: (usize, usize),
+    /// Channel groups: input and output channels are split into this many independent groups
+    /// (`groups == channels` is a depthwise convolution).
+    pub groups: usize,
+}
+
+impl Default for Conv2dSpec {
+    fn default() -> Self {
+        Self { stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1 }
+    }
+}
+
+impl Conv2dSpec {
+    /// Stride and padding equal on both axes, no dilation, one group.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        Self { stride: (stride, stride), padding: (padding, padding), ..Self::default() }
+    }
+
+    /// The same with `groups` groups.
+    pub fn with_groups(self, groups: usize) -> Self {
+        Self { groups, ..self }
+    }
+}
+
+/// Every size the kernels need, checked once.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    spec: Conv2dSpec,
+}
+
+impl Geometry {
+    fn new(x: &[usize], wt: &[usize], spec: Conv2dSpec) -> Result<Self> {
+        if x.len() != 4 || wt.len() != 4 {
+            return Err(shape_err("conv2d", x, wt, "input must be (N, C, H, W) and weight (O, C/groups, KH, KW)"));
+        }
+        let g = spec.groups;
+        if g == 0 || spec.stride.0 == 0 || spec.stride.1 == 0 || spec.dilation.0 == 0 || spec.dilation.1 == 0 {
+            return Err(arg_err("conv2d", format!("groups, stride and dilation must be positive: {spec:?}")));
+        }
+        let (n, c, h, w) = (x[0], x[1], x[2], x[3]);
+        let (o, cg, kh, kw) = (wt[0], wt[1], wt[2], wt[3]);
+        if c % g != 0 || o % g != 0 || cg * g != c {
+            return Err(shape_err(
+                "conv2d",
+                x,
+                wt,
+                format!(
+                    "with {g} groups the weight needs {} input channels per group and O divisible by {g}",
+                    c / g.max(1)
+                ),
+            ));
+        }
+        let span_h = spec.dilation.0 * (kh.max(1) - 1) + 1;
+        let span_w = spec.dilation.1 * (kw.max(1) - 1) + 1;
+        if kh == 0 || kw == 0 || h + 2 * spec.padding.0 < span_h || w + 2 * spec.padding.1 < span_w {
+            return Err(shape_err("conv2d", x, wt, "the (dilated) kernel is larger than the padded input"));
+        }
+        let oh = (h + 2 * spec.padding.0 - span_h) / spec.stride.0 + 1;
+        let ow = (w + 2 * spec.padding.1 - span_w) / spec.stride.1 + 1;
+        Ok(Self { n, c, h, w, o, kh, kw, oh, ow, spec })
+    }
+
+    fn cg(&self) -> usize {
+        self.c / self.spec.groups
+    }
+    fn og(&self) -> usize {
+        self.o / self.spec.groups
+    }
+    fn col_rows(&self) -> usize {
+        self.cg() * self.kh * self.kw
+    }
+    fn l(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// True when the input of a group already is its column matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.spec.stride == (1, 1) && self.spec.padding == (0, 0)
+    }
+
+    /// Input row/column of output position `o` and kernel tap `k` along one axis, if inside.
+    #[inline(always)]
+    fn source(o: usize, k: usize, stride: usize, pad: usize, dil: usize, size: usize) -> Option<usize> {
+        let pos = (o * stride + k * dil) as isize - pad as isize;
+        (pos >= 0 && (pos as usize) < size).then_some(pos as usize)
+    }
+
+    /// Unrolls group `g` of one sample (`x` is `C*H*W`) into `cols` (`col_rows x L`).
+    fn im2col(&self, x: &[f32], g: usize, cols: &mut [f32]) {
+        let (l, s) = (self.l(), self.spec);
+        for c in 0..self.cg() {
+            let plane = &x[(g * self.cg() + c) * self.h * self.w..][..self.h * self.w];
+            for ki in 0..self.kh {
+                for kj in 0..self.kw {
+                    let row = &mut cols[((c * self.kh + ki) * self.kw + kj) * l..][..l];
+                    for oi in 0..self.oh {
+                        let dst = &mut row[oi * self.ow..(oi + 1) * self.ow];
+                        match Self::source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, self.h) {
+                            None => dst.fill(0.0),
+                            Some(hi) => {
+                                for (oj, d) in dst.iter_mut().enumerate() {
+                                    *d = match Self::source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, self.w) {
+                                        Some(wj) => plane[hi * self.w + wj],
+                                        None => 0.0,
+                                    };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the columns `cols` of group `g` back into the input gradient `dx` (`C*H*W`).
+    fn col2im(&self, cols: &[f32], g: usize, dx: &mut [f32]) {
+        let (l, s) = (self.l(), self.spec);
+        for c in 0..self.cg() {
+            let plane = &mut dx[(g * self.cg() + c) * self.h * self.w..][..self.h * self.w];
+            for ki in 0..self.kh {
+                for kj in 0..self.kw {
+                    let row = &cols[((c * self.kh + ki) * self.kw + kj) * l..][..l];
+                    for oi in 0..self.oh {
+                        let Some(hi) = Self::source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, self.h) else {
+                            continue;
+                        };
+                        for oj in 0..self.ow {
+                            if let Some(wj) = Self::source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, self.w) {
+                                plane[hi * self.w + wj] += row[oi * self.ow + oj];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Conv2d {
+    geo: Geometry,
+    has_bias: bool,
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let geo = self.geo;
+        let (x, wt, dy) = (contiguous(inputs[0]), contiguous(inputs[1]), contiguous(grad));
+        let (xs, ws, dys) = (x.as_slice().unwrap(), wt.as_slice().unwrap(), dy.as_slice().unwrap());
+        let (chw, l, rows, og) = (geo.c * geo.h * geo.w, geo.l(), geo.col_rows(), geo.og());
+        let per_sample: Vec<(Vec<f32>, Vec<f32>)> = (0..geo.n)
+            .into_par_iter()
+            .map(|i| {
+                let xi = &xs[i * chw..(i + 1) * chw];
+                let dyi = &dys[i * geo.o * l..(i + 1) * geo.o * l];
+                let mut dx = vec![0.0f32; chw];
+                let mut dw = vec![0.0f32; ws.len()];
+                let mut cols = vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }];
+                let mut dcols = vec![0.0f32; rows * l];
+                for g in 0..geo.spec.groups {
+                    let dyg = &dyi[g * og * l..(g + 1) * og * l];
+                    let wg = &ws[g * og * rows..(g + 1) * og * rows];
+                    let colsg: &[f32] = if geo.is_pointwise() {
+                        &xi[g * rows * l..(g + 1) * rows * l]
+                    } else {
+                        geo.im2col(xi, g, &mut cols);
+                        &cols
+                    };
+                    // dW_g = dY_g (og, L) x cols^T (L, rows)
+                    gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, &mut dw[g * og * rows..(g + 1) * og * rows], false);
+                    // dcols = W_g^T (rows, og) x dY_g (og, L)
+                    gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, &mut dcols, false);
+                    if geo.is_pointwise() {
+                        dx[g * rows * l..(g + 1) * rows * l].copy_from_slice(&dcols);
+                    } else {
+                        geo.col2im(&dcols, g, &mut dx);
+                    }
+                }
+                (dx, dw)
+            })
+            .collect();
+        let mut dx = Vec::with_capacity(geo.n * chw);
+        let mut dw = vec![0.0f32; ws.len()];
+        for (dxi, dwi) in &per_sample {
+            dx.extend_from_slice(dxi);
+            dw.iter_mut().zip(dwi).for_each(|(a, b)| *a += b);
+        }
+        let mut out = vec![
+            Some(Tensor::from_shape_vec(IxDyn(x.shape()), dx).expect("shape")),
+            Some(Tensor::from_shape_vec(IxDyn(wt.shape()), dw).expect("shape")),
+        ];
+        if self.has_bias {
+            let mut db = vec![0.0f32; geo.o];
+            for i in 0..geo.n {
+                for (o, d) in db.iter_mut().enumerate() {
+                    *d += dys[(i * geo.o + o) * l..][..l].iter().sum::<f32>();
+                }
+            }
+            out.push(Some(Tensor::from_shape_vec(IxDyn(&[geo.o]), db).expect("shape")));
+        }
+        Ok(out)
+    }
+}
+
+/// 2-d convolution of `x` `(N, C, H, W)` with `weight` `(O, C/groups, KH, KW)` and optional `bias`
+/// `(O)`; output `(N, O, OH, OW)`.
+pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Result<Var> {
+    let geo = Geometry::new(x.shape(), weight.shape(), spec)?;
+    if let Some(b) = bias {
+        if b.shape() != [geo.o] {
+            return Err(shape_err("conv2d", weight.shape(), b.shape(), "bias must have one entry per output channel"));
+        }
+    }
+    let (xc, wc) = (contiguous(x.value()), contiguous(weight.value()));
+    let (xs, ws) = (xc.as_slice().unwrap(), wc.as_slice().unwrap());
+    let (chw, l, rows, og) = (geo.c * geo.h * geo.w, geo.l(), geo.col_rows(), geo.og());
+    let bias_values: Option<Vec<f32>> = bias.map(|b| b.value().iter().copied().collect());
+    let mut out = vec![0.0f32; geo.n * geo.o * l];
+    out.par_chunks_mut(geo.o * l).enumerate().for_each(|(i, yi)| {
+        let xi = &xs[i * chw..(i + 1) * chw];
+        let mut cols = vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }];
+        for g in 0..geo.spec.groups {
+            let colsg: &[f32] = if geo.is_pointwise() {
+                &xi[g * rows * l..(g + 1) * rows * l]
+            } else {
+                geo.im2col(xi, g, &mut cols);
+                &cols
+            };
+            let wg = &ws[g * og * rows..(g + 1) * og * rows];
+            gemm_into(og, l, rows, wg, rows, 1, colsg, l, 1, &mut yi[g * og * l..(g + 1) * og * l], false);
+        }
+        if let Some(b) = &bias_values {
+            for (o, &bo) in b.iter().enumerate() {
+                yi[o * l..(o + 1) * l].iter_mut().for_each(|v| *v += bo);
+            }
+        }
+    });
+    let value = Tensor::from_shape_vec(IxDyn(&[geo.n, geo.o, geo.oh, geo.ow]), out).expect("shape");
+    let mut inputs = vec![x, weight];
+    if let Some(b) = bias {
+        inputs.push(b);
+    }
+    Ok(Var::from_op(Conv2d { geo, has_bias: bias.is_some() }, &inputs, value))
+}

@@ -1,0 +1,149 @@
+//! Matrix products on the `gemm` crate (never a hand-rolled inner GEMM).
+
+use crate::autograd::{Op, Var};
+use crate::error::{Result, shape_err};
+use crate::tensor::{Tensor, contiguous};
+use ndarray::IxDyn;
+
+/// Products with fewer multiply-adds than this run on one thread (threading costs more there).
+const PARALLEL_FLOPS: usize = 1 << 18;
+
+/// `c = a * b` (or `c += a * b` when `accumulate`) for row-major slices described by strides:
+/// element `(i, j)` of `a` is `a[i * a_rs + j * a_cs]`, likewise `b`; `c` is contiguous `m x n`.
+///
+/// The `gemm` crate splits the work over rows and columns of `c`, never over `k`, so every element of
+/// `c` is summed in the same order whatever the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_into(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    a_rs: usize,
+    a_cs: usize,
+    b: &[f32],
+    b_rs: usize,
+    b_cs: usize,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(c.len() >= m * n, "gemm_into: output too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let max_a = (m - 1) * a_rs + (k - 1) * a_cs;
+    let max_b = (k - 1) * b_rs + (n - 1) * b_cs;
+    assert!(max_a < a.len() && max_b < b.len(), "gemm_into: operand slices too small for their strides");
+    let threads = rayon::current_num_threads();
+    let parallelism = if m * n * k >= PARALLEL_FLOPS && threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above bound every index the strides reach inside the slices; `c` is an
+    // exclusive borrow of at least m*n elements with row stride n and column stride 1.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Shapes of a matmul: batch count, m, k, n, and whether `b` is shared by the batch.
+fn matmul_dims(a: &[usize], b: &[usize]) -> Result<(usize, usize, usize, usize, bool)> {
+    let err = |why: &str| shape_err("matmul", a, b, why);
+    // A shared `b` folds the batch into the rows: one (batch*m, k) x (k, n) product.
+    match (a.len(), b.len()) {
+        (2, 2) if a[1] == b[0] => Ok((1, a[0], a[1], b[1], true)),
+        (3, 2) if a[2] == b[0] => Ok((1, a[0] * a[1], a[2], b[1], true)),
+        (3, 3) if a[0] == b[0] && a[2] == b[1] => Ok((a[0], a[1], a[2], b[2], false)),
+        (2, 2) | (3, 2) | (3, 3) => Err(err("inner dimensions (or batch sizes) differ")),
+        _ => Err(err("matmul takes (m,k)x(k,n), (b,m,k)x(k,n) or (b,m,k)x(b,k,n)")),
+    }
+}
+
+#[derive(Debug)]
+struct MatMul;
+
+impl Op for MatMul {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+
+    fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (contiguous(inputs[0]), contiguous(inputs[1]));
+        let g = contiguous(grad);
+        let (batch, m, k, n, shared_b) = matmul_dims(a.shape(), b.shape())?;
+        let (a_s, b_s, g_s) = (a.as_slice().unwrap(), b.as_slice().unwrap(), g.as_slice().unwrap());
+        let mut ga = vec![0.0f32; a.len()];
+        let mut gb = vec![0.0f32; b.len()];
+        for i in 0..batch {
+            let ai = &a_s[i * m * k..(i + 1) * m * k];
+            let gi = &g_s[i * m * n..(i + 1) * m * n];
+            let bi = if shared_b { b_s } else { &b_s[i * k * n..(i + 1) * k * n] };
+            // dA = dC B^T: (m,n) x (n,k); B^T(j, l) = B(l, j) = b[l * n + j].
+            gemm_into(m, k, n, gi, n, 1, bi, 1, n, &mut ga[i * m * k..(i + 1) * m * k], false);
+            // dB = A^T dC: (k,m) x (m,n), summed over the batch when B is shared.
+            let gb_i = if shared_b { &mut gb[..] } else { &mut gb[i * k * n..(i + 1) * k * n] };
+            gemm_into(k, n, m, ai, 1, k, gi, n, 1, gb_i, false);
+        }
+        Ok(vec![
+            Some(Tensor::from_shape_vec(IxDyn(a.shape()), ga).expect("shape")),
+            Some(Tensor::from_shape_vec(IxDyn(b.shape()), gb).expect("shape")),
+        ])
+    }
+}
+
+/// Matrix product: `(m,k)x(k,n)`, `(b,m,k)x(k,n)` or `(b,m,k)x(b,k,n)`.
+pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
+    let (batch, m, k, n, shared_b) = matmul_dims(a.shape(), b.shape())?;
+    let (ac, bc) = (contiguous(a.value()), contiguous(b.value()));
+    let (a_s, b_s) = (ac.as_slice().unwrap(), bc.as_slice().unwrap());
+    let mut out = vec![0.0f32; batch * m * n];
+    for i in 0..batch {
+        let bi = if shared_b { b_s } else { &b_s[i * k * n..(i + 1) * k * n] };
+        gemm_into(
+            m,
+            n,
+            k,
+            &a_s[i * m * k..(i + 1) * m * k],
+            k,
+            1,
+            bi,
+            n,
+            1,
+            &mut out[i * m * n..(i + 1) * m * n],
+            false,
+        );
+    }
+    let shape: Vec<usize> = match a.shape() {
+        [_, _] => vec![m, n],
+        [b0, m0, _] => vec![*b0, *m0, n],
+        _ => unreachable!("matmul_dims accepts 2-d and 3-d operands"),
+    };
+    Ok(Var::from_op(MatMul, &[a, b], Tensor::from_shape_vec(IxDyn(&shape), out).expect("shape")))
+}
