@@ -2,8 +2,11 @@
 //!
 //! `tinylab sim FILE.qasm [--shots N] [--seed S] [--json]` simulates an OpenQASM 2 file and prints the
 //! exact probabilities (qubit 0 the least significant bit of the index) and, with `--shots`, seeded
-//! counts (bit strings with bit 0 rightmost). Any failure prints one line to stderr and exits 1.
+//! counts (bit strings with bit 0 rightmost). `tinylab list` shows the registered experiments and
+//! `tinylab run NAME [--seed S] [--quick] [--out DIR]` runs one into `results/NAME/`. Any failure
+//! prints one line to stderr and exits 1.
 
+mod run;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +24,18 @@ struct Cli {
 enum Command {
     /// Simulate an OpenQASM 2.0 file on the statevector simulator.
     Sim(sim::SimArgs),
+    /// List the registered experiments.
+    List,
+    /// Run a registered experiment and write results/NAME/ (config, metrics, plots, report).
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Sim(args) => sim::run(&args),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Sim(args) => sim::run(&args).map_err(Into::into),
+        Command::List => run::list().map_err(Into::into),
+        Command::Run(args) => run::run(&args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

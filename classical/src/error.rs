@@ -29,6 +29,12 @@ pub enum ClassicalError {
     /// `backward` on a value that has no gradient path or is not a scalar.
     #[error("backward: {0}")]
     Backward(String),
+    /// Loading or slicing data failed.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Reading or writing a checkpoint failed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
 /// Shorthand for results of this crate.

@@ -117,6 +117,23 @@ impl Geometry {
         (pos >= 0 && (pos as usize) < size).then_some(pos as usize)
     }
 
+    /// The output columns `lo..hi` whose tap `kj` lands inside the input row, and the input column of
+    /// output column `lo` (so the loop over them needs no bounds checks).
+    #[inline(always)]
+    fn valid_columns(&self, kj: usize) -> (usize, usize, usize) {
+        let s = self.spec;
+        let offset = (kj * s.dilation.1) as isize - s.padding.1 as isize;
+        // Smallest oj with oj*stride + offset >= 0, and first oj with oj*stride + offset >= w.
+        let first = |bound: isize| -> usize {
+            let need = bound - offset;
+            if need <= 0 { 0 } else { (need as usize).div_ceil(s.stride.1) }
+        };
+        let lo = first(0).min(self.ow);
+        let hi = first(self.w as isize).clamp(lo, self.ow);
+        let start = (lo as isize * s.stride.1 as isize + offset).max(0) as usize;
+        (lo, hi, start)
+    }
+
     /// Unrolls group `g` of one sample (`x` is `C*H*W`) into `cols` (`col_rows x L`).
     fn im2col(&self, x: &[f32], g: usize, cols: &mut [f32]) {
         let (l, s) = (self.l(), self.spec);
@@ -125,16 +142,21 @@ impl Geometry {
             for ki in 0..self.kh {
                 for kj in 0..self.kw {
                     let row = &mut cols[((c * self.kh + ki) * self.kw + kj) * l..][..l];
+                    let (lo, hi, start) = self.valid_columns(kj);
                     for oi in 0..self.oh {
                         let dst = &mut row[oi * self.ow..(oi + 1) * self.ow];
                         match Self::source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, self.h) {
                             None => dst.fill(0.0),
-                            Some(hi) => {
-                                for (oj, d) in dst.iter_mut().enumerate() {
-                                    *d = match Self::source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, self.w) {
-                                        Some(wj) => plane[hi * self.w + wj],
-                                        None => 0.0,
-                                    };
+                            Some(hi_row) => {
+                                dst[..lo].fill(0.0);
+                                dst[hi..].fill(0.0);
+                                let src = &plane[hi_row * self.w..(hi_row + 1) * self.w];
+                                if s.stride.1 == 1 {
+                                    dst[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
+                                } else {
+                                    for (d, &v) in dst[lo..hi].iter_mut().zip(src[start..].iter().step_by(s.stride.1)) {
+                                        *d = v;
+                                    }
                                 }
                             }
                         }
@@ -152,14 +174,15 @@ impl Geometry {
             for ki in 0..self.kh {
                 for kj in 0..self.kw {
                     let row = &cols[((c * self.kh + ki) * self.kw + kj) * l..][..l];
+                    let (lo, hi, start) = self.valid_columns(kj);
                     for oi in 0..self.oh {
-                        let Some(hi) = Self::source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, self.h) else {
+                        let Some(hi_row) = Self::source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, self.h) else {
                             continue;
                         };
-                        for oj in 0..self.ow {
-                            if let Some(wj) = Self::source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, self.w) {
-                                plane[hi * self.w + wj] += row[oi * self.ow + oj];
-                            }
+                        let src = &row[oi * self.ow + lo..oi * self.ow + hi];
+                        let dst = &mut plane[hi_row * self.w..(hi_row + 1) * self.w];
+                        for (d, &v) in dst[start..].iter_mut().step_by(s.stride.1).zip(src) {
+                            *d += v;
                         }
                     }
                 }

@@ -4,6 +4,7 @@ use crate::autograd::{Op, Var};
 use crate::error::{Result, arg_err};
 use crate::tensor::{Tensor, contiguous};
 use ndarray::IxDyn;
+use rayon::prelude::*;
 
 /// Window geometry of a 2-d pooling (square kernel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,25 +86,33 @@ pub fn max_pool2d(x: &Var, spec: Pool2dSpec) -> Result<Var> {
     let geo = PoolGeometry::new("max_pool2d", x.shape(), spec)?;
     let xc = contiguous(x.value());
     let xs = xc.as_slice().unwrap();
-    let mut out = Vec::with_capacity(geo.planes * geo.oh * geo.ow);
-    let mut argmax = Vec::with_capacity(out.capacity());
-    for p in 0..geo.planes {
+    let per_plane = geo.oh * geo.ow;
+    let mut out = vec![0.0f32; geo.planes * per_plane];
+    let mut argmax = vec![0usize; geo.planes * per_plane];
+    let (k, st, pad) = (geo.spec.kernel as isize, geo.spec.stride as isize, geo.spec.padding as isize);
+    out.par_chunks_mut(per_plane).zip(argmax.par_chunks_mut(per_plane)).enumerate().for_each(|(p, (o, a))| {
         let base = p * geo.h * geo.w;
         for oi in 0..geo.oh {
+            // Window rows and columns clipped to the input (padding never wins a max).
+            let r0 = (oi as isize * st - pad).max(0) as usize;
+            let r1 = ((oi as isize * st - pad + k) as usize).min(geo.h);
             for oj in 0..geo.ow {
-                let mut best: Option<(f32, usize)> = None;
-                for (r, c) in geo.window(oi, oj) {
-                    let at = base + r * geo.w + c;
-                    if best.is_none_or(|(b, _)| xs[at] > b) {
-                        best = Some((xs[at], at));
+                let c0 = (oj as isize * st - pad).max(0) as usize;
+                let c1 = ((oj as isize * st - pad + k) as usize).min(geo.w);
+                let mut best = (f32::NEG_INFINITY, base + r0 * geo.w + c0);
+                for r in r0..r1 {
+                    let row = base + r * geo.w;
+                    for (c, &v) in xs[row + c0..row + c1].iter().enumerate() {
+                        if v > best.0 {
+                            best = (v, row + c0 + c);
+                        }
                     }
                 }
-                let (best, at) = best.expect("every window holds an input element (padding <= kernel/2)");
-                out.push(best);
-                argmax.push(at);
+                o[oi * geo.ow + oj] = best.0;
+                a[oi * geo.ow + oj] = best.1;
             }
         }
-    }
+    });
     let shape = [x.shape()[0], x.shape()[1], geo.oh, geo.ow];
     let value = Tensor::from_shape_vec(IxDyn(&shape), out).expect("shape");
     Ok(Var::from_op(MaxPool { argmax }, &[x], value))

@@ -1,0 +1,260 @@
+//! Layers, composition and the model zoo.
+//!
+//! A layer owns its [`Param`]s (value, gradient, optional pruning mask, optional quantizer hook, a
+//! name) and implements [`Module`]. A forward pass runs under a [`Ctx`] that says whether we are
+//! training, carries the seeded generator for dropout, and records which graph leaf stands for which
+//! parameter, so that after `backward` [`accumulate_grads`] can hand the gradients back to the
+//! parameters. [`named_params`] lists every parameter with its dotted path (`"features.0.weight"`),
+//! the view the compression passes work on.
+
+mod layers;
+pub mod zoo;
+
+pub use layers::{
+    Act, AvgPool2d, BatchNorm, Conv2d, Dropout, Embedding, Flatten, GlobalAvgPool, LayerNorm, Linear, MaxPool2d,
+    Residual, Sequential,
+};
+
+use crate::autograd::{Op, Var};
+use crate::error::{Result, arg_err};
+use crate::tensor::Tensor;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A transformation applied to a weight in every forward pass, with gradients passed straight through
+/// (the straight-through estimator): the hook quantization-aware training uses.
+pub trait Quantizer: std::fmt::Debug + Send + Sync {
+    /// The quantized (fake-quantized) weight.
+    fn quantize(&self, w: &Tensor) -> Tensor;
+}
+
+static NEXT_PARAM_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A trainable tensor of a layer.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// The layer-local name (`"weight"`, `"bias"`).
+    pub name: String,
+    /// The current value.
+    pub value: Tensor,
+    /// The accumulated gradient (None until a backward pass reaches it).
+    pub grad: Option<Tensor>,
+    /// A 0/1 mask of the same shape: masked entries are zero in the forward pass and get no gradient
+    /// (pruning).
+    pub mask: Option<Tensor>,
+    /// Applied to the (masked) value in the forward pass, straight-through in the backward pass.
+    pub quantizer: Option<Arc<dyn Quantizer>>,
+    id: u64,
+}
+
+impl Param {
+    /// A parameter with a value and no gradient, mask or quantizer.
+    pub fn new(name: &str, value: Tensor) -> Self {
+        Self {
+            name: name.to_string(),
+            value,
+            grad: None,
+            mask: None,
+            quantizer: None,
+            id: NEXT_PARAM_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The value the forward pass sees: masked, then quantized.
+    pub fn effective_value(&self) -> Tensor {
+        let masked = match &self.mask {
+            Some(m) => &self.value * m,
+            None => self.value.clone(),
+        };
+        match &self.quantizer {
+            Some(q) => q.quantize(&masked),
+            None => masked,
+        }
+    }
+
+    /// Number of scalar entries.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// True for a parameter with no entries.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+}
+
+/// Straight-through: the forward value is `q(w)`, the gradient w.r.t. `w` is the incoming gradient.
+#[derive(Debug)]
+struct StraightThrough;
+
+impl Op for StraightThrough {
+    fn name(&self) -> &'static str {
+        "straight_through"
+    }
+    fn backward(&self, _: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(grad.clone())])
+    }
+}
+
+/// The state of one forward pass.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Training mode (batch statistics, dropout) or evaluation mode.
+    pub train: bool,
+    rng: rand_chacha::ChaCha8Rng,
+    leaves: Vec<(u64, Var)>,
+}
+
+impl Ctx {
+    /// A training pass; `seed` drives dropout.
+    pub fn train(seed: u64) -> Self {
+        Self { train: true, rng: crate::tensor::rng(seed), leaves: Vec::new() }
+    }
+
+    /// An evaluation pass (no gradients are recorded for parameters).
+    pub fn eval() -> Self {
+        Self { train: false, rng: crate::tensor::rng(0), leaves: Vec::new() }
+    }
+
+    /// The generator for random layers.
+    pub fn rng(&mut self) -> &mut rand_chacha::ChaCha8Rng {
+        &mut self.rng
+    }
+
+    /// The graph value of a parameter: a leaf in training, a constant in evaluation; masked and
+    /// quantized as the parameter says.
+    pub fn param(&mut self, p: &Param) -> Var {
+        if !self.train {
+            return Var::constant(p.effective_value());
+        }
+        let masked = match &p.mask {
+            Some(m) => &p.value * m,
+            None => p.value.clone(),
+        };
+        let leaf = Var::leaf(masked);
+        self.leaves.push((p.id, leaf.clone()));
+        match &p.quantizer {
+            Some(q) => Var::from_op(StraightThrough, &[&leaf], q.quantize(leaf.value())),
+            None => leaf,
+        }
+    }
+}
+
+/// A layer or a model.
+pub trait Module: Send + std::fmt::Debug {
+    /// The output for input `x`.
+    fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var>;
+
+    /// Calls `f` with the dotted path and a reference of every parameter.
+    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param));
+
+    /// Calls `f` with the dotted path and a mutable reference of every parameter.
+    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut Param));
+
+    /// Calls `f` with the dotted path of every non-trainable state vector (batch-norm running
+    /// statistics), for checkpoints.
+    fn visit_buffers_mut(&mut self, _prefix: &str, _f: &mut dyn FnMut(String, &mut Vec<f32>)) {}
+}
+
+/// `prefix.name`, or `name` at the top.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
+}
+
+/// Every parameter of `model` with its dotted path, in a fixed order.
+pub fn named_params(model: &dyn Module) -> Vec<(String, &Param)> {
+    let mut out = Vec::new();
+    model.visit_params("", &mut |name, p| out.push((name, p)));
+    out
+}
+
+/// Total number of scalar parameters.
+pub fn param_count(model: &dyn Module) -> usize {
+    named_params(model).iter().map(|(_, p)| p.len()).sum()
+}
+
+/// Adds the gradients the last backward pass left on `ctx`'s leaves to the parameters' `grad`
+/// (masked entries get zero).
+pub fn accumulate_grads(model: &mut dyn Module, ctx: &Ctx) {
+    let by_id: BTreeMap<u64, &Var> = ctx.leaves.iter().map(|(id, v)| (*id, v)).collect();
+    model.visit_params_mut("", &mut |_, p| {
+        let Some(g) = by_id.get(&p.id).and_then(|v| v.grad()) else { return };
+        let g = match &p.mask {
+            Some(m) => g * m,
+            None => g,
+        };
+        match &mut p.grad {
+            Some(acc) => *acc += &g,
+            None => p.grad = Some(g),
+        }
+    });
+}
+
+/// Clears every parameter's gradient.
+pub fn zero_grads(model: &mut dyn Module) {
+    model.visit_params_mut("", &mut |_, p| p.grad = None);
+}
+
+/// Parameters and buffers by dotted path: what a checkpoint of a model holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StateDict {
+    /// Parameter values: shape and row-major data.
+    pub params: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// Buffers (running statistics).
+    pub buffers: BTreeMap<String, Vec<f32>>,
+}
+
+/// The model's parameters and buffers.
+pub fn state_dict(model: &mut dyn Module) -> StateDict {
+    let mut params = BTreeMap::new();
+    model.visit_params("", &mut |name, p| {
+        params.insert(name, (p.value.shape().to_vec(), p.value.iter().copied().collect()));
+    });
+    let mut buffers = BTreeMap::new();
+    model.visit_buffers_mut("", &mut |name, b| {
+        buffers.insert(name, b.clone());
+    });
+    StateDict { params, buffers }
+}
+
+/// Loads `state` into `model`; every name must exist with the same shape (errors name the first
+/// mismatch).
+pub fn load_state_dict(model: &mut dyn Module, state: &StateDict) -> Result<()> {
+    let mut error = None;
+    let mut seen = 0;
+    model.visit_params_mut("", &mut |name, p| {
+        if error.is_some() {
+            return;
+        }
+        match state.params.get(&name) {
+            Some((shape, data)) if shape.as_slice() == p.value.shape() => {
+                p.value = Tensor::from_shape_vec(ndarray::IxDyn(shape), data.clone()).expect("shape matches data");
+                seen += 1;
+            }
+            Some((shape, _)) => {
+                error = Some(arg_err(
+                    "load_state_dict",
+                    format!("`{name}` has shape {shape:?}, model has {:?}", p.value.shape()),
+                ))
+            }
+            None => error = Some(arg_err("load_state_dict", format!("`{name}` missing from the state"))),
+        }
+    });
+    model.visit_buffers_mut("", &mut |name, b| {
+        if error.is_some() {
+            return;
+        }
+        match state.buffers.get(&name) {
+            Some(v) if v.len() == b.len() => b.clone_from(v),
+            _ => error = Some(arg_err("load_state_dict", format!("buffer `{name}` missing or of another length"))),
+        }
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if seen != state.params.len() {
+        return Err(arg_err("load_state_dict", format!("state has {} parameters, model {seen}", state.params.len())));
+    }
+    Ok(())
+}

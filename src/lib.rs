@@ -1,0 +1,16 @@
+//! `tinylab`: the workbench's front package — the experiment registry behind `tinylab run` and the
+//! charts every experiment report shares.
+//!
+//! - [`experiments`]: the [`Experiment`](experiments::Experiment) trait, the
+//!   [`RunContext`](experiments::RunContext) an experiment writes its configuration, plots and notes into,
+//!   the [`registry`](experiments::registry) of every experiment, and
+//!   [`run_experiment`](experiments::run_experiment), which runs one into `results/NAME/`
+//!   (`config.json`, `metrics.json`, `*.png` and `*.svg` plots, `report.md`).
+//! - [`plot`]: line, grouped-bar, heat-map and scatter charts written as PNG and SVG with an embedded
+//!   font.
+//!
+//! The simulators and models live in the member crates (`tinylab-quantum`, `tinylab-classical`, ...);
+//! this package only composes them.
+
+pub mod experiments;
+pub mod plot;
