@@ -2,6 +2,7 @@
 
 use crate::plot::PlotError;
 use std::path::PathBuf;
+use tinylab_classical::ClassicalError;
 use tinylab_quantum::QuantumError;
 
 /// Everything that can stop an experiment run. Messages are lower case and fit on one line, so the CLI
@@ -42,6 +43,9 @@ pub enum ExperimentError {
     /// The quantum simulator or the QASM reader refused.
     #[error(transparent)]
     Quantum(#[from] QuantumError),
+    /// Tensors, training, data or checkpoints of the classical crate refused.
+    #[error(transparent)]
+    Classical(#[from] ClassicalError),
     /// Any other failure inside an experiment (use [`ExperimentError::other`]).
     #[error("{0}")]
     Other(Box<dyn std::error::Error + Send + Sync>),

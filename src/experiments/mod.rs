@@ -23,12 +23,14 @@
 //! `run_experiment("my_study", ...)` is optional.
 
 mod context;
+mod digits_cnn;
 mod error;
 mod metrics;
 mod quickstart;
 mod report;
 
 pub use context::{PlotRecord, RunContext};
+pub use digits_cnn::DigitsCnn;
 pub use error::ExperimentError;
 pub use metrics::{Metrics, TIMINGS_KEY};
 pub use quickstart::Quickstart;
@@ -64,10 +66,7 @@ pub trait Experiment: Sync {
 
 /// Every registered experiment, in the order `tinylab list` shows them.
 pub fn registry() -> &'static [&'static dyn Experiment] {
-    &[
-        &quickstart::Quickstart,
-        // One line per experiment, e.g. `&digits_cnn::DigitsCnn,`.
-    ]
+    &[&quickstart::Quickstart, &digits_cnn::DigitsCnn]
 }
 
 /// The registered experiment called `name`; for an unknown name, an error that lists the known ones.
@@ -115,6 +114,42 @@ pub fn run_experiment(name: &str, seed: u64, quick: bool, out: Option<&Path>) ->
     }
     files.push(ctx.write_report(experiment.description(), &metrics)?);
     Ok(RunSummary { experiment: experiment.name(), out_dir, files, metrics })
+}
+
+/// The `main` of every example in `examples/`: runs the registered experiment `name` with the
+/// command line's `--seed S`, `--quick` and `--out DIR` (as `tinylab run NAME` takes them), prints the
+/// report and where the files went, and turns any error into one line on stderr and exit code 1.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+pub fn example_main(name: &str) -> std::process::ExitCode {
+    fn parse_and_run(name: &str) -> Result<RunSummary, Box<dyn std::error::Error>> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let value_of = |flag: &str| -> Result<Option<&String>, String> {
+            match args.iter().position(|a| a == flag) {
+                Some(i) => args.get(i + 1).map(Some).ok_or_else(|| format!("{flag} needs a value")),
+                None => Ok(None),
+            }
+        };
+        let seed = match value_of("--seed")? {
+            Some(s) => s.parse().map_err(|_| format!("--seed takes an unsigned integer, got `{s}`"))?,
+            None => DEFAULT_SEED,
+        };
+        let out = value_of("--out")?.map(PathBuf::from);
+        let quick = args.iter().any(|a| a == "--quick");
+        Ok(run_experiment(name, seed, quick, out.as_deref())?)
+    }
+    match parse_and_run(name) {
+        Ok(summary) => {
+            if let Ok(report) = std::fs::read_to_string(summary.out_dir.join("report.md")) {
+                println!("{report}");
+            }
+            println!("results in {}", summary.out_dir.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
