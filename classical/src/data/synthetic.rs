@@ -50,6 +50,41 @@ pub fn shapes(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDatas
     ImageDataset::new(images, labels, 4)
 }
 
+/// `n` images of `size x size` textures of one of four kinds (0 horizontal stripes, 1 vertical
+/// stripes, 2 diagonal stripes, 3 checkerboard), each a sinusoidal grating `0.5 + 0.5 sin(...)` with a
+/// seeded period between 2 and `size / 2` pixels and a seeded phase, plus Gaussian pixel noise of
+/// standard deviation `noise`. Texture, not shape, separates the classes: a test of frequency
+/// selectivity.
+pub fn textures(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDataset, DataError> {
+    if size < 4 {
+        return Err(invalid("textures", format!("images must be at least 4x4, asked for {size}x{size}")));
+    }
+    let mut r = rng(seed);
+    let mut images = Array4::<f32>::zeros((n, 1, size, size));
+    let mut labels = Vec::with_capacity(n);
+    let max_period = (size / 2).max(2) as f64;
+    for i in 0..n {
+        let class = (uniform(&mut r) * 4.0) as usize % 4;
+        let period = 2.0 + uniform(&mut r) * (max_period - 2.0);
+        let phase = uniform(&mut r) * std::f64::consts::TAU;
+        let k = std::f64::consts::TAU / period;
+        for y in 0..size {
+            for x in 0..size {
+                let (xf, yf) = (x as f64, y as f64);
+                let v = match class {
+                    0 => (k * yf + phase).sin(),
+                    1 => (k * xf + phase).sin(),
+                    2 => (k * (xf + yf) / std::f64::consts::SQRT_2 + phase).sin(),
+                    _ => (k * xf + phase).sin() * (k * yf + phase).sin(),
+                };
+                images[[i, 0, y, x]] = (0.5 + 0.5 * v) as f32 + noise * normal(&mut r);
+            }
+        }
+        labels.push(class);
+    }
+    ImageDataset::new(images, labels, 4)
+}
+
 /// `n` samples of `classes` isotropic Gaussian blobs in `dim` dimensions (centres drawn uniformly in
 /// `[-spread, spread]`, unit variance), as `(n, 1, 1, dim)` images.
 pub fn gaussian_mixture(
@@ -92,6 +127,25 @@ mod tests {
             assert!(lit >= 6, "sample {i} lights {lit} pixels");
         }
         assert!(shapes(1, 3, 0.0, 0).is_err());
+    }
+
+    #[test]
+    fn texture_orientation_shows_in_row_and_column_variation() {
+        let d = textures(200, 16, 0.0, 9).unwrap();
+        assert_eq!(d, textures(200, 16, 0.0, 9).unwrap());
+        for i in 0..d.len() {
+            let img = d.images.slice(ndarray::s![i, 0, .., ..]);
+            // Horizontal stripes are constant along each row, vertical ones along each column.
+            let row_spread = (0..16usize).map(|y| img[[y, 0]] - img[[y, 15]]).fold(0.0f32, |m, v| m.max(v.abs()));
+            let col_spread = (0..16usize).map(|x| img[[0, x]] - img[[15, x]]).fold(0.0f32, |m, v| m.max(v.abs()));
+            match d.labels[i] {
+                0 => assert!(row_spread < 1e-6, "sample {i}"),
+                1 => assert!(col_spread < 1e-6, "sample {i}"),
+                _ => {}
+            }
+            assert!(img.iter().all(|&v| (-1e-6..=1.0 + 1e-6).contains(&v)));
+        }
+        assert!(d.class_counts().iter().all(|&c| c > 30), "{:?}", d.class_counts());
     }
 
     #[test]
