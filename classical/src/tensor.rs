@@ -27,9 +27,19 @@ pub fn from_vec(shape: &[usize], data: Vec<f32>) -> crate::Result<Tensor> {
     Ok(Tensor::from_shape_vec(IxDyn(shape), data).expect("length checked"))
 }
 
-/// The tensor in standard layout (a copy only when it is not already).
-pub fn contiguous(t: &Tensor) -> Tensor {
-    if t.is_standard_layout() { t.clone() } else { t.as_standard_layout().into_owned() }
+/// The tensor in standard (row-major, contiguous) layout: borrowed when it already is, copied
+/// otherwise. Kernels call this to get a flat slice without copying in the common case.
+pub fn contiguous(t: &Tensor) -> std::borrow::Cow<'_, Tensor> {
+    if t.is_standard_layout() {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(t.as_standard_layout().into_owned())
+    }
+}
+
+/// The owned tensor in standard layout, copied only when it is not already.
+pub fn into_contiguous(t: Tensor) -> Tensor {
+    if t.is_standard_layout() { t } else { t.as_standard_layout().into_owned() }
 }
 
 /// A seeded tensor of independent normal draws `N(0, std^2)` (Box-Muller on ChaCha8).

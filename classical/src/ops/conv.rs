@@ -191,6 +191,10 @@ impl Geometry {
     }
 }
 
+/// Samples per block of the backward pass (fixed, so that the weight-gradient sums do not depend on
+/// the thread count).
+const SAMPLES_PER_BLOCK: usize = 8;
+
 #[derive(Debug)]
 struct Conv2d {
     geo: Geometry,
@@ -207,42 +211,47 @@ impl Op for Conv2d {
         let (x, wt, dy) = (contiguous(inputs[0]), contiguous(inputs[1]), contiguous(grad));
         let (xs, ws, dys) = (x.as_slice().unwrap(), wt.as_slice().unwrap(), dy.as_slice().unwrap());
         let (chw, l, rows, og) = (geo.c * geo.h * geo.w, geo.l(), geo.col_rows(), geo.og());
-        let per_sample: Vec<(Vec<f32>, Vec<f32>)> = (0..geo.n)
-            .into_par_iter()
-            .map(|i| {
-                let xi = &xs[i * chw..(i + 1) * chw];
-                let dyi = &dys[i * geo.o * l..(i + 1) * geo.o * l];
-                let mut dx = vec![0.0f32; chw];
+        // Samples are processed in blocks of a fixed size: each block writes its samples' input
+        // gradients and sums its weight gradient in sample order; the blocks' partial sums are then
+        // added in block order. The order of every addition is fixed, whatever the thread count.
+        let mut dx = vec![0.0f32; geo.n * chw];
+        let scratch = || (vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }], vec![0.0f32; rows * l]);
+        let partial_dw: Vec<Vec<f32>> = dx
+            .par_chunks_mut(SAMPLES_PER_BLOCK * chw)
+            .enumerate()
+            .map_init(scratch, |(cols, dcols), (block, dx_block)| {
                 let mut dw = vec![0.0f32; ws.len()];
-                let mut cols = vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }];
-                let mut dcols = vec![0.0f32; rows * l];
-                for g in 0..geo.spec.groups {
-                    let dyg = &dyi[g * og * l..(g + 1) * og * l];
-                    let wg = &ws[g * og * rows..(g + 1) * og * rows];
-                    let colsg: &[f32] = if geo.is_pointwise() {
-                        &xi[g * rows * l..(g + 1) * rows * l]
-                    } else {
-                        geo.im2col(xi, g, &mut cols);
-                        &cols
-                    };
-                    // dW_g = dY_g (og, L) x cols^T (L, rows)
-                    gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, &mut dw[g * og * rows..(g + 1) * og * rows], false);
-                    // dcols = W_g^T (rows, og) x dY_g (og, L)
-                    gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, &mut dcols, false);
-                    if geo.is_pointwise() {
-                        dx[g * rows * l..(g + 1) * rows * l].copy_from_slice(&dcols);
-                    } else {
-                        geo.col2im(&dcols, g, &mut dx);
+                for (j, dx_i) in dx_block.chunks_mut(chw).enumerate() {
+                    let i = block * SAMPLES_PER_BLOCK + j;
+                    let xi = &xs[i * chw..(i + 1) * chw];
+                    let dyi = &dys[i * geo.o * l..(i + 1) * geo.o * l];
+                    for g in 0..geo.spec.groups {
+                        let dyg = &dyi[g * og * l..(g + 1) * og * l];
+                        let wg = &ws[g * og * rows..(g + 1) * og * rows];
+                        let colsg: &[f32] = if geo.is_pointwise() {
+                            &xi[g * rows * l..(g + 1) * rows * l]
+                        } else {
+                            geo.im2col(xi, g, cols);
+                            cols
+                        };
+                        // dW_g += dY_g (og, L) x cols^T (L, rows)
+                        let dwg = &mut dw[g * og * rows..(g + 1) * og * rows];
+                        gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, dwg, true);
+                        // dcols = W_g^T (rows, og) x dY_g (og, L)
+                        if geo.is_pointwise() {
+                            gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, &mut dx_i[g * rows * l..(g + 1) * rows * l], false);
+                        } else {
+                            gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, dcols, false);
+                            geo.col2im(dcols, g, dx_i);
+                        }
                     }
                 }
-                (dx, dw)
+                dw
             })
             .collect();
-        let mut dx = Vec::with_capacity(geo.n * chw);
         let mut dw = vec![0.0f32; ws.len()];
-        for (dxi, dwi) in &per_sample {
-            dx.extend_from_slice(dxi);
-            dw.iter_mut().zip(dwi).for_each(|(a, b)| *a += b);
+        for part in &partial_dw {
+            dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
         }
         let mut out = vec![
             Some(Tensor::from_shape_vec(IxDyn(x.shape()), dx).expect("shape")),
@@ -275,15 +284,15 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
     let (chw, l, rows, og) = (geo.c * geo.h * geo.w, geo.l(), geo.col_rows(), geo.og());
     let bias_values: Option<Vec<f32>> = bias.map(|b| b.value().iter().copied().collect());
     let mut out = vec![0.0f32; geo.n * geo.o * l];
-    out.par_chunks_mut(geo.o * l).enumerate().for_each(|(i, yi)| {
+    let scratch = || vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }];
+    out.par_chunks_mut(geo.o * l).enumerate().for_each_init(scratch, |cols, (i, yi)| {
         let xi = &xs[i * chw..(i + 1) * chw];
-        let mut cols = vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }];
         for g in 0..geo.spec.groups {
             let colsg: &[f32] = if geo.is_pointwise() {
                 &xi[g * rows * l..(g + 1) * rows * l]
             } else {
-                geo.im2col(xi, g, &mut cols);
-                &cols
+                geo.im2col(xi, g, cols);
+                cols
             };
             let wg = &ws[g * og * rows..(g + 1) * og * rows];
             gemm_into(og, l, rows, wg, rows, 1, colsg, l, 1, &mut yi[g * og * l..(g + 1) * og * l], false);

@@ -5,6 +5,7 @@ use crate::autograd::{Op, Var};
 use crate::error::{Result, arg_err, shape_err};
 use crate::tensor::{Tensor, contiguous};
 use ndarray::IxDyn;
+use rayon::prelude::*;
 
 /// Running statistics of a batch-norm layer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38,16 +39,65 @@ struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// Visits every element as (channel, flat index).
-    fn for_each_channel(n: usize, c: usize, inner: usize, mut f: impl FnMut(usize, usize)) {
-        for i in 0..n {
-            for ch in 0..c {
-                for s in 0..inner {
-                    f(ch, (i * c + ch) * inner + s);
+    /// Per channel, `(Σ a, Σ a·b)` over the channel's `n` contiguous runs of `inner` values, in a fixed
+    /// order (f32 within a run, f64 across runs), channels in parallel: the same bits at any thread
+    /// count.
+    fn channel_sums(a: &[f32], b: Option<&[f32]>, n: usize, c: usize, inner: usize) -> Vec<(f64, f64)> {
+        let channel = |ch: usize| {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for i in 0..n {
+                let run = (i * c + ch) * inner..(i * c + ch + 1) * inner;
+                let ar = &a[run.clone()];
+                s1 += lane_sum(ar, None) as f64;
+                if let Some(b) = b {
+                    s2 += lane_sum(ar, Some(&b[run])) as f64;
                 }
             }
+            (s1, s2)
+        };
+        if a.len() >= PARALLEL_MIN_LEN { (0..c).into_par_iter().map(channel).collect() } else { (0..c).map(channel).collect() }
+    }
+
+    /// Applies `f(channel, in_run, out_run)` to every run of `inner` values, samples in parallel.
+    fn map_runs(out: &mut [f32], c: usize, inner: usize, f: impl Fn(usize, usize, &mut [f32]) + Sync) {
+        let per_sample = (c * inner).max(1);
+        let sample = |(i, sample): (usize, &mut [f32])| {
+            for (ch, run) in sample.chunks_mut(inner.max(1)).enumerate() {
+                f(ch, (i * c + ch) * inner, run);
+            }
+        };
+        if out.len() >= PARALLEL_MIN_LEN {
+            out.par_chunks_mut(per_sample).enumerate().for_each(sample);
+        } else {
+            out.chunks_mut(per_sample).enumerate().for_each(sample);
         }
     }
+}
+
+/// Tensors at least this long are normalised with rayon (each output still has one fixed order of
+/// operations).
+const PARALLEL_MIN_LEN: usize = 1 << 15;
+
+/// Sum of `a` (or of `a·b`) in 8 interleaved f32 lanes: vectorisable, with a fixed order.
+fn lane_sum(a: &[f32], b: Option<&[f32]>) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (chunks, rest) = (a.chunks_exact(8), a.len() % 8);
+    let tail = &a[a.len() - rest..];
+    match b {
+        None => {
+            for chunk in chunks {
+                lanes.iter_mut().zip(chunk).for_each(|(l, v)| *l += v);
+            }
+            lanes.iter_mut().zip(tail).for_each(|(l, v)| *l += v);
+        }
+        Some(b) => {
+            for (ca, cb) in chunks.zip(b.chunks_exact(8)) {
+                lanes.iter_mut().zip(ca.iter().zip(cb)).for_each(|(l, (x, y))| *l += x * y);
+            }
+            lanes.iter_mut().zip(tail.iter().zip(&b[a.len() - rest..])).for_each(|(l, (x, y))| *l += x * y);
+        }
+    }
+    lanes.iter().sum()
 }
 
 impl Op for BatchNorm {
@@ -61,29 +111,29 @@ impl Op for BatchNorm {
         let dy = contiguous(grad);
         let dys = dy.as_slice().unwrap();
         let xhat = self.xhat.as_slice().unwrap();
-        let (mut dgamma, mut dbeta) = (vec![0.0f64; c], vec![0.0f64; c]);
-        Self::for_each_channel(n, c, inner, |ch, i| {
-            dgamma[ch] += (dys[i] * xhat[i]) as f64;
-            dbeta[ch] += dys[i] as f64;
-        });
+        // (Σ dy, Σ dy·x̂) per channel = (dβ, dγ).
+        let sums = Self::channel_sums(dys, Some(xhat), n, c, inner);
         let count = (n * inner) as f32;
         let mut dx = vec![0.0f32; dys.len()];
-        Self::for_each_channel(n, c, inner, |ch, i| {
+        Self::map_runs(&mut dx, c, inner, |ch, start, out| {
             let scale = gamma[ch] * self.inv_std[ch];
-            dx[i] = if self.train {
+            let (dy_run, xh_run) = (&dys[start..start + out.len()], &xhat[start..start + out.len()]);
+            if self.train {
                 // dx = gamma/sqrt(var+eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
-                scale * (dys[i] - dbeta[ch] as f32 / count - xhat[i] * dgamma[ch] as f32 / count)
+                let (mean_dy, mean_dyx) = (sums[ch].0 as f32 / count, sums[ch].1 as f32 / count);
+                for ((o, &d), &xh) in out.iter_mut().zip(dy_run).zip(xh_run) {
+                    *o = scale * (d - mean_dy - xh * mean_dyx);
+                }
             } else {
-                scale * dys[i]
-            };
+                for (o, &d) in out.iter_mut().zip(dy_run) {
+                    *o = scale * d;
+                }
+            }
         });
-        let to =
-            |v: Vec<f64>| Tensor::from_shape_vec(IxDyn(&[c]), v.into_iter().map(|x| x as f32).collect()).expect("c");
-        Ok(vec![
-            Some(Tensor::from_shape_vec(inputs[0].raw_dim(), dx).expect("shape")),
-            Some(to(dgamma)),
-            Some(to(dbeta)),
-        ])
+        let to = |f: fn(&(f64, f64)) -> f64| {
+            Tensor::from_shape_vec(IxDyn(&[c]), sums.iter().map(|s| f(s) as f32).collect()).expect("c")
+        };
+        Ok(vec![Some(Tensor::from_shape_vec(inputs[0].raw_dim(), dx).expect("shape")), Some(to(|s| s.1)), Some(to(|s| s.0))])
     }
 }
 
@@ -113,29 +163,43 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
     let xc = contiguous(x.value());
     let xs = xc.as_slice().unwrap();
     let (mean, var): (Vec<f32>, Vec<f32>) = if train {
-        let (mut sum, mut sq) = (vec![0.0f64; c], vec![0.0f64; c]);
-        BatchNorm::for_each_channel(n, c, inner, |ch, i| sum[ch] += xs[i] as f64);
-        let mean: Vec<f64> = sum.iter().map(|v| v / count as f64).collect();
-        BatchNorm::for_each_channel(n, c, inner, |ch, i| sq[ch] += (xs[i] as f64 - mean[ch]).powi(2));
-        let var: Vec<f64> = sq.iter().map(|v| v / count as f64).collect();
+        // Two passes (mean, then squared deviations) for accuracy on data far from zero.
+        let mean: Vec<f64> =
+            BatchNorm::channel_sums(xs, None, n, c, inner).iter().map(|s| s.0 / count as f64).collect();
+        let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+        let mut centred = vec![0.0f32; xs.len()];
+        BatchNorm::map_runs(&mut centred, c, inner, |ch, start, out| {
+            for (o, &v) in out.iter_mut().zip(&xs[start..start + inner]) {
+                *o = v - mean32[ch];
+            }
+        });
+        let var: Vec<f64> = BatchNorm::channel_sums(&centred, Some(&centred), n, c, inner)
+            .iter()
+            .map(|s| s.1 / count as f64)
+            .collect();
         let m = stats.momentum;
         for ch in 0..c {
             stats.mean[ch] = (1.0 - m) * stats.mean[ch] + m * mean[ch] as f32;
             let unbiased = var[ch] * count as f64 / (count - 1) as f64;
             stats.var[ch] = (1.0 - m) * stats.var[ch] + m * unbiased as f32;
         }
-        (mean.iter().map(|&v| v as f32).collect(), var.iter().map(|&v| v as f32).collect())
+        (mean32, var.iter().map(|&v| v as f32).collect())
     } else {
         (stats.mean.clone(), stats.var.clone())
     };
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + stats.eps).sqrt()).collect();
-    let (g, b) = (gamma.value(), beta.value());
-    let (g, b): (Vec<f32>, Vec<f32>) = (g.iter().copied().collect(), b.iter().copied().collect());
+    let (g, b): (Vec<f32>, Vec<f32>) = (gamma.value().iter().copied().collect(), beta.value().iter().copied().collect());
     let mut xhat = vec![0.0f32; xs.len()];
+    BatchNorm::map_runs(&mut xhat, c, inner, |ch, start, out| {
+        for (o, &v) in out.iter_mut().zip(&xs[start..start + inner]) {
+            *o = (v - mean[ch]) * inv_std[ch];
+        }
+    });
     let mut y = vec![0.0f32; xs.len()];
-    BatchNorm::for_each_channel(n, c, inner, |ch, i| {
-        xhat[i] = (xs[i] - mean[ch]) * inv_std[ch];
-        y[i] = g[ch] * xhat[i] + b[ch];
+    BatchNorm::map_runs(&mut y, c, inner, |ch, start, out| {
+        for (o, &xh) in out.iter_mut().zip(&xhat[start..start + inner]) {
+            *o = g[ch] * xh + b[ch];
+        }
     });
     let op = BatchNorm {
         xhat: Tensor::from_shape_vec(IxDyn(&[xs.len()]), xhat).expect("flat"),

@@ -2,7 +2,7 @@
 
 use crate::autograd::{Op, Var};
 use crate::error::{Result, arg_err, shape_err};
-use crate::tensor::{Tensor, contiguous};
+use crate::tensor::{Tensor, into_contiguous};
 use ndarray::{Axis, IxDyn, Slice};
 
 #[derive(Debug)]
@@ -13,7 +13,7 @@ impl Op for Reshape {
         "reshape"
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let g = contiguous(grad).into_shape_with_order(inputs[0].raw_dim()).expect("same element count");
+        let g = into_contiguous(grad.clone()).into_shape_with_order(inputs[0].raw_dim()).expect("same element count");
         Ok(vec![Some(g)])
     }
 }
@@ -24,7 +24,7 @@ pub fn reshape(x: &Var, shape: &[usize]) -> Result<Var> {
     if n != x.value().len() {
         return Err(shape_err("reshape", x.shape(), shape, "element counts differ"));
     }
-    let v = contiguous(x.value()).into_shape_with_order(IxDyn(shape)).expect("count checked");
+    let v = into_contiguous(x.value().clone()).into_shape_with_order(IxDyn(shape)).expect("count checked");
     Ok(Var::from_op(Reshape, &[x], v))
 }
 
@@ -50,7 +50,7 @@ impl Op for Permute {
         for (i, &p) in self.0.iter().enumerate() {
             inverse[p] = i;
         }
-        Ok(vec![Some(contiguous(&grad.clone().permuted_axes(IxDyn(&inverse))))])
+        Ok(vec![Some(into_contiguous(grad.clone().permuted_axes(IxDyn(&inverse))))])
     }
 }
 
@@ -61,7 +61,7 @@ pub fn permute(x: &Var, order: &[usize]) -> Result<Var> {
     if seen != (0..x.shape().len()).collect::<Vec<_>>() {
         return Err(arg_err("permute", format!("{order:?} is not a permutation of the axes of {:?}", x.shape())));
     }
-    let v = contiguous(&x.value().clone().permuted_axes(IxDyn(order)));
+    let v = into_contiguous(x.value().clone().permuted_axes(IxDyn(order)));
     Ok(Var::from_op(Permute(order.to_vec()), &[x], v))
 }
 
