@@ -5,8 +5,10 @@
 //! `cargo bench --bench classical` (compare with `python ../shared/peers/bench_torch.py --threads 2`
 //! in the same run; `benches/side_by_side_torch.sh` does both).
 
+// Link the tinylab package for its global allocator (mimalloc), as the CLI and examples use it.
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
+use tinylab as _;
 use tinylab_classical::nn::{self, Ctx, Module, zoo};
 use tinylab_classical::ops;
 use tinylab_classical::optim::{Optimizer, Sgd};

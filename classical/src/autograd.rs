@@ -23,6 +23,20 @@ pub trait Op: std::fmt::Debug {
     /// Gradients with respect to each input (in input order; `None` where an input gets no gradient),
     /// given the inputs' values, the output value, and the gradient of the loss w.r.t. the output.
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>>;
+
+    /// As [`backward`](Op::backward), told which inputs need a gradient (`needs[i]`), so that costly
+    /// gradients nobody reads can be skipped (a first convolution's input gradient). The tape calls
+    /// this; the default ignores `needs` and calls `backward`.
+    fn backward_needed(
+        &self,
+        inputs: &[&Tensor],
+        output: &Tensor,
+        grad: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let _ = needs;
+        self.backward(inputs, output, grad)
+    }
 }
 
 #[derive(Debug)]
@@ -125,7 +139,8 @@ impl Var {
                 }
                 Some(op) => {
                     let inputs: Vec<&Tensor> = var.0.inputs.iter().map(|v| &v.0.value).collect();
-                    let input_grads = op.backward(&inputs, &var.0.value, &grad)?;
+                    let needs: Vec<bool> = var.0.inputs.iter().map(|v| v.0.requires_grad).collect();
+                    let input_grads = op.backward_needed(&inputs, &var.0.value, &grad, &needs)?;
                     if input_grads.len() != inputs.len() {
                         return Err(ClassicalError::Backward(format!(
                             "op `{}` returned {} gradients for {} inputs",

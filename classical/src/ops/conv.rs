@@ -206,8 +206,19 @@ impl Op for Conv2d {
         "conv2d"
     }
 
-    fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        self.backward_needed(inputs, output, grad, &[true; 3])
+    }
+
+    fn backward_needed(
+        &self,
+        inputs: &[&Tensor],
+        _: &Tensor,
+        grad: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
         let geo = self.geo;
+        let (need_dx, need_dw) = (needs[0], needs[1]);
         let (x, wt, dy) = (contiguous(inputs[0]), contiguous(inputs[1]), contiguous(grad));
         let (xs, ws, dys) = (x.as_slice().unwrap(), wt.as_slice().unwrap(), dy.as_slice().unwrap());
         let (chw, l, rows, og) = (geo.c * geo.h * geo.w, geo.l(), geo.col_rows(), geo.og());
@@ -228,18 +239,35 @@ impl Op for Conv2d {
                     for g in 0..geo.spec.groups {
                         let dyg = &dyi[g * og * l..(g + 1) * og * l];
                         let wg = &ws[g * og * rows..(g + 1) * og * rows];
-                        let colsg: &[f32] = if geo.is_pointwise() {
-                            &xi[g * rows * l..(g + 1) * rows * l]
-                        } else {
-                            geo.im2col(xi, g, cols);
-                            cols
-                        };
                         // dW_g += dY_g (og, L) x cols^T (L, rows)
-                        let dwg = &mut dw[g * og * rows..(g + 1) * og * rows];
-                        gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, dwg, true);
+                        if need_dw {
+                            let colsg: &[f32] = if geo.is_pointwise() {
+                                &xi[g * rows * l..(g + 1) * rows * l]
+                            } else {
+                                geo.im2col(xi, g, cols);
+                                cols
+                            };
+                            let dwg = &mut dw[g * og * rows..(g + 1) * og * rows];
+                            gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, dwg, true);
+                        }
                         // dcols = W_g^T (rows, og) x dY_g (og, L)
+                        if !need_dx {
+                            continue;
+                        }
                         if geo.is_pointwise() {
-                            gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, &mut dx_i[g * rows * l..(g + 1) * rows * l], false);
+                            gemm_into(
+                                rows,
+                                l,
+                                og,
+                                wg,
+                                1,
+                                rows,
+                                dyg,
+                                l,
+                                1,
+                                &mut dx_i[g * rows * l..(g + 1) * rows * l],
+                                false,
+                            );
                         } else {
                             gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, dcols, false);
                             geo.col2im(dcols, g, dx_i);
@@ -254,8 +282,8 @@ impl Op for Conv2d {
             dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
         }
         let mut out = vec![
-            Some(Tensor::from_shape_vec(IxDyn(x.shape()), dx).expect("shape")),
-            Some(Tensor::from_shape_vec(IxDyn(wt.shape()), dw).expect("shape")),
+            need_dx.then(|| Tensor::from_shape_vec(IxDyn(x.shape()), dx).expect("shape")),
+            need_dw.then(|| Tensor::from_shape_vec(IxDyn(wt.shape()), dw).expect("shape")),
         ];
         if self.has_bias {
             let mut db = vec![0.0f32; geo.o];

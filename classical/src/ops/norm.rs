@@ -39,23 +39,28 @@ struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// Per channel, `(Σ a, Σ a·b)` over the channel's `n` contiguous runs of `inner` values, in a fixed
-    /// order (f32 within a run, f64 across runs), channels in parallel: the same bits at any thread
-    /// count.
-    fn channel_sums(a: &[f32], b: Option<&[f32]>, n: usize, c: usize, inner: usize) -> Vec<(f64, f64)> {
+    /// Per channel, the f64 sum over the channel's `n` contiguous runs of `inner` values of
+    /// `lane_sum(a_run, b_run, f)`, channels in parallel: a fixed order of additions (f32 within a
+    /// run, f64 across runs), so the same bits at any thread count.
+    fn channel_sums(
+        a: &[f32],
+        b: &[f32],
+        (n, c, inner): (usize, usize, usize),
+        f: impl Fn(usize, f32, f32) -> f32 + Sync,
+    ) -> Vec<f64> {
         let channel = |ch: usize| {
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for i in 0..n {
-                let run = (i * c + ch) * inner..(i * c + ch + 1) * inner;
-                let ar = &a[run.clone()];
-                s1 += lane_sum(ar, None) as f64;
-                if let Some(b) = b {
-                    s2 += lane_sum(ar, Some(&b[run])) as f64;
-                }
-            }
-            (s1, s2)
+            (0..n)
+                .map(|i| {
+                    let run = (i * c + ch) * inner..(i * c + ch + 1) * inner;
+                    lane_sum(&a[run.clone()], &b[run], |x, y| f(ch, x, y)) as f64
+                })
+                .sum::<f64>()
         };
-        if a.len() >= PARALLEL_MIN_LEN { (0..c).into_par_iter().map(channel).collect() } else { (0..c).map(channel).collect() }
+        if a.len() >= PARALLEL_MIN_LEN {
+            (0..c).into_par_iter().map(channel).collect()
+        } else {
+            (0..c).map(channel).collect()
+        }
     }
 
     /// Applies `f(channel, in_run, out_run)` to every run of `inner` values, samples in parallel.
@@ -78,24 +83,18 @@ impl BatchNorm {
 /// operations).
 const PARALLEL_MIN_LEN: usize = 1 << 15;
 
-/// Sum of `a` (or of `a·b`) in 8 interleaved f32 lanes: vectorisable, with a fixed order.
-fn lane_sum(a: &[f32], b: Option<&[f32]>) -> f32 {
+/// `Σ f(a[k], b[k])` in 8 interleaved f32 lanes: vectorisable, with a fixed order.
+#[inline(always)]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut lanes = [0.0f32; 8];
-    let (chunks, rest) = (a.chunks_exact(8), a.len() % 8);
-    let tail = &a[a.len() - rest..];
-    match b {
-        None => {
-            for chunk in chunks {
-                lanes.iter_mut().zip(chunk).for_each(|(l, v)| *l += v);
-            }
-            lanes.iter_mut().zip(tail).for_each(|(l, v)| *l += v);
+    let whole = a.len() - a.len() % 8;
+    for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        for j in 0..8 {
+            lanes[j] += f(ca[j], cb[j]);
         }
-        Some(b) => {
-            for (ca, cb) in chunks.zip(b.chunks_exact(8)) {
-                lanes.iter_mut().zip(ca.iter().zip(cb)).for_each(|(l, (x, y))| *l += x * y);
-            }
-            lanes.iter_mut().zip(tail.iter().zip(&b[a.len() - rest..])).for_each(|(l, (x, y))| *l += x * y);
-        }
+    }
+    for (j, (&x, &y)) in a[whole..].iter().zip(&b[whole..]).enumerate() {
+        lanes[j] += f(x, y);
     }
     lanes.iter().sum()
 }
@@ -111,8 +110,9 @@ impl Op for BatchNorm {
         let dy = contiguous(grad);
         let dys = dy.as_slice().unwrap();
         let xhat = self.xhat.as_slice().unwrap();
-        // (Σ dy, Σ dy·x̂) per channel = (dβ, dγ).
-        let sums = Self::channel_sums(dys, Some(xhat), n, c, inner);
+        // Σ dy = dβ and Σ dy·x̂ = dγ per channel.
+        let dbeta = Self::channel_sums(dys, dys, (n, c, inner), |_, d, _| d);
+        let dgamma = Self::channel_sums(dys, xhat, (n, c, inner), |_, d, xh| d * xh);
         let count = (n * inner) as f32;
         let mut dx = vec![0.0f32; dys.len()];
         Self::map_runs(&mut dx, c, inner, |ch, start, out| {
@@ -120,7 +120,7 @@ impl Op for BatchNorm {
             let (dy_run, xh_run) = (&dys[start..start + out.len()], &xhat[start..start + out.len()]);
             if self.train {
                 // dx = gamma/sqrt(var+eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
-                let (mean_dy, mean_dyx) = (sums[ch].0 as f32 / count, sums[ch].1 as f32 / count);
+                let (mean_dy, mean_dyx) = (dbeta[ch] as f32 / count, dgamma[ch] as f32 / count);
                 for ((o, &d), &xh) in out.iter_mut().zip(dy_run).zip(xh_run) {
                     *o = scale * (d - mean_dy - xh * mean_dyx);
                 }
@@ -130,10 +130,13 @@ impl Op for BatchNorm {
                 }
             }
         });
-        let to = |f: fn(&(f64, f64)) -> f64| {
-            Tensor::from_shape_vec(IxDyn(&[c]), sums.iter().map(|s| f(s) as f32).collect()).expect("c")
-        };
-        Ok(vec![Some(Tensor::from_shape_vec(inputs[0].raw_dim(), dx).expect("shape")), Some(to(|s| s.1)), Some(to(|s| s.0))])
+        let to =
+            |v: Vec<f64>| Tensor::from_shape_vec(IxDyn(&[c]), v.into_iter().map(|x| x as f32).collect()).expect("c");
+        Ok(vec![
+            Some(Tensor::from_shape_vec(inputs[0].raw_dim(), dx).expect("shape")),
+            Some(to(dgamma)),
+            Some(to(dbeta)),
+        ])
     }
 }
 
@@ -163,20 +166,15 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
     let xc = contiguous(x.value());
     let xs = xc.as_slice().unwrap();
     let (mean, var): (Vec<f32>, Vec<f32>) = if train {
-        // Two passes (mean, then squared deviations) for accuracy on data far from zero.
+        // Two passes (mean, then squared deviations from it) for accuracy on data far from zero.
         let mean: Vec<f64> =
-            BatchNorm::channel_sums(xs, None, n, c, inner).iter().map(|s| s.0 / count as f64).collect();
+            BatchNorm::channel_sums(xs, xs, (n, c, inner), |_, v, _| v).iter().map(|s| s / count as f64).collect();
         let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-        let mut centred = vec![0.0f32; xs.len()];
-        BatchNorm::map_runs(&mut centred, c, inner, |ch, start, out| {
-            for (o, &v) in out.iter_mut().zip(&xs[start..start + inner]) {
-                *o = v - mean32[ch];
-            }
-        });
-        let var: Vec<f64> = BatchNorm::channel_sums(&centred, Some(&centred), n, c, inner)
-            .iter()
-            .map(|s| s.1 / count as f64)
-            .collect();
+        let var: Vec<f64> =
+            BatchNorm::channel_sums(xs, xs, (n, c, inner), |ch, v, _| (v - mean32[ch]) * (v - mean32[ch]))
+                .iter()
+                .map(|s| s / count as f64)
+                .collect();
         let m = stats.momentum;
         for ch in 0..c {
             stats.mean[ch] = (1.0 - m) * stats.mean[ch] + m * mean[ch] as f32;
@@ -188,7 +186,8 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
         (stats.mean.clone(), stats.var.clone())
     };
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + stats.eps).sqrt()).collect();
-    let (g, b): (Vec<f32>, Vec<f32>) = (gamma.value().iter().copied().collect(), beta.value().iter().copied().collect());
+    let (g, b): (Vec<f32>, Vec<f32>) =
+        (gamma.value().iter().copied().collect(), beta.value().iter().copied().collect());
     let mut xhat = vec![0.0f32; xs.len()];
     BatchNorm::map_runs(&mut xhat, c, inner, |ch, start, out| {
         for (o, &v) in out.iter_mut().zip(&xs[start..start + inner]) {
