@@ -74,7 +74,8 @@ impl Op for MaxPool {
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut gx = vec![0.0f32; inputs[0].len()];
-        for (&i, g) in self.argmax.iter().zip(contiguous(grad).iter()) {
+        let grad = contiguous(grad);
+        for (&i, g) in self.argmax.iter().zip(grad.as_slice().expect("standard layout")) {
             gx[i] += g;
         }
         Ok(vec![Some(Tensor::from_shape_vec(inputs[0].raw_dim(), gx).expect("shape"))])
