@@ -29,8 +29,9 @@ impl BatchNormStats {
 
 #[derive(Debug)]
 struct BatchNorm {
-    /// Normalised input.
-    xhat: Tensor,
+    /// The mean each channel was centred with (batch mean in training, running mean in eval); the
+    /// backward pass recomputes `x̂ = (x - mean) * inv_std` from the input instead of storing it.
+    mean: Vec<f32>,
     /// `1/sqrt(var + eps)` per channel (batch variance in training, running variance in eval).
     inv_std: Vec<f32>,
     train: bool,
@@ -109,20 +110,23 @@ impl Op for BatchNorm {
         let n = inputs[0].len() / (c * inner).max(1);
         let dy = contiguous(grad);
         let dys = dy.as_slice().unwrap();
-        let xhat = self.xhat.as_slice().unwrap();
+        let x = contiguous(inputs[0]);
+        let xs = x.as_slice().expect("standard layout");
+        let (mean, inv_std) = (&self.mean, &self.inv_std);
         // Σ dy = dβ and Σ dy·x̂ = dγ per channel.
         let dbeta = Self::channel_sums(dys, dys, (n, c, inner), |_, d, _| d);
-        let dgamma = Self::channel_sums(dys, xhat, (n, c, inner), |_, d, xh| d * xh);
+        let dgamma = Self::channel_sums(dys, xs, (n, c, inner), |ch, d, v| d * ((v - mean[ch]) * inv_std[ch]));
         let count = (n * inner) as f32;
         let mut dx = vec![0.0f32; dys.len()];
         Self::map_runs(&mut dx, c, inner, |ch, start, out| {
             let scale = gamma[ch] * self.inv_std[ch];
-            let (dy_run, xh_run) = (&dys[start..start + out.len()], &xhat[start..start + out.len()]);
+            let (dy_run, x_run) = (&dys[start..start + out.len()], &xs[start..start + out.len()]);
             if self.train {
                 // dx = gamma/sqrt(var+eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
                 let (mean_dy, mean_dyx) = (dbeta[ch] as f32 / count, dgamma[ch] as f32 / count);
-                for ((o, &d), &xh) in out.iter_mut().zip(dy_run).zip(xh_run) {
-                    *o = scale * (d - mean_dy - xh * mean_dyx);
+                let (m, inv) = (mean[ch], inv_std[ch]);
+                for ((o, &d), &v) in out.iter_mut().zip(dy_run).zip(x_run) {
+                    *o = scale * (d - mean_dy - ((v - m) * inv) * mean_dyx);
                 }
             } else {
                 for (o, &d) in out.iter_mut().zip(dy_run) {
@@ -188,25 +192,14 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + stats.eps).sqrt()).collect();
     let (g, b): (Vec<f32>, Vec<f32>) =
         (gamma.value().iter().copied().collect(), beta.value().iter().copied().collect());
-    let mut xhat = vec![0.0f32; xs.len()];
-    BatchNorm::map_runs(&mut xhat, c, inner, |ch, start, out| {
-        for (o, &v) in out.iter_mut().zip(&xs[start..start + inner]) {
-            *o = (v - mean[ch]) * inv_std[ch];
-        }
-    });
     let mut y = vec![0.0f32; xs.len()];
     BatchNorm::map_runs(&mut y, c, inner, |ch, start, out| {
-        for (o, &xh) in out.iter_mut().zip(&xhat[start..start + inner]) {
-            *o = g[ch] * xh + b[ch];
+        let (m, inv) = (mean[ch], inv_std[ch]);
+        for (o, &v) in out.iter_mut().zip(&xs[start..start + inner]) {
+            *o = g[ch] * ((v - m) * inv) + b[ch];
         }
     });
-    let op = BatchNorm {
-        xhat: Tensor::from_shape_vec(IxDyn(&[xs.len()]), xhat).expect("flat"),
-        inv_std,
-        train,
-        channels: c,
-        inner,
-    };
+    let op = BatchNorm { mean, inv_std, train, channels: c, inner };
     Ok(Var::from_op(op, &[x, gamma, beta], Tensor::from_shape_vec(IxDyn(s), y).expect("shape")))
 }
 
