@@ -64,8 +64,11 @@ impl PoolGeometry {
 
 #[derive(Debug)]
 struct MaxPool {
-    /// Flat input index of each output's maximum.
-    argmax: Vec<usize>,
+    /// Offset within its input plane of each output's maximum.
+    argmax: Vec<u32>,
+    /// Input and output plane sizes.
+    plane_in: usize,
+    plane_out: usize,
 }
 
 impl Op for MaxPool {
@@ -75,9 +78,14 @@ impl Op for MaxPool {
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut gx = vec![0.0f32; inputs[0].len()];
         let grad = contiguous(grad);
-        for (&i, g) in self.argmax.iter().zip(grad.as_slice().expect("standard layout")) {
-            gx[i] += g;
-        }
+        let gs = grad.as_slice().expect("standard layout");
+        // Planes in parallel; within a plane, overlapping windows add in output order.
+        gx.par_chunks_mut(self.plane_in.max(1)).enumerate().for_each(|(p, plane)| {
+            let range = p * self.plane_out..(p + 1) * self.plane_out;
+            for (&i, &g) in self.argmax[range.clone()].iter().zip(&gs[range]) {
+                plane[i as usize] += g;
+            }
+        });
         Ok(vec![Some(Tensor::from_shape_vec(inputs[0].raw_dim(), gx).expect("shape"))])
     }
 }
@@ -89,7 +97,10 @@ pub fn max_pool2d(x: &Var, spec: Pool2dSpec) -> Result<Var> {
     let xs = xc.as_slice().unwrap();
     let per_plane = geo.oh * geo.ow;
     let mut out = vec![0.0f32; geo.planes * per_plane];
-    let mut argmax = vec![0usize; geo.planes * per_plane];
+    if geo.h * geo.w > u32::MAX as usize {
+        return Err(arg_err("max_pool2d", format!("planes of {}x{} are too large", geo.h, geo.w)));
+    }
+    let mut argmax = vec![0u32; geo.planes * per_plane];
     let (k, st, pad) = (geo.spec.kernel as isize, geo.spec.stride as isize, geo.spec.padding as isize);
     out.par_chunks_mut(per_plane).zip(argmax.par_chunks_mut(per_plane)).enumerate().for_each(|(p, (o, a))| {
         let base = p * geo.h * geo.w;
@@ -100,23 +111,23 @@ pub fn max_pool2d(x: &Var, spec: Pool2dSpec) -> Result<Var> {
             for oj in 0..geo.ow {
                 let c0 = (oj as isize * st - pad).max(0) as usize;
                 let c1 = ((oj as isize * st - pad + k) as usize).min(geo.w);
-                let mut best = (f32::NEG_INFINITY, base + r0 * geo.w + c0);
+                let mut best = (f32::NEG_INFINITY, r0 * geo.w + c0);
                 for r in r0..r1 {
-                    let row = base + r * geo.w;
-                    for (c, &v) in xs[row + c0..row + c1].iter().enumerate() {
+                    let row = r * geo.w;
+                    for (c, &v) in xs[base + row + c0..base + row + c1].iter().enumerate() {
                         if v > best.0 {
                             best = (v, row + c0 + c);
                         }
                     }
                 }
                 o[oi * geo.ow + oj] = best.0;
-                a[oi * geo.ow + oj] = best.1;
+                a[oi * geo.ow + oj] = best.1 as u32;
             }
         }
     });
     let shape = [x.shape()[0], x.shape()[1], geo.oh, geo.ow];
     let value = Tensor::from_shape_vec(IxDyn(&shape), out).expect("shape");
-    Ok(Var::from_op(MaxPool { argmax }, &[x], value))
+    Ok(Var::from_op(MaxPool { argmax, plane_in: geo.h * geo.w, plane_out: per_plane }, &[x], value))
 }
 
 #[derive(Debug)]
