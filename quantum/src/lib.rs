@@ -11,6 +11,7 @@
 //! Dependency rule: this crate imports `tinylab-classical` only (and nothing above it).
 
 pub mod circuit;
+pub mod density;
 pub mod error;
 pub mod fusion;
 pub mod gate;
@@ -21,6 +22,7 @@ pub mod qasm;
 pub mod statevector;
 
 pub use circuit::{Angle, Circuit};
+pub use density::DensityMatrix;
 pub use error::{QuantumError, Result};
 pub use gate::{Gate, StandardGate};
 pub use matrix::{C64, Matrix};

@@ -5,6 +5,7 @@
 //! (qubits with Z or Y). With `Y = iXZ`, `P|i> = i^{#Y} (-1)^{|i ∧ z|} |i ⊕ x>`, so
 //! `<ψ|P|ψ> = i^{#Y} Σ_i conj(ψ_{i⊕x}) (-1)^{|i∧z|} ψ_i`: one pass over the state, no copy.
 
+use crate::density::DensityMatrix;
 use crate::error::{QuantumError, Result};
 use crate::matrix::C64;
 use crate::statevector::Statevector;
@@ -112,14 +113,34 @@ impl PauliString {
         let sum = chunked_sum(amps.len(), |r| {
             r.map(|i| amps[i ^ x].conj() * amps[i] * sign(i)).fold(C64::new(0.0, 0.0), |a, b| a + b)
         });
-        // Multiply by i^{#Y} and keep the real part.
-        let value = match (self.x & self.z).count_ones() % 4 {
+        Ok(self.times_i_to_the_y_count(sum))
+    }
+
+    /// Multiplies by `i^{#Y}` and keeps the real part.
+    fn times_i_to_the_y_count(&self, sum: C64) -> f64 {
+        match (self.x & self.z).count_ones() % 4 {
             0 => sum.re,
             1 => -sum.im,
             2 => -sum.re,
             _ => sum.im,
-        };
-        Ok(value)
+        }
+    }
+
+    /// `Tr(ρ P)` of a density matrix: `i^{#Y} Σ_i (-1)^{|i∧z|} ρ[i][i⊕x]` (the statevector formula with
+    /// `ψ_i conj(ψ_j)` replaced by `ρ[i][j]`).
+    pub fn expectation_density(&self, rho: &DensityMatrix) -> Result<f64> {
+        let n = rho.n_qubits();
+        if self.min_qubits() > n {
+            return Err(QuantumError::QubitOutOfRange { qubit: self.min_qubits() - 1, n_qubits: n });
+        }
+        let (x, z) = (self.x as usize, self.z as usize);
+        let sum: C64 = (0..rho.dim())
+            .map(|i| {
+                let v = rho.get(i, i ^ x);
+                if (i & z).count_ones() & 1 == 1 { -v } else { v }
+            })
+            .sum();
+        Ok(self.times_i_to_the_y_count(sum))
     }
 }
 
@@ -148,5 +169,10 @@ impl PauliSum {
     /// `Σ_k w_k <ψ|P_k|ψ>`.
     pub fn expectation(&self, state: &Statevector) -> Result<f64> {
         self.terms.iter().try_fold(0.0, |acc, (w, p)| Ok(acc + w * p.expectation(state)?))
+    }
+
+    /// `Σ_k w_k Tr(ρ P_k)`.
+    pub fn expectation_density(&self, rho: &DensityMatrix) -> Result<f64> {
+        self.terms.iter().try_fold(0.0, |acc, (w, p)| Ok(acc + w * p.expectation_density(rho)?))
     }
 }
