@@ -204,6 +204,73 @@ impl Statevector {
         Ok(())
     }
 
+    /// One step of a quantum trajectory (Monte-Carlo wave function): picks the Kraus branch `i` of the
+    /// channel `kraus` on `qubits` with probability `p_i = ||K_i ψ||²` using the uniform number `u` in
+    /// [0, 1), applies `K_i / sqrt(p_i)`, and returns `i`. The `p_i` come from the reduced density
+    /// matrix of `qubits` (one pass over the state), so only the chosen operator is applied.
+    pub fn apply_kraus_sampled(&mut self, qubits: &[usize], kraus: &[crate::matrix::Matrix], u: f64) -> Result<usize> {
+        crate::density::check_qubits(qubits, self.n_qubits, "kraus channel")?;
+        let k = qubits.len();
+        let dim = 1usize << k;
+        if k == 0 || k > kernel::MAX_DENSE_TARGETS || kraus.iter().any(|m| m.dim() != dim) || kraus.is_empty() {
+            return Err(QuantumError::SizeMismatch {
+                what: format!("Kraus operators on {k} qubits (at most {})", kernel::MAX_DENSE_TARGETS),
+                expected: dim,
+                got: kraus.first().map_or(0, |m| m.dim()),
+            });
+        }
+        // Reduced density matrix of the target qubits.
+        let mask = qubits.iter().fold(0usize, |m, &q| m | 1 << q);
+        let spread = |a: usize| qubits.iter().enumerate().fold(0usize, |i, (b, &q)| i | (a >> b & 1) << q);
+        let offsets: Vec<usize> = (0..dim).map(spread).collect();
+        let mut reduced = vec![C64::new(0.0, 0.0); dim * dim];
+        for rest in (0..self.amps.len()).filter(|i| i & mask == 0) {
+            for (a, &oa) in offsets.iter().enumerate() {
+                let va = self.amps[rest | oa];
+                if va == C64::new(0.0, 0.0) {
+                    continue;
+                }
+                for (b, &ob) in offsets.iter().enumerate() {
+                    reduced[a * dim + b] += va * self.amps[rest | ob].conj();
+                }
+            }
+        }
+        // p_i = Tr(K_i ρ_Q K_i†) = Σ_{r,a,b} K[r][a] ρ[a][b] conj(K[r][b]).
+        let probability = |m: &crate::matrix::Matrix| -> f64 {
+            let mut p = 0.0;
+            for r in 0..dim {
+                for a in 0..dim {
+                    let kra = m.get(r, a);
+                    if kra == C64::new(0.0, 0.0) {
+                        continue;
+                    }
+                    for b in 0..dim {
+                        p += (kra * reduced[a * dim + b] * m.get(r, b).conj()).re;
+                    }
+                }
+            }
+            p.max(0.0)
+        };
+        let probs: Vec<f64> = kraus.iter().map(probability).collect();
+        let total: f64 = probs.iter().sum();
+        let mut target = u * total;
+        let mut chosen = probs.len() - 1;
+        for (i, &p) in probs.iter().enumerate() {
+            if target < p {
+                chosen = i;
+                break;
+            }
+            target -= p;
+        }
+        while probs[chosen] <= 0.0 && chosen > 0 {
+            chosen -= 1;
+        }
+        let scale = C64::new(1.0 / probs[chosen].sqrt(), 0.0);
+        let m = kraus[chosen].scale(scale);
+        kernel::apply_dense(&mut self.amps, self.n_qubits, qubits, &[], &m, Parallelism::Auto);
+        Ok(chosen)
+    }
+
     /// `<self|other>`.
     pub fn inner(&self, other: &Statevector) -> Result<C64> {
         if other.n_qubits != self.n_qubits {
