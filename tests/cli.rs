@@ -72,3 +72,57 @@ fn failures_print_one_line_and_exit_non_zero() {
     assert!(err.contains("line 4") && err.contains("foo"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn noisy_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("noise/tests/fixtures/noisy").join(name).display().to_string()
+}
+
+/// `--noise DEVICE` (density matrix by default) reproduces Aer's probabilities and
+/// `measured_probabilities`; a profile file works like the built-in name.
+#[test]
+fn noisy_sim_json_matches_aer() {
+    let qasm = noisy_fixture("manila_ghz5.qasm");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(noisy_fixture("manila_ghz5.json")).unwrap()).unwrap();
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("noise/profiles/manila.json").display().to_string();
+    for noise in ["manila", profile.as_str()] {
+        let out = tinylab(&["sim", &qasm, "--noise", noise, "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in ["probabilities", "measured_probabilities"] {
+            let (g, w) = (got[key].as_array().unwrap(), want[key].as_array().unwrap());
+            assert_eq!(g.len(), w.len());
+            for (a, b) in g.iter().zip(w) {
+                assert!((a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-9, "{key}");
+            }
+        }
+    }
+}
+
+/// Trajectories agree with the density matrix within sampling error; `--transpile` makes a circuit
+/// outside the device basis runnable and reports the final layout; without it the refusal says why.
+#[test]
+fn trajectories_and_transpile_from_the_cli() {
+    let qasm = noisy_fixture("manila_ghz5.qasm");
+    let run = |args: &[&str]| {
+        let out = tinylab(args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let density = run(&["sim", &qasm, "--noise", "manila", "--json"]);
+    let traj = run(&["sim", &qasm, "--noise", "manila", "--method", "trajectories", "--shots", "3000", "--json"]);
+    for (a, b) in density["probabilities"].as_array().unwrap().iter().zip(traj["probabilities"].as_array().unwrap()) {
+        assert!((a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 0.04);
+    }
+    let general = fixture("registers_broadcast.qasm");
+    let refused = tinylab(&["sim", &general, "--noise", "manila"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("not in the target basis") && err.contains("--transpile"), "{err}");
+    let routed = run(&["sim", &general, "--noise", "manila", "--transpile", "--json"]);
+    assert!(routed["final_layout"].is_array());
+    let total: f64 = routed["measured_probabilities"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9);
+    let bad = tinylab(&["sim", &qasm, "--noise", "atlantis"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("guadalupe"));
+}
