@@ -20,6 +20,8 @@ pub mod ops;
 pub mod pauli;
 pub mod qasm;
 pub mod statevector;
+mod synthesis;
+pub mod transpile;
 
 pub use circuit::{Angle, Circuit};
 pub use density::DensityMatrix;

@@ -105,7 +105,8 @@ enum Shape {
     Decomposed(&'static [(StandardGate, &'static [usize], &'static [f64])]),
 }
 
-const RCCX_DEFINITION: &[(StandardGate, &[usize], &[f64])] = &[
+/// `qelib1.inc`'s `rccx`: (gate, positions in the gate's qubit list, angles), in time order.
+pub(crate) const RCCX_DEFINITION: &[(StandardGate, &[usize], &[f64])] = &[
     (StandardGate::U2, &[2], &[0.0, PI]),
     (StandardGate::U1, &[2], &[FRAC_PI_4]),
     (StandardGate::Cx, &[1, 2], &[]),
@@ -117,7 +118,8 @@ const RCCX_DEFINITION: &[(StandardGate, &[usize], &[f64])] = &[
     (StandardGate::U2, &[2], &[0.0, PI]),
 ];
 
-const RC3X_DEFINITION: &[(StandardGate, &[usize], &[f64])] = &[
+/// `qelib1.inc`'s `rc3x`, in the same form.
+pub(crate) const RC3X_DEFINITION: &[(StandardGate, &[usize], &[f64])] = &[
     (StandardGate::U2, &[3], &[0.0, PI]),
     (StandardGate::U1, &[3], &[FRAC_PI_4]),
     (StandardGate::Cx, &[2, 3], &[]),

@@ -18,169 +18,21 @@
 //! order right to left) with `V² = W`; phases are exact because every singly controlled piece is a `cu`
 //! with its `γ`. The inner `C^{k-1}X` borrows the target qubit as a dirty ancilla: Lemma 7.3 splits it
 //! into halves that borrow each other's qubits, and Lemma 7.2 builds those from `4(m-2)` Toffolis, so a
-//! gate with `k` controls expands to `O(k²)` gates.
+//! gate with `k` controls expands to `O(k²)` gates. These reductions live in `crate::synthesis`, shared
+//! with the transpiler; this file only names and writes their pieces.
 
 use super::error::QasmError;
 use super::parser::{RESERVED, is_valid_name};
 use crate::circuit::{Angle, Circuit, Instruction};
 use crate::gate::{Gate, StandardGate};
-use crate::matrix::{C64, Matrix};
-use crate::ops::{self, OpMatrix};
+use crate::synthesis::barenco::{self, McxRule, Piece};
+use crate::synthesis::su2::{IDENTITY, M2, ONE, SX, X, ZERO, zyz};
+use crate::synthesis::{Elem, elements};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 /// Most controls a gate may have for export (its definitions expand to about `8k²` gates).
 pub(crate) const MAX_EXPORT_CONTROLS: usize = 64;
-
-type M2 = [[C64; 2]; 2];
-
-const ZERO: C64 = C64::new(0.0, 0.0);
-const ONE: C64 = C64::new(1.0, 0.0);
-const X: M2 = [[ZERO, ONE], [ONE, ZERO]];
-const SX: M2 = [[C64::new(0.5, 0.5), C64::new(0.5, -0.5)], [C64::new(0.5, -0.5), C64::new(0.5, 0.5)]];
-
-/// One piece of a gate: `m` on `target` where all `controls` are |1>.
-#[derive(Debug, Clone, PartialEq)]
-struct Elem {
-    controls: Vec<usize>,
-    target: usize,
-    m: M2,
-    /// Part of a `x … x` conjugation that cancels by itself, so it needs no extra controls.
-    free: bool,
-}
-
-fn dagger2(m: &M2) -> M2 {
-    [[m[0][0].conj(), m[1][0].conj()], [m[0][1].conj(), m[1][1].conj()]]
-}
-
-fn diag2(z: C64) -> M2 {
-    [[ONE, ZERO], [ZERO, z]]
-}
-
-/// A square root `V` of a 2x2 matrix `W` (`V² = W`); unitary when `W` is.
-fn sqrt2(w: &M2) -> M2 {
-    if *w == X {
-        return SX;
-    }
-    let tr = w[0][0] + w[1][1];
-    let det = w[0][0] * w[1][1] - w[0][1] * w[1][0];
-    let s0 = det.sqrt();
-    let (s, t2) =
-        if (tr + s0 * 2.0).norm() >= (tr - s0 * 2.0).norm() { (s0, tr + s0 * 2.0) } else { (-s0, tr - s0 * 2.0) };
-    let t = t2.sqrt();
-    [[(w[0][0] + s) / t, w[0][1] / t], [w[1][0] / t, (w[1][1] + s) / t]]
-}
-
-/// `(θ, φ, λ, γ)` with `W = e^{iγ} u3(θ, φ, λ)`.
-fn zyz(w: &M2) -> [f64; 4] {
-    let (a, b) = (w[0][0].norm(), w[1][0].norm());
-    let theta = 2.0 * b.atan2(a);
-    let gamma = w[0][0].arg();
-    let phi = w[1][0].arg() - gamma;
-    let lambda = if a >= b { w[1][1].arg() - gamma - phi } else { (-w[0][1]).arg() - gamma };
-    [theta, phi, lambda, gamma]
-}
-
-/// Elements and global phase of a 4x4 unitary on local qubits 0 (low index bit) and 1, in time order.
-fn givens(u: &Matrix) -> (Vec<Elem>, C64) {
-    let mut a = [[ZERO; 4]; 4];
-    for (r, row) in a.iter_mut().enumerate() {
-        for (c, x) in row.iter_mut().enumerate() {
-            *x = u.get(r, c);
-        }
-    }
-    // (column, row kept, row zeroed): each pair of rows differs in one index bit.
-    const STEPS: [(usize, usize, usize); 6] = [(0, 1, 3), (0, 0, 2), (0, 0, 1), (1, 3, 2), (1, 1, 3), (2, 2, 3)];
-    let mut rotations = Vec::new();
-    for (col, i, j) in STEPS {
-        let (x, y) = (a[i][col], a[j][col]);
-        if y == ZERO {
-            continue;
-        }
-        let r = x.norm().hypot(y.norm());
-        let g = [[x.conj() / r, y.conj() / r], [-y / r, x / r]];
-        let (row_i, row_j) = (a[i], a[j]);
-        for (c, (ri, rj)) in row_i.into_iter().zip(row_j).enumerate() {
-            a[i][c] = g[0][0] * ri + g[0][1] * rj;
-            a[j][c] = g[1][0] * ri + g[1][1] * rj;
-        }
-        rotations.push((i, j, g));
-    }
-    let unit = |z: C64| if z.norm() > 0.0 { z / z.norm() } else { ONE };
-    let d: Vec<C64> = (0..4).map(|k| unit(a[k][k])).collect();
-    let mut elems = Vec::new();
-    let diag = [(Vec::new(), 0, d[1] / d[0]), (Vec::new(), 1, d[2] / d[0]), (vec![0], 1, d[3] * d[0] / (d[1] * d[2]))];
-    for (controls, target, z) in diag {
-        if z != ONE {
-            elems.push(Elem { controls, target, m: diag2(z), free: false });
-        }
-    }
-    for (i, j, g) in rotations.into_iter().rev() {
-        let t = (i ^ j).trailing_zeros() as usize;
-        let o = 1 - t;
-        let gd = dagger2(&g);
-        // Basis order of the 2x2 block: bit t = 0 first.
-        let w = if i >> t & 1 == 0 { gd } else { [[gd[1][1], gd[1][0]], [gd[0][1], gd[0][0]]] };
-        let flip = i >> o & 1 == 0;
-        let x = Elem { controls: Vec::new(), target: o, m: X, free: true };
-        if flip {
-            elems.push(x.clone());
-        }
-        elems.push(Elem { controls: vec![o], target: t, m: w, free: false });
-        if flip {
-            elems.push(x);
-        }
-    }
-    (elems, d[0])
-}
-
-/// The elements of `gate` with angle values `angles` on `qubits`, controlled by `controls` as well.
-fn elements(gate: &Gate, qubits: &[usize], angles: &[f64], controls: &[usize]) -> Result<Vec<Elem>, String> {
-    let mut lowered = Vec::new();
-    ops::lower_gate(gate, qubits, angles, &mut lowered).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for op in lowered {
-        let mut ctrl = controls.to_vec();
-        ctrl.extend_from_slice(&op.controls);
-        match op.targets.len() {
-            1 => {
-                let m = match &op.matrix {
-                    OpMatrix::Dense(m) if m.dim() == 2 => [[m.get(0, 0), m.get(0, 1)], [m.get(1, 0), m.get(1, 1)]],
-                    OpMatrix::Diagonal(d) if d.len() == 2 => [[d[0], ZERO], [ZERO, d[1]]],
-                    _ => return Err("a one-qubit op without a 2x2 matrix".into()),
-                };
-                out.push(Elem { controls: ctrl, target: op.targets[0], m, free: false });
-            }
-            2 => {
-                let dense = op.matrix.to_dense();
-                if dense.dim() != 4 {
-                    return Err("a two-qubit op without a 4x4 matrix".into());
-                }
-                let (elems, phase) = givens(&dense);
-                for mut e in elems {
-                    e.target = op.targets[e.target];
-                    let local: Vec<usize> = e.controls.iter().map(|&c| op.targets[c]).collect();
-                    e.controls = if e.free { local } else { ctrl.iter().copied().chain(local).collect() };
-                    out.push(e);
-                }
-                if let Some((&last, rest)) = ctrl.split_last() {
-                    if phase != ONE {
-                        out.push(Elem { controls: rest.to_vec(), target: last, m: diag2(phase), free: false });
-                    }
-                }
-            }
-            0 => {
-                // A phase, relative once controlled.
-                let z = op.matrix.to_dense().get(0, 0);
-                if let Some((&last, rest)) = ctrl.split_last() {
-                    out.push(Elem { controls: rest.to_vec(), target: last, m: diag2(z), free: false });
-                }
-            }
-            n => return Err(format!("an op on {n} target qubits")),
-        }
-    }
-    Ok(out)
-}
 
 /// `(base, controls)` of a standard gate that is a controlled form of another standard gate.
 fn split_standard(g: StandardGate) -> (StandardGate, usize) {
@@ -310,20 +162,26 @@ impl Writer {
             None => "mcu".to_string(),
         };
         self.define(format!("mc{k}|{w:?}"), &base_name, |me| {
-            let v = sqrt2(w);
-            let vd = dagger2(&v);
             let names: Vec<String> = (0..k).map(|i| format!("c{i}")).chain(std::iter::once("t".to_string())).collect();
-            let lower: Vec<&str> = names[..k - 1].iter().map(String::as_str).collect();
-            let flip = me.mcx(&lower, &names[k - 1], &[&names[k]])?;
-            let body = [
-                me.element(&Elem { controls: vec![k - 1], target: k, m: v, free: false }, &names, None)?,
-                flip.clone(),
-                me.element(&Elem { controls: vec![k - 1], target: k, m: vd, free: false }, &names, None)?,
-                flip,
-                me.element(&Elem { controls: (0..k - 1).collect(), target: k, m: v, free: false }, &names, None)?,
-            ];
+            let controls: Vec<usize> = (0..k).collect();
+            let body = me.pieces(&barenco::square_root_steps(&controls, k, w), &names)?;
             Ok(format!(" {} {}", names.join(", "), braces(&body)))
         })
+    }
+
+    /// The statements of `pieces` on the named qubits.
+    fn pieces(&mut self, pieces: &[Piece], names: &[String]) -> Result<Vec<String>, String> {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Elem(e) => self.element(e, names, None),
+                Piece::Mcx { controls, target, dirty } => {
+                    let c: Vec<&str> = controls.iter().map(|&i| names[i].as_str()).collect();
+                    let d: Vec<&str> = dirty.iter().map(|&i| names[i].as_str()).collect();
+                    self.mcx(&c, &names[*target], &d)
+                }
+            })
+            .collect()
     }
 
     /// `C^m X` from `controls` to `target`, borrowing `dirty` qubits (left as they were, whatever
@@ -338,15 +196,17 @@ impl Writer {
             2 => "ccx".to_string(),
             3 => "c3x".to_string(),
             4 => "c4x".to_string(),
-            _ if dirty.len() >= m - 2 => {
-                args.extend_from_slice(&dirty[..m - 2]);
-                self.staircase(m)?
-            }
-            _ if !dirty.is_empty() => {
-                args.push(dirty[0]);
-                self.one_dirty(m)?
-            }
-            _ => self.multi_controlled(m, &X, None)?,
+            _ => match barenco::mcx_rule(m, dirty.len()) {
+                McxRule::Staircase => {
+                    args.extend_from_slice(&dirty[..m - 2]);
+                    self.staircase(m)?
+                }
+                McxRule::OneDirty => {
+                    args.push(dirty[0]);
+                    self.one_dirty(m)?
+                }
+                McxRule::SquareRoot => self.multi_controlled(m, &X, None)?,
+            },
         };
         Ok(call(&name, &[], &args))
     }
@@ -354,18 +214,16 @@ impl Writer {
     /// `C^m X` with `m - 2` borrowed qubits from `4(m-2)` Toffolis (Barenco et al. Lemma 7.2), on
     /// arguments `x0…x{m-1}, t, b0…b{m-3}`.
     fn staircase(&mut self, m: usize) -> Result<String, String> {
-        self.define(format!("staircase{m}"), &format!("c{m}x_{}dirty", m - 2), |_| {
-            let x = |i: usize| format!("x{i}");
-            let b = |i: usize| format!("b{i}");
-            let toffoli = |a: String, c: String, t: String| format!("ccx {a}, {c}, {t};");
-            let top = toffoli(x(m - 1), b(m - 3), "t".into());
-            let down: Vec<String> = (2..=m - 2).rev().map(|i| toffoli(x(i), b(i - 2), b(i - 1))).collect();
-            let base = toffoli(x(0), x(1), b(0));
-            let up: Vec<String> = down.iter().rev().cloned().collect();
-            let half = [vec![top], down, vec![base], up].concat().join(" ");
-            let names: Vec<String> =
-                (0..m).map(x).chain(std::iter::once("t".to_string())).chain((0..m - 2).map(b)).collect();
-            Ok(format!(" {} {{ {half} {half} }}", names.join(", ")))
+        self.define(format!("staircase{m}"), &format!("c{m}x_{}dirty", m - 2), |me| {
+            let names: Vec<String> = (0..m)
+                .map(|i| format!("x{i}"))
+                .chain(std::iter::once("t".to_string()))
+                .chain((0..m - 2).map(|i| format!("b{i}")))
+                .collect();
+            let controls: Vec<usize> = (0..m).collect();
+            let dirty: Vec<usize> = (m + 1..2 * m - 1).collect();
+            let body = me.pieces(&barenco::staircase(&controls, m, &dirty), &names)?;
+            Ok(format!(" {} {{ {} }}", names.join(", "), body.join(" ")))
         })
     }
 
@@ -375,24 +233,16 @@ impl Writer {
         self.define(format!("onedirty{m}"), &format!("c{m}x_1dirty"), |me| {
             let names: Vec<String> =
                 (0..m).map(|i| format!("c{i}")).chain(["t".to_string(), "a".to_string()]).collect();
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let m1 = m.div_ceil(2);
-            let (first, second) = refs[..m].split_at(m1);
-            let mut second_controls = second.to_vec();
-            second_controls.push("a");
-            let mut spare_for_first = second.to_vec();
-            spare_for_first.push("t");
-            let s1 = me.mcx(first, "a", &spare_for_first)?;
-            let s2 = me.mcx(&second_controls, "t", first)?;
-            Ok(format!(" {} {{ {s1} {s2} {s1} {s2} }}", names.join(", ")))
+            let controls: Vec<usize> = (0..m).collect();
+            let body = me.pieces(&barenco::one_dirty(&controls, m, m + 1), &names)?;
+            Ok(format!(" {} {{ {} }}", names.join(", "), body.join(" ")))
         })
     }
 
     /// One element as a statement on the named qubits; `hint` names a new multi-controlled definition.
     /// Writes nothing for a matrix within rounding (1e-15) of the identity.
     fn element(&mut self, e: &Elem, names: &[String], hint: Option<&str>) -> Result<String, String> {
-        let identity = [[ONE, ZERO], [ZERO, ONE]];
-        if (0..4).all(|i| (e.m[i / 2][i % 2] - identity[i / 2][i % 2]).norm() <= 1e-15) {
+        if (0..4).all(|i| (e.m[i / 2][i % 2] - IDENTITY[i / 2][i % 2]).norm() <= 1e-15) {
             return Ok(String::new());
         }
         let mut args: Vec<&str> = e.controls.iter().map(|&c| names[c].as_str()).collect();
@@ -631,62 +481,6 @@ fn const_angles(circuit: &Circuit, idx: usize, gate: &str, angles: &[Angle]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn c(re: f64, im: f64) -> C64 {
-        C64::new(re, im)
-    }
-
-    fn mul(a: &M2, b: &M2) -> M2 {
-        let mut m = [[ZERO; 2]; 2];
-        for i in 0..2 {
-            for j in 0..2 {
-                m[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j];
-            }
-        }
-        m
-    }
-
-    fn dist(a: &M2, b: &M2) -> f64 {
-        (0..4).map(|k| (a[k / 2][k % 2] - b[k / 2][k % 2]).norm()).fold(0.0, f64::max)
-    }
-
-    fn u3(t: f64, p: f64, l: f64) -> M2 {
-        let m = ops::u3_matrix(t, p, l);
-        [[m.get(0, 0), m.get(0, 1)], [m.get(1, 0), m.get(1, 1)]]
-    }
-
-    #[test]
-    fn zyz_reproduces_with_phase() {
-        let cases = [
-            u3(0.3, 1.2, -2.0),
-            u3(std::f64::consts::PI, 0.4, 0.9),
-            u3(0.0, 0.0, 1.1),
-            X,
-            SX,
-            [[c(0.0, 1.0), ZERO], [ZERO, c(-1.0, 0.0)]],
-            [[ZERO, c(0.0, -1.0)], [c(0.0, 1.0), ZERO]],
-        ];
-        for (i, w0) in cases.iter().enumerate() {
-            let w = {
-                let ph = C64::from_polar(1.0, 0.37 * i as f64);
-                [[w0[0][0] * ph, w0[0][1] * ph], [w0[1][0] * ph, w0[1][1] * ph]]
-            };
-            let [t, p, l, g] = zyz(&w);
-            let back = u3(t, p, l);
-            let ph = C64::from_polar(1.0, g);
-            let back = [[back[0][0] * ph, back[0][1] * ph], [back[1][0] * ph, back[1][1] * ph]];
-            assert!(dist(&back, &w) < 1e-14, "case {i}: {back:?} vs {w:?}");
-        }
-    }
-
-    #[test]
-    fn square_roots() {
-        for w in [X, SX, u3(0.3, 1.2, -2.0), u3(2.9, -0.3, 0.8), [[c(-1.0, 0.0), ZERO], [ZERO, c(-1.0, 0.0)]]] {
-            let v = sqrt2(&w);
-            assert!(dist(&mul(&v, &v), &w) < 1e-14);
-            assert!(dist(&mul(&v, &dagger2(&v)), &[[ONE, ZERO], [ZERO, ONE]]) < 1e-14);
-        }
-    }
 
     #[test]
     fn real_formatting_round_trips() {
