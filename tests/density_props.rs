@@ -111,7 +111,7 @@ proptest! {
         let before = rho.to_matrix();
         rho.apply_kraus(&[q], &amplitude_damping(gamma), Parallelism::Auto).unwrap();
         // Full-size Kraus operators: I ⊗ K ⊗ I with K on qubit q.
-        let mut expected = Matrix::diagonal(&vec![c(0.0, 0.0); 8]);
+        let mut expected = Matrix::diagonal(&[c(0.0, 0.0); 8]);
         for k in amplitude_damping(gamma) {
             let mut full = Matrix::identity(1);
             for qubit in (0..n).rev() {

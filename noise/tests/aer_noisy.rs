@@ -3,6 +3,9 @@
 //! `tests/fixtures/gen_noisy_fixtures.py` with `../shared/peers/qiskit_noisy.py`) must give Aer's
 //! `probabilities` and `measured_probabilities` to 1e-9 with the model `NoiseModel::builtin(device)`.
 
+// The tests print the measured figures (run with --nocapture) for the issue notes.
+#![allow(clippy::print_stderr)]
+
 use std::path::Path;
 use tinylab_noise::NoiseModel;
 use tinylab_noise::sim::probabilities_density;

@@ -1,6 +1,9 @@
 //! Quantum trajectories converge to the density matrix; readout mitigation and zero-noise
 //! extrapolation bring noisy expectation values closer to the ideal ones.
 
+// The tests print the measured figures (run with --nocapture) for the issue notes.
+#![allow(clippy::print_stderr)]
+
 use tinylab_noise::mitigation::zne::extrapolate;
 use tinylab_noise::mitigation::{Extrapolation, fold, mitigate_readout, nearest_distribution, zne_expectation};
 use tinylab_noise::sim::probabilities_density;

@@ -74,7 +74,7 @@ impl DensityMatrix {
         for (c, &ac) in amps.iter().enumerate() {
             let conj = ac.conj();
             for (r, &ar) in amps.iter().enumerate() {
-                data[r | c * dim] = ar * conj;
+                data[r | (c * dim)] = ar * conj;
             }
         }
         Ok(Self { n_qubits: n, data })
