@@ -1,12 +1,24 @@
 //! Noisy simulation by density matrix: each gate, then the error the model attaches to it.
+//!
+//! The circuit becomes a list of linear ops on the vectorised density matrix (a `2n`-qubit vector,
+//! see [`DensityMatrix`]): a noiseless gate `U` is `U` on its row qubits and `conj(U)` on its column
+//! qubits; a noisy gate and its channel become one superoperator `S_noise (conj(U) ⊗ U)` on both. The
+//! statevector fusion planner then merges neighbouring ops into blocks of up to
+//! [`SUPEROP_FUSION_QUBITS`] vector qubits (two physical qubits), as Aer's superoperator fusion
+//! does, so a layer of one- and two-qubit noisy gates costs a few passes over the `4^n` entries.
 
 use crate::error::Result;
 use crate::model::NoiseModel;
 use serde::Serialize;
-use tinylab_quantum::circuit::Instruction;
-use tinylab_quantum::fusion::Step;
-use tinylab_quantum::statevector::SimOptions;
-use tinylab_quantum::{Circuit, DensityMatrix, QuantumError, ops};
+use std::collections::HashMap;
+use tinylab_quantum::circuit::{GateApplication, Instruction};
+use tinylab_quantum::fusion::{self, FusionConfig, Step};
+use tinylab_quantum::ops::{Op, OpMatrix};
+use tinylab_quantum::statevector::{SimOptions, unitary};
+use tinylab_quantum::{Angle, Circuit, DensityMatrix, Matrix, QuantumError, ops};
+
+/// Largest fused block, in qubits of the vectorised density matrix.
+pub const SUPEROP_FUSION_QUBITS: usize = 4;
 
 /// Probabilities of a noisy run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,15 +31,20 @@ pub struct NoisyProbabilities {
     pub measured_probabilities: Vec<f64>,
 }
 
-/// The final density matrix of `circuit` under `model`. Runs of noiseless gates are fused as
-/// `options` say; each noisy gate closes its run and is followed by its channel.
-pub fn run_density(
-    circuit: &Circuit,
-    params: &[f64],
-    inputs: &[f64],
-    model: &NoiseModel,
-    options: &SimOptions,
-) -> Result<DensityMatrix> {
+/// The unitary of one gate application on its own qubits (bit `j` = the gate's `j`-th qubit).
+fn gate_unitary(app: &GateApplication, params: &[f64], inputs: &[f64]) -> Result<Matrix> {
+    let k = app.qubits.len();
+    let mut c = Circuit::new(k);
+    let angles: Vec<Angle> = app.angles.iter().map(|a| Angle::Const(a.resolve(params, inputs))).collect();
+    c.append(app.gate.clone(), &(0..k).collect::<Vec<_>>(), &angles)?;
+    Ok(unitary(&c, &[], &[])?)
+}
+
+/// Key of a cached noisy-gate superoperator: gate name, qubits, angle bits.
+type CacheKey = (String, Vec<usize>, Vec<u64>);
+
+/// The ops on the `2n`-qubit vector that evolve the density matrix through `circuit` under `model`.
+pub fn vectorised_steps(circuit: &Circuit, params: &[f64], inputs: &[f64], model: &NoiseModel) -> Result<Vec<Step>> {
     circuit.check_bindings(params, inputs)?;
     if circuit.has_mid_circuit_measurement() {
         return Err(QuantumError::Unsupported(
@@ -35,26 +52,72 @@ pub fn run_density(
         )
         .into());
     }
-    let mut rho = DensityMatrix::new(circuit.n_qubits())?;
-    let mut pending: Vec<Step> = Vec::new();
+    let n = circuit.n_qubits();
+    let shift = |qs: &[usize]| qs.iter().map(|q| q + n).collect::<Vec<_>>();
+    let mut steps = Vec::new();
     let mut lowered = Vec::new();
+    let mut cache: HashMap<CacheKey, Matrix> = HashMap::new();
     for inst in circuit.instructions() {
         match inst {
-            Instruction::Gate(app) => {
-                lowered.clear();
-                ops::lower(app, params, inputs, &mut lowered)?;
-                pending.extend(lowered.drain(..).map(Step::Op));
-                if let Some(noise) = model.gate_error(&app.gate.name(), &app.qubits) {
-                    rho.run_steps(&pending, options)?;
-                    pending.clear();
-                    rho.apply_superop(&app.qubits, &noise.superop, options.parallelism)?;
+            Instruction::Gate(app) => match model.gate_error(&app.gate.name(), &app.qubits) {
+                None => {
+                    lowered.clear();
+                    ops::lower(app, params, inputs, &mut lowered)?;
+                    for op in lowered.drain(..) {
+                        let conj = Op {
+                            targets: shift(&op.targets),
+                            controls: shift(&op.controls),
+                            matrix: match &op.matrix {
+                                OpMatrix::Dense(u) => OpMatrix::Dense(u.conj()),
+                                OpMatrix::Diagonal(d) => OpMatrix::Diagonal(d.iter().map(|z| z.conj()).collect()),
+                            },
+                        };
+                        steps.push(Step::Op(op));
+                        steps.push(Step::Op(conj));
+                    }
                 }
-            }
-            Instruction::Barrier(_) => pending.push(Step::Fence),
+                Some(noise) => {
+                    let angle_bits = app.angles.iter().map(|a| a.resolve(params, inputs).to_bits()).collect();
+                    let key = (app.gate.name(), app.qubits.clone(), angle_bits);
+                    let superop = match cache.get(&key) {
+                        Some(s) => s.clone(),
+                        None => {
+                            let u = gate_unitary(app, params, inputs)?;
+                            let s = noise.superop.matrix().matmul(&u.conj().kron(&u));
+                            cache.insert(key, s.clone());
+                            s
+                        }
+                    };
+                    let mut targets = app.qubits.clone();
+                    targets.extend(shift(&app.qubits));
+                    steps.push(Step::Op(Op { targets, controls: Vec::new(), matrix: OpMatrix::Dense(superop) }));
+                }
+            },
+            Instruction::Barrier(_) => steps.push(Step::Fence),
             Instruction::Measure { .. } => {}
         }
     }
-    rho.run_steps(&pending, options)?;
+    Ok(steps)
+}
+
+/// The final density matrix of `circuit` under `model` (see the module documentation).
+pub fn run_density(
+    circuit: &Circuit,
+    params: &[f64],
+    inputs: &[f64],
+    model: &NoiseModel,
+    options: &SimOptions,
+) -> Result<DensityMatrix> {
+    let steps = vectorised_steps(circuit, params, inputs, model)?;
+    let mut rho = DensityMatrix::new(circuit.n_qubits())?;
+    let cfg = if options.fusion.enabled {
+        FusionConfig { max_dense_qubits: SUPEROP_FUSION_QUBITS, min_state_qubits: 0, ..options.fusion }
+    } else {
+        FusionConfig::disabled()
+    };
+    for op in fusion::fuse(&steps, &cfg) {
+        rho.apply_vectorised(&op, options.parallelism)?;
+    }
     Ok(rho)
 }
 

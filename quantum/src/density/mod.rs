@@ -271,6 +271,15 @@ impl DensityMatrix {
         Ok(())
     }
 
+    /// Applies `op` directly to the vectorised matrix, a `2n`-qubit vector whose qubit `q < n` is row
+    /// qubit `q` and `q + n` is column qubit `q`: the building block of superoperator-level fusion
+    /// (noisy simulators fuse gates and channels into such ops). `op` may be any linear map.
+    pub fn apply_vectorised(&mut self, op: &Op, parallelism: Parallelism) -> Result<()> {
+        statevector::check_op(op, 2 * self.n_qubits)?;
+        statevector::apply_op_unchecked(&mut self.data, 2 * self.n_qubits, op, parallelism);
+        Ok(())
+    }
+
     /// Applies a precomputed superoperator on `qubits`.
     pub fn apply_superop(&mut self, qubits: &[usize], s: &Superop, parallelism: Parallelism) -> Result<()> {
         check_qubits(qubits, self.n_qubits, "superoperator")?;
