@@ -34,6 +34,6 @@ def circuit(device, n, layers=10, seed=1):
                 free -= {a, b}
     return "\n".join(lines) + "\n"
 
-for device, n in [("manila", 5), ("nairobi", 7), ("guadalupe", 12)]:
+for device, n in [("manila", 5), ("nairobi", 7), ("guadalupe", 12), ("guadalupe", 16)]:
     with open(os.path.join(HERE, f"noisy_{device}_n{n}.qasm"), "w") as f:
         f.write(circuit(device, n))

@@ -32,7 +32,7 @@ pub struct NoisyProbabilities {
 }
 
 /// The unitary of one gate application on its own qubits (bit `j` = the gate's `j`-th qubit).
-fn gate_unitary(app: &GateApplication, params: &[f64], inputs: &[f64]) -> Result<Matrix> {
+pub(crate) fn gate_unitary(app: &GateApplication, params: &[f64], inputs: &[f64]) -> Result<Matrix> {
     let k = app.qubits.len();
     let mut c = Circuit::new(k);
     let angles: Vec<Angle> = app.angles.iter().map(|a| Angle::Const(a.resolve(params, inputs))).collect();

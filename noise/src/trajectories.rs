@@ -21,11 +21,28 @@ use tinylab_quantum::{Circuit, QuantumError, Statevector, ops};
 /// Shots summed per parallel task (fixed, for thread-count independence).
 const SHOTS_PER_TASK: usize = 8;
 
-/// A circuit prepared for trajectories: fused runs of noiseless ops, each followed by the noisy gate's
-/// channel (if any).
+/// A circuit prepared for trajectories: fused runs of noiseless ops, each followed by a noisy gate as
+/// the branches `K_i U` of its channel after its unitary (if any).
 struct Segment {
     ops: Vec<tinylab_quantum::ops::Op>,
     noise: Option<(Vec<usize>, Vec<tinylab_quantum::Matrix>)>,
+}
+
+/// The branches `K_i U` of a noisy gate, with the channel in its minimal Kraus form (at most `4^k`
+/// operators, from the Choi matrix) so that composed channels do not multiply the branches.
+fn branches(
+    app: &tinylab_quantum::circuit::GateApplication,
+    params: &[f64],
+    inputs: &[f64],
+    channel: &crate::Channel,
+) -> Result<Vec<tinylab_quantum::Matrix>> {
+    let minimal = if channel.kraus().len() > 1 << (2 * channel.n_qubits()) {
+        crate::Channel::from_choi(channel.name(), &channel.choi())?
+    } else {
+        channel.clone()
+    };
+    let u = crate::sim::gate_unitary(app, params, inputs)?;
+    Ok(minimal.kraus().iter().map(|k| k.matmul(&u)).collect())
 }
 
 fn segments(
@@ -40,22 +57,33 @@ fn segments(
         return Err(QuantumError::Unsupported("trajectories handle measurements only at the end".into()).into());
     }
     let mut out = Vec::new();
+    let mut cache: std::collections::HashMap<(String, Vec<usize>, Vec<u64>), Vec<tinylab_quantum::Matrix>> =
+        std::collections::HashMap::new();
     let mut pending: Vec<Step> = Vec::new();
     let mut lowered = Vec::new();
     for inst in circuit.instructions() {
         match inst {
-            Instruction::Gate(app) => {
-                lowered.clear();
-                ops::lower(app, params, inputs, &mut lowered)?;
-                pending.extend(lowered.drain(..).map(Step::Op));
-                if let Some(noise) = model.gate_error(&app.gate.name(), &app.qubits) {
-                    out.push(Segment {
-                        ops: fusion::fuse(&pending, fusion_cfg),
-                        noise: Some((app.qubits.clone(), noise.channel.kraus().to_vec())),
-                    });
+            Instruction::Gate(app) => match model.gate_error(&app.gate.name(), &app.qubits) {
+                None => {
+                    lowered.clear();
+                    ops::lower(app, params, inputs, &mut lowered)?;
+                    pending.extend(lowered.drain(..).map(Step::Op));
+                }
+                Some(noise) => {
+                    let angle_bits: Vec<u64> = app.angles.iter().map(|a| a.resolve(params, inputs).to_bits()).collect();
+                    let key = (app.gate.name(), app.qubits.clone(), angle_bits);
+                    let b = match cache.get(&key) {
+                        Some(b) => b.clone(),
+                        None => {
+                            let b = branches(app, params, inputs, &noise.channel)?;
+                            cache.insert(key, b.clone());
+                            b
+                        }
+                    };
+                    out.push(Segment { ops: fusion::fuse(&pending, fusion_cfg), noise: Some((app.qubits.clone(), b)) });
                     pending.clear();
                 }
-            }
+            },
             Instruction::Barrier(_) => pending.push(Step::Fence),
             Instruction::Measure { .. } => {}
         }
@@ -85,7 +113,7 @@ fn trajectory(n_qubits: usize, segments: &[Segment], seed: u64, parallelism: Par
             state.apply_op(op, parallelism)?;
         }
         if let Some((qubits, kraus)) = &seg.noise {
-            state.apply_kraus_sampled(qubits, kraus, uniform(&mut rng))?;
+            state.apply_kraus_sampled(qubits, kraus, uniform(&mut rng), parallelism)?;
         }
     }
     Ok(state)

@@ -204,54 +204,47 @@ impl Statevector {
         Ok(())
     }
 
-    /// One step of a quantum trajectory (Monte-Carlo wave function): picks the Kraus branch `i` of the
-    /// channel `kraus` on `qubits` with probability `p_i = ||K_i ψ||²` using the uniform number `u` in
-    /// [0, 1), applies `K_i / sqrt(p_i)`, and returns `i`. The `p_i` come from the reduced density
-    /// matrix of `qubits` (one pass over the state), so only the chosen operator is applied.
-    pub fn apply_kraus_sampled(&mut self, qubits: &[usize], kraus: &[crate::matrix::Matrix], u: f64) -> Result<usize> {
+    /// One step of a quantum trajectory (Monte-Carlo wave function): picks the branch `i` of the
+    /// operators `branches` on `qubits` with probability `p_i = ||B_i ψ||²` using the uniform number `u`
+    /// in [0, 1), applies `B_i / sqrt(p_i)`, and returns `i`. `branches` are the Kraus operators of a
+    /// channel, possibly multiplied by the gate before it (`K_i U`), so that gate and noise cost one
+    /// pass. The `p_i` come from the reduced density matrix of `qubits`, gathered in one pass over the
+    /// state (in fixed chunks, so the result does not depend on the thread count).
+    pub fn apply_kraus_sampled(
+        &mut self,
+        qubits: &[usize],
+        branches: &[crate::matrix::Matrix],
+        u: f64,
+        parallelism: Parallelism,
+    ) -> Result<usize> {
         crate::density::check_qubits(qubits, self.n_qubits, "kraus channel")?;
         let k = qubits.len();
         let dim = 1usize << k;
-        if k == 0 || k > kernel::MAX_DENSE_TARGETS || kraus.iter().any(|m| m.dim() != dim) || kraus.is_empty() {
+        if k == 0 || k > kernel::MAX_DENSE_TARGETS || branches.is_empty() || branches.iter().any(|m| m.dim() != dim) {
             return Err(QuantumError::SizeMismatch {
                 what: format!("Kraus operators on {k} qubits (at most {})", kernel::MAX_DENSE_TARGETS),
                 expected: dim,
-                got: kraus.first().map_or(0, |m| m.dim()),
+                got: branches.first().map_or(0, |m| m.dim()),
             });
         }
-        // Reduced density matrix of the target qubits.
-        let mask = qubits.iter().fold(0usize, |m, &q| m | 1 << q);
-        let spread = |a: usize| qubits.iter().enumerate().fold(0usize, |i, (b, &q)| i | (a >> b & 1) << q);
-        let offsets: Vec<usize> = (0..dim).map(spread).collect();
-        let mut reduced = vec![C64::new(0.0, 0.0); dim * dim];
-        for rest in (0..self.amps.len()).filter(|i| i & mask == 0) {
-            for (a, &oa) in offsets.iter().enumerate() {
-                let va = self.amps[rest | oa];
-                if va == C64::new(0.0, 0.0) {
-                    continue;
-                }
-                for (b, &ob) in offsets.iter().enumerate() {
-                    reduced[a * dim + b] += va * self.amps[rest | ob].conj();
-                }
-            }
-        }
-        // p_i = Tr(K_i ρ_Q K_i†) = Σ_{r,a,b} K[r][a] ρ[a][b] conj(K[r][b]).
+        let reduced = self.reduced_density(qubits, parallelism);
+        // p_i = Tr(B ρ_Q B†) = Σ_{r,a,b} B[r][a] ρ[a][b] conj(B[r][b]).
         let probability = |m: &crate::matrix::Matrix| -> f64 {
             let mut p = 0.0;
             for r in 0..dim {
                 for a in 0..dim {
-                    let kra = m.get(r, a);
-                    if kra == C64::new(0.0, 0.0) {
+                    let bra = m.get(r, a);
+                    if bra == C64::new(0.0, 0.0) {
                         continue;
                     }
                     for b in 0..dim {
-                        p += (kra * reduced[a * dim + b] * m.get(r, b).conj()).re;
+                        p += (bra * reduced[a * dim + b] * m.get(r, b).conj()).re;
                     }
                 }
             }
             p.max(0.0)
         };
-        let probs: Vec<f64> = kraus.iter().map(probability).collect();
+        let probs: Vec<f64> = branches.iter().map(probability).collect();
         let total: f64 = probs.iter().sum();
         let mut target = u * total;
         let mut chosen = probs.len() - 1;
@@ -265,10 +258,57 @@ impl Statevector {
         while probs[chosen] <= 0.0 && chosen > 0 {
             chosen -= 1;
         }
-        let scale = C64::new(1.0 / probs[chosen].sqrt(), 0.0);
-        let m = kraus[chosen].scale(scale);
-        kernel::apply_dense(&mut self.amps, self.n_qubits, qubits, &[], &m, Parallelism::Auto);
+        let m = branches[chosen].scale(C64::new(1.0 / probs[chosen].sqrt(), 0.0));
+        kernel::apply_dense(&mut self.amps, self.n_qubits, qubits, &[], &m, parallelism);
         Ok(chosen)
+    }
+
+    /// The reduced density matrix of `qubits` (row-major, `2^k x 2^k`, bit `j` of an index is
+    /// `qubits[j]`), summed over fixed chunks of the other qubits.
+    pub fn reduced_density(&self, qubits: &[usize], parallelism: Parallelism) -> Vec<C64> {
+        let dim = 1usize << qubits.len();
+        let mut sorted = qubits.to_vec();
+        sorted.sort_unstable();
+        let offsets: Vec<usize> =
+            (0..dim).map(|a| qubits.iter().enumerate().fold(0usize, |i, (b, &q)| i | (a >> b & 1) << q)).collect();
+        let insert_zeros = |mut i: usize| {
+            for &q in &sorted {
+                let low = i & ((1 << q) - 1);
+                i = ((i - low) << 1) | low;
+            }
+            i
+        };
+        let groups = self.amps.len() / dim;
+        let chunk = |range: std::ops::Range<usize>| {
+            let mut acc = vec![C64::new(0.0, 0.0); dim * dim];
+            let mut vals = vec![C64::new(0.0, 0.0); dim];
+            for g in range {
+                let base = insert_zeros(g);
+                for (v, &o) in vals.iter_mut().zip(&offsets) {
+                    *v = self.amps[base | o];
+                }
+                for a in 0..dim {
+                    for b in 0..dim {
+                        acc[a * dim + b] += vals[a] * vals[b].conj();
+                    }
+                }
+            }
+            acc
+        };
+        const GROUPS_PER_CHUNK: usize = 1 << 12;
+        let n_chunks = groups.div_ceil(GROUPS_PER_CHUNK).max(1);
+        let range = |c: usize| c * GROUPS_PER_CHUNK..((c + 1) * GROUPS_PER_CHUNK).min(groups);
+        let partials: Vec<Vec<C64>> =
+            if parallelism == Parallelism::Auto && self.n_qubits >= kernel::PARALLEL_THRESHOLD_QUBITS {
+                use rayon::prelude::*;
+                (0..n_chunks).into_par_iter().map(|c| chunk(range(c))).collect()
+            } else {
+                (0..n_chunks).map(|c| chunk(range(c))).collect()
+            };
+        partials.into_iter().fold(vec![C64::new(0.0, 0.0); dim * dim], |mut acc, p| {
+            acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            acc
+        })
     }
 
     /// `<self|other>`.
