@@ -30,6 +30,30 @@ pub enum Angle {
         /// Added after scaling.
         offset: f64,
     },
+    /// `scale * (inputs[first] - center) * (inputs[second] - center) + offset`: a product of two
+    /// input features, as in the ZZ (IQP) feature map of Havlíček et al. 2019, whose pair angles are
+    /// `2 (π - x_i)(π - x_j)`.
+    InputPair {
+        /// Index of the first feature.
+        first: usize,
+        /// Index of the second feature.
+        second: usize,
+        /// Subtracted from both features before the product.
+        center: f64,
+        /// Multiplier of the product.
+        scale: f64,
+        /// Added after scaling.
+        offset: f64,
+    },
+}
+
+/// What an angle's value depends on, for gradients: a trainable parameter or an input feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AngleSource {
+    /// Trainable parameter `index`.
+    Param(usize),
+    /// Input feature `index`.
+    Input(usize),
 }
 
 impl Angle {
@@ -44,6 +68,9 @@ impl Angle {
             Angle::Const(v) => Angle::Const(v * s),
             Angle::Param { index, scale, offset } => Angle::Param { index, scale: scale * s, offset: offset * s },
             Angle::Input { index, scale, offset } => Angle::Input { index, scale: scale * s, offset: offset * s },
+            Angle::InputPair { first, second, center, scale, offset } => {
+                Angle::InputPair { first, second, center, scale: scale * s, offset: offset * s }
+            }
         }
     }
 
@@ -53,6 +80,9 @@ impl Angle {
             Angle::Const(v) => Angle::Const(v + d),
             Angle::Param { index, scale, offset } => Angle::Param { index, scale, offset: offset + d },
             Angle::Input { index, scale, offset } => Angle::Input { index, scale, offset: offset + d },
+            Angle::InputPair { first, second, center, scale, offset } => {
+                Angle::InputPair { first, second, center, scale, offset: offset + d }
+            }
         }
     }
 
@@ -63,12 +93,36 @@ impl Angle {
             Angle::Const(v) => v,
             Angle::Param { index, scale, offset } => scale * params.get(index).copied().unwrap_or(f64::NAN) + offset,
             Angle::Input { index, scale, offset } => scale * inputs.get(index).copied().unwrap_or(f64::NAN) + offset,
+            Angle::InputPair { first, second, center, scale, offset } => {
+                let x = |i: usize| inputs.get(i).copied().unwrap_or(f64::NAN) - center;
+                scale * x(first) * x(second) + offset
+            }
+        }
+    }
+
+    /// The partial derivatives of the value with respect to what it depends on, at the given
+    /// bindings: none for a constant, one entry for a parameter or a feature, two for a pair (one
+    /// entry with both contributions summed when both features are the same).
+    pub fn partials(&self, params: &[f64], inputs: &[f64]) -> Vec<(AngleSource, f64)> {
+        let _ = params;
+        match *self {
+            Angle::Const(_) => Vec::new(),
+            Angle::Param { index, scale, .. } => vec![(AngleSource::Param(index), scale)],
+            Angle::Input { index, scale, .. } => vec![(AngleSource::Input(index), scale)],
+            Angle::InputPair { first, second, center, scale, .. } => {
+                let x = |i: usize| inputs.get(i).copied().unwrap_or(f64::NAN) - center;
+                if first == second {
+                    vec![(AngleSource::Input(first), 2.0 * scale * x(first))]
+                } else {
+                    vec![(AngleSource::Input(first), scale * x(second)), (AngleSource::Input(second), scale * x(first))]
+                }
+            }
         }
     }
 
     /// True when the value depends on an input feature.
     pub fn is_input(&self) -> bool {
-        matches!(self, Angle::Input { .. })
+        matches!(self, Angle::Input { .. } | Angle::InputPair { .. })
     }
 
     /// True for a constant.
@@ -251,6 +305,15 @@ impl Circuit {
                     });
                 }
                 Angle::Input { index, .. } => self.n_inputs = self.n_inputs.max(index + 1),
+                Angle::InputPair { first, second, center, scale, offset } => {
+                    if ![center, scale, offset].iter().all(|v| v.is_finite()) {
+                        return Err(QuantumError::Unsupported(format!(
+                            "the input-pair angle of gate `{}` has a non-finite coefficient",
+                            gate.name()
+                        )));
+                    }
+                    self.n_inputs = self.n_inputs.max(first.max(second) + 1)
+                }
                 Angle::Const(v) if !v.is_finite() => {
                     return Err(QuantumError::Unsupported(format!(
                         "angle {v} of gate `{}` is not finite",
@@ -380,6 +443,29 @@ impl Circuit {
             }
         }
         false
+    }
+
+    /// A copy with `delta` added to angle `position` of instruction `instruction` (a gate): the
+    /// shifted evaluations of parameter-shift rules.
+    pub fn with_angle_offset(&self, instruction: usize, position: usize, delta: f64) -> Result<Circuit> {
+        let mut out = self.clone();
+        match out.instructions.get_mut(instruction) {
+            Some(Instruction::Gate(app)) if position < app.angles.len() => {
+                app.angles[position] = app.angles[position].shifted(delta);
+                Ok(out)
+            }
+            _ => Err(QuantumError::Unsupported(format!(
+                "instruction {instruction} is not a gate with an angle at position {position}"
+            ))),
+        }
+    }
+
+    /// A copy without measurements (classical bits kept), so that gates such as a change of
+    /// measurement basis can follow.
+    pub fn without_measurements(&self) -> Circuit {
+        let mut out = self.clone();
+        out.instructions.retain(|i| !matches!(i, Instruction::Measure { .. }));
+        out
     }
 
     /// The (qubit, clbit) pairs of every measurement, in order.

@@ -15,6 +15,7 @@ pub mod density;
 pub mod error;
 pub mod fusion;
 pub mod gate;
+pub mod grad;
 pub mod matrix;
 pub mod ops;
 pub mod pauli;
@@ -23,7 +24,7 @@ pub mod statevector;
 mod synthesis;
 pub mod transpile;
 
-pub use circuit::{Angle, Circuit};
+pub use circuit::{Angle, AngleSource, Circuit};
 pub use density::DensityMatrix;
 pub use error::{QuantumError, Result};
 pub use gate::{Gate, StandardGate};

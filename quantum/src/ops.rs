@@ -290,6 +290,28 @@ pub fn lower_gate(gate: &Gate, qubits: &[usize], angles: &[f64], out: &mut Vec<O
     Ok(())
 }
 
+/// For a gate that lowers to a single op (every gate with angles does): how many of its leading
+/// qubits are controls, and the matrix on the rest. The relative-phase Toffolis (lowered through
+/// their definitions) give an error.
+pub fn single_op_matrix(gate: &Gate, angles: &[f64]) -> Result<(usize, OpMatrix)> {
+    if angles.len() != gate.n_params() {
+        return Err(QuantumError::ParamCount { gate: gate.name(), expected: gate.n_params(), got: angles.len() });
+    }
+    match gate {
+        Gate::Standard(g) => match standard_shape(*g, angles) {
+            Shape::Controlled { n_controls, base } => Ok((n_controls, base)),
+            Shape::Decomposed(_) => {
+                Err(QuantumError::Unsupported(format!("gate `{}` lowers to a sequence of ops", gate.name())))
+            }
+        },
+        Gate::Unitary(m) => Ok((0, OpMatrix::Dense((**m).clone()))),
+        Gate::Controlled { base, n_controls } => {
+            let (inner, m) = single_op_matrix(base, angles)?;
+            Ok((inner + n_controls, m))
+        }
+    }
+}
+
 /// Appends the ops of one gate application, its angles resolved against `params` and `inputs`.
 pub fn lower(app: &GateApplication, params: &[f64], inputs: &[f64], out: &mut Vec<Op>) -> Result<()> {
     let angles: Vec<f64> = app.angles.iter().map(|a| a.resolve(params, inputs)).collect();

@@ -90,6 +90,16 @@ impl PauliString {
         }
     }
 
+    /// The string with the given `(x, z)` masks (see [`PauliString::masks`]).
+    pub fn from_masks(x: u64, z: u64) -> Self {
+        Self { x, z }
+    }
+
+    /// The `(x, z)` bit masks: bit `q` of `x` is set for X or Y on qubit `q`, of `z` for Z or Y.
+    pub fn masks(&self) -> (u64, u64) {
+        (self.x, self.z)
+    }
+
     /// Highest qubit with a non-identity Pauli, plus one (0 for the identity).
     pub fn min_qubits(&self) -> usize {
         64 - (self.x | self.z).leading_zeros() as usize
@@ -164,6 +174,24 @@ impl PauliSum {
     /// The terms.
     pub fn terms(&self) -> &[(f64, PauliString)] {
         &self.terms
+    }
+
+    /// Highest qubit any term acts on, plus one.
+    pub fn min_qubits(&self) -> usize {
+        self.terms.iter().map(|(_, p)| p.min_qubits()).max().unwrap_or(0)
+    }
+
+    /// `Σ_j c_j O_j`: the weighted combination of several observables (the observable whose
+    /// gradient is a vector-Jacobian product), terms concatenated in order.
+    pub fn combination(observables: &[PauliSum], weights: &[f64]) -> PauliSum {
+        let terms =
+            observables.iter().zip(weights).flat_map(|(o, &c)| o.terms.iter().map(move |&(w, p)| (c * w, p))).collect();
+        PauliSum { terms }
+    }
+
+    /// `Z` on qubit `q` alone, weight 1: the usual readout of a QML model.
+    pub fn z(q: usize) -> Result<PauliSum> {
+        Ok(PauliSum { terms: vec![(1.0, PauliString::new(&[(q, Pauli::Z)])?)] })
     }
 
     /// `Σ_k w_k <ψ|P_k|ψ>`.

@@ -474,6 +474,12 @@ fn const_angles(circuit: &Circuit, idx: usize, gate: &str, angles: &[Angle]) -> 
                 angle_index: i,
                 source_name: format!("input feature {index}"),
             }),
+            Angle::InputPair { first, second, .. } => Err(QasmError::UnboundAngle {
+                instruction: idx,
+                gate: gate.to_string(),
+                angle_index: i,
+                source_name: format!("input features {first} and {second}"),
+            }),
         })
         .collect()
 }

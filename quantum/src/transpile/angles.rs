@@ -10,6 +10,7 @@ fn source(a: &Angle) -> Option<(Source, f64, f64)> {
         Angle::Const(_) => None,
         Angle::Param { index, scale, offset } => Some(((false, index), scale, offset)),
         Angle::Input { index, scale, offset } => Some(((true, index), scale, offset)),
+        Angle::InputPair { .. } => None,
     }
 }
 
@@ -23,6 +24,9 @@ pub(crate) fn affine(terms: &[(f64, Angle)], constant: f64) -> Result<Angle, Str
     for &(c, a) in terms {
         if c == 0.0 {
             continue;
+        }
+        if matches!(a, Angle::InputPair { .. }) {
+            return Err("the decomposition adds an angle that is a product of two input features".into());
         }
         match source(&a) {
             None => offset += c * a.resolve(&[], &[]),

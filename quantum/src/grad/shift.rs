@@ -1,0 +1,135 @@
+//! Gradients from evaluations only: parameter-shift rules (exact for any [`Estimator`], noisy or
+//! sampled ones included, because noise channels that do not depend on an angle leave the
+//! expectation a trigonometric polynomial of the same frequencies), and central finite differences
+//! (for checking).
+//!
+//! Each gate angle that depends on a parameter or input is shifted on its own and the chain rule adds
+//! `∂angle/∂source` times the angle's derivative into the source's entry, so a parameter shared by
+//! several gates, or scaled, is handled exactly. Evaluations run in parallel and are summed in a fixed
+//! order; sampled ones get a seed derived from the evaluation's index.
+
+use super::adjoint::Gradient;
+use super::derivative::{ShiftRule, shift_rule};
+use super::estimator::{Estimator, derive_seed};
+use super::tape::Wrt;
+use crate::circuit::{AngleSource, Circuit, Instruction};
+use crate::error::Result;
+use crate::pauli::PauliSum;
+use rayon::prelude::*;
+
+/// One differentiable gate angle: where it is, what it depends on, and its shift rule.
+struct ShiftedAngle {
+    instruction: usize,
+    position: usize,
+    sources: Vec<(AngleSource, f64)>,
+    rule: ShiftRule,
+}
+
+fn shifted_angles(circuit: &Circuit, params: &[f64], inputs: &[f64], wrt: Wrt) -> Result<Vec<ShiftedAngle>> {
+    let mut out = Vec::new();
+    for (i, inst) in circuit.instructions().iter().enumerate() {
+        let Instruction::Gate(app) = inst else { continue };
+        let angles: Vec<f64> = app.angles.iter().map(|a| a.resolve(params, inputs)).collect();
+        for (k, a) in app.angles.iter().enumerate() {
+            let sources: Vec<_> = a.partials(params, inputs).into_iter().filter(|(s, _)| wrt.wants(*s)).collect();
+            if sources.is_empty() {
+                continue;
+            }
+            out.push(ShiftedAngle { instruction: i, position: k, sources, rule: shift_rule(&app.gate, &angles, k)? });
+        }
+    }
+    Ok(out)
+}
+
+fn accumulate(grad: &mut Gradient, sources: &[(AngleSource, f64)], d: f64) {
+    for &(s, w) in sources {
+        match s {
+            AngleSource::Param(i) => grad.params[i] += w * d,
+            AngleSource::Input(i) => grad.inputs[i] += w * d,
+        }
+    }
+}
+
+/// `<O>` and its gradient by parameter-shift rules (two-term for Pauli rotations, four-term for
+/// controlled rotations, the general equidistant rule otherwise), every evaluation done by
+/// `estimator`. Sampling estimators draw evaluation `e` with seed `derive_seed(seed, e)`.
+pub fn parameter_shift(
+    estimator: &dyn Estimator,
+    circuit: &Circuit,
+    params: &[f64],
+    inputs: &[f64],
+    observable: &PauliSum,
+    wrt: Wrt,
+    seed: u64,
+) -> Result<Gradient> {
+    circuit.check_bindings(params, inputs)?;
+    let angles = shifted_angles(circuit, params, inputs, wrt)?;
+    let observables = std::slice::from_ref(observable);
+    let value = estimator.expectations(circuit, params, inputs, observables, derive_seed(seed, 0))?[0];
+    // Every (angle, term) evaluation, numbered for its seed.
+    let jobs: Vec<(usize, f64, f64)> = angles
+        .iter()
+        .enumerate()
+        .flat_map(|(a, s)| s.rule.terms.iter().map(move |&(shift, c)| (a, shift, c)))
+        .collect();
+    let results: Vec<f64> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(e, &(a, shift, c))| {
+            let shifted = circuit.with_angle_offset(angles[a].instruction, angles[a].position, shift)?;
+            Ok(c * estimator.expectations(&shifted, params, inputs, observables, derive_seed(seed, e as u64 + 1))?[0])
+        })
+        .collect::<Result<_>>()?;
+    let mut grad = Gradient { value, params: vec![0.0; circuit.n_params()], inputs: vec![0.0; circuit.n_inputs()] };
+    let mut derivative = vec![0.0; angles.len()];
+    for (&(a, _, _), r) in jobs.iter().zip(results) {
+        derivative[a] += r;
+    }
+    for (s, d) in angles.iter().zip(derivative) {
+        accumulate(&mut grad, &s.sources, d);
+    }
+    Ok(grad)
+}
+
+/// `<O>` and its gradient by central differences of step `step` on each parameter and input (each
+/// source moved as a whole, so shared parameters need no chain rule). For checking: truncation error
+/// `O(step²)`, rounding error `O(ε/step)`.
+pub fn finite_difference(
+    estimator: &dyn Estimator,
+    circuit: &Circuit,
+    params: &[f64],
+    inputs: &[f64],
+    observable: &PauliSum,
+    wrt: Wrt,
+    step: f64,
+) -> Result<Gradient> {
+    circuit.check_bindings(params, inputs)?;
+    let observables = std::slice::from_ref(observable);
+    let value = estimator.expectations(circuit, params, inputs, observables, 0)?[0];
+    let mut sources: Vec<AngleSource> = Vec::new();
+    if wrt.params {
+        sources.extend((0..params.len()).map(AngleSource::Param));
+    }
+    if wrt.inputs {
+        sources.extend((0..inputs.len()).map(AngleSource::Input));
+    }
+    let derivatives: Vec<f64> = sources
+        .par_iter()
+        .map(|&s| {
+            let eval = |delta: f64| -> Result<f64> {
+                let (mut p, mut x) = (params.to_vec(), inputs.to_vec());
+                match s {
+                    AngleSource::Param(i) => p[i] += delta,
+                    AngleSource::Input(i) => x[i] += delta,
+                }
+                Ok(estimator.expectations(circuit, &p, &x, observables, 0)?[0])
+            };
+            Ok((eval(step)? - eval(-step)?) / (2.0 * step))
+        })
+        .collect::<Result<_>>()?;
+    let mut grad = Gradient { value, params: vec![0.0; circuit.n_params()], inputs: vec![0.0; circuit.n_inputs()] };
+    for (&s, d) in sources.iter().zip(derivatives) {
+        accumulate(&mut grad, &[(s, 1.0)], d);
+    }
+    Ok(grad)
+}

@@ -1,0 +1,206 @@
+//! Gradient methods agree with each other: adjoint = parameter shift = finite differences on random
+//! circuits and observables (parameters shared and scaled, inputs, controlled rotations, phase gates,
+//! multi-controlled gates); batched = one by one; shot-based estimates are unbiased within their
+//! standard error.
+
+use proptest::prelude::*;
+use tinylab_quantum::circuit::Angle;
+use tinylab_quantum::gate::{Gate, StandardGate};
+use tinylab_quantum::grad::{
+    self, BasisEstimator, GradientMethod, StatevectorBackend, StatevectorEstimator, Wrt, batch_expectations, batch_vjp,
+};
+use tinylab_quantum::pauli::PauliSum;
+use tinylab_quantum::statevector::SimOptions;
+use tinylab_quantum::{Circuit, Statevector};
+
+/// A random circuit on `n` qubits with `n_params` parameters and `n_inputs` inputs, from a list of
+/// (gate kind, qubit seeds, angle seeds).
+fn build(n: usize, n_params: usize, n_inputs: usize, spec: &[(u8, [usize; 3], [u8; 3], [f64; 3])]) -> Circuit {
+    let mut c = Circuit::new(n);
+    for k in 0..n_params {
+        c.param(&format!("t{k}")).unwrap();
+    }
+    let angle = |sel: u8, v: f64| -> Angle {
+        match sel % 4 {
+            0 => Angle::Const(v),
+            1 => Angle::Param { index: (v.abs() * 97.0) as usize % n_params, scale: 1.0, offset: 0.0 },
+            2 => Angle::Param { index: (v.abs() * 31.0) as usize % n_params, scale: -0.7, offset: 0.3 },
+            _ => Angle::Input { index: (v.abs() * 13.0) as usize % n_inputs, scale: 1.3, offset: -0.2 },
+        }
+    };
+    for &(kind, qs, sels, vals) in spec {
+        let q0 = qs[0] % n;
+        let q1 = (q0 + 1 + qs[1] % (n - 1)) % n;
+        let a = |i: usize| angle(sels[i], vals[i]);
+        let (gate, qubits, angles): (Gate, Vec<usize>, Vec<Angle>) = match kind % 12 {
+            0 => (StandardGate::Rx.into(), vec![q0], vec![a(0)]),
+            1 => (StandardGate::Ry.into(), vec![q0], vec![a(0)]),
+            2 => (StandardGate::Rz.into(), vec![q0], vec![a(0)]),
+            3 => (StandardGate::U3.into(), vec![q0], vec![a(0), a(1), a(2)]),
+            4 => (StandardGate::Cx.into(), vec![q0, q1], vec![]),
+            5 => (StandardGate::Crx.into(), vec![q0, q1], vec![a(0)]),
+            6 => (StandardGate::Cu3.into(), vec![q0, q1], vec![a(0), a(1), a(2)]),
+            7 => (StandardGate::Cp.into(), vec![q0, q1], vec![a(0)]),
+            8 => (StandardGate::Rzz.into(), vec![q0, q1], vec![a(0)]),
+            9 => (StandardGate::H.into(), vec![q0], vec![]),
+            10 => (StandardGate::Ryy.into(), vec![q0, q1], vec![a(0)]),
+            _ => {
+                // A doubly controlled ry when there are three qubits, else a controlled ry.
+                if n >= 3 {
+                    let q2 = (0..n).find(|q| *q != q0 && *q != q1).unwrap();
+                    (Gate::controlled(StandardGate::Ry.into(), 2).unwrap(), vec![q0, q1, q2], vec![a(0)])
+                } else {
+                    (StandardGate::Cry.into(), vec![q0, q1], vec![a(0)])
+                }
+            }
+        };
+        c.append(gate, &qubits, &angles).unwrap();
+    }
+    c
+}
+
+fn observable(n: usize, terms: &[(f64, [u8; 4])]) -> PauliSum {
+    let labels: Vec<(f64, String)> = terms
+        .iter()
+        .map(|(w, ps)| (*w, (0..n).map(|q| ['I', 'X', 'Y', 'Z'][(ps[q % 4] % 4) as usize]).collect()))
+        .collect();
+    let refs: Vec<(f64, &str)> = labels.iter().map(|(w, l)| (*w, l.as_str())).collect();
+    PauliSum::from_labels(&refs).unwrap()
+}
+
+fn spec_strategy() -> impl Strategy<Value = Vec<(u8, [usize; 3], [u8; 3], [f64; 3])>> {
+    prop::collection::vec(
+        (
+            any::<u8>(),
+            prop::array::uniform3(0usize..16),
+            prop::array::uniform3(any::<u8>()),
+            prop::array::uniform3(-3.0f64..3.0),
+        ),
+        1..14,
+    )
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn adjoint_shift_and_finite_differences_agree(
+        n in 2usize..5,
+        spec in spec_strategy(),
+        terms in prop::collection::vec((-1.5f64..1.5, prop::array::uniform4(any::<u8>())), 1..4),
+        params in prop::collection::vec(-3.0f64..3.0, 3),
+        inputs in prop::collection::vec(-2.0f64..2.0, 2),
+    ) {
+        let c = build(n, 3, 2, &spec);
+        let obs = observable(n, &terms);
+        let x = &inputs[..c.n_inputs()];
+        let opts = SimOptions::default();
+        let adj = grad::gradient(GradientMethod::Adjoint, &c, &params, x, &obs, Wrt::ALL, &opts).unwrap();
+        let ps = grad::gradient(GradientMethod::ParameterShift, &c, &params, x, &obs, Wrt::ALL, &opts).unwrap();
+        let fd = grad::gradient(GradientMethod::FiniteDifference { step: 1e-5 }, &c, &params, x, &obs, Wrt::ALL, &opts).unwrap();
+        let direct = obs.expectation(&Statevector::from_circuit(&c, &params, x).unwrap()).unwrap();
+        prop_assert!((adj.value - direct).abs() < 1e-12);
+        prop_assert!((ps.value - direct).abs() < 1e-12);
+        prop_assert!(close(&adj.params, &ps.params, 1e-10), "adjoint {:?} shift {:?}", adj.params, ps.params);
+        prop_assert!(close(&adj.inputs, &ps.inputs, 1e-10), "adjoint {:?} shift {:?}", adj.inputs, ps.inputs);
+        prop_assert!(close(&adj.params, &fd.params, 1e-8), "adjoint {:?} fd {:?}", adj.params, fd.params);
+        prop_assert!(close(&adj.inputs, &fd.inputs, 1e-8), "adjoint {:?} fd {:?}", adj.inputs, fd.inputs);
+    }
+
+    #[test]
+    fn batched_equals_one_by_one(
+        spec in spec_strategy(),
+        params in prop::collection::vec(-3.0f64..3.0, 3),
+        rows in prop::collection::vec(-2.0f64..2.0, 10),
+        cot in prop::collection::vec(-1.0f64..1.0, 10),
+    ) {
+        let n = 3;
+        let mut c = build(n, 3, 2, &spec);
+        // Make sure both inputs are read.
+        c.ry(Angle::input(0), 0).unwrap().rx(Angle::input(1), 1).unwrap();
+        let observables = vec![PauliSum::z(0).unwrap(), observable(n, &[(0.5, [1, 2, 3, 0])])];
+        let batch = 5;
+        let values = batch_expectations(&c, &params, &rows, &observables, &SimOptions::default()).unwrap();
+        let vjp = batch_vjp(&c, &params, &rows, &observables, &cot, Wrt::ALL, &SimOptions::default()).unwrap();
+        let mut total = vec![0.0; 3];
+        for b in 0..batch {
+            let x = &rows[2 * b..2 * b + 2];
+            for (j, o) in observables.iter().enumerate() {
+                let g = grad::adjoint(&c, &params, x, o, Wrt::ALL, &SimOptions::default()).unwrap();
+                prop_assert!((values[b * 2 + j] - g.value).abs() < 1e-12);
+                for (t, p) in total.iter_mut().zip(&g.params) {
+                    *t += cot[b * 2 + j] * p;
+                }
+                for k in 0..2 {
+                    let expected: f64 = (0..2).map(|jj| {
+                        let gj = grad::adjoint(&c, &params, x, &observables[jj], Wrt::ALL, &SimOptions::default()).unwrap();
+                        cot[b * 2 + jj] * gj.inputs[k]
+                    }).sum();
+                    prop_assert!((vjp.inputs[b * 2 + k] - expected).abs() < 1e-10);
+                }
+            }
+        }
+        prop_assert!(close(&vjp.params, &total, 1e-10), "{:?} vs {:?}", vjp.params, total);
+    }
+}
+
+#[test]
+fn basis_estimator_is_exact_without_shots_and_unbiased_with_them() {
+    let mut c = Circuit::new(3);
+    c.ry(0.7, 0).unwrap().cx(0, 1).unwrap().rx(-1.1, 2).unwrap().h(1).unwrap().rz(0.4, 2).unwrap();
+    let obs = PauliSum::from_labels(&[(0.8, "XZY"), (-0.3, "ZIX"), (1.1, "IYY"), (0.25, "III")]).unwrap();
+    let exact = StatevectorEstimator::default();
+    use tinylab_quantum::grad::Estimator;
+    let truth = exact.expectations(&c, &[], &[], std::slice::from_ref(&obs), 0).unwrap()[0];
+    let basis = BasisEstimator { backend: StatevectorBackend::default(), shots: None };
+    let measured = basis.expectations(&c, &[], &[], std::slice::from_ref(&obs), 0).unwrap()[0];
+    assert!((truth - measured).abs() < 1e-12, "{truth} vs {measured}");
+    let shots = 20_000;
+    let sampled = BasisEstimator { backend: StatevectorBackend::default(), shots: Some(shots) };
+    let estimate = sampled.expectations(&c, &[], &[], std::slice::from_ref(&obs), 42).unwrap()[0];
+    // Each term's estimate has variance <= w^2 / shots; terms measured in different settings are
+    // independent, terms sharing a setting are bounded by the sum of their weights.
+    let sigma = (0.8f64 + 0.3 + 1.1) / (shots as f64).sqrt();
+    assert!((estimate - truth).abs() < 5.0 * sigma, "{estimate} vs {truth} (sigma {sigma})");
+    let again = sampled.expectations(&c, &[], &[], std::slice::from_ref(&obs), 42).unwrap()[0];
+    assert_eq!(estimate.to_bits(), again.to_bits());
+}
+
+#[test]
+fn shot_gradients_converge_to_the_exact_gradient() {
+    let mut c = Circuit::new(2);
+    let t0 = c.param("a").unwrap();
+    let t1 = c.param("b").unwrap();
+    c.ry(t0, 0).unwrap().crx(t1, 0, 1).unwrap().rz(t0.scaled(0.5), 1).unwrap();
+    let obs = PauliSum::from_labels(&[(1.0, "ZZ"), (0.5, "XI")]).unwrap();
+    let params = [0.9, -1.3];
+    let opts = SimOptions::default();
+    let exact = grad::gradient(GradientMethod::Adjoint, &c, &params, &[], &obs, Wrt::PARAMS, &opts).unwrap();
+    let shots = 50_000;
+    let sampled =
+        grad::gradient(GradientMethod::Shots { shots, seed: 3 }, &c, &params, &[], &obs, Wrt::PARAMS, &opts).unwrap();
+    // Per evaluation standard error <= 1.5/sqrt(shots); each entry sums at most 4 terms with
+    // coefficients <= 0.5, in absolute value, per angle occurrence (two occurrences for `a`).
+    let bound = 5.0 * 2.0 * 4.0 * 0.5 * 1.5 / (shots as f64).sqrt();
+    for (e, s) in exact.params.iter().zip(&sampled.params) {
+        assert!((e - s).abs() < bound, "exact {e} sampled {s} bound {bound}");
+    }
+}
+
+#[test]
+fn errors_are_typed() {
+    let mut c = Circuit::new(2);
+    let t = c.param("t").unwrap();
+    c.rx(t, 0).unwrap();
+    let opts = SimOptions::default();
+    let obs = PauliSum::z(0).unwrap();
+    assert!(grad::adjoint(&c, &[], &[], &obs, Wrt::PARAMS, &opts).is_err());
+    let far = PauliSum::z(5).unwrap();
+    let err = grad::adjoint(&c, &[0.1], &[], &far, Wrt::PARAMS, &opts).unwrap_err();
+    assert!(err.to_string().contains('5'), "{err}");
+    assert!(batch_vjp(&c, &[0.1], &[], &[obs], &[], Wrt::PARAMS, &opts).is_err());
+}
