@@ -35,6 +35,14 @@ pub enum ClassicalError {
     /// Reading or writing a checkpoint failed.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// A layer defined in another crate (a quantum layer) failed; its error is the source.
+    #[error("{layer}: {source}")]
+    Layer {
+        /// The layer.
+        layer: &'static str,
+        /// What went wrong inside it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -20,6 +20,7 @@ pub mod matrix;
 pub mod ops;
 pub mod pauli;
 pub mod qasm;
+pub mod qml;
 pub mod statevector;
 mod synthesis;
 pub mod transpile;

@@ -11,10 +11,15 @@ use super::overlap::{apply_pauli_sum, controlled_overlap, real_inner};
 use super::tape::{Tape, Wrt};
 use crate::circuit::{AngleSource, Circuit};
 use crate::error::{QuantumError, Result};
+use crate::fusion::{self, FusionConfig, Step};
 use crate::matrix::C64;
 use crate::pauli::PauliSum;
 use crate::statevector::{Parallelism, SimOptions, apply_op_unchecked};
 use rayon::prelude::*;
+
+/// States with at least this many qubits run the forward sweep fused (the backward sweep needs the
+/// ops one by one); below it fusing costs more than it saves.
+const FUSED_FORWARD_MIN_QUBITS: usize = 10;
 
 /// An expectation value and its gradient.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,8 +75,15 @@ pub fn adjoint_tape(
             v
         }
     };
-    for step in &tape.steps {
-        apply_op_unchecked(&mut psi, n, &step.op, parallelism);
+    if n >= FUSED_FORWARD_MIN_QUBITS {
+        let steps: Vec<Step> = tape.steps.iter().map(|s| Step::Op(s.op.clone())).collect();
+        for op in fusion::fuse(&steps, &FusionConfig::default()) {
+            apply_op_unchecked(&mut psi, n, &op, parallelism);
+        }
+    } else {
+        for step in &tape.steps {
+            apply_op_unchecked(&mut psi, n, &step.op, parallelism);
+        }
     }
     let mut lambda = crate::statevector::memory::allocate_states(n, 1)?;
     apply_pauli_sum(observable, &psi, &mut lambda, n, parallelism);
@@ -84,8 +96,15 @@ pub fn adjoint_tape(
     } else {
         tape.steps.iter().position(|s| !s.derivatives.is_empty()).unwrap_or(tape.steps.len())
     };
-    for step in tape.steps[stop..].iter().rev() {
-        apply_op_unchecked(&mut psi, n, &step.inverse, parallelism);
+    let steps = &tape.steps[stop..];
+    // Invariant at the top of iteration k: `psi` is the state before step k, `lambda` the co-state
+    // after it. (Running the two updates on two threads was measured slower below the kernels' own
+    // parallel threshold: waking a worker costs more than a pass over a 12-qubit state.)
+    if let Some(last) = steps.last() {
+        apply_op_unchecked(&mut psi, n, &last.inverse, parallelism);
+    }
+    for k in (0..steps.len()).rev() {
+        let step = &steps[k];
         for d in &step.derivatives {
             let overlap =
                 controlled_overlap(&lambda, &psi, n, &step.op.targets, &step.op.controls, &d.matrix, parallelism);
@@ -98,6 +117,9 @@ pub fn adjoint_tape(
             }
         }
         apply_op_unchecked(&mut lambda, n, &step.inverse, parallelism);
+        if k > 0 {
+            apply_op_unchecked(&mut psi, n, &steps[k - 1].inverse, parallelism);
+        }
     }
     Ok(AdjointOutput { gradient: Gradient { value, params, inputs }, initial_costate: initial.map(|_| lambda) })
 }
@@ -141,6 +163,14 @@ fn batch_size(circuit: &Circuit, inputs: &[f64]) -> Result<usize> {
     Ok(inputs.len() / n_in)
 }
 
+/// Batches of states with at most this many qubits are evaluated op by op from a per-thread tape
+/// (inputs re-bound per sample, no fusion); larger ones go through the fused batched statevector.
+const TAPE_BATCH_MAX_QUBITS: usize = 10;
+
+fn sample<'a>(rows: &'a [f64], b: usize, width: usize) -> &'a [f64] {
+    &rows[b * width..(b + 1) * width]
+}
+
 /// `<O_j>` for every sample of the batch and every observable: `batch x observables.len()`,
 /// row-major. Samples run in parallel.
 pub fn batch_expectations(
@@ -151,29 +181,53 @@ pub fn batch_expectations(
     options: &SimOptions,
 ) -> Result<Vec<f64>> {
     let batch = batch_size(circuit, inputs)?;
-    for o in observables {
-        check_observable(o, circuit.n_qubits())?;
-    }
-    let mut states = crate::statevector::BatchedStatevector::new(circuit.n_qubits(), batch)?;
-    states.run(circuit, params, inputs, options)?;
     let n = circuit.n_qubits();
-    let rows: Vec<Vec<f64>> = (0..batch)
-        .into_par_iter()
-        .map(|b| {
-            let amps = states.state(b).expect("sample within the batch");
-            observables
-                .iter()
-                .map(|o| o.terms().iter().try_fold(0.0, |acc, (w, p)| Ok(acc + w * p.expectation_of(amps, n)?)))
-                .collect::<Result<Vec<f64>>>()
-        })
-        .collect::<Result<_>>()?;
+    for o in observables {
+        check_observable(o, n)?;
+    }
+    let n_in = circuit.n_inputs();
+    let expectations = |amps: &[C64]| -> Result<Vec<f64>> {
+        observables
+            .iter()
+            .map(|o| o.terms().iter().try_fold(0.0, |acc, (w, p)| Ok(acc + w * p.expectation_of(amps, n)?)))
+            .collect()
+    };
+    if batch == 0 {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Vec<f64>> = if n <= TAPE_BATCH_MAX_QUBITS {
+        let template = Tape::new(circuit, params, sample(inputs, 0, n_in), Wrt::NONE)?;
+        (0..batch)
+            .into_par_iter()
+            .map_init(
+                || (template.clone(), vec![C64::new(0.0, 0.0); 1 << n]),
+                |(tape, psi), b| {
+                    tape.rebind_inputs(circuit, params, sample(inputs, b, n_in))?;
+                    psi.fill(C64::new(0.0, 0.0));
+                    psi[0] = C64::new(1.0, 0.0);
+                    for step in &tape.steps {
+                        apply_op_unchecked(psi, n, &step.op, Parallelism::Sequential);
+                    }
+                    expectations(psi)
+                },
+            )
+            .collect::<Result<_>>()?
+    } else {
+        let mut states = crate::statevector::BatchedStatevector::new(n, batch)?;
+        states.run(circuit, params, inputs, options)?;
+        (0..batch)
+            .into_par_iter()
+            .map(|b| expectations(states.state(b).expect("sample within the batch")))
+            .collect::<Result<_>>()?
+    };
     Ok(rows.concat())
 }
 
 /// The vector-Jacobian product of [`batch_expectations`]: given `cotangent` (`batch x
 /// observables.len()`, the loss gradient with respect to each expectation), the gradient with
 /// respect to the shared parameters (summed over samples, in sample order, so the same at any thread
-/// count) and to each sample's inputs. One adjoint sweep per sample, samples in parallel.
+/// count) and to each sample's inputs. One adjoint sweep per sample, samples in parallel, each thread
+/// re-binding the inputs of its own copy of the tape.
 pub fn batch_vjp(
     circuit: &Circuit,
     params: &[f64],
@@ -192,16 +246,22 @@ pub fn batch_vjp(
         });
     }
     let n_in = circuit.n_inputs();
+    if batch == 0 {
+        return Ok(BatchGradient { params: vec![0.0; circuit.n_params()], inputs: Vec::new() });
+    }
     let inner = if batch >= rayon::current_num_threads() { Parallelism::Sequential } else { options.parallelism };
+    let template = Tape::new(circuit, params, sample(inputs, 0, n_in), wrt)?;
+    let n_obs = observables.len();
     let per_sample: Vec<Gradient> = (0..batch)
         .into_par_iter()
-        .map(|b| {
-            let x = &inputs[b * n_in..(b + 1) * n_in];
-            let weights = &cotangent[b * observables.len()..(b + 1) * observables.len()];
-            let observable = PauliSum::combination(observables, weights);
-            let tape = Tape::new(circuit, params, x, wrt)?;
-            Ok(adjoint_tape(&tape, None, &observable, inner)?.gradient)
-        })
+        .map_init(
+            || template.clone(),
+            |tape, b| {
+                tape.rebind_inputs(circuit, params, sample(inputs, b, n_in))?;
+                let observable = PauliSum::combination(observables, sample(cotangent, b, n_obs));
+                Ok(adjoint_tape(tape, None, &observable, inner)?.gradient)
+            },
+        )
         .collect::<Result<_>>()?;
     let mut total = vec![0.0; circuit.n_params()];
     let mut grad_inputs = Vec::with_capacity(batch * n_in);

@@ -115,8 +115,16 @@ pub fn apply_grouped<const D: usize>(
 ) {
     debug_assert_eq!(1usize << targets.len(), D);
     debug_assert_eq!(amps.len(), 1usize << n_qubits);
-    let mut fixed: Vec<usize> = targets.iter().chain(controls).copied().collect();
+    // The fixed (target and control) qubits, sorted, on the stack: this runs once per op, and for the
+    // small states of QML batches a heap allocation here costs more than the op itself.
+    let mut fixed_buf = [0usize; usize::BITS as usize];
+    let n_fixed = targets.len() + controls.len();
+    for (slot, &q) in fixed_buf.iter_mut().zip(targets.iter().chain(controls)) {
+        *slot = q;
+    }
+    let fixed = &mut fixed_buf[..n_fixed];
     fixed.sort_unstable();
+    let fixed = &*fixed;
     let control_mask: usize = controls.iter().map(|&q| 1usize << q).sum();
     let mut offsets = [0usize; D];
     for (j, off) in offsets.iter_mut().enumerate() {
@@ -133,7 +141,7 @@ pub fn apply_grouped<const D: usize>(
         while g < range.end {
             let lo = g & (run - 1);
             let len = (run - lo).min(range.end - g);
-            let base = insert_zero_bits(g - lo, &fixed) | control_mask | lo;
+            let base = insert_zero_bits(g - lo, fixed) | control_mask | lo;
             for i in base..base + len {
                 #[allow(clippy::needless_range_loop)] // `j` indexes `v` and `offsets` alike
                 for j in 0..D {
@@ -276,27 +284,37 @@ pub fn apply_dense_with(
     parallelism: Parallelism,
 ) {
     let fast = kernel == DenseKernel::Avx2Fma && has_avx2_fma();
-    macro_rules! go {
-        ($d:literal) => {{
-            let a = DenseArray::<$d>::new(m);
-            #[cfg(target_arch = "x86_64")]
-            if fast {
-                // SAFETY: `fast` implies the CPU supports AVX2 and FMA.
-                return unsafe { apply_dense_avx2_fma::<$d>(amps, n_qubits, targets, controls, &a, parallelism) };
-            }
-            let _ = fast;
-            apply_grouped::<$d>(amps, n_qubits, targets, controls, parallelism, |v| a.apply::<false>(v))
-        }};
-    }
     match targets.len() {
-        1 => go!(2),
-        2 => go!(4),
-        3 => go!(8),
-        4 => go!(16),
-        5 => go!(32),
-        6 => go!(64),
+        1 => apply_dense_sized::<2>(fast, amps, n_qubits, targets, controls, m, parallelism),
+        2 => apply_dense_sized::<4>(fast, amps, n_qubits, targets, controls, m, parallelism),
+        3 => apply_dense_sized::<8>(fast, amps, n_qubits, targets, controls, m, parallelism),
+        4 => apply_dense_sized::<16>(fast, amps, n_qubits, targets, controls, m, parallelism),
+        5 => apply_dense_sized::<32>(fast, amps, n_qubits, targets, controls, m, parallelism),
+        6 => apply_dense_sized::<64>(fast, amps, n_qubits, targets, controls, m, parallelism),
         k => panic!("apply_dense supports 1..={MAX_DENSE_TARGETS} targets, got {k}"),
     }
+}
+
+/// [`apply_dense_with`] for one matrix size. Kept out of line so that each call reserves the stack
+/// of its own size only (a 64 x 64 matrix is 64 KiB; small ops must not pay for probing it).
+#[inline(never)]
+fn apply_dense_sized<const D: usize>(
+    fast: bool,
+    amps: &mut [C64],
+    n_qubits: usize,
+    targets: &[usize],
+    controls: &[usize],
+    m: &Matrix,
+    parallelism: Parallelism,
+) {
+    let a = DenseArray::<D>::new(m);
+    #[cfg(target_arch = "x86_64")]
+    if fast {
+        // SAFETY: `fast` implies the CPU supports AVX2 and FMA.
+        return unsafe { apply_dense_avx2_fma::<D>(amps, n_qubits, targets, controls, &a, parallelism) };
+    }
+    let _ = fast;
+    apply_grouped::<D>(amps, n_qubits, targets, controls, parallelism, |v| a.apply::<false>(v))
 }
 
 /// Applies a diagonal on few `targets` (at most 3) where all `controls` are 1. Target qubits whose

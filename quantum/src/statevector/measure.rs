@@ -19,6 +19,10 @@ where
     T: Send + Add<Output = T> + Default,
 {
     let chunks = len.div_ceil(REDUCE_CHUNK).max(1);
+    if chunks == 1 {
+        // One chunk: the same single partial sum, without a trip through the thread pool.
+        return T::default() + f(0..len);
+    }
     let partials: Vec<T> =
         (0..chunks).into_par_iter().map(|c| f(c * REDUCE_CHUNK..((c + 1) * REDUCE_CHUNK).min(len))).collect();
     partials.into_iter().fold(T::default(), |a, b| a + b)

@@ -18,11 +18,15 @@ pub fn available_bytes() -> Option<u64> {
     Some(kib.saturating_mul(1024))
 }
 
+/// Requests below this many bytes skip the check against `/proc/meminfo` (reading it costs more than
+/// simulating a small state; the allocator still refuses what it cannot give).
+const CHECK_AVAILABLE_FROM_BYTES: u128 = 64 << 20;
+
 /// Zeroed amplitudes for `n_states` states of `n_qubits` qubits, or [`QuantumError::TooLarge`] naming
 /// the bytes needed.
 pub fn allocate_states(n_qubits: usize, n_states: usize) -> Result<Vec<C64>> {
     let bytes = bytes_needed(n_qubits, n_states);
-    let available = available_bytes();
+    let available = if bytes >= CHECK_AVAILABLE_FROM_BYTES { available_bytes() } else { None };
     let too_large = |available| QuantumError::TooLarge { n_qubits, bytes_needed: bytes, bytes_available: available };
     if bytes > isize::MAX as u128 {
         return Err(too_large(None));
