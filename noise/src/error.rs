@@ -66,6 +66,9 @@ pub enum NoiseError {
     /// The quantum simulator refused.
     #[error(transparent)]
     Quantum(#[from] tinylab_quantum::QuantumError),
+    /// Transpiling a circuit onto a device failed.
+    #[error(transparent)]
+    Transpile(#[from] tinylab_quantum::transpile::TranspileError),
 }
 
 /// Shorthand for results of this crate.

@@ -18,6 +18,7 @@ pub mod device;
 pub mod error;
 pub mod mitigation;
 pub mod model;
+pub mod qml;
 pub mod readout;
 pub mod sim;
 pub mod trajectories;

@@ -460,6 +460,30 @@ impl Circuit {
         }
     }
 
+    /// A copy with every trainable parameter replaced by its value in `params` (constant angles, no
+    /// parameters left): a trained model ready to transpile or export. Inputs stay symbolic.
+    pub fn bind_params(&self, params: &[f64]) -> Result<Circuit> {
+        if params.len() != self.n_params() {
+            return Err(QuantumError::BindingCount {
+                what: "trainable parameters",
+                expected: self.n_params(),
+                got: params.len(),
+            });
+        }
+        let mut out = self.clone();
+        out.param_names.clear();
+        for inst in &mut out.instructions {
+            if let Instruction::Gate(app) = inst {
+                for a in &mut app.angles {
+                    if let Angle::Param { .. } = a {
+                        *a = Angle::Const(a.resolve(params, &[]));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A copy without measurements (classical bits kept), so that gates such as a change of
     /// measurement basis can follow.
     pub fn without_measurements(&self) -> Circuit {

@@ -123,6 +123,9 @@ pub enum QuantumError {
     /// A probability distribution that cannot be sampled (not finite or all zero).
     #[error("cannot sample: {0}")]
     Sampling(String),
+    /// A probability backend defined in another crate (a noise model) failed.
+    #[error("noisy backend: {0}")]
+    Backend(String),
     /// Errors from the OpenQASM 2 reader and writer (boxed: they carry positions and names, and would
     /// otherwise make every `Result` of this crate large).
     #[error(transparent)]

@@ -26,6 +26,7 @@ mod context;
 mod digits_cnn;
 mod error;
 mod metrics;
+mod qml_digits4;
 mod quickstart;
 mod report;
 
@@ -66,7 +67,7 @@ pub trait Experiment: Sync {
 
 /// Every registered experiment, in the order `tinylab list` shows them.
 pub fn registry() -> &'static [&'static dyn Experiment] {
-    &[&quickstart::Quickstart, &digits_cnn::DigitsCnn]
+    &[&quickstart::Quickstart, &digits_cnn::DigitsCnn, &qml_digits4::QmlDigits4]
 }
 
 /// The registered experiment called `name`; for an unknown name, an error that lists the known ones.

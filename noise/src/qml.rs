@@ -1,0 +1,153 @@
+//! Noisy forward passes for quantum machine learning: the estimators of `tinylab_quantum::grad`
+//! backed by a density matrix or by trajectories under a [`NoiseModel`], and a trained model prepared
+//! for a device (weights bound, transpiled to the device's basis and coupling map, readout observables
+//! moved to where the logical qubits end), evaluated with finite shots and readout error as hardware
+//! would (the QuantumNAT setting, Wang et al., DAC 2022).
+
+use crate::device::DeviceProfile;
+use crate::error::{NoiseError, Result};
+use crate::model::NoiseModel;
+use crate::sim::probabilities_density;
+use crate::trajectories::probabilities_trajectories;
+use std::sync::Arc;
+use tinylab_quantum::grad::{BasisEstimator, Estimator, ProbabilityBackend};
+use tinylab_quantum::pauli::{PauliString, PauliSum};
+use tinylab_quantum::statevector::SimOptions;
+use tinylab_quantum::{Circuit, QuantumError, transpile};
+
+fn as_quantum(e: NoiseError) -> QuantumError {
+    match e {
+        NoiseError::Quantum(q) => q,
+        other => QuantumError::Backend(other.to_string()),
+    }
+}
+
+/// Outcome distributions from the density matrix under a noise model, after readout error when
+/// `readout` is set (what a device reports).
+#[derive(Debug, Clone)]
+pub struct DensityBackend {
+    /// The noise model.
+    pub model: Arc<NoiseModel>,
+    /// Apply the model's readout errors.
+    pub readout: bool,
+    /// Simulation options.
+    pub options: SimOptions,
+}
+
+impl ProbabilityBackend for DensityBackend {
+    fn probabilities(&self, circuit: &Circuit, params: &[f64], inputs: &[f64]) -> tinylab_quantum::Result<Vec<f64>> {
+        let p = probabilities_density(circuit, params, inputs, &self.model, &self.options).map_err(as_quantum)?;
+        Ok(if self.readout { p.measured_probabilities } else { p.probabilities })
+    }
+}
+
+/// Outcome distributions averaged over seeded quantum trajectories (for more qubits than a density
+/// matrix allows), after readout error when `readout` is set.
+#[derive(Debug, Clone)]
+pub struct TrajectoryBackend {
+    /// The noise model.
+    pub model: Arc<NoiseModel>,
+    /// Trajectories per distribution.
+    pub trajectories: usize,
+    /// Seed of the trajectories.
+    pub seed: u64,
+    /// Apply the model's readout errors.
+    pub readout: bool,
+    /// Simulation options.
+    pub options: SimOptions,
+}
+
+impl ProbabilityBackend for TrajectoryBackend {
+    fn probabilities(&self, circuit: &Circuit, params: &[f64], inputs: &[f64]) -> tinylab_quantum::Result<Vec<f64>> {
+        let (p, _) = probabilities_trajectories(
+            circuit,
+            params,
+            inputs,
+            &self.model,
+            self.trajectories,
+            self.seed,
+            &self.options,
+        )
+        .map_err(as_quantum)?;
+        Ok(if self.readout { p.measured_probabilities } else { p.probabilities })
+    }
+}
+
+/// `observable` with qubit `q` moved to `layout[q]`.
+pub fn remap_observable(observable: &PauliSum, layout: &[usize]) -> Result<PauliSum> {
+    let terms = observable
+        .terms()
+        .iter()
+        .map(|&(w, p)| {
+            let moved: Vec<_> = (0..p.min_qubits())
+                .filter(|&q| p.get(q) != tinylab_quantum::pauli::Pauli::I)
+                .map(|q| {
+                    layout
+                        .get(q)
+                        .map(|&phys| (phys, p.get(q)))
+                        .ok_or(QuantumError::QubitOutOfRange { qubit: q, n_qubits: layout.len() })
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            Ok((w, PauliString::new(&moved)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PauliSum::new(terms))
+}
+
+/// A trained model on a device: its circuit with the weights bound, transpiled onto the device, the
+/// readout observables on the physical qubits where the logical ones end, and the device's noise
+/// model.
+#[derive(Debug, Clone)]
+pub struct DeviceModel {
+    circuit: Circuit,
+    observables: Vec<PauliSum>,
+    model: Arc<NoiseModel>,
+    final_layout: Vec<usize>,
+}
+
+impl DeviceModel {
+    /// Prepares `circuit` with `weights` for `profile`, placing logical qubit `v` on physical qubit
+    /// `initial_layout[v]` (`0, 1, 2, ...` when `None`).
+    pub fn new(
+        circuit: &Circuit,
+        weights: &[f64],
+        observables: &[PauliSum],
+        profile: &DeviceProfile,
+        initial_layout: Option<&[usize]>,
+    ) -> Result<Self> {
+        let bound = circuit.bind_params(weights)?;
+        let target = profile.target()?;
+        let layout: Vec<usize> = match initial_layout {
+            Some(l) => l.to_vec(),
+            None => transpile::trivial_layout(circuit.n_qubits()),
+        };
+        let (device_circuit, final_layout) = transpile::transpile(&bound, &target, &layout)?;
+        let observables = observables.iter().map(|o| remap_observable(o, &final_layout)).collect::<Result<_>>()?;
+        Ok(Self {
+            circuit: device_circuit,
+            observables,
+            model: Arc::new(NoiseModel::from_profile(profile)?),
+            final_layout,
+        })
+    }
+
+    /// The transpiled circuit (device qubits, inputs still symbolic).
+    pub fn circuit(&self) -> &Circuit {
+        &self.circuit
+    }
+
+    /// Where each logical qubit ends.
+    pub fn final_layout(&self) -> &[usize] {
+        &self.final_layout
+    }
+
+    /// The readout expectation values for one input row: exact under the noise model (with readout
+    /// error) when `shots` is `None`, else estimated from `shots` seeded samples per measured basis.
+    pub fn expectations(&self, inputs: &[f64], shots: Option<usize>, seed: u64) -> Result<Vec<f64>> {
+        let estimator = BasisEstimator {
+            backend: DensityBackend { model: self.model.clone(), readout: true, options: SimOptions::default() },
+            shots,
+        };
+        Ok(estimator.expectations(&self.circuit, &[], inputs, &self.observables, seed)?)
+    }
+}
