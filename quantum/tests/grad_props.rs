@@ -13,9 +13,12 @@ use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::SimOptions;
 use tinylab_quantum::{Circuit, Statevector};
 
+/// One random gate: kind, qubit seeds, angle-source selectors, angle values.
+type GateSpec = (u8, [usize; 3], [u8; 3], [f64; 3]);
+
 /// A random circuit on `n` qubits with `n_params` parameters and `n_inputs` inputs, from a list of
 /// (gate kind, qubit seeds, angle seeds).
-fn build(n: usize, n_params: usize, n_inputs: usize, spec: &[(u8, [usize; 3], [u8; 3], [f64; 3])]) -> Circuit {
+fn build(n: usize, n_params: usize, n_inputs: usize, spec: &[GateSpec]) -> Circuit {
     let mut c = Circuit::new(n);
     for k in 0..n_params {
         c.param(&format!("t{k}")).unwrap();
@@ -68,7 +71,7 @@ fn observable(n: usize, terms: &[(f64, [u8; 4])]) -> PauliSum {
     PauliSum::from_labels(&refs).unwrap()
 }
 
-fn spec_strategy() -> impl Strategy<Value = Vec<(u8, [usize; 3], [u8; 3], [f64; 3])>> {
+fn spec_strategy() -> impl Strategy<Value = Vec<GateSpec>> {
     prop::collection::vec(
         (
             any::<u8>(),

@@ -167,7 +167,7 @@ fn batch_size(circuit: &Circuit, inputs: &[f64]) -> Result<usize> {
 /// (inputs re-bound per sample, no fusion); larger ones go through the fused batched statevector.
 const TAPE_BATCH_MAX_QUBITS: usize = 10;
 
-fn sample<'a>(rows: &'a [f64], b: usize, width: usize) -> &'a [f64] {
+fn sample(rows: &[f64], b: usize, width: usize) -> &[f64] {
     &rows[b * width..(b + 1) * width]
 }
 

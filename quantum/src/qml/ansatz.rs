@@ -16,11 +16,11 @@ pub fn hardware_efficient(circuit: &mut Circuit, layers: usize, prefix: &str) ->
     let n = circuit.n_qubits();
     for _ in 0..layers {
         let theta = new_params(circuit, prefix, 2 * n)?;
-        for q in 0..n {
-            circuit.ry(theta[q], q)?;
+        for (q, &angle) in theta[..n].iter().enumerate() {
+            circuit.ry(angle, q)?;
         }
-        for q in 0..n {
-            circuit.rz(theta[n + q], q)?;
+        for (q, &angle) in theta[n..].iter().enumerate() {
+            circuit.rz(angle, q)?;
         }
         for q in 0..n.saturating_sub(1) {
             circuit.cx(q, q + 1)?;

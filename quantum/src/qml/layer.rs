@@ -180,7 +180,7 @@ impl Op for QuantumOp {
                 for b in 0..self.batch {
                     let observable = PauliSum::combination(&self.observables, &cotangent[b * n_obs..(b + 1) * n_obs]);
                     let x = &self.inputs[b * n_in..(b + 1) * n_in];
-                    let seed = derive_seed(self.seed ^ 0x5EED_0F_BAC4, b as u64);
+                    let seed = derive_seed(self.seed ^ 0x005E_ED0F_BAC4, b as u64);
                     let g = parameter_shift(estimator.as_ref(), &self.circuit, &self.params, x, &observable, wrt, seed)
                         .map_err(layer_error)?;
                     params.iter_mut().zip(&g.params).for_each(|(t, p)| *t += p);
