@@ -22,13 +22,17 @@
 //! registry tests pick it up from there; an example in `examples/` that only calls
 //! `run_experiment("my_study", ...)` is optional.
 
+mod barren_plateau;
 mod context;
 mod digits_cnn;
 mod error;
 mod metrics;
+mod qaoa_maxcut;
 mod qml_digits4;
 mod quickstart;
 mod report;
+mod variational;
+mod vqe_h2;
 
 pub use context::{PlotRecord, RunContext};
 pub use digits_cnn::DigitsCnn;
@@ -67,7 +71,14 @@ pub trait Experiment: Sync {
 
 /// Every registered experiment, in the order `tinylab list` shows them.
 pub fn registry() -> &'static [&'static dyn Experiment] {
-    &[&quickstart::Quickstart, &digits_cnn::DigitsCnn, &qml_digits4::QmlDigits4]
+    &[
+        &quickstart::Quickstart,
+        &digits_cnn::DigitsCnn,
+        &qml_digits4::QmlDigits4,
+        &vqe_h2::VqeH2,
+        &qaoa_maxcut::QaoaMaxcut,
+        &barren_plateau::BarrenPlateau,
+    ]
 }
 
 /// The registered experiment called `name`; for an unknown name, an error that lists the known ones.
