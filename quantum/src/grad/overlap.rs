@@ -8,20 +8,11 @@ use crate::matrix::C64;
 use crate::ops::OpMatrix;
 use crate::pauli::PauliSum;
 use crate::statevector::Parallelism;
-use crate::statevector::kernel::PARALLEL_THRESHOLD_QUBITS;
+use crate::statevector::kernel::{PARALLEL_THRESHOLD_QUBITS, insert_zero_bits};
 use rayon::prelude::*;
 
 /// Groups per partial sum.
 const GROUPS_PER_CHUNK: usize = 1 << 12;
-
-#[inline(always)]
-fn insert_zero_bits(mut g: usize, sorted_positions: &[usize]) -> usize {
-    for &p in sorted_positions {
-        let low = g & ((1usize << p) - 1);
-        g = ((g >> p) << (p + 1)) | low;
-    }
-    g
-}
 
 /// `<λ| D_c |ψ>` where `D_c` applies `matrix` on `targets` where every qubit of `controls` is 1 and
 /// is zero elsewhere.

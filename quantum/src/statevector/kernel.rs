@@ -80,7 +80,7 @@ impl<'a> SharedAmps<'a> {
 
 /// Inserts a zero bit at each of `sorted_positions` (ascending) into `g`.
 #[inline(always)]
-fn insert_zero_bits(mut g: usize, sorted_positions: &[usize]) -> usize {
+pub(crate) fn insert_zero_bits(mut g: usize, sorted_positions: &[usize]) -> usize {
     for &p in sorted_positions {
         let low = g & ((1usize << p) - 1);
         g = ((g >> p) << (p + 1)) | low;

@@ -271,19 +271,12 @@ impl Statevector {
         sorted.sort_unstable();
         let offsets: Vec<usize> =
             (0..dim).map(|a| qubits.iter().enumerate().fold(0usize, |i, (b, &q)| i | (a >> b & 1) << q)).collect();
-        let insert_zeros = |mut i: usize| {
-            for &q in &sorted {
-                let low = i & ((1 << q) - 1);
-                i = ((i - low) << 1) | low;
-            }
-            i
-        };
         let groups = self.amps.len() / dim;
         let chunk = |range: std::ops::Range<usize>| {
             let mut acc = vec![C64::new(0.0, 0.0); dim * dim];
             let mut vals = vec![C64::new(0.0, 0.0); dim];
             for g in range {
-                let base = insert_zeros(g);
+                let base = kernel::insert_zero_bits(g, &sorted);
                 for (v, &o) in vals.iter_mut().zip(&offsets) {
                     *v = self.amps[base | o];
                 }
