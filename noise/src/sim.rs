@@ -41,7 +41,13 @@ pub(crate) fn gate_unitary(app: &GateApplication, params: &[f64], inputs: &[f64]
 }
 
 /// Key of a cached noisy-gate superoperator: gate name, qubits, angle bits.
-type CacheKey = (String, Vec<usize>, Vec<u64>);
+pub(crate) type CacheKey = (String, Vec<usize>, Vec<u64>);
+
+/// The cache key of a noisy gate at its bound angles: name, qubits and the exact angle bits (shared
+/// by the density and trajectory simulators, which both reuse the matrices of repeated gates).
+pub(crate) fn cache_key(app: &tinylab_quantum::circuit::GateApplication, params: &[f64], inputs: &[f64]) -> CacheKey {
+    (app.gate.name(), app.qubits.clone(), app.angles.iter().map(|a| a.resolve(params, inputs).to_bits()).collect())
+}
 
 /// The ops on the `2n`-qubit vector that evolve the density matrix through `circuit` under `model`.
 pub fn vectorised_steps(circuit: &Circuit, params: &[f64], inputs: &[f64], model: &NoiseModel) -> Result<Vec<Step>> {
@@ -77,8 +83,7 @@ pub fn vectorised_steps(circuit: &Circuit, params: &[f64], inputs: &[f64], model
                     }
                 }
                 Some(noise) => {
-                    let angle_bits = app.angles.iter().map(|a| a.resolve(params, inputs).to_bits()).collect();
-                    let key = (app.gate.name(), app.qubits.clone(), angle_bits);
+                    let key = cache_key(app, params, inputs);
                     let superop = match cache.get(&key) {
                         Some(s) => s.clone(),
                         None => {

@@ -57,7 +57,7 @@ fn segments(
         return Err(QuantumError::Unsupported("trajectories handle measurements only at the end".into()).into());
     }
     let mut out = Vec::new();
-    let mut cache: std::collections::HashMap<(String, Vec<usize>, Vec<u64>), Vec<tinylab_quantum::Matrix>> =
+    let mut cache: std::collections::HashMap<crate::sim::CacheKey, Vec<tinylab_quantum::Matrix>> =
         std::collections::HashMap::new();
     let mut pending: Vec<Step> = Vec::new();
     let mut lowered = Vec::new();
@@ -70,8 +70,7 @@ fn segments(
                     pending.extend(lowered.drain(..).map(Step::Op));
                 }
                 Some(noise) => {
-                    let angle_bits: Vec<u64> = app.angles.iter().map(|a| a.resolve(params, inputs).to_bits()).collect();
-                    let key = (app.gate.name(), app.qubits.clone(), angle_bits);
+                    let key = crate::sim::cache_key(app, params, inputs);
                     let b = match cache.get(&key) {
                         Some(b) => b.clone(),
                         None => {
