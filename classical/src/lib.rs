@@ -19,8 +19,10 @@
 
 pub mod autograd;
 pub mod checkpoint;
+pub mod compress;
 pub mod data;
 pub mod error;
+pub mod int8;
 pub mod nn;
 pub mod ops;
 pub mod optim;

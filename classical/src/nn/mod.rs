@@ -142,7 +142,10 @@ impl Ctx {
 }
 
 /// A layer or a model.
-pub trait Module: Send + std::fmt::Debug {
+///
+/// `Any` is a supertrait so that passes which rewrite a model's structure (channel pruning, the int8
+/// converter) can look through `&dyn Module` at the concrete layer: `(m as &dyn Any).downcast_ref::<Conv2d>()`.
+pub trait Module: std::any::Any + Send + std::fmt::Debug {
     /// The output for input `x`.
     fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var>;
 
