@@ -23,8 +23,10 @@
 //! `run_experiment("my_study", ...)` is optional.
 
 mod barren_plateau;
+mod compression;
 mod context;
 mod digits_cnn;
+mod distill_lab;
 mod error;
 mod metrics;
 mod qaoa_maxcut;
@@ -78,6 +80,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &vqe_h2::VqeH2,
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,
+        &distill_lab::DistillLab,
     ]
 }
 
