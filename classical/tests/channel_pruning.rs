@@ -567,3 +567,53 @@ fn pruning_then_fine_tuning_recovers_accuracy() {
     assert!(acc_trained > 0.85, "trained {acc_trained}");
     assert!(acc_tuned > 0.85 && acc_tuned >= acc_pruned - 0.02, "{acc_trained} -> {acc_pruned} -> {acc_tuned}");
 }
+
+/// Silences a seeded random half of every prunable group's channels through batch norm alone (scale and
+/// shift 0 in every batch norm of the group, so the channel is exactly zero whatever the filters), then
+/// prunes globally by batch-norm scale with a ratio that removes exactly as many channels as were
+/// silenced: the silenced ones go, in every group at once, and the outputs stay.
+fn check_global_bn_scale_pruning(mut model: Sequential, input: &[usize], seed: u64) {
+    randomize_batch_norms(&mut model, seed);
+    let pruner = ChannelPruner::new(&model, &input[1..]).unwrap();
+    let (mut silenced, mut total) = (0usize, 0usize);
+    let mut expected = BTreeMap::new();
+    for (gi, g) in pruner.groups().iter().filter(|g| g.prunable()).enumerate() {
+        let mut perm = permutation(g.channels, seed ^ (gi as u64 + 100));
+        perm.truncate(g.channels / 2);
+        for path in g.paths_where(|r| matches!(r, Role::BatchNorm { .. })) {
+            let b = (find_layer_mut(&mut model, path).unwrap() as &mut dyn Any).downcast_mut::<BatchNorm>().unwrap();
+            for &c in &perm {
+                b.gamma.value[[c]] = 0.0;
+                b.beta.value[[c]] = 0.0;
+            }
+        }
+        silenced += perm.len();
+        total += g.channels;
+        expected.insert(g.name.clone(), (0..g.channels).filter(|c| !perm.contains(c)).collect::<Vec<_>>());
+    }
+    let x = rand_uniform(input, -1.0, 1.0, &mut rng(seed + 1));
+    let before = forward_eval(&mut model, &x);
+    let ratio = ((silenced as f64 + 0.5) / total as f64) as f32;
+    let report = prune_channels(&mut model, &input[1..], &ChannelPlan::Global(ratio), Importance::BnScale).unwrap();
+    for change in &report.groups {
+        assert_eq!(&change.kept, &expected[&change.name], "group {}", change.name);
+    }
+    let diff = max_rel_diff(&before, &forward_eval(&mut model, &x));
+    assert!(diff <= 1e-5, "outputs moved by {diff} (relative)");
+}
+
+#[test]
+fn global_bn_scale_pruning_removes_silenced_channels_of_resnet8_and_mobilenet() {
+    check_global_bn_scale_pruning(zoo::resnet_cifar(8, 10, 21).unwrap(), &[2, 3, 32, 32], 21);
+    check_global_bn_scale_pruning(zoo::mobilenet_v2(0.25, 10, 22).unwrap(), &[1, 3, 32, 32], 22);
+    check_global_bn_scale_pruning(zoo::vgg_small(3, &[8, 16, 32], 10, 23).unwrap(), &[2, 3, 32, 32], 23);
+}
+
+/// The same on ResNet-20 and the full-width MobileNetV2 (a fraction of a second in the test profile).
+#[test]
+fn zero_channel_pruning_of_resnet20_and_full_mobilenet_keeps_outputs() {
+    check_zero_channel_pruning(zoo::resnet_cifar(20, 10, 31).unwrap(), &[2, 3, 32, 32], 31);
+    check_zero_channel_pruning(zoo::mobilenet_v2(1.0, 10, 32).unwrap(), &[2, 3, 32, 32], 32);
+    check_global_bn_scale_pruning(zoo::resnet_cifar(20, 10, 33).unwrap(), &[2, 3, 32, 32], 33);
+    check_global_bn_scale_pruning(zoo::mobilenet_v2(1.0, 10, 34).unwrap(), &[2, 3, 32, 32], 34);
+}
