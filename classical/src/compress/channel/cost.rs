@@ -126,22 +126,41 @@ pub(crate) fn leaf_shape_macs(
     Ok(None)
 }
 
-/// Walks `layer` from a per-sample input shape, returning the output shape and the MACs.
-fn walk(path: &str, layer: &dyn Module, shape: &[usize]) -> Result<(Vec<usize>, u64)> {
+/// MACs of a convolution or linear layer that skips its zero weights: the dense count times the
+/// fraction of non-zero (effective, masked) weights, exact because the dense count is a multiple of the
+/// weight count.
+fn nonzero_macs(layer: &dyn Module, dense: u64) -> u64 {
+    let any = layer as &dyn Any;
+    let weight = any
+        .downcast_ref::<Conv2d>()
+        .map(|c| &c.weight)
+        .or_else(|| any.downcast_ref::<Linear>().map(|l| &l.weight));
+    match weight {
+        Some(w) if !w.is_empty() => {
+            let nonzero = w.effective_value().iter().filter(|v| **v != 0.0).count() as u64;
+            dense / w.len() as u64 * nonzero
+        }
+        _ => dense,
+    }
+}
+
+/// Walks `layer` from a per-sample input shape, returning the output shape and the MACs (of the
+/// non-zero weights only when `skip_zeros`).
+fn walk(path: &str, layer: &dyn Module, shape: &[usize], skip_zeros: bool) -> Result<(Vec<usize>, u64)> {
     let any = layer as &dyn Any;
     if let Some(seq) = any.downcast_ref::<Sequential>() {
         let (mut shape, mut macs) = (shape.to_vec(), 0u64);
         for (i, l) in seq.layers.iter().enumerate() {
-            let (s, m) = walk(&join(path, &i.to_string()), l.as_ref(), &shape)?;
+            let (s, m) = walk(&join(path, &i.to_string()), l.as_ref(), &shape, skip_zeros)?;
             shape = s;
             macs += m;
         }
         return Ok((shape, macs));
     }
     if let Some(res) = any.downcast_ref::<Residual>() {
-        let (body, mb) = walk(&join(path, "body"), &res.body, shape)?;
+        let (body, mb) = walk(&join(path, "body"), &res.body, shape, skip_zeros)?;
         let (skip, ms) = match &res.shortcut {
-            Some(s) => walk(&join(path, "shortcut"), s, shape)?,
+            Some(s) => walk(&join(path, "shortcut"), s, shape, skip_zeros)?,
             None => (shape.to_vec(), 0),
         };
         if body != skip {
@@ -155,7 +174,7 @@ fn walk(path: &str, layer: &dyn Module, shape: &[usize]) -> Result<(Vec<usize>, 
         return Ok((body, mb + ms));
     }
     match leaf_shape_macs("count_macs", path, layer, shape)? {
-        Some(r) => Ok(r),
+        Some((out, macs)) => Ok((out, if skip_zeros { nonzero_macs(layer, macs) } else { macs })),
         None => Err(arg_err("count_macs", format!("`{path}`: a layer type the MAC counter does not know"))),
     }
 }
@@ -165,10 +184,16 @@ fn walk(path: &str, layer: &dyn Module, shape: &[usize]) -> Result<(Vec<usize>, 
 /// module docs say. Errors when a layer does not fit the shape flowing into it, or is of a type
 /// outside [`crate::nn`]'s layers.
 pub fn count_macs(model: &dyn Module, input_shape: &[usize]) -> Result<u64> {
-    Ok(walk("", model, input_shape)?.1)
+    Ok(walk("", model, input_shape, false)?.1)
+}
+
+/// As [`count_macs`], counting only the multiply-accumulates of non-zero weights: the work left to a
+/// kernel that skips zeros after fine-grained pruning.
+pub fn count_nonzero_macs(model: &dyn Module, input_shape: &[usize]) -> Result<u64> {
+    Ok(walk("", model, input_shape, true)?.1)
 }
 
 /// The per-sample output shape of `model` for a per-sample input shape, found without running it.
 pub fn output_shape(model: &dyn Module, input_shape: &[usize]) -> Result<Vec<usize>> {
-    Ok(walk("", model, input_shape)?.0)
+    Ok(walk("", model, input_shape, false)?.0)
 }

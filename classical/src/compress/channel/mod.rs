@@ -23,7 +23,7 @@ mod graph;
 mod importance;
 mod surgery;
 
-pub use cost::{count_macs, output_shape};
+pub use cost::{count_macs, count_nonzero_macs, output_shape};
 pub use graph::{ChannelGroup, Member, Role, find_layer, find_layer_mut};
 pub use importance::Importance;
 
