@@ -29,6 +29,7 @@ mod digits_cnn;
 mod distill_lab;
 mod error;
 mod metrics;
+mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
 mod quickstart;
@@ -80,6 +81,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &vqe_h2::VqeH2,
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,
+        &prune_lab::PruneLab,
         &distill_lab::DistillLab,
     ]
 }

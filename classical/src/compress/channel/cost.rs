@@ -131,10 +131,8 @@ pub(crate) fn leaf_shape_macs(
 /// weight count.
 fn nonzero_macs(layer: &dyn Module, dense: u64) -> u64 {
     let any = layer as &dyn Any;
-    let weight = any
-        .downcast_ref::<Conv2d>()
-        .map(|c| &c.weight)
-        .or_else(|| any.downcast_ref::<Linear>().map(|l| &l.weight));
+    let weight =
+        any.downcast_ref::<Conv2d>().map(|c| &c.weight).or_else(|| any.downcast_ref::<Linear>().map(|l| &l.weight));
     match weight {
         Some(w) if !w.is_empty() => {
             let nonzero = w.effective_value().iter().filter(|v| **v != 0.0).count() as u64;
