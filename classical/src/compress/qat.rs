@@ -267,6 +267,30 @@ pub fn insert_activation_quant(model: &mut Sequential, bits: u8) -> Result<usize
     Ok(n)
 }
 
+/// Removes every [`FakeQuantAct`] that [`insert_activation_quant`] put in (after quantization-aware
+/// training, before handing the float model to the int8 converter, which calibrates its own ranges).
+/// Returns how many were removed.
+pub fn remove_activation_quant(model: &mut Sequential) -> usize {
+    let mut removed = 0;
+    model.layers.retain(|layer| {
+        let fake = (layer.as_ref() as &dyn Any).is::<FakeQuantAct>();
+        removed += fake as usize;
+        !fake
+    });
+    for layer in &mut model.layers {
+        let any: &mut dyn Any = layer.as_mut();
+        if let Some(inner) = any.downcast_mut::<Sequential>() {
+            removed += remove_activation_quant(inner);
+        } else if let Some(res) = any.downcast_mut::<Residual>() {
+            removed += remove_activation_quant(&mut res.body);
+            if let Some(s) = &mut res.shortcut {
+                removed += remove_activation_quant(s);
+            }
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,8 +343,11 @@ mod tests {
     fn insertion_points_follow_activations_and_blocks() {
         let mut model = crate::nn::zoo::resnet_cifar(8, 10, 1).unwrap();
         // Input, output, stem ReLU, one per block body ReLU, one after each of the 3 blocks.
+        let paths = crate::nn::named_params(&model).into_iter().map(|(n, _)| n).count();
         assert_eq!(insert_activation_quant(&mut model, 8).unwrap(), 2 + 1 + 3 + 3);
         let x = Var::constant(crate::tensor::randn(&[1, 3, 32, 32], 1.0, &mut crate::tensor::rng(0)));
         model.forward(&x, &mut Ctx::train(0)).unwrap();
+        assert_eq!(remove_activation_quant(&mut model), 9);
+        assert_eq!(crate::nn::named_params(&model).len(), paths);
     }
 }
