@@ -272,20 +272,17 @@ pub fn relative_index(kept: &[bool], index_bits: u32) -> Result<Vec<RelEntry>> {
     if !(1..=16).contains(&index_bits) {
         return Err(arg_err("relative_index", format!("index_bits must be in 1..=16, got {index_bits}")));
     }
-    let max_gap = (1u32 << index_bits) - 1;
+    let span = 1usize << index_bits; // positions one filler advances: `2^index_bits - 1` skipped + itself
     let mut out = Vec::new();
-    let mut gap = 0u32;
-    for (e, &k) in kept.iter().enumerate() {
-        if k {
-            out.push(RelEntry { gap, position: Some(e) });
-            gap = 0;
-        } else if gap == max_gap {
-            // This zero becomes a stored filler after `max_gap` skipped entries.
-            out.push(RelEntry { gap, position: None });
-            gap = 0;
-        } else {
-            gap += 1;
+    let mut next = 0; // first position after the previous stored entry
+    for (p, _) in kept.iter().enumerate().filter(|&(_, &k)| k) {
+        let mut gap = p - next;
+        while gap >= span {
+            out.push(RelEntry { gap: span as u32 - 1, position: None });
+            gap -= span;
         }
+        out.push(RelEntry { gap: gap as u32, position: Some(p) });
+        next = p + 1;
     }
     Ok(out)
 }
