@@ -24,8 +24,8 @@ use crate::compress::fold::fold_batch_norm;
 use crate::compress::quant::QuantParams;
 use crate::error::{Result, arg_err};
 use crate::nn::{
-    Act, AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, Residual, Sequential,
-    join,
+    Act, AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, Residual,
+    Sequential, join,
 };
 use crate::ops::Activation;
 use crate::tensor::{Tensor, contiguous};
@@ -54,7 +54,10 @@ impl Default for ConvertOptions {
 pub fn convert(model: &Sequential, calibration: &Tensor, opts: &ConvertOptions) -> Result<Int8Model> {
     let shape = calibration.shape();
     if shape.len() != 4 || shape[0] == 0 {
-        return Err(arg_err("int8::convert", format!("calibration images must be a non-empty (N, C, H, W), got {shape:?}")));
+        return Err(arg_err(
+            "int8::convert",
+            format!("calibration images must be a non-empty (N, C, H, W), got {shape:?}"),
+        ));
     }
     if opts.batch_size == 0 {
         return Err(arg_err("int8::convert", "batch size must be positive"));
@@ -111,7 +114,9 @@ fn lower(model: &Sequential, prefix: &str) -> Result<Vec<FloatNode>> {
                 i += 1;
             }
             let mut act = None;
-            if let Some((p, a)) = layers.get(i).and_then(|(p, l)| (*l as &dyn Any).downcast_ref::<Act>().map(|a| (p, a))) {
+            if let Some((p, a)) =
+                layers.get(i).and_then(|(p, l)| (*l as &dyn Any).downcast_ref::<Act>().map(|a| (p, a)))
+            {
                 act = Some(supported_act(a.kind, p)?);
                 i += 1;
             }
@@ -145,10 +150,7 @@ fn lower(model: &Sequential, prefix: &str) -> Result<Vec<FloatNode>> {
                 post: r.post.map(|a| supported_act(a, path)).transpose()?,
             }
         } else {
-            return Err(arg_err(
-                "int8::convert",
-                format!("layer `{path}` ({}) has no int8 kernel", type_name(layer)),
-            ));
+            return Err(arg_err("int8::convert", format!("layer `{path}` ({}) has no int8 kernel", type_name(layer))));
         };
         out.push(FloatNode { path: path.clone(), layer });
     }
@@ -224,7 +226,12 @@ fn quantize_weights(weight: &Tensor, bias: &Tensor, s_in: f32) -> Result<(Vec<i8
 }
 
 /// Per-channel multipliers `s_in s_w[o] / s_out` (in f64, as TFLite computes them).
-fn multipliers(s_in: f32, weight_scales: &[f32], s_out: f32, policy: RoundingPolicy) -> Result<Vec<QuantizedMultiplier>> {
+fn multipliers(
+    s_in: f32,
+    weight_scales: &[f32],
+    s_out: f32,
+    policy: RoundingPolicy,
+) -> Result<Vec<QuantizedMultiplier>> {
     weight_scales.iter().map(|&sw| quantize_multiplier(s_in as f64 * sw as f64 / s_out as f64, policy)).collect()
 }
 
@@ -252,7 +259,8 @@ fn quantize_nodes(
                 let out = next_own(points, &node.path)?;
                 let (lo, hi) = activation_range(*act, &out);
                 let (wq, scales, bq) = quantize_weights(weight, bias, s_in)?;
-                let requant = Requant::new(multipliers(s_in, &scales, out.scale[0], policy)?, out.zero_point[0], lo, hi, policy)?;
+                let requant =
+                    Requant::new(multipliers(s_in, &scales, out.scale[0], policy)?, out.zero_point[0], lo, hi, policy)?;
                 let ws = weight.shape();
                 let shape = [ws[0], ws[1], ws[2], ws[3]];
                 let depthwise = spec.groups > 1 && ws[1] == 1;
@@ -268,7 +276,8 @@ fn quantize_nodes(
                 let out = next_own(points, &node.path)?;
                 let (lo, hi) = activation_range(*act, &out);
                 let (wq, scales, bq) = quantize_weights(weight, bias, s_in)?;
-                let requant = Requant::new(multipliers(s_in, &scales, out.scale[0], policy)?, out.zero_point[0], lo, hi, policy)?;
+                let requant =
+                    Requant::new(multipliers(s_in, &scales, out.scale[0], policy)?, out.zero_point[0], lo, hi, policy)?;
                 let (o, k) = (weight.shape()[0], weight.shape()[1]);
                 let op = QLinear::new(wq, o, k, bq, zp_in, requant)?;
                 (Int8Layer::FullyConnected { op, weight_scales: scales }, out, *act)

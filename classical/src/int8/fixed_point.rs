@@ -116,7 +116,10 @@ pub fn multiply_by_quantized_multiplier(x: i32, m: QuantizedMultiplier, policy: 
         RoundingPolicy::DoubleRounding => {
             let left = m.shift.max(0);
             let right = (-m.shift).max(0);
-            rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x.wrapping_shl(left as u32), m.multiplier), right)
+            rounding_divide_by_pot(
+                saturating_rounding_doubling_high_mul(x.wrapping_shl(left as u32), m.multiplier),
+                right,
+            )
         }
         RoundingPolicy::SingleRounding => {
             let total = 31 - m.shift;
@@ -153,7 +156,11 @@ impl Requant {
         policy: RoundingPolicy,
     ) -> Result<Self> {
         let i8r = -128..=127;
-        if multipliers.is_empty() || !i8r.contains(&output_zero_point) || !i8r.contains(&act_min) || !i8r.contains(&act_max) || act_min > act_max
+        if multipliers.is_empty()
+            || !i8r.contains(&output_zero_point)
+            || !i8r.contains(&act_min)
+            || !i8r.contains(&act_max)
+            || act_min > act_max
         {
             return Err(arg_err(
                 "Requant::new",

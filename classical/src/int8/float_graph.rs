@@ -69,7 +69,12 @@ pub(crate) fn run(
             }
             FloatLayer::Linear { weight, bias, act } => {
                 if v.shape().len() != 2 || v.shape()[1] != weight.shape()[1] {
-                    return Err(shape_err("int8 linear", v.shape(), weight.shape(), format!("input of `{}`", node.path)));
+                    return Err(shape_err(
+                        "int8 linear",
+                        v.shape(),
+                        weight.shape(),
+                        format!("input of `{}`", node.path),
+                    ));
                 }
                 let wt = Var::constant(weight.t().as_standard_layout().into_owned());
                 let y = ops::add(&ops::matmul(&v, &wt)?, &Var::constant(bias.clone()))?;
@@ -87,7 +92,12 @@ pub(crate) fn run(
                     None => v.value().clone(),
                 };
                 if main.shape() != skip.shape() {
-                    return Err(shape_err("int8 residual", main.shape(), skip.shape(), format!("branches of `{}`", node.path)));
+                    return Err(shape_err(
+                        "int8 residual",
+                        main.shape(),
+                        skip.shape(),
+                        format!("branches of `{}`", node.path),
+                    ));
                 }
                 activate(ops::add(&Var::constant(main), &Var::constant(skip))?, *post)
             }

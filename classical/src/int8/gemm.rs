@@ -122,11 +122,7 @@ impl PackedWeights {
 /// w[o][k]`, so that the total is TFLite's `Σ_k (x - zp) w + bias` (wrapping i32, exact whenever that
 /// fits in i32).
 pub fn correction(w: &PackedWeights, bias: &[i32], input_zero_point: i32) -> Vec<i32> {
-    w.sums()
-        .iter()
-        .zip(bias)
-        .map(|(&s, &b)| b.wrapping_sub((128 + input_zero_point).wrapping_mul(s)))
-        .collect()
+    w.sums().iter().zip(bias).map(|(&s, &b)| b.wrapping_sub((128 + input_zero_point).wrapping_mul(s))).collect()
 }
 
 /// Requantized product: for every row `r < rows` of `a` (u8 activations at `a[r * lda..]`, at least
@@ -154,7 +150,12 @@ pub fn gemm_requant(
         return Err(shape_err("gemm_requant", &[rows, ldc], &[out.len()], "output too small for rows x channels"));
     }
     if requant.multipliers.len() != 1 && requant.multipliers.len() < channel0 + w.rows {
-        return Err(shape_err("gemm_requant", &[channel0 + w.rows], &[requant.multipliers.len()], "one multiplier per channel"));
+        return Err(shape_err(
+            "gemm_requant",
+            &[channel0 + w.rows],
+            &[requant.multipliers.len()],
+            "one multiplier per channel",
+        ));
     }
     if !backend.available() {
         return Err(crate::error::arg_err("gemm_requant", format!("backend {backend:?} is not supported by this CPU")));
@@ -254,7 +255,9 @@ impl<'a> Tile<'a> {
         self.run_generic();
     }
 
+    // AVX-512 intrinsics are stable since Rust 1.89 (the crate already needs 1.88 for let chains).
     #[cfg(target_arch = "x86_64")]
+    #[clippy::msrv = "1.89"]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     unsafe fn run_vnni(mut self) {
         use std::arch::x86_64::*;

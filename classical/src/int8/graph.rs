@@ -226,7 +226,10 @@ impl Int8Model {
     pub fn probabilities(&self, x: &Tensor) -> Result<Tensor> {
         let logits = self.forward(x)?;
         if logits.ndim() != 2 {
-            return Err(arg_err("Int8Model::probabilities", format!("logits of shape {:?} are not 2-d", logits.shape())));
+            return Err(arg_err(
+                "Int8Model::probabilities",
+                format!("logits of shape {:?} are not 2-d", logits.shape()),
+            ));
         }
         Ok(ops::softmax(&Var::constant(logits), 1)?.value().clone())
     }
@@ -245,7 +248,7 @@ impl Int8Model {
         let mut points = Vec::new();
         let mut input = self.input.clone();
         dequantized_graph(&self.nodes, &mut input, &mut graph, &mut points)?;
-        let xq = self.input.fake_quantize(&contiguous(x).into_owned())?;
+        let xq = self.input.fake_quantize(x)?;
         let mut point = 0;
         float_graph::run(&graph, xq, &mut point, &mut |p, t| {
             let (params, (lo, hi)) = &points[p];
@@ -349,7 +352,12 @@ fn run_node(node: &Int8Node, a: Activations) -> Result<Activations> {
                 None => a,
             };
             if main.dims != skip.dims || main.flat != skip.flat {
-                return Err(shape_err("int8 residual", &main.dims.nchw(), &skip.dims.nchw(), format!("branches of `{path}`")));
+                return Err(shape_err(
+                    "int8 residual",
+                    &main.dims.nchw(),
+                    &skip.dims.nchw(),
+                    format!("branches of `{path}`"),
+                ));
             }
             Activations { data: add.forward(&main.data, &skip.data)?, dims: main.dims, flat: main.flat }
         }

@@ -33,6 +33,8 @@ pub mod kernels;
 pub mod reference;
 
 pub use convert::{ConvertOptions, convert};
-pub use fixed_point::{QuantizedMultiplier, Requant, RoundingPolicy, multiply_by_quantized_multiplier, quantize_multiplier};
+pub use fixed_point::{
+    QuantizedMultiplier, Requant, RoundingPolicy, multiply_by_quantized_multiplier, quantize_multiplier,
+};
 pub use graph::{Int8Layer, Int8Model, Int8Node, ModelSize, QuantizedOutput};
 pub use kernels::Dims;

@@ -56,6 +56,7 @@ pub fn requant_output(rq: &Requant, acc: i64, channel: usize) -> Result<i8> {
     Ok(v.clamp(rq.act_min as i64, rq.act_max as i64) as i8)
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Reference convolution on NCHW `x`: weight `(O, C/g, KH, KW)`, groups from `spec`.
 pub fn conv2d(
     x: &[i8],
@@ -104,6 +105,7 @@ pub fn conv2d(
     Ok((out, Dims::new(d.n, o, oh, ow)))
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Reference fully connected layer: `(n, k)` -> `(n, o)`.
 pub fn fully_connected(
     x: &[i8],
@@ -144,7 +146,8 @@ pub fn add(a: &[i8], b: &[i8], p: &QAdd) -> Result<Vec<i8>> {
     a.iter()
         .zip(b)
         .map(|(&x, &y)| {
-            let sum = i32::try_from(scaled(x, 0)? + scaled(y, 1)?).map_err(|_| arg_err("reference add", "sum overflows"))?;
+            let sum =
+                i32::try_from(scaled(x, 0)? + scaled(y, 1)?).map_err(|_| arg_err("reference add", "sum overflows"))?;
             let v = requantize_exact(sum, p.output_multiplier, p.policy) + p.output_zero_point as i64;
             Ok(v.clamp(p.act_min as i64, p.act_max as i64) as i8)
         })

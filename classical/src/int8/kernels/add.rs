@@ -3,7 +3,9 @@
 //! 20 bits, rescaled to the common scale `2 max(s1, s2)`, added, and the sum rescaled to the output.
 
 use crate::error::{Result, arg_err, shape_err};
-use crate::int8::fixed_point::{QuantizedMultiplier, RoundingPolicy, multiply_by_quantized_multiplier, quantize_multiplier};
+use crate::int8::fixed_point::{
+    QuantizedMultiplier, RoundingPolicy, multiply_by_quantized_multiplier, quantize_multiplier,
+};
 use rayon::prelude::*;
 
 /// TFLite's headroom shift of int8 add inputs.
@@ -42,7 +44,7 @@ impl QAdd {
     ) -> Result<Self> {
         let i8r = -128..=127;
         for (s, zp) in [input1, input2, output] {
-            if !(s > 0.0 && s.is_finite()) || !i8r.contains(&zp) {
+            if !(s > 0.0 && s.is_finite() && i8r.contains(&zp)) {
                 return Err(arg_err("QAdd::new", format!("scale {s} must be positive and zero point {zp} an i8")));
             }
         }

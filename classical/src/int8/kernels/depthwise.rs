@@ -35,10 +35,18 @@ impl QDepthwiseConv2d {
     ) -> Result<Self> {
         let [o, one, kh, kw] = shape;
         if weight.len() != o * kh * kw || bias.len() != o || one != 1 {
-            return Err(shape_err("QDepthwiseConv2d::new", &shape, &[weight.len(), bias.len()], "weight (O, 1, KH, KW)"));
+            return Err(shape_err(
+                "QDepthwiseConv2d::new",
+                &shape,
+                &[weight.len(), bias.len()],
+                "weight (O, 1, KH, KW)",
+            ));
         }
         if spec.groups == 0 || o % spec.groups != 0 {
-            return Err(arg_err("QDepthwiseConv2d::new", format!("{o} channels are not a multiple of {}", spec.groups)));
+            return Err(arg_err(
+                "QDepthwiseConv2d::new",
+                format!("{o} channels are not a multiple of {}", spec.groups),
+            ));
         }
         if !(-128..=127).contains(&input_zero_point) {
             return Err(arg_err("QDepthwiseConv2d::new", format!("input zero point {input_zero_point} is not an i8")));
