@@ -1,1 +1,40 @@
-//! An integer-only inference engine following TFLite Micro's int8 specification (being written).
+//! An integer-only inference engine following TFLite Micro's int8 specification
+//! (<https://www.tensorflow.org/lite/performance/quantization_spec>; Jacob et al., "Quantization and
+//! Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference", CVPR 2018).
+//!
+//! - Weights: int8 per output channel, symmetric on [-127, 127] (zero point 0). Activations: int8 per
+//!   tensor, asymmetric on [-128, 127]. Biases: int32 at scale `s_in s_w[o]`, zero point 0.
+//! - [`fixed_point`]: `QuantizeMultiplier`, `SaturatingRoundingDoublingHighMul`, `RoundingDivideByPOT`
+//!   and `MultiplyByQuantizedMultiplier` under an explicit [`RoundingPolicy`] (TFLite's default double
+//!   rounding, or `TFLITE_SINGLE_ROUNDING`).
+//! - [`gemm`]: the i8 x i8 -> i32 product with fused requantization (AVX-512 VNNI, AVX2 or portable,
+//!   chosen at run time, bit-identical).
+//! - [`kernels`]: convolution (im2row + GEMM), depthwise convolution, fully connected, add (TFLite's
+//!   left shift 20), max / average / global average pooling. ReLU and ReLU6 are folded into the output
+//!   clamps.
+//! - [`convert()`]: one call from a float [`Sequential`](crate::nn::Sequential) and calibration images
+//!   to an [`Int8Model`] (BN folding, ReLU folding, calibration with
+//!   [`compress::calibrate`](crate::compress::calibrate)).
+//! - [`Int8Model`]: integer forward pass with float logits / probabilities at the end, the fake-quant
+//!   float simulation of the same quantization points, model size and MACs.
+//! - [`reference`]: an exact i128 / plain-loop oracle of the same arithmetic, for tests.
+//!
+//! Layout: the engine stores activations NHWC internally (contiguous channels for im2row, per-channel
+//! requantization and depthwise loops); inputs and outputs are NCHW like the float models, and
+//! `Flatten` produces the NCHW feature order, so weights of a following linear layer need no
+//! permutation.
+
+pub mod convert;
+pub mod fixed_point;
+mod float_graph;
+pub mod gemm;
+pub mod graph;
+pub mod kernels;
+pub mod reference;
+
+pub use convert::{ConvertOptions, convert};
+pub use fixed_point::{
+    QuantizedMultiplier, Requant, RoundingPolicy, multiply_by_quantized_multiplier, quantize_multiplier,
+};
+pub use graph::{Int8Layer, Int8Model, Int8Node, ModelSize, QuantizedOutput};
+pub use kernels::Dims;

@@ -1,0 +1,100 @@
+//! Fully connected layer on the fused i8 GEMM, as TFLite's `reference_integer_ops::FullyConnected`
+//! with per-channel weights: `Σ_k (x_k - zp_in) w[o][k] + bias[o]`, rescaled per output channel.
+
+use crate::error::{Result, arg_err, shape_err};
+use crate::int8::fixed_point::Requant;
+use crate::int8::gemm::{Backend, PackedWeights, correction, gemm_requant};
+use rayon::prelude::*;
+
+/// An int8 fully connected layer `(N, K) -> (N, O)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QLinear {
+    weight: Vec<i8>,
+    out_features: usize,
+    in_features: usize,
+    bias: Vec<i32>,
+    input_zero_point: i32,
+    requant: Requant,
+    packed: PackedWeights,
+    corr: Vec<i32>,
+}
+
+impl QLinear {
+    /// A layer with row-major `weight` `(out_features, in_features)`, i32 `bias` `(out_features)`, the
+    /// input zero point and the output stage.
+    pub fn new(
+        weight: Vec<i8>,
+        out_features: usize,
+        in_features: usize,
+        bias: Vec<i32>,
+        input_zero_point: i32,
+        requant: Requant,
+    ) -> Result<Self> {
+        if weight.len() != out_features * in_features || bias.len() != out_features || out_features == 0 {
+            return Err(shape_err(
+                "QLinear::new",
+                &[out_features, in_features],
+                &[weight.len(), bias.len()],
+                "weight (out, in) and bias (out)",
+            ));
+        }
+        if !(-128..=127).contains(&input_zero_point) {
+            return Err(arg_err("QLinear::new", format!("input zero point {input_zero_point} is not an i8")));
+        }
+        if requant.multipliers.len() != 1 && requant.multipliers.len() != out_features {
+            return Err(shape_err("QLinear::new", &[out_features], &[requant.multipliers.len()], "multipliers"));
+        }
+        let packed = PackedWeights::new(&weight, out_features, in_features)?;
+        let corr = correction(&packed, &bias, input_zero_point);
+        Ok(Self { weight, out_features, in_features, bias, input_zero_point, requant, packed, corr })
+    }
+
+    /// The weight `(out, in)`.
+    pub fn weight(&self) -> &[i8] {
+        &self.weight
+    }
+    /// `(out_features, in_features)`.
+    pub fn features(&self) -> (usize, usize) {
+        (self.out_features, self.in_features)
+    }
+    /// The i32 bias.
+    pub fn bias(&self) -> &[i32] {
+        &self.bias
+    }
+    /// The zero point the input must have.
+    pub fn input_zero_point(&self) -> i32 {
+        self.input_zero_point
+    }
+    /// The output stage.
+    pub fn requant(&self) -> &Requant {
+        &self.requant
+    }
+
+    /// The `(n, out)` output for `(n, in)` input `x`, on the detected backend.
+    pub fn forward(&self, x: &[i8], n: usize) -> Result<Vec<i8>> {
+        self.forward_with(Backend::detect(), x, n)
+    }
+
+    /// The same on a chosen backend.
+    pub fn forward_with(&self, backend: Backend, x: &[i8], n: usize) -> Result<Vec<i8>> {
+        if x.len() != n * self.in_features {
+            return Err(shape_err("QLinear", &[n, self.in_features], &[x.len()], "input must be (N, in_features)"));
+        }
+        let pk = self.packed.padded_k();
+        let mut rows = vec![0u8; n * pk];
+        let k = self.in_features;
+        let fill = |(src, dst): (&[i8], &mut [u8])| {
+            for (d, &v) in dst[..k].iter_mut().zip(src) {
+                *d = (v as u8) ^ 0x80;
+            }
+        };
+        if rows.len() >= 1 << 16 {
+            x.par_chunks(k.max(1)).zip(rows.par_chunks_mut(pk)).for_each(fill);
+        } else {
+            x.chunks(k.max(1)).zip(rows.chunks_mut(pk)).for_each(fill);
+        }
+        let mut out = vec![0i8; n * self.out_features];
+        gemm_requant(backend, &rows, pk, n, &self.packed, &self.corr, &self.requant, 0, &mut out, self.out_features)?;
+        Ok(out)
+    }
+}
