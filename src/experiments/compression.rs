@@ -44,7 +44,7 @@ pub(crate) struct Recipe {
     /// Epochs.
     pub epochs: usize,
     /// Peak learning rate.
-    pub lr: f32,
+    pub lr: f64,
     /// Minibatch size.
     pub batch_size: usize,
 }
@@ -52,7 +52,7 @@ pub(crate) struct Recipe {
 impl Recipe {
     /// The cosine schedule of this recipe.
     pub fn schedule(&self) -> LrSchedule {
-        LrSchedule::Cosine { base: self.lr, min: 0.0, warmup: 0, total: self.epochs }
+        LrSchedule::Cosine { base: self.lr as f32, min: 0.0, warmup: 0, total: self.epochs }
     }
 
     /// The recipe for the configuration file.

@@ -32,6 +32,7 @@ mod metrics;
 mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
+mod quant_lab;
 mod quickstart;
 mod report;
 mod variational;
@@ -82,6 +83,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,
         &prune_lab::PruneLab,
+        &quant_lab::QuantLab,
         &distill_lab::DistillLab,
     ]
 }

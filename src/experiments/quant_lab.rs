@@ -84,7 +84,8 @@ impl Lab {
 
     fn calibration(&self) -> tinylab_classical::Tensor {
         let n = CALIBRATION_IMAGES.min(self.split.train.len());
-        self.split.train.images.slice(ndarray::s![..n, .., .., ..]).to_owned().into_dyn()
+        let first: Vec<usize> = (0..n).collect();
+        tinylab_classical::train::gather_batch(&self.split.train.images, &first)
     }
 
     /// Test accuracy of the int8 engine and of its fake-quant simulation, and the share of test images
@@ -95,7 +96,9 @@ impl Lab {
         let fake = q.forward_fake_quant(&x)?;
         let fake: Vec<usize> = fake
             .outer_iter()
-            .map(|row| row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
+            .map(|row| {
+                row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+            })
             .collect();
         let labels = &self.split.test.labels;
         let acc = |p: &[usize]| p.iter().zip(labels).filter(|(a, b)| a == b).count() as f32 / labels.len() as f32;
@@ -145,14 +148,19 @@ impl Experiment for QuantLab {
         }
 
         // Linear weight quantization, PTQ and QAT.
-        for (i, (bits, granularity)) in
-            [(8u8, Granularity::PerTensor), (8, Granularity::PerChannel(0)), (4, Granularity::PerTensor), (4, Granularity::PerChannel(0))]
-                .into_iter()
-                .enumerate()
+        for (i, (bits, granularity)) in [
+            (8u8, Granularity::PerTensor),
+            (8, Granularity::PerChannel(0)),
+            (4, Granularity::PerTensor),
+            (4, Granularity::PerChannel(0)),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let per_channel = matches!(granularity, Granularity::PerChannel(_));
             let label = if per_channel { "per-channel" } else { "per-tensor" };
-            let quantizer: Arc<dyn Quantizer> = Arc::new(LinearWeights::new(QuantScheme::new(bits, Symmetry::Symmetric, granularity))?);
+            let quantizer: Arc<dyn Quantizer> =
+                Arc::new(LinearWeights::new(QuantScheme::new(bits, Symmetry::Symmetric, granularity))?);
             let size = quantized_size_bits(&lab.model()?, bits as u32, per_channel, &default_filter);
             let mut m = lab.model()?;
             attach_quantizer(&mut m, quantizer.clone(), &default_filter);
@@ -166,9 +174,10 @@ impl Experiment for QuantLab {
         }
 
         // Ternary and binary weights (QAT).
-        for (i, (name, bits, quantizer)) in [("ternary QAT", 2u32, Arc::new(Ternary) as Arc<dyn Quantizer>), ("binary QAT", 1, Arc::new(Binary))]
-            .into_iter()
-            .enumerate()
+        for (i, (name, bits, quantizer)) in
+            [("ternary QAT", 2u32, Arc::new(Ternary) as Arc<dyn Quantizer>), ("binary QAT", 1, Arc::new(Binary))]
+                .into_iter()
+                .enumerate()
         {
             let mut m = lab.model()?;
             attach_quantizer(&mut m, quantizer, &default_filter);
@@ -182,7 +191,11 @@ impl Experiment for QuantLab {
         let calibration = lab.calibration();
         let mut int8 = Vec::new();
         for method in [Calibration::MinMax, Calibration::Percentile(99.99), Calibration::Mse, Calibration::Entropy] {
-            let q = convert(&lab.model()?, &calibration, &ConvertOptions { calibration: method, ..ConvertOptions::default() })?;
+            let q = convert(
+                &lab.model()?,
+                &calibration,
+                &ConvertOptions { calibration: method, ..ConvertOptions::default() },
+            )?;
             let (engine, fake, agree) = lab.int8_accuracy(&q)?;
             int8.push(json!({"stage": "PTQ", "calibration": format!("{method:?}"), "engine_accuracy": engine,
                              "fake_quant_accuracy": fake, "prediction_agreement": agree,
@@ -202,9 +215,11 @@ impl Experiment for QuantLab {
         bake_quantizers(&mut m);
         let q = convert(&m, &calibration, &ConvertOptions::default())?;
         let (engine, fake, agree) = lab.int8_accuracy(&q)?;
-        int8.push(json!({"stage": "QAT", "calibration": "MinMax", "engine_accuracy": engine, "fake_quant_accuracy": fake,
+        int8.push(
+            json!({"stage": "QAT", "calibration": "MinMax", "engine_accuracy": engine, "fake_quant_accuracy": fake,
                          "prediction_agreement": agree, "engine_minus_fake_quant_points": 100.0 * (engine - fake),
-                         "size_bytes": q.size().total(), "size": q.size()}));
+                         "size_bytes": q.size().total(), "size": q.size()}),
+        );
         rows.push(lab.row("int8 engine QAT", json!(8), engine, 8 * q.size().total() as u64));
 
         ctx.plot(
@@ -213,8 +228,14 @@ impl Experiment for QuantLab {
                 title: "digits CNN: test accuracy by quantization method".into(),
                 x_label: "method (bits)".into(),
                 y_label: "test accuracy".into(),
-                categories: rows.iter().map(|r| format!("{} ({})", r["method"].as_str().unwrap_or(""), r["bits"])).collect(),
-                groups: vec![BarGroup::new("test accuracy", rows.iter().map(|r| r["accuracy"].as_f64().unwrap_or(0.0)).collect())],
+                categories: rows
+                    .iter()
+                    .map(|r| format!("{} ({})", r["method"].as_str().unwrap_or(""), r["bits"]))
+                    .collect(),
+                groups: vec![BarGroup::new(
+                    "test accuracy",
+                    rows.iter().map(|r| r["accuracy"].as_f64().unwrap_or(0.0)).collect(),
+                )],
                 show_values: false,
             },
         )?;
@@ -224,8 +245,14 @@ impl Experiment for QuantLab {
                 title: "digits CNN: model size by quantization method".into(),
                 x_label: "method (bits)".into(),
                 y_label: "bytes".into(),
-                categories: rows.iter().map(|r| format!("{} ({})", r["method"].as_str().unwrap_or(""), r["bits"])).collect(),
-                groups: vec![BarGroup::new("size", rows.iter().map(|r| r["size_bytes"].as_f64().unwrap_or(0.0)).collect())],
+                categories: rows
+                    .iter()
+                    .map(|r| format!("{} ({})", r["method"].as_str().unwrap_or(""), r["bits"]))
+                    .collect(),
+                groups: vec![BarGroup::new(
+                    "size",
+                    rows.iter().map(|r| r["size_bytes"].as_f64().unwrap_or(0.0)).collect(),
+                )],
                 show_values: false,
             },
         )?;
