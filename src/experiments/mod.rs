@@ -25,6 +25,7 @@
 mod barren_plateau;
 mod compression;
 mod context;
+mod deep_compression;
 mod digits_cnn;
 mod distill_lab;
 mod error;
@@ -84,6 +85,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &barren_plateau::BarrenPlateau,
         &prune_lab::PruneLab,
         &quant_lab::QuantLab,
+        &deep_compression::DeepCompression,
         &distill_lab::DistillLab,
     ]
 }

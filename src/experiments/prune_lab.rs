@@ -286,7 +286,12 @@ fn run_schedules(ctx: &mut RunContext, setting: &Setting) -> Result<Value, Exper
         // round for iterative, one full training for the lottery ticket (which restarts from init).
         let stage_epochs = if matches!(schedule, Schedule::Iterative { .. }) { epochs } else { budget };
         let base = if lottery { setting.train.lr } else { setting.finetune.lr };
-        let lr = tinylab_classical::optim::LrSchedule::Cosine { base: base as f32, min: 0.0, warmup: 0, total: stage_epochs };
+        let lr = tinylab_classical::optim::LrSchedule::Cosine {
+            base: base as f32,
+            min: 0.0,
+            warmup: 0,
+            total: stage_epochs,
+        };
         let cfg = ScheduleConfig { epochs, batch_size: setting.finetune.batch_size, lr, seed, global: true, rewind };
         let stages = run_schedule(&mut m, &mut Sgd::new(0.9, 5e-4), train, test, &schedule, &cfg, &default_filter)?;
         let accuracy = test_accuracy(&mut m, &setting.split)?;
