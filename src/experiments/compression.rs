@@ -2,11 +2,13 @@
 //! one training recipe, and test accuracy.
 
 use super::ExperimentError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tinylab_classical::ClassicalError;
 use tinylab_classical::data::{DIGITS_SOURCE, ImageDataset, digits, synthetic};
 use tinylab_classical::nn::Module;
-use tinylab_classical::optim::{LrSchedule, Sgd};
+use tinylab_classical::optim::{LrSchedule, Optimizer, Sgd};
 use tinylab_classical::train::{EpochMetrics, TrainConfig, evaluate, fit};
 
 /// A train / test split and where it came from.
@@ -61,14 +63,28 @@ impl Recipe {
                "epochs": self.epochs, "batch_size": self.batch_size})
     }
 
-    /// Trains `model` on `split.train` (validating on `split.test`) and returns the history.
+    /// Trains `model` with SGD (momentum 0.9, weight decay 5e-4) on `split.train`, validating on
+    /// `split.test`; returns the history.
     pub fn train(
         &self,
         model: &mut dyn Module,
         split: &Split,
         seed: u64,
     ) -> Result<Vec<EpochMetrics>, ExperimentError> {
-        let mut optimizer = Sgd::new(0.9, 5e-4);
+        self.train_with(model, &mut Sgd::new(0.9, 5e-4), split, seed)
+    }
+
+    /// The same with any optimizer (a codebook fine-tuner, say).
+    pub fn train_with<O>(
+        &self,
+        model: &mut dyn Module,
+        optimizer: &mut O,
+        split: &Split,
+        seed: u64,
+    ) -> Result<Vec<EpochMetrics>, ExperimentError>
+    where
+        O: Optimizer + Serialize + DeserializeOwned + Clone,
+    {
         let cfg = TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -81,7 +97,7 @@ impl Recipe {
         };
         let train = (&split.train.images, split.train.labels.as_slice());
         let test = (&split.test.images, split.test.labels.as_slice());
-        Ok(fit(model, &mut optimizer, train, test, &cfg)?.history)
+        Ok(fit(model, optimizer, train, test, &cfg)?.history)
     }
 }
 

@@ -20,7 +20,6 @@ use tinylab_classical::compress::prune::default_filter;
 use tinylab_classical::compress::schedule::{Schedule, ScheduleConfig, run_schedule};
 use tinylab_classical::nn::{Module, Sequential, param_count, zoo};
 use tinylab_classical::optim::Sgd;
-use tinylab_classical::train::{TrainConfig, fit};
 
 /// The `deep_compression` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,17 +115,7 @@ impl Experiment for DeepCompression {
             shared.layers.extend(fc.layers);
             let quantized_accuracy = test_accuracy(&mut model, &split)?;
             let mut opt = CodebookFineTune::new(shared, Sgd::new(0.9, 0.0));
-            let tc = TrainConfig {
-                epochs: finetune.epochs,
-                batch_size: finetune.batch_size,
-                lr: finetune.schedule(),
-                seed: ctx.seed.wrapping_add(1),
-                patience: None,
-                clip_grad_norm: None,
-                progress: false,
-                checkpoint: None,
-            };
-            fit(&mut model, &mut opt, trainset, testset, &tc)?;
+            finetune.train_with(&mut model, &mut opt, &split, ctx.seed.wrapping_add(1))?;
             let final_accuracy = test_accuracy(&mut model, &split)?;
 
             // Stage 3: sizes.

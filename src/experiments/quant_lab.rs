@@ -32,7 +32,6 @@ use tinylab_classical::compress::quant::{Granularity, QuantScheme, Symmetry};
 use tinylab_classical::int8::{ConvertOptions, Int8Model, convert};
 use tinylab_classical::nn::{Module, Quantizer, Sequential, StateDict, load_state_dict, param_count, state_dict, zoo};
 use tinylab_classical::optim::Sgd;
-use tinylab_classical::train::{TrainConfig, fit};
 
 /// The `quant_lab` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
@@ -66,19 +65,7 @@ impl Lab {
     where
         O: tinylab_classical::optim::Optimizer + serde::Serialize + serde::de::DeserializeOwned + Clone,
     {
-        let cfg = TrainConfig {
-            epochs: self.finetune.epochs,
-            batch_size: self.finetune.batch_size,
-            lr: self.finetune.schedule(),
-            seed: self.seed.wrapping_add(salt),
-            patience: None,
-            clip_grad_norm: None,
-            progress: false,
-            checkpoint: None,
-        };
-        let train = (&self.split.train.images, self.split.train.labels.as_slice());
-        let test = (&self.split.test.images, self.split.test.labels.as_slice());
-        fit(model, optimizer, train, test, &cfg)?;
+        self.finetune.train_with(model, optimizer, &self.split, self.seed.wrapping_add(salt))?;
         Ok(())
     }
 
