@@ -11,6 +11,11 @@
 //!   compression passes.
 //! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers and schedules, the training loop,
 //!   bundled and synthetic data with loaders, versioned checkpoints.
+//! - [`compress`]: the compression passes every model shares (magnitude and channel pruning with
+//!   schedules, sensitivity analysis, sparse storage, k-means and linear quantization, QAT, Huffman
+//!   sizes, distillation).
+//! - [`int8`]: the integer-only inference engine with TFLite Micro's int8 arithmetic, and the
+//!   converter from a float model.
 //!
 //! Determinism: every random choice takes a seed, and every kernel computes each output element with a
 //! fixed order of operations, so results are bit-identical at any thread count.
