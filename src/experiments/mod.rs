@@ -23,12 +23,17 @@
 //! `run_experiment("my_study", ...)` is optional.
 
 mod barren_plateau;
+mod compression;
 mod context;
+mod deep_compression;
 mod digits_cnn;
+mod distill_lab;
 mod error;
 mod metrics;
+mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
+mod quant_lab;
 mod quickstart;
 mod report;
 mod variational;
@@ -78,6 +83,10 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &vqe_h2::VqeH2,
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,
+        &prune_lab::PruneLab,
+        &quant_lab::QuantLab,
+        &deep_compression::DeepCompression,
+        &distill_lab::DistillLab,
     ]
 }
 

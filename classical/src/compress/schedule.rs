@@ -154,13 +154,13 @@ where
     match *schedule {
         Schedule::OneShot { target } => {
             let (sparsity, accuracy_after_prune) = stage_of(model, target)?;
-            let accuracy = train_stage(model, 0, cfg.epochs, cfg.lr.clone())?;
+            let accuracy = train_stage(model, 0, cfg.epochs, cfg.lr)?;
             out.push(StageResult { stage: 0, sparsity, accuracy_after_prune, accuracy });
         }
         Schedule::Iterative { target, rounds } => {
             for round in 1..=rounds {
                 let (sparsity, accuracy_after_prune) = stage_of(model, iterative_sparsity(round, rounds, target))?;
-                let accuracy = train_stage(model, round, cfg.epochs, cfg.lr.clone())?;
+                let accuracy = train_stage(model, round, cfg.epochs, cfg.lr)?;
                 out.push(StageResult { stage: round, sparsity, accuracy_after_prune, accuracy });
             }
         }

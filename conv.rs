@@ -1,0 +1,168 @@
+//! Convolution (any kernel, stride, padding, dilation and groups) by im2row + the fused i8 GEMM, as
+//! TFLite's `reference_integer_ops::ConvPerChannel` computes it: `Σ (x - zp_in) w + bias`, rescaled per
+//! output channel, plus the output zero point, clamped.
+
+use super::{Dims, conv_out, source};
+use crate::error::{Result, arg_err, shape_err};
+use crate::int8::fixed_point::Requant;
+use crate::int8::gemm::{Backend, PackedWeights, correction, gemm_requant};
+use crate::ops::Conv2dSpec;
+use rayon::prelude::*;
+
+/// Bytes of im2row buffer per batch chunk.
+const IM2ROW_BYTES: usize = 16 << 20;
+
+/// An int8 convolution layer with per-channel weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QConv2d {
+    weight: Vec<i8>,
+    shape: [usize; 4],
+    bias: Vec<i32>,
+    spec: Conv2dSpec,
+    input_zero_point: i32,
+    requant: Requant,
+    /// Per group, weights reordered to `(O/g, KH, KW, C/g)` (the im2row order) and packed.
+    packed: Vec<PackedWeights>,
+    corr: Vec<i32>,
+}
+
+impl QConv2d {
+    /// A convolution with `weight` `(O, C/groups, KH, KW)` (PyTorch order, row-major), i32 `bias` `(O)`
+    /// at scale `s_in s_w[o]`, the input zero point and the output stage.
+    pub fn new(
+        weight: Vec<i8>,
+        shape: [usize; 4],
+        bias: Vec<i32>,
+        spec: Conv2dSpec,
+        input_zero_point: i32,
+        requant: Requant,
+    ) -> Result<Self> {
+        let [o, cg, kh, kw] = shape;
+        let g = spec.groups;
+        if weight.len() != o * cg * kh * kw || bias.len() != o {
+            return Err(shape_err("QConv2d::new", &shape, &[weight.len(), bias.len()], "weight and bias sizes"));
+        }
+        if g == 0 || o % g != 0 || o == 0 || cg == 0 {
+            return Err(arg_err("QConv2d::new", format!("{o} output channels do not split into {g} groups")));
+        }
+        if !(-128..=127).contains(&input_zero_point) {
+            return Err(arg_err("QConv2d::new", format!("input zero point {input_zero_point} is not an i8")));
+        }
+        if requant.multipliers.len() != 1 && requant.multipliers.len() != o {
+            return Err(shape_err("QConv2d::new", &shape, &[requant.multipliers.len()], "one multiplier per channel"));
+        }
+        let (og, k) = (o / g, cg * kh * kw);
+        let mut packed = Vec::with_capacity(g);
+        let mut corr = Vec::with_capacity(o);
+        for gi in 0..g {
+            let mut reordered = vec![0i8; og * k];
+            for oo in 0..og {
+                let src = &weight[(gi * og + oo) * k..][..k];
+                for c in 0..cg {
+                    for t in 0..kh * kw {
+                        reordered[oo * k + t * cg + c] = src[c * kh * kw + t];
+                    }
+                }
+            }
+            let p = PackedWeights::new(&reordered, og, k)?;
+            corr.extend(correction(&p, &bias[gi * og..(gi + 1) * og], input_zero_point));
+            packed.push(p);
+        }
+        Ok(Self { weight, shape, bias, spec, input_zero_point, requant, packed, corr })
+    }
+
+    /// The weight `(O, C/groups, KH, KW)`.
+    pub fn weight(&self) -> &[i8] {
+        &self.weight
+    }
+    /// The weight shape.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        self.shape
+    }
+    /// The i32 bias.
+    pub fn bias(&self) -> &[i32] {
+        &self.bias
+    }
+    /// Stride, padding, dilation, groups.
+    pub fn spec(&self) -> Conv2dSpec {
+        self.spec
+    }
+    /// The zero point the input must have.
+    pub fn input_zero_point(&self) -> i32 {
+        self.input_zero_point
+    }
+    /// The output stage.
+    pub fn requant(&self) -> &Requant {
+        &self.requant
+    }
+
+    /// Output dims for input dims `d`, or a shape error.
+    pub fn output_dims(&self, d: Dims) -> Result<Dims> {
+        let [o, cg, kh, kw] = self.shape;
+        if d.c != cg * self.spec.groups {
+            return Err(shape_err("QConv2d", &d.nchw(), &self.shape, "input channels must be C/groups * groups"));
+        }
+        let (oh, ow) = conv_out("QConv2d", d, kh, kw, &self.spec)?;
+        Ok(Dims::new(d.n, o, oh, ow))
+    }
+
+    /// The NHWC output for NHWC input `x` with dims `d`, on the detected backend.
+    pub fn forward(&self, x: &[i8], d: Dims) -> Result<(Vec<i8>, Dims)> {
+        self.forward_with(Backend::detect(), x, d)
+    }
+
+    /// The same on a chosen backend.
+    pub fn forward_with(&self, backend: Backend, x: &[i8], d: Dims) -> Result<(Vec<i8>, Dims)> {
+        d.check("QConv2d", x.len())?;
+        let od = self.output_dims(d)?;
+        let [o, cg, kh, kw] = self.shape;
+        let (pk, positions) = (self.packed[0].padded_k(), od.h * od.w);
+        let mut out = vec![0i8; od.len()];
+        let chunk = (IM2ROW_BYTES / (positions * pk).max(1)).clamp(1, d.n.max(1));
+        let mut rows_buf = vec![0u8; chunk * positions * pk];
+        let pad_byte = (self.input_zero_point as i8 as u8) ^ 0x80;
+        for n0 in (0..d.n).step_by(chunk) {
+            let nc = chunk.min(d.n - n0);
+            let rows = nc * positions;
+            let out_chunk = &mut out[n0 * positions * o..(n0 + nc) * positions * o];
+            for (gi, packed) in self.packed.iter().enumerate() {
+                let fill = |(r, row): (usize, &mut [u8])| {
+                    let (n, l) = (n0 + r / positions, r % positions);
+                    let (oi, oj) = (l / od.w, l % od.w);
+                    for ki in 0..kh {
+                        let ih = source(oi, ki, self.spec.stride.0, self.spec.padding.0, self.spec.dilation.0, d.h);
+                        for kj in 0..kw {
+                            let dst = &mut row[(ki * kw + kj) * cg..(ki * kw + kj + 1) * cg];
+                            let iw = source(oj, kj, self.spec.stride.1, self.spec.padding.1, self.spec.dilation.1, d.w);
+                            match (ih, iw) {
+                                (Some(ih), Some(iw)) => {
+                                    let src = &x[((n * d.h + ih) * d.w + iw) * d.c + gi * cg..][..cg];
+                                    for (t, &v) in dst.iter_mut().zip(src) {
+                                        *t = (v as u8) ^ 0x80;
+                                    }
+                                }
+                                _ => dst.fill(pad_byte),
+                            }
+                        }
+                    }
+                };
+                let buf = &mut rows_buf[..rows * pk];
+                if buf.len() >= 1 << 16 {
+                    buf.par_chunks_mut(pk).enumerate().for_each(fill);
+                } else {
+                    buf.chunks_mut(pk).enumerate().for_each(fill);
+                }
+                let og = o / self.spec.groups;
+                gemm_requant(backend, buf, pk, rows, packed, &self.corr, &self.requant, gi * og, out_chunk, o)?;
+            }
+        }
+        Ok((out, od))
+    }
+
+    /// Multiply-accumulates per sample for input dims `d`.
+    pub fn macs(&self, d: Dims) -> Result<usize> {
+        let od = self.output_dims(d)?;
+        let [o, cg, kh, kw] = self.shape;
+        Ok(o * od.h * od.w * cg * kh * kw)
+    }
+}
