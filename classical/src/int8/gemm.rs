@@ -14,7 +14,7 @@
 //! compiled for AVX2, and the portable loop for the baseline target; [`Backend::detect`] picks the best
 //! at run time.
 
-use super::fixed_point::Requant;
+use super::fixed_point::{QuantizedMultiplier, Requant, RoundingPolicy, multiply_by_quantized_multiplier};
 use crate::error::{Result, shape_err};
 use rayon::prelude::*;
 
@@ -125,10 +125,67 @@ pub fn correction(w: &PackedWeights, bias: &[i32], input_zero_point: i32) -> Vec
     w.sums().iter().zip(bias).map(|(&s, &b)| b.wrapping_sub((128 + input_zero_point).wrapping_mul(s))).collect()
 }
 
+/// Output-stage parameters of one panel of [`NR`] channels, structure of arrays so the requantization
+/// of a tile row vectorises across channels.
+#[derive(Debug, Clone, PartialEq)]
+struct PanelParams {
+    multiplier: [i32; NR],
+    shift: [i32; NR],
+    corr: [i32; NR],
+}
+
+/// The fused output stage of [`gemm_requant`] for the channels `channel0..channel0 + rows` of a
+/// [`Requant`]: correction, rescale, zero point, clamp, laid out per panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Epilogue {
+    panels: Vec<PanelParams>,
+    rows: usize,
+    channel0: usize,
+    zero_point: i32,
+    act_min: i32,
+    act_max: i32,
+    policy: RoundingPolicy,
+}
+
+impl Epilogue {
+    /// The output stage of the weights' channels `channel0 + o` (`o < w.rows()`), with the per-channel
+    /// corrections `corr[o]` (see [`correction`]).
+    pub fn new(w: &PackedWeights, corr: &[i32], requant: &Requant, channel0: usize) -> Result<Self> {
+        let rows = w.rows();
+        if corr.len() != rows || (requant.multipliers.len() != 1 && requant.multipliers.len() < channel0 + rows) {
+            return Err(shape_err(
+                "Epilogue::new",
+                &[rows],
+                &[corr.len(), requant.multipliers.len()],
+                "one entry per channel",
+            ));
+        }
+        let panels = (0..rows.div_ceil(NR))
+            .map(|p| {
+                let mut pp = PanelParams { multiplier: [0; NR], shift: [0; NR], corr: [0; NR] };
+                for j in 0..NR.min(rows - p * NR) {
+                    let m = requant.multiplier(channel0 + p * NR + j);
+                    (pp.multiplier[j], pp.shift[j], pp.corr[j]) = (m.multiplier, m.shift, corr[p * NR + j]);
+                }
+                pp
+            })
+            .collect();
+        Ok(Self {
+            panels,
+            rows,
+            channel0,
+            zero_point: requant.output_zero_point,
+            act_min: requant.act_min,
+            act_max: requant.act_max,
+            policy: requant.policy,
+        })
+    }
+}
+
 /// Requantized product: for every row `r < rows` of `a` (u8 activations at `a[r * lda..]`, at least
 /// [`PackedWeights::padded_k`] bytes readable; bytes past `k` are ignored because the packed weights
-/// are zero there) and every output channel `o`, writes
-/// `out[r * ldc + channel0 + o] = requant.apply(acc[r][o] + corr[channel0 + o], channel0 + o)`.
+/// are zero there) and every output channel `o` of `w`, writes
+/// `out[r * ldc + channel0 + o] = clamp(MultiplyByQuantizedMultiplier(acc[r][o] + corr[o]) + zp)`.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_requant(
     backend: Backend,
@@ -136,9 +193,7 @@ pub fn gemm_requant(
     lda: usize,
     rows: usize,
     w: &PackedWeights,
-    corr: &[i32],
-    requant: &Requant,
-    channel0: usize,
+    epilogue: &Epilogue,
     out: &mut [i8],
     ldc: usize,
 ) -> Result<()> {
@@ -146,16 +201,8 @@ pub fn gemm_requant(
     if rows > 0 && (lda < pk || a.len() < (rows - 1) * lda + pk) {
         return Err(shape_err("gemm_requant", &[rows, lda], &[a.len()], "activation rows too short for the weights"));
     }
-    if out.len() < rows * ldc || channel0 + w.rows > ldc || corr.len() < channel0 + w.rows {
+    if out.len() < rows * ldc || epilogue.channel0 + w.rows > ldc || epilogue.rows != w.rows {
         return Err(shape_err("gemm_requant", &[rows, ldc], &[out.len()], "output too small for rows x channels"));
-    }
-    if requant.multipliers.len() != 1 && requant.multipliers.len() < channel0 + w.rows {
-        return Err(shape_err(
-            "gemm_requant",
-            &[channel0 + w.rows],
-            &[requant.multipliers.len()],
-            "one multiplier per channel",
-        ));
     }
     if !backend.available() {
         return Err(crate::error::arg_err("gemm_requant", format!("backend {backend:?} is not supported by this CPU")));
@@ -163,7 +210,7 @@ pub fn gemm_requant(
     let tile = |(t, out_tile): (usize, &mut [i8])| {
         let r0 = t * MR;
         let valid = (rows - r0).min(MR);
-        let job = Tile { a, lda, r0, valid, w, corr, requant, channel0, out: out_tile, ldc };
+        let job = Tile { a, lda, r0, valid, w, epilogue, out: out_tile, ldc };
         match backend {
             Backend::Portable => job.run_portable(),
             // SAFETY: `available()` was checked above.
@@ -191,9 +238,7 @@ struct Tile<'a> {
     r0: usize,
     valid: usize,
     w: &'a PackedWeights,
-    corr: &'a [i32],
-    requant: &'a Requant,
-    channel0: usize,
+    epilogue: &'a Epilogue,
     out: &'a mut [i8],
     ldc: usize,
 }
@@ -209,19 +254,30 @@ impl<'a> Tile<'a> {
         })
     }
 
-    /// Requantizes the accumulators of panel `p` into the output rows.
+    /// Requantizes the accumulators of panel `p` into the output rows (fixed-length loops over the
+    /// panel's channels, so they vectorise; the policy is matched once outside them).
     #[inline(always)]
     fn store(&mut self, p: usize, acc: &[[i32; NR]; MR]) {
-        let o0 = p * NR;
-        let n = (self.w.rows - o0).min(NR);
-        let c0 = self.channel0 + o0;
-        let mut summed = [0i32; NR];
+        match self.epilogue.policy {
+            RoundingPolicy::DoubleRounding => self.store_with(p, acc, RoundingPolicy::DoubleRounding),
+            RoundingPolicy::SingleRounding => self.store_with(p, acc, RoundingPolicy::SingleRounding),
+        }
+    }
+
+    #[inline(always)]
+    fn store_with(&mut self, p: usize, acc: &[[i32; NR]; MR], policy: RoundingPolicy) {
+        let ep = self.epilogue;
+        let pp = &ep.panels[p];
+        let n = (self.w.rows - p * NR).min(NR);
+        let c0 = ep.channel0 + p * NR;
+        let mut row = [0i8; NR];
         for (r, acc_r) in acc.iter().enumerate().take(self.valid) {
-            for j in 0..n {
-                summed[j] = acc_r[j].wrapping_add(self.corr[c0 + j]);
+            for j in 0..NR {
+                let m = QuantizedMultiplier { multiplier: pp.multiplier[j], shift: pp.shift[j] };
+                let v = multiply_by_quantized_multiplier(acc_r[j].wrapping_add(pp.corr[j]), m, policy);
+                row[j] = v.wrapping_add(ep.zero_point).clamp(ep.act_min, ep.act_max) as i8;
             }
-            let dst = &mut self.out[r * self.ldc + c0..r * self.ldc + c0 + n];
-            self.requant.apply_channels(&summed[..n], c0, dst);
+            self.out[r * self.ldc + c0..r * self.ldc + c0 + n].copy_from_slice(&row[..n]);
         }
     }
 

@@ -6,7 +6,7 @@
 use super::{Dims, conv_out, source};
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
-use crate::int8::gemm::{Backend, PackedWeights, correction, gemm_requant};
+use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant};
 use crate::ops::Conv2dSpec;
 use rayon::prelude::*;
 
@@ -22,9 +22,9 @@ pub struct QConv2d {
     spec: Conv2dSpec,
     input_zero_point: i32,
     requant: Requant,
-    /// Per group, weights reordered to `(O/g, KH, KW, C/g)` (the im2row order) and packed.
-    packed: Vec<PackedWeights>,
-    corr: Vec<i32>,
+    /// Per group, weights reordered to `(O/g, KH, KW, C/g)` (the im2row order) and packed, with their
+    /// output stage.
+    packed: Vec<(PackedWeights, Epilogue)>,
 }
 
 impl QConv2d {
@@ -54,7 +54,6 @@ impl QConv2d {
         }
         let (og, k) = (o / g, cg * kh * kw);
         let mut packed = Vec::with_capacity(g);
-        let mut corr = Vec::with_capacity(o);
         for gi in 0..g {
             let mut reordered = vec![0i8; og * k];
             for oo in 0..og {
@@ -66,10 +65,11 @@ impl QConv2d {
                 }
             }
             let p = PackedWeights::new(&reordered, og, k)?;
-            corr.extend(correction(&p, &bias[gi * og..(gi + 1) * og], input_zero_point));
-            packed.push(p);
+            let corr = correction(&p, &bias[gi * og..(gi + 1) * og], input_zero_point);
+            let epilogue = Epilogue::new(&p, &corr, &requant, gi * og)?;
+            packed.push((p, epilogue));
         }
-        Ok(Self { weight, shape, bias, spec, input_zero_point, requant, packed, corr })
+        Ok(Self { weight, shape, bias, spec, input_zero_point, requant, packed })
     }
 
     /// The weight `(O, C/groups, KH, KW)`.
@@ -117,7 +117,7 @@ impl QConv2d {
         d.check("QConv2d", x.len())?;
         let od = self.output_dims(d)?;
         let [o, cg, kh, kw] = self.shape;
-        let (pk, positions) = (self.packed[0].padded_k(), od.h * od.w);
+        let (pk, positions) = (self.packed[0].0.padded_k(), od.h * od.w);
         let mut out = vec![0i8; od.len()];
         let chunk = (IM2ROW_BYTES / (positions * pk).max(1)).clamp(1, d.n.max(1));
         let mut rows_buf = vec![0u8; chunk * positions * pk];
@@ -127,7 +127,7 @@ impl QConv2d {
             let nc = chunk.min(d.n - n0);
             let rows = nc * positions;
             let out_chunk = &mut out[n0 * positions * o..(n0 + nc) * positions * o];
-            for (gi, packed) in self.packed.iter().enumerate() {
+            for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
                 let fill = |(r, row): (usize, &mut [u8])| {
                     let (n, l) = (n0 + r / positions, r % positions);
                     let (oi, oj) = (l / od.w, l % od.w);
@@ -153,8 +153,7 @@ impl QConv2d {
                 } else {
                     buf.chunks_mut(pk).enumerate().for_each(fill);
                 }
-                let og = o / s.groups;
-                gemm_requant(backend, buf, pk, rows, packed, &self.corr, &self.requant, gi * og, out_chunk, o)?;
+                gemm_requant(backend, buf, pk, rows, packed, epilogue, out_chunk, o)?;
             }
         }
         Ok((out, od))

@@ -3,7 +3,7 @@
 
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
-use crate::int8::gemm::{Backend, PackedWeights, correction, gemm_requant};
+use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant};
 use rayon::prelude::*;
 
 /// An int8 fully connected layer `(N, K) -> (N, O)`.
@@ -16,7 +16,7 @@ pub struct QLinear {
     input_zero_point: i32,
     requant: Requant,
     packed: PackedWeights,
-    corr: Vec<i32>,
+    epilogue: Epilogue,
 }
 
 impl QLinear {
@@ -45,8 +45,8 @@ impl QLinear {
             return Err(shape_err("QLinear::new", &[out_features], &[requant.multipliers.len()], "multipliers"));
         }
         let packed = PackedWeights::new(&weight, out_features, in_features)?;
-        let corr = correction(&packed, &bias, input_zero_point);
-        Ok(Self { weight, out_features, in_features, bias, input_zero_point, requant, packed, corr })
+        let epilogue = Epilogue::new(&packed, &correction(&packed, &bias, input_zero_point), &requant, 0)?;
+        Ok(Self { weight, out_features, in_features, bias, input_zero_point, requant, packed, epilogue })
     }
 
     /// The weight `(out, in)`.
@@ -94,7 +94,7 @@ impl QLinear {
             x.chunks(k.max(1)).zip(rows.chunks_mut(pk)).for_each(fill);
         }
         let mut out = vec![0i8; n * self.out_features];
-        gemm_requant(backend, &rows, pk, n, &self.packed, &self.corr, &self.requant, 0, &mut out, self.out_features)?;
+        gemm_requant(backend, &rows, pk, n, &self.packed, &self.epilogue, &mut out, self.out_features)?;
         Ok(out)
     }
 }
