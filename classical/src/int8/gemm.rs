@@ -311,9 +311,8 @@ impl<'a> Tile<'a> {
         self.run_generic();
     }
 
-    // AVX-512 intrinsics are stable since Rust 1.89 (the crate already needs 1.88 for let chains).
+    // AVX-512 intrinsics are stable since Rust 1.89, the workspace's minimum.
     #[cfg(target_arch = "x86_64")]
-    #[clippy::msrv = "1.89"]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     unsafe fn run_vnni(mut self) {
         use std::arch::x86_64::*;
