@@ -6,6 +6,24 @@ use crate::error::{Result, arg_err};
 use crate::tensor::{Tensor, contiguous, from_vec};
 use rayon::prelude::*;
 
+/// `BYTE_BITS[b]`: the positions of the set bits of byte `b` in increasing order, then zeros.
+static BYTE_BITS: [[u8; 8]; 256] = {
+    let mut t = [[0u8; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let (mut k, mut bit) = (0, 0);
+        while bit < 8 {
+            if b & (1 << bit) != 0 {
+                t[b][k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// A matrix as a bitmask over its entries (row-major, bit `e % 64` of word `e / 64` for entry `e`,
 /// set when the entry is non-zero) and the non-zero values in row-major order.
 ///
@@ -87,6 +105,51 @@ impl Bitmask {
         }
     }
 
+    /// Writes the columns of row `i`'s set bits, in increasing order, to the front of `out` and returns
+    /// how many there are. `out` must hold `cols + 8` entries: for rows denser than one non-zero in 8,
+    /// the decoder works a byte of the mask at a time without branching on its bits (a table gives the positions of a byte's set bits; all eight
+    /// slots are written and the cursor advances by the popcount), so it may write up to 7 scratch
+    /// values past the last column.
+    #[inline]
+    fn decode_row(&self, i: usize, out: &mut [u32]) -> usize {
+        debug_assert!(out.len() >= self.cols + 8);
+        let (start, end) = (i * self.cols, (i + 1) * self.cols);
+        let mut n = 0;
+        if (self.row_start[i + 1] - self.row_start[i]) * 8 <= self.cols {
+            // At most one set bit per byte on average: visiting the set bits beats visiting bytes.
+            self.for_each_col(i, |c| {
+                out[n] = c;
+                n += 1;
+            });
+            return n;
+        }
+        for w in start / 64..=(end - 1) / 64 {
+            let mut bits = self.mask[w];
+            let base = w * 64;
+            if base < start {
+                bits &= !0u64 << (start - base);
+            }
+            if base + 64 > end {
+                bits &= !0u64 >> (base + 64 - end);
+            }
+            if bits == 0 {
+                continue;
+            }
+            // Column of bit 0 of this word; wraps below zero for the row's first word, whose bits
+            // before the row are cleared, so only scratch slots can hold wrapped values.
+            let col0 = (base as u32).wrapping_sub(start as u32);
+            for byte in 0..8u32 {
+                let b = ((bits >> (8 * byte)) & 0xff) as usize;
+                let slots: &mut [u32; 8] = (&mut out[n..n + 8]).try_into().expect("8 slots");
+                for (slot, &pos) in slots.iter_mut().zip(&BYTE_BITS[b]) {
+                    *slot = col0.wrapping_add(8 * byte + pos as u32);
+                }
+                n += b.count_ones() as usize;
+            }
+        }
+        n
+    }
+
     /// The shape of the tensor it was built from.
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -139,12 +202,11 @@ impl Bitmask {
         if n > 0 {
             let isa = Isa::detect();
             let run = |(first, chunk): (usize, &mut [f32])| {
-                let mut cols: Vec<u32> = Vec::with_capacity(self.cols);
+                let mut cols = vec![0u32; self.cols + 8];
                 for (i, o) in (first..).zip(chunk.chunks_exact_mut(n)) {
-                    cols.clear();
-                    self.for_each_col(i, |c| cols.push(c));
+                    let len = self.decode_row(i, &mut cols);
                     let vals = &self.values[self.row_start[i]..self.row_start[i + 1]];
-                    row_times_dense(isa, &cols, vals, bs, n, o);
+                    row_times_dense(isa, &cols[..len], vals, bs, n, o);
                 }
             };
             let per = rows_per_task(self.rows);

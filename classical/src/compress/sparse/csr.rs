@@ -1,6 +1,6 @@
 //! Compressed sparse row storage.
 
-use super::kernels::{Isa, PARALLEL_WORK, row_dot, row_times_dense, rows_per_task};
+use super::kernels::{Isa, PARALLEL_WORK, row_dot, row_times_dense, rows_dot4, rows_per_task};
 use super::{check_rhs, check_vec, matrix_dims};
 use crate::error::{Result, arg_err};
 use crate::tensor::{Tensor, contiguous, from_vec};
@@ -149,13 +149,25 @@ impl Csr {
         let xc = contiguous(x);
         let xs = xc.as_slice().expect("contiguous");
         let mut out = vec![0.0f32; self.rows];
+        let row = |i: usize| {
+            let r = self.range(i);
+            (&self.col_idx[r.clone()], &self.values[r])
+        };
         let run = |(first, chunk): (usize, &mut [f32])| {
-            for (i, o) in (first..).zip(chunk.iter_mut()) {
-                let r = self.range(i);
-                *o = row_dot(&self.col_idx[r.clone()], &self.values[r], xs);
+            let mut quads = chunk.chunks_exact_mut(4);
+            let mut i = first;
+            for o in &mut quads {
+                let rows = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                o.copy_from_slice(&rows_dot4(rows.map(|r| r.0), rows.map(|r| r.1), xs));
+                i += 4;
+            }
+            for o in quads.into_remainder() {
+                let (c, v) = row(i);
+                *o = row_dot(c, v, xs);
+                i += 1;
             }
         };
-        let per = rows_per_task(self.rows);
+        let per = rows_per_task(self.rows).next_multiple_of(4);
         if self.nnz() >= PARALLEL_WORK && rayon::current_num_threads() > 1 {
             out.par_chunks_mut(per).enumerate().map(|(t, c)| (t * per, c)).for_each(run);
         } else {
