@@ -171,15 +171,15 @@ where
     let mut history = Vec::new();
     let mut best = (f32::INFINITY, 0usize);
     let mut start_epoch = 0;
-    if let Some(path) = &cfg.checkpoint {
-        if path.exists() {
-            let state: TrainState<O> = checkpoint::load(path, TRAIN_STATE_KIND)?;
-            nn::load_state_dict(model, &state.model)?;
-            *optimizer = state.optimizer;
-            history = state.history;
-            best = state.best;
-            start_epoch = state.epochs_done;
-        }
+    if let Some(path) = &cfg.checkpoint
+        && path.exists()
+    {
+        let state: TrainState<O> = checkpoint::load(path, TRAIN_STATE_KIND)?;
+        nn::load_state_dict(model, &state.model)?;
+        *optimizer = state.optimizer;
+        history = state.history;
+        best = state.best;
+        start_epoch = state.epochs_done;
     }
     let n = train.1.len();
     let batches_per_epoch = n.div_ceil(cfg.batch_size);

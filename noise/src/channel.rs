@@ -87,7 +87,7 @@ impl Channel {
     pub fn from_choi(name: &str, choi: &Matrix) -> Result<Self> {
         let big = choi.dim();
         let bits = big.trailing_zeros() as usize;
-        if !big.is_power_of_two() || bits % 2 != 0 || bits == 0 {
+        if !big.is_power_of_two() || !bits.is_multiple_of(2) || bits == 0 {
             return Err(NoiseError::SizeMismatch {
                 what: format!("Choi matrix dimension of `{name}` (4^k)"),
                 expected: 4,
@@ -159,7 +159,7 @@ impl Channel {
     /// base-4 digits per qubit, 0..3 = I X Y Z; `4^k` entries summing to 1).
     pub fn pauli_mixture(name: &str, probabilities: &[f64]) -> Result<Self> {
         let len = probabilities.len();
-        if !len.is_power_of_two() || len.trailing_zeros() % 2 != 0 || len < 4 {
+        if !len.is_power_of_two() || !len.trailing_zeros().is_multiple_of(2) || len < 4 {
             return Err(NoiseError::SizeMismatch {
                 what: format!("Pauli probabilities of `{name}` (4^k)"),
                 expected: 4,

@@ -270,13 +270,13 @@ impl DeviceProfile {
                     return Err(invalid(format!("gates[{i}].qubits"), format!("qubit {q} appears twice")));
                 }
             }
-            if let [a, b] = *g.qubits.as_slice() {
-                if !self.coupling_map.contains(&[a, b]) {
-                    return Err(invalid(
-                        format!("gates[{i}].qubits"),
-                        format!("`{}` on ({a}, {b}), which is not in coupling_map", g.gate),
-                    ));
-                }
+            if let [a, b] = *g.qubits.as_slice()
+                && !self.coupling_map.contains(&[a, b])
+            {
+                return Err(invalid(
+                    format!("gates[{i}].qubits"),
+                    format!("`{}` on ({a}, {b}), which is not in coupling_map", g.gate),
+                ));
             }
             probability(format!("gates[{i}].error"), g.error)?;
             duration(format!("gates[{i}].length"), g.length)?;

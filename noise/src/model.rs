@@ -156,10 +156,10 @@ impl NoiseModel {
             }
         }
         for (q, props) in profile.qubits.iter().enumerate() {
-            if let Some(p) = props.readout_error {
-                if p > 0.0 {
-                    model.add_readout_error(ReadoutError::symmetric(p)?, q);
-                }
+            if let Some(p) = props.readout_error
+                && p > 0.0
+            {
+                model.add_readout_error(ReadoutError::symmetric(p)?, q);
             }
         }
         Ok(model)

@@ -343,7 +343,7 @@ mod tests {
     fn insertion_points_follow_activations_and_blocks() {
         let mut model = crate::nn::zoo::resnet_cifar(8, 10, 1).unwrap();
         // Input, output, stem ReLU, one per block body ReLU, one after each of the 3 blocks.
-        let paths = crate::nn::named_params(&model).into_iter().map(|(n, _)| n).count();
+        let paths = crate::nn::named_params(&model).len();
         assert_eq!(insert_activation_quant(&mut model, 8).unwrap(), 2 + 1 + 3 + 3);
         let x = Var::constant(crate::tensor::randn(&[1, 3, 32, 32], 1.0, &mut crate::tensor::rng(0)));
         model.forward(&x, &mut Ctx::train(0)).unwrap();

@@ -16,7 +16,7 @@ pub const CLASS_NAMES: [&str; 10] =
 
 /// Parses the records of one batch file into `(n, 3, 32, 32)` images in `[0, 1]`.
 pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<ImageDataset, DataError> {
-    if bytes.is_empty() || bytes.len() % RECORD_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
         return Err(format_err(
             path,
             format!("{} bytes is not a whole number of {RECORD_BYTES}-byte CIFAR-10 records", bytes.len()),

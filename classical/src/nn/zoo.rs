@@ -42,7 +42,7 @@ fn conv_bn_act(
 /// biases, as PyTorch's `Conv2d` does by default. `hw` must be divisible by 4 (28 for MNIST, 8 for the
 /// bundled digits).
 pub fn reference_cnn(channels: usize, hw: usize, classes: usize, seed: u64) -> Result<Sequential> {
-    if hw % 4 != 0 || hw == 0 {
+    if !hw.is_multiple_of(4) || hw == 0 {
         return Err(arg_err("reference_cnn", format!("input side {hw} must be a positive multiple of 4")));
     }
     let mut r = rng(seed);
@@ -82,7 +82,7 @@ pub fn vgg_small(channels: usize, widths: &[usize], classes: usize, seed: u64) -
 /// stages of `n` basic blocks with 16, 32, 64 channels, stride 2 between stages with 1x1-conv + BN
 /// projection shortcuts.
 pub fn resnet_cifar(depth: usize, classes: usize, seed: u64) -> Result<Sequential> {
-    if depth < 8 || (depth - 2) % 6 != 0 {
+    if depth < 8 || !(depth - 2).is_multiple_of(6) {
         return Err(arg_err("resnet_cifar", format!("depth {depth} is not 6n + 2 with n >= 1")));
     }
     let blocks = (depth - 2) / 6;

@@ -302,10 +302,10 @@ impl Op for Conv2d {
 /// `(O)`; output `(N, O, OH, OW)`.
 pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Result<Var> {
     let geo = Geometry::new(x.shape(), weight.shape(), spec)?;
-    if let Some(b) = bias {
-        if b.shape() != [geo.o] {
-            return Err(shape_err("conv2d", weight.shape(), b.shape(), "bias must have one entry per output channel"));
-        }
+    if let Some(b) = bias
+        && b.shape() != [geo.o]
+    {
+        return Err(shape_err("conv2d", weight.shape(), b.shape(), "bias must have one entry per output channel"));
     }
     let (xc, wc) = (contiguous(x.value()), contiguous(weight.value()));
     let (xs, ws) = (xc.as_slice().unwrap(), wc.as_slice().unwrap());

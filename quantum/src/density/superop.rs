@@ -59,7 +59,7 @@ impl Superop {
     pub fn from_matrix(matrix: Matrix) -> Result<Self> {
         let dim = matrix.dim();
         let bits = dim.trailing_zeros() as usize;
-        if !dim.is_power_of_two() || bits % 2 != 0 || bits == 0 || bits > MAX_DENSE_TARGETS {
+        if !dim.is_power_of_two() || !bits.is_multiple_of(2) || bits == 0 || bits > MAX_DENSE_TARGETS {
             return Err(QuantumError::SizeMismatch {
                 what: "superoperator dimension (4^k with 1 <= k <= 3)".into(),
                 expected: 4,

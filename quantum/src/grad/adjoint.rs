@@ -153,7 +153,7 @@ fn batch_size(circuit: &Circuit, inputs: &[f64]) -> Result<usize> {
             "a batch needs a circuit with input features; call `adjoint` for a circuit without inputs".into(),
         ));
     }
-    if inputs.len() % n_in != 0 {
+    if !inputs.len().is_multiple_of(n_in) {
         return Err(QuantumError::SizeMismatch {
             what: format!("input values (a multiple of {n_in} features)"),
             expected: inputs.len() / n_in * n_in,

@@ -300,10 +300,10 @@ impl Writer {
             return Err(format!("more than {MAX_EXPORT_CONTROLS} controls"));
         }
         let n = base.n_qubits();
-        if let Gate::Unitary(m) = base {
-            if m.dim() != 1 << n || n > 2 || m.check_unitary().is_err() {
-                return Err(format!("a {0}x{0} matrix that is not a unitary on 1 or 2 qubits", m.dim()));
-            }
+        if let Gate::Unitary(m) = base
+            && (m.dim() != 1 << n || n > 2 || m.check_unitary().is_err())
+        {
+            return Err(format!("a {0}x{0} matrix that is not a unitary on 1 or 2 qubits", m.dim()));
         }
         if k + n == 0 {
             // A 0-qubit unitary: a global phase.

@@ -31,10 +31,10 @@ pub fn allocate_states(n_qubits: usize, n_states: usize) -> Result<Vec<C64>> {
     if bytes > isize::MAX as u128 {
         return Err(too_large(None));
     }
-    if let Some(a) = available {
-        if bytes > a as u128 {
-            return Err(too_large(Some(a)));
-        }
+    if let Some(a) = available
+        && bytes > a as u128
+    {
+        return Err(too_large(Some(a)));
     }
     let len = (bytes / std::mem::size_of::<C64>() as u128) as usize;
     let mut v: Vec<C64> = Vec::new();

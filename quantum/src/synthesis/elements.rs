@@ -102,10 +102,10 @@ pub(crate) fn elements(gate: &Gate, qubits: &[usize], angles: &[f64], controls: 
                     e.controls = if e.free { local } else { ctrl.iter().copied().chain(local).collect() };
                     out.push(e);
                 }
-                if let Some((&last, rest)) = ctrl.split_last() {
-                    if phase != ONE {
-                        out.push(Elem { controls: rest.to_vec(), target: last, m: diag2(phase), free: false });
-                    }
+                if let Some((&last, rest)) = ctrl.split_last()
+                    && phase != ONE
+                {
+                    out.push(Elem { controls: rest.to_vec(), target: last, m: diag2(phase), free: false });
                 }
             }
             0 => {

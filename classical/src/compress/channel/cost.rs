@@ -27,7 +27,7 @@ pub(crate) fn conv_out_shape(op: &'static str, path: &str, shape: &[usize], conv
     if g == 0 || s.stride.0 == 0 || s.stride.1 == 0 || s.dilation.0 == 0 || s.dilation.1 == 0 {
         return Err(arg_err(op, format!("`{path}`: groups, stride and dilation must be positive: {s:?}")));
     }
-    if w[1] * g != shape[0] || w[0] % g != 0 {
+    if w[1] * g != shape[0] || !w[0].is_multiple_of(g) {
         return Err(shape_err(
             op,
             shape,
