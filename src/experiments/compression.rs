@@ -92,7 +92,7 @@ impl Recipe {
             seed,
             patience: None,
             clip_grad_norm: None,
-            progress: false,
+            progress: true,
             checkpoint: None,
         };
         let train = (&split.train.images, split.train.labels.as_slice());
