@@ -14,7 +14,7 @@
 //! The observer keeps the values it saw (calibration sets are small), so every method sees the same data
 //! and the result does not depend on batch boundaries.
 
-use super::quant::{QuantParams, Symmetry, min_max};
+use super::quant::{QuantParams, Symmetry};
 use crate::error::{Result, arg_err};
 
 /// How a range is chosen from the observed values.
@@ -63,10 +63,11 @@ impl RangeObserver {
 
     /// Records a batch of values (NaNs are skipped).
     pub fn observe(&mut self, x: &[f32]) {
-        let (lo, hi) = min_max(x.iter().copied().filter(|v| !v.is_nan()));
-        if !x.is_empty() {
-            self.lo = self.lo.min(lo);
-            self.hi = self.hi.max(hi);
+        // Not `min_max`, whose `(0, 0)` for an empty input would put 0 into the range of a batch
+        // that holds only NaNs.
+        for &v in x.iter().filter(|v| !v.is_nan()) {
+            self.lo = self.lo.min(v);
+            self.hi = self.hi.max(v);
         }
         if self.method != Calibration::MinMax {
             self.values.extend(x.iter().copied().filter(|v| !v.is_nan()));
@@ -123,14 +124,20 @@ fn quantization_mse(values: &[f32], lo: f32, hi: f32, bits: u8) -> Result<f64> {
     Ok(sum / values.len().max(1) as f64)
 }
 
-/// The shrink `[a lo, a hi]`, `a` in `{1/100, ..., 1}`, of least quantization MSE (the widest on ties).
+/// The shrink by `a` in `{1/100, ..., 1}` of least quantization MSE (the widest on ties).
+///
+/// The quantizer's range always contains 0, so the shrink acts on `[min(lo, 0), max(hi, 0)]` towards 0
+/// and is then clamped into the data's `[lo, hi]`: data that does not straddle 0 (all positive, say)
+/// gets a clip of its far end only, never a range reaching below its minimum (the plain shrink
+/// `[a lo, a hi]` would, with the same quantizer after widening to 0).
 fn mse_range(values: &[f32], (lo, hi): (f32, f32), bits: u8) -> Result<(f32, f32)> {
+    let shrink = |a: f32| ((a * lo.min(0.0)).clamp(lo, hi), (a * hi.max(0.0)).clamp(lo, hi));
     let mut best = ((lo, hi), quantization_mse(values, lo, hi, bits)?);
     for step in (1..MSE_STEPS).rev() {
-        let a = step as f32 / MSE_STEPS as f32;
-        let err = quantization_mse(values, a * lo, a * hi, bits)?;
+        let (l, h) = shrink(step as f32 / MSE_STEPS as f32);
+        let err = quantization_mse(values, l, h, bits)?;
         if err < best.1 {
-            best = ((a * lo, a * hi), err);
+            best = ((l, h), err);
         }
     }
     Ok(best.0)
@@ -226,7 +233,7 @@ mod tests {
     fn mse_and_entropy_clip_heavy_tails_but_not_uniform_data() {
         let mut rng = crate::tensor::rng(3);
         let gaussian: Vec<f32> = crate::tensor::randn(&[20_000], 1.0, &mut rng).iter().map(|v| v.abs()).collect();
-        let (_, max) = min_max(gaussian.iter().copied());
+        let (_, max) = crate::compress::quant::min_max(gaussian.iter().copied());
         for method in [Calibration::Mse, Calibration::Entropy] {
             let (_, hi) = observe(method, &gaussian);
             assert!(hi < max && hi > 1.5, "{method:?}: {hi} of {max}");
@@ -234,6 +241,23 @@ mod tests {
         let uniform: Vec<f32> = (0..4096).map(|i| i as f32 / 4095.0).collect();
         let (_, hi) = observe(Calibration::Mse, &uniform);
         assert!(hi > 0.98, "uniform data keeps its range under MSE: {hi}");
+    }
+
+    #[test]
+    fn mse_range_of_one_signed_data_stays_inside_it() {
+        // Two values, both positive, 2 bits: the old plain shrink [a lo, a hi] returned a lower end
+        // below the minimum; the clip now only moves the far end.
+        let mse_2bit = |v: &[f32]| {
+            let mut o = RangeObserver::new(Calibration::Mse).with_bits(2);
+            o.observe(v);
+            o.range().unwrap()
+        };
+        let values = [2.899_159_7f32, 3.322_365];
+        let (lo, hi) = mse_2bit(&values);
+        assert!(values[0] <= lo && lo <= hi && hi <= values[1], "[{lo}, {hi}]");
+        let negative: Vec<f32> = values.iter().map(|v| -v).collect();
+        let (lo, hi) = mse_2bit(&negative);
+        assert!(negative[1] <= lo && lo <= hi && hi <= negative[0], "[{lo}, {hi}]");
     }
 
     #[test]
@@ -245,5 +269,11 @@ mod tests {
         let mut o = RangeObserver::new(Calibration::MinMax);
         o.observe(&[f32::INFINITY]);
         assert!(o.range().is_err());
+        // A batch of NaNs only is no observation (it must not put 0 into the range).
+        let mut o = RangeObserver::new(Calibration::MinMax);
+        o.observe(&[f32::NAN]);
+        assert!(o.range().is_err());
+        o.observe(&[1.0, f32::NAN, 2.0]);
+        assert_eq!(o.range().unwrap(), (1.0, 2.0));
     }
 }
