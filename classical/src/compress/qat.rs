@@ -204,6 +204,9 @@ impl FakeQuantAct {
     }
 
     fn observe(&mut self, x: &Tensor) {
+        if !x.iter().any(|v| v.is_finite()) {
+            return;
+        }
         let (lo, hi) = super::quant::min_max(x.iter().copied().filter(|v| v.is_finite()));
         self.range = Some(match self.range {
             None => (lo, hi),

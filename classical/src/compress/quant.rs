@@ -232,10 +232,13 @@ impl QuantParams {
         Ok(move |i: usize| (i / inner.max(1)) % channels)
     }
 
-    /// The integers of every element of `x`, in row-major order.
+    /// The integers of every element of `x`, in row-major order; a NaN has no integer and is an error.
     pub fn quantize(&self, x: &Tensor) -> Result<Vec<i32>> {
         let channel = self.channel_of(x.shape())?;
         let x = contiguous(x);
+        if let Some(i) = x.iter().position(|v| v.is_nan()) {
+            return Err(arg_err("quantize", format!("element {i} is NaN")));
+        }
         Ok(x.iter().enumerate().map(|(i, &v)| self.quantize_value(v, channel(i))).collect())
     }
 
@@ -249,11 +252,12 @@ impl QuantParams {
         crate::tensor::from_vec(shape, data)
     }
 
-    /// `dequantize(quantize(x))`: the value a quantized model computes with (fake quantization).
+    /// `dequantize(quantize(x))`: the value a quantized model computes with (fake quantization). NaNs
+    /// stay NaN, so a diverged model shows up as such instead of being quantized to zero.
     pub fn fake_quantize(&self, x: &Tensor) -> Result<Tensor> {
         let channel = self.channel_of(x.shape())?;
         let mut out = crate::tensor::into_contiguous(x.clone());
-        for (i, v) in out.iter_mut().enumerate() {
+        for (i, v) in out.iter_mut().enumerate().filter(|(_, v)| !v.is_nan()) {
             let c = channel(i);
             *v = self.dequantize_value(self.quantize_value(*v, c), c);
         }
@@ -299,6 +303,15 @@ mod tests {
         assert_eq!(q, vec![64, -127, 32, 42, 85, -127]);
         let wrong = crate::tensor::zeros(&[3, 2]);
         assert!(p.quantize(&wrong).is_err());
+    }
+
+    #[test]
+    fn nan_is_an_error_to_quantize_and_stays_nan_when_fake_quantized() {
+        let p = QuantParams::affine(-1.0, 1.0, 8).unwrap();
+        let x = crate::tensor::from_vec(&[3], vec![0.5, f32::NAN, -0.5]).unwrap();
+        assert!(p.quantize(&x).unwrap_err().to_string().contains("element 1 is NaN"));
+        let f = p.fake_quantize(&x).unwrap();
+        assert!(f[[1]].is_nan() && f[[0]].is_finite());
     }
 
     #[test]
