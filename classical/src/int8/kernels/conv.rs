@@ -1,4 +1,5 @@
-//! Convolution (any kernel, stride, padding, dilation and groups) by im2row + the fused i8 GEMM, as
+//! Convolution (any kernel, stride, padding, dilation and groups) by im2row + the fused i8 GEMM (a 1x1
+//! stride-1 unpadded convolution runs the GEMM on the NHWC input directly), as
 //! TFLite's `reference_integer_ops::ConvPerChannel` computes it: `Σ (x - zp_in) w + bias`, rescaled per
 //! output channel, plus the output zero point, clamped. Padded taps contribute nothing (they hold the
 //! input zero point, the real value 0).
@@ -6,7 +7,7 @@
 use super::{Dims, conv_out, source};
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
-use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant};
+use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant, gemm_requant_i8};
 use crate::ops::Conv2dSpec;
 use rayon::prelude::*;
 
@@ -119,6 +120,23 @@ impl QConv2d {
         let [o, cg, kh, kw] = self.shape;
         let (pk, positions) = (self.packed[0].0.padded_k(), od.h * od.w);
         let mut out = vec![0i8; od.len()];
+        if kh == 1 && kw == 1 && self.spec.stride == (1, 1) && self.spec.padding == (0, 0) {
+            // A 1x1 stride-1 unpadded convolution on NHWC is the product (N H W, C) x (C, O): row r of
+            // group gi is x[r * C + gi * C/g..][..C/g] as it lies, so no im2row copy is made.
+            for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
+                gemm_requant_i8(
+                    backend,
+                    x.get(gi * cg..).unwrap_or(&[]),
+                    d.c,
+                    d.n * positions,
+                    packed,
+                    epilogue,
+                    &mut out,
+                    o,
+                )?;
+            }
+            return Ok((out, od));
+        }
         let chunk = (IM2ROW_BYTES / (positions * pk).max(1)).clamp(1, d.n.max(1));
         let mut rows_buf = vec![0u8; chunk * positions * pk];
         let pad_byte = (self.input_zero_point as i8 as u8) ^ 0x80;
@@ -164,5 +182,52 @@ impl QConv2d {
         let od = self.output_dims(d)?;
         let [o, cg, kh, kw] = self.shape;
         Ok(o * od.h * od.w * cg * kh * kw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int8::fixed_point::{RoundingPolicy, quantize_multiplier};
+    use crate::int8::gemm::Backend;
+    use crate::int8::kernels::{nchw_to_nhwc, nhwc_to_nchw};
+    use crate::int8::reference;
+    use crate::tensor::{rng, uniform};
+
+    /// The copy-free 1x1 path (groups 1 and 3, channel counts off the multiples of 4 and of the panel
+    /// width, a partial last row tile) equals the i128 reference on every backend, under both
+    /// policies; an empty batch gives an empty output.
+    #[test]
+    fn pointwise_conv_equals_reference() {
+        let mut r = rng(21);
+        for (groups, cg, og, n, h, w, single) in [
+            (1, 64, 40, 2, 5, 3, false),
+            (1, 7, 33, 1, 4, 4, true),
+            (3, 5, 11, 2, 3, 5, false),
+            (3, 8, 2, 1, 2, 2, true),
+        ] {
+            let policy = if single { RoundingPolicy::SingleRounding } else { RoundingPolicy::DoubleRounding };
+            let (c, o) = (cg * groups, og * groups);
+            let mut byte = |lo: f64| (lo + uniform(&mut r) * (127.0 - lo + 1.0)).floor() as i8;
+            let d = Dims::new(n, c, h, w);
+            let x: Vec<i8> = (0..d.len()).map(|_| byte(-128.0)).collect();
+            let weight: Vec<i8> = (0..o * cg).map(|_| byte(-127.0)).collect();
+            let bias: Vec<i32> = (0..o as i32).map(|i| i * 311 - 5000).collect();
+            let ms = (0..o).map(|i| quantize_multiplier(2f64.powf(-12.0 + (i % 9) as f64), policy).unwrap()).collect();
+            let rq = Requant::new(ms, -7, -128, 127, policy).unwrap();
+            let spec = Conv2dSpec { groups, ..Conv2dSpec::new(1, 0) };
+            let shape = [o, cg, 1, 1];
+            let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, 9, &rq).unwrap();
+            let conv = QConv2d::new(weight, shape, bias, spec, 9, rq).unwrap();
+            for b in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
+                if b.available() {
+                    let (got, gd) = conv.forward_with(b, &nchw_to_nhwc(&x, d), d).unwrap();
+                    assert_eq!(gd, wd);
+                    assert_eq!(nhwc_to_nchw(&got, gd), want, "{b:?} groups {groups}");
+                }
+            }
+            let (empty, ed) = conv.forward(&[], Dims::new(0, c, h, w)).unwrap();
+            assert!(empty.is_empty() && ed.n == 0);
+        }
     }
 }
