@@ -146,21 +146,36 @@ impl QConv2d {
             let rows = nc * positions;
             let out_chunk = &mut out[n0 * positions * o..(n0 + nc) * positions * o];
             for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
+                // With one group and no column dilation, the in-range taps of a kernel row are one
+                // contiguous run of the NHWC input (`(hi - lo) * C` bytes), copied in one go.
+                let runs = self.spec.groups == 1 && s.dilation.1 == 1;
                 let fill = |(r, row): (usize, &mut [u8])| {
                     let (n, l) = (n0 + r / positions, r % positions);
                     let (oi, oj) = (l / od.w, l % od.w);
                     for ki in 0..kh {
-                        let ih = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h);
-                        for kj in 0..kw {
-                            let dst = &mut row[(ki * kw + kj) * cg..(ki * kw + kj + 1) * cg];
-                            match (ih, source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, d.w)) {
-                                (Some(ih), Some(iw)) => {
-                                    let src = &x[((n * d.h + ih) * d.w + iw) * d.c + gi * cg..][..cg];
-                                    for (t, &v) in dst.iter_mut().zip(src) {
-                                        *t = (v as u8) ^ 0x80;
-                                    }
+                        let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
+                        let Some(ih) = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h) else {
+                            taps.fill(pad_byte);
+                            continue;
+                        };
+                        let line = &x[(n * d.h + ih) * d.w * d.c..(n * d.h + ih + 1) * d.w * d.c];
+                        if runs {
+                            // Taps kj in lo..hi land on columns start + kj inside 0..W.
+                            let start = (oj * s.stride.1) as isize - s.padding.1 as isize;
+                            let lo = (-start).clamp(0, kw as isize) as usize;
+                            let hi = (d.w as isize - start).clamp(lo as isize, kw as isize) as usize;
+                            taps[..lo * cg].fill(pad_byte);
+                            taps[hi * cg..].fill(pad_byte);
+                            if lo < hi {
+                                let from = (start + lo as isize) as usize * cg;
+                                offset_copy(&mut taps[lo * cg..hi * cg], &line[from..from + (hi - lo) * cg]);
+                            }
+                        } else {
+                            for (kj, dst) in taps.chunks_exact_mut(cg).enumerate() {
+                                match source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, d.w) {
+                                    Some(iw) => offset_copy(dst, &line[iw * d.c + gi * cg..][..cg]),
+                                    None => dst.fill(pad_byte),
                                 }
-                                _ => dst.fill(pad_byte),
                             }
                         }
                     }
@@ -182,6 +197,14 @@ impl QConv2d {
         let od = self.output_dims(d)?;
         let [o, cg, kh, kw] = self.shape;
         Ok(o * od.h * od.w * cg * kh * kw)
+    }
+}
+
+/// `dst[i] = src[i] + 128` as u8 (the byte `src[i] ^ 0x80`), the GEMM's activation offset.
+#[inline(always)]
+fn offset_copy(dst: &mut [u8], src: &[i8]) {
+    for (t, &v) in dst.iter_mut().zip(src) {
+        *t = (v as u8) ^ 0x80;
     }
 }
 
@@ -228,6 +251,39 @@ mod tests {
             }
             let (empty, ed) = conv.forward(&[], Dims::new(0, c, h, w)).unwrap();
             assert!(empty.is_empty() && ed.n == 0);
+        }
+    }
+
+    /// The im2row fill by contiguous runs (one group, no column dilation), with windows hanging off
+    /// both sides, strides and row dilation, equals the i128 reference on every backend.
+    #[test]
+    fn im2row_runs_equal_reference() {
+        let mut r = rng(22);
+        for ((kh, kw), stride, padding, dilation, c, o) in [
+            ((3, 3), (1, 1), (1, 1), (1, 1), 5, 7),
+            ((3, 2), (2, 3), (2, 1), (1, 1), 8, 33),
+            ((1, 3), (1, 1), (0, 2), (2, 1), 3, 4),
+            ((2, 4), (3, 1), (1, 3), (1, 1), 6, 2),
+        ] {
+            let mut byte = |lo: f64| (lo + uniform(&mut r) * (127.0 - lo + 1.0)).floor() as i8;
+            let d = Dims::new(2, c, 6, 7);
+            let x: Vec<i8> = (0..d.len()).map(|_| byte(-128.0)).collect();
+            let weight: Vec<i8> = (0..o * c * kh * kw).map(|_| byte(-127.0)).collect();
+            let bias: Vec<i32> = (0..o as i32).map(|i| 700 - i * 97).collect();
+            let policy = RoundingPolicy::DoubleRounding;
+            let ms = (0..o).map(|i| quantize_multiplier(2f64.powf(-11.0 + (i % 5) as f64), policy).unwrap()).collect();
+            let rq = Requant::new(ms, 3, -128, 127, policy).unwrap();
+            let spec = Conv2dSpec { stride, padding, dilation, groups: 1 };
+            let shape = [o, c, kh, kw];
+            let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, -20, &rq).unwrap();
+            let conv = QConv2d::new(weight, shape, bias, spec, -20, rq).unwrap();
+            for b in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
+                if b.available() {
+                    let (got, gd) = conv.forward_with(b, &nchw_to_nhwc(&x, d), d).unwrap();
+                    assert_eq!(gd, wd);
+                    assert_eq!(nhwc_to_nchw(&got, gd), want, "{b:?} kernel {kh}x{kw}");
+                }
+            }
         }
     }
 }
