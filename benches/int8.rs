@@ -1,7 +1,7 @@
 //! int8 versus f32 throughput on the same shapes: a 3x3 convolution 32->64 on 32x32, a 1x1
 //! convolution 64->128 on 16x16 (batch 4 each), and a 1024x1024 fully connected layer on a batch of
-//! 64. The int8 side is the engine's kernels (im2row + the fused i8 GEMM, NHWC activations, requantized
-//! i8 outputs); the f32 side is `ops::conv2d` (im2col + the gemm crate) and `ops::gemm_into`.
+//! 64. The int8 side is the engine's kernels (im2row + the fused i8 GEMM, or the GEMM straight on the
+//! NHWC input for the 1x1 convolution and the fully connected layer; requantized i8 outputs); the f32 side is `ops::conv2d` (im2col + the gemm crate) and `ops::gemm_into`.
 //! Throughput is reported as multiply-adds x 2 per second.
 //!
 //! `cargo bench --bench int8 -- --warm-up-time 1 --measurement-time 3`

@@ -125,13 +125,77 @@ pub fn correction(w: &PackedWeights, bias: &[i32], input_zero_point: i32) -> Vec
     w.sums().iter().zip(bias).map(|(&s, &b)| b.wrapping_sub((128 + input_zero_point).wrapping_mul(s))).collect()
 }
 
+/// The rescale of one channel in the form the vector epilogue uses: one 64-bit product, one
+/// constant, one conditional correction and one arithmetic shift, equal to
+/// [`multiply_by_quantized_multiplier`] bit for bit for multipliers in `[0, 2^31)` and shifts in
+/// `[-31, 30]`:
+///
+/// - double rounding: with `p = (x << left) M` (the shift wrapping in i32) and `e = max(-shift, 0)`,
+///   gemmlowp's high multiply is `s = floor((p + 2^30) / 2^31)` (its ties-towards-+inf nudge and
+///   truncating division reduce to this floor), and `RoundingDivideByPOT(s, e)` for `e >= 1` is
+///   `floor((s + 2^(e-1) - [s < 0]) / 2^e)`. Nested floors of integer divisions compose, so the whole is
+///   `(p + 2^30 + 2^(e-1) 2^31 - [p < -2^30] 2^31) >> (31 + e)` (no correction when `e = 0`);
+///   `|p| <= 2^62` keeps every term inside i64, and `M < 2^31` rules out the high multiply's one
+///   saturating case.
+/// - single rounding: `(x M + 2^(total - 1)) >> total`, `total = 31 - shift`, as TFLite writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rescale {
+    multiplier: i32,
+    left: i32,
+    add: i64,
+    neg_fix: i64,
+    shift: i64,
+}
+
+impl Rescale {
+    /// The form of `m` under `policy`, or `None` outside the ranges where it is exact.
+    fn new(m: QuantizedMultiplier, policy: RoundingPolicy) -> Option<Self> {
+        if m.multiplier < 0 || !(-31..=30).contains(&m.shift) {
+            return None;
+        }
+        Some(match policy {
+            RoundingPolicy::DoubleRounding => {
+                let e = (-m.shift).max(0) as i64;
+                Self {
+                    multiplier: m.multiplier,
+                    left: m.shift.max(0),
+                    add: (1 << 30) + (((1i64 << e) >> 1) << 31),
+                    neg_fix: if e >= 1 { 1 << 31 } else { 0 },
+                    shift: 31 + e,
+                }
+            }
+            RoundingPolicy::SingleRounding => {
+                let total = (31 - m.shift) as i64;
+                Self { multiplier: m.multiplier, left: 0, add: 1 << (total - 1), neg_fix: 0, shift: total }
+            }
+        })
+    }
+
+    /// `MultiplyByQuantizedMultiplier(x)` (see the type's docs).
+    #[inline(always)]
+    fn apply(self, x: i32) -> i32 {
+        let p = x.wrapping_shl(self.left as u32) as i64 * self.multiplier as i64;
+        let v = p + self.add - if p < -(1 << 30) { self.neg_fix } else { 0 };
+        (v >> self.shift) as i32
+    }
+}
+
 /// Output-stage parameters of one panel of [`NR`] channels, structure of arrays so the requantization
-/// of a tile row vectorises across channels.
+/// of a tile row vectorises across channels. The 64-bit constants are also kept split by lane parity
+/// (`[half * 2 + parity][i]` is channel `16 half + 2 i + parity`), the layout of the even / odd
+/// 64-bit products of a 512-bit register.
 #[derive(Debug, Clone, PartialEq)]
 struct PanelParams {
     multiplier: [i32; NR],
     shift: [i32; NR],
     corr: [i32; NR],
+    left: [i32; NR],
+    add: [i64; NR],
+    neg_fix: [i64; NR],
+    shift64: [i64; NR],
+    add_split: [[i64; 8]; 4],
+    neg_fix_split: [[i64; 8]; 4],
+    shift64_split: [[i64; 8]; 4],
 }
 
 /// The fused output stage of [`gemm_requant`] for the channels `channel0..channel0 + rows` of a
@@ -145,6 +209,9 @@ pub struct Epilogue {
     act_min: i32,
     act_max: i32,
     policy: RoundingPolicy,
+    /// Every multiplier lies where [`Rescale`] is exact (always so for a [`Requant::new`] stage);
+    /// otherwise the scalar [`multiply_by_quantized_multiplier`] runs.
+    fast: bool,
 }
 
 impl Epilogue {
@@ -160,12 +227,39 @@ impl Epilogue {
                 "one entry per channel",
             ));
         }
+        let mut fast = true;
         let panels = (0..rows.div_ceil(NR))
             .map(|p| {
-                let mut pp = PanelParams { multiplier: [0; NR], shift: [0; NR], corr: [0; NR] };
-                for j in 0..NR.min(rows - p * NR) {
-                    let m = requant.multiplier(channel0 + p * NR + j);
-                    (pp.multiplier[j], pp.shift[j], pp.corr[j]) = (m.multiplier, m.shift, corr[p * NR + j]);
+                let mut pp = PanelParams {
+                    multiplier: [0; NR],
+                    shift: [0; NR],
+                    corr: [0; NR],
+                    left: [0; NR],
+                    add: [0; NR],
+                    neg_fix: [0; NR],
+                    shift64: [0; NR],
+                    add_split: [[0; 8]; 4],
+                    neg_fix_split: [[0; 8]; 4],
+                    shift64_split: [[0; 8]; 4],
+                };
+                for j in 0..NR {
+                    // Channels past the end get a zero multiplier; their results are never stored.
+                    let m = if j < rows - p * NR {
+                        pp.corr[j] = corr[p * NR + j];
+                        requant.multiplier(channel0 + p * NR + j)
+                    } else {
+                        QuantizedMultiplier::default()
+                    };
+                    (pp.multiplier[j], pp.shift[j]) = (m.multiplier, m.shift);
+                    let rs = Rescale::new(m, requant.policy).unwrap_or_else(|| {
+                        fast = false;
+                        Rescale { multiplier: 0, left: 0, add: 0, neg_fix: 0, shift: 0 }
+                    });
+                    (pp.left[j], pp.add[j], pp.neg_fix[j], pp.shift64[j]) = (rs.left, rs.add, rs.neg_fix, rs.shift);
+                    let (slot, i) = ((j / 16) * 2 + j % 2, (j % 16) / 2);
+                    pp.add_split[slot][i] = rs.add;
+                    pp.neg_fix_split[slot][i] = rs.neg_fix;
+                    pp.shift64_split[slot][i] = rs.shift;
                 }
                 pp
             })
@@ -178,8 +272,18 @@ impl Epilogue {
             act_min: requant.act_min,
             act_max: requant.act_max,
             policy: requant.policy,
+            fast,
         })
     }
+}
+
+/// Where the rows of the activation matrix come from.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// Already offset to u8 (`x ^ 0x80`) and padded to [`PackedWeights::padded_k`] bytes.
+    Unsigned(&'a [u8]),
+    /// Plain i8 rows of `k` bytes; each tile offsets its rows into a small buffer.
+    Signed(&'a [i8]),
 }
 
 /// Requantized product: for every row `r < rows` of `a` (u8 activations at `a[r * lda..]`, at least
@@ -201,16 +305,67 @@ pub fn gemm_requant(
     if rows > 0 && (lda < pk || a.len() < (rows - 1) * lda + pk) {
         return Err(shape_err("gemm_requant", &[rows, lda], &[a.len()], "activation rows too short for the weights"));
     }
+    run(backend, Rows::Unsigned(a), lda, rows, w, epilogue, out, ldc)
+}
+
+/// [`gemm_requant`] on plain i8 activations: row `r` is `x[r * ldx..r * ldx + k]` (`ldx >= k`, no
+/// padding needed). The `+128` offset is applied per tile of [`MR`] rows into a buffer that stays in
+/// L1, so a strided view of an NHWC tensor (a 1x1 convolution, a fully connected layer) needs no
+/// copy of its own.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_requant_i8(
+    backend: Backend,
+    x: &[i8],
+    ldx: usize,
+    rows: usize,
+    w: &PackedWeights,
+    epilogue: &Epilogue,
+    out: &mut [i8],
+    ldc: usize,
+) -> Result<()> {
+    if rows > 0 && (ldx < w.k || x.len() < (rows - 1) * ldx + w.k) {
+        return Err(shape_err("gemm_requant_i8", &[rows, ldx], &[x.len()], "activation rows too short for k"));
+    }
+    run(backend, Rows::Signed(x), ldx, rows, w, epilogue, out, ldc)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    backend: Backend,
+    a: Rows<'_>,
+    lda: usize,
+    rows: usize,
+    w: &PackedWeights,
+    epilogue: &Epilogue,
+    out: &mut [i8],
+    ldc: usize,
+) -> Result<()> {
     if out.len() < rows * ldc || epilogue.channel0 + w.rows > ldc || epilogue.rows != w.rows {
         return Err(shape_err("gemm_requant", &[rows, ldc], &[out.len()], "output too small for rows x channels"));
     }
     if !backend.available() {
         return Err(crate::error::arg_err("gemm_requant", format!("backend {backend:?} is not supported by this CPU")));
     }
-    let tile = |(t, out_tile): (usize, &mut [i8])| {
+    let (pk, k) = (w.padded_k(), w.k);
+    let tile = |buf: &mut Vec<u8>, (t, out_tile): (usize, &mut [i8])| {
         let r0 = t * MR;
         let valid = (rows - r0).min(MR);
-        let job = Tile { a, lda, r0, valid, w, epilogue, out: out_tile, ldc };
+        // Missing rows of a last partial tile repeat the first (their results are dropped).
+        let pick = |r: usize| r0 + if r < valid { r } else { 0 };
+        let row_slices: [&[u8]; MR] = match a {
+            Rows::Unsigned(a) => std::array::from_fn(|r| &a[pick(r) * lda..pick(r) * lda + pk]),
+            Rows::Signed(x) => {
+                for r in 0..valid {
+                    let src = &x[(r0 + r) * lda..(r0 + r) * lda + k];
+                    for (d, &v) in buf[r * pk..r * pk + k].iter_mut().zip(src) {
+                        *d = (v as u8) ^ 0x80;
+                    }
+                }
+                let buf = &buf[..];
+                std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
+            }
+        };
+        let job = Tile { rows: row_slices, valid, w, epilogue, out: out_tile, ldc };
         match backend {
             Backend::Portable => job.run_portable(),
             // SAFETY: `available()` was checked above.
@@ -222,20 +377,21 @@ pub fn gemm_requant(
             _ => unreachable!("unavailable backends are rejected above"),
         }
     };
+    // Per-worker tile buffer (only the signed form writes it; bytes past `k` stay zero).
+    let new_buf = || if matches!(a, Rows::Signed(_)) { vec![0u8; MR * pk] } else { Vec::new() };
     let out = &mut out[..rows * ldc];
     if rows * w.rows * w.k >= PARALLEL_MACS {
-        out.par_chunks_mut(MR * ldc).enumerate().for_each(tile);
+        out.par_chunks_mut(MR * ldc).enumerate().for_each_init(new_buf, tile);
     } else {
-        out.chunks_mut(MR * ldc).enumerate().for_each(tile);
+        let mut buf = new_buf();
+        out.chunks_mut(MR * ldc).enumerate().for_each(|job| tile(&mut buf, job));
     }
     Ok(())
 }
 
-/// One row tile of [`gemm_requant`]: all output channels of rows `r0..r0 + valid`.
+/// One row tile of [`gemm_requant`]: all output channels of up to [`MR`] rows.
 struct Tile<'a> {
-    a: &'a [u8],
-    lda: usize,
-    r0: usize,
+    rows: [&'a [u8]; MR],
     valid: usize,
     w: &'a PackedWeights,
     epilogue: &'a Epilogue,
@@ -244,23 +400,41 @@ struct Tile<'a> {
 }
 
 impl<'a> Tile<'a> {
-    /// Rows of the tile; missing rows of a last partial tile repeat the first (their results are dropped).
-    #[inline(always)]
-    fn row_slices(&self) -> [&'a [u8]; MR] {
-        let (a, pk) = (self.a, self.w.padded_k());
-        std::array::from_fn(|r| {
-            let row = self.r0 + if r < self.valid { r } else { 0 };
-            &a[row * self.lda..row * self.lda + pk]
-        })
-    }
-
     /// Requantizes the accumulators of panel `p` into the output rows (fixed-length loops over the
     /// panel's channels, so they vectorise; the policy is matched once outside them).
     #[inline(always)]
     fn store(&mut self, p: usize, acc: &[[i32; NR]; MR]) {
-        match self.epilogue.policy {
-            RoundingPolicy::DoubleRounding => self.store_with(p, acc, RoundingPolicy::DoubleRounding),
-            RoundingPolicy::SingleRounding => self.store_with(p, acc, RoundingPolicy::SingleRounding),
+        if self.epilogue.fast {
+            self.store_fast(p, acc);
+        } else {
+            match self.epilogue.policy {
+                RoundingPolicy::DoubleRounding => self.store_with(p, acc, RoundingPolicy::DoubleRounding),
+                RoundingPolicy::SingleRounding => self.store_with(p, acc, RoundingPolicy::SingleRounding),
+            }
+        }
+    }
+
+    /// The output stage through [`Rescale`] (64-bit lanes, no branches on the policy).
+    #[inline(always)]
+    fn store_fast(&mut self, p: usize, acc: &[[i32; NR]; MR]) {
+        let ep = self.epilogue;
+        let pp = &ep.panels[p];
+        let n = (self.w.rows - p * NR).min(NR);
+        let c0 = ep.channel0 + p * NR;
+        let mut row = [0i8; NR];
+        for (r, acc_r) in acc.iter().enumerate().take(self.valid) {
+            for j in 0..NR {
+                let rs = Rescale {
+                    multiplier: pp.multiplier[j],
+                    left: pp.left[j],
+                    add: pp.add[j],
+                    neg_fix: pp.neg_fix[j],
+                    shift: pp.shift64[j],
+                };
+                let v = rs.apply(acc_r[j].wrapping_add(pp.corr[j]));
+                row[j] = v.wrapping_add(ep.zero_point).clamp(ep.act_min, ep.act_max) as i8;
+            }
+            self.out[r * self.ldc + c0..r * self.ldc + c0 + n].copy_from_slice(&row[..n]);
         }
     }
 
@@ -283,7 +457,7 @@ impl<'a> Tile<'a> {
 
     #[inline(always)]
     fn run_generic(&mut self) {
-        let rows = self.row_slices();
+        let rows = self.rows;
         let k4 = self.w.padded_k() / 4;
         for p in 0..self.w.rows.div_ceil(NR) {
             let panel = &self.w.data[p * k4 * NR * 4..(p + 1) * k4 * NR * 4];
@@ -316,7 +490,7 @@ impl<'a> Tile<'a> {
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     unsafe fn run_vnni(mut self) {
         use std::arch::x86_64::*;
-        let rows = self.row_slices();
+        let rows = self.rows;
         let k4 = self.w.padded_k() / 4;
         for p in 0..self.w.rows.div_ceil(NR) {
             let panel = &self.w.data[p * k4 * NR * 4..(p + 1) * k4 * NR * 4];
@@ -335,15 +509,201 @@ impl<'a> Tile<'a> {
                     }
                 }
             }
-            let mut out = [[0i32; NR]; MR];
-            for r in 0..MR {
-                // SAFETY: each row of `out` holds NR = 32 i32, two 512-bit stores.
+            if self.epilogue.fast {
+                match self.epilogue.policy {
+                    // SAFETY: same target features as this function.
+                    RoundingPolicy::DoubleRounding => unsafe { self.store_vnni::<true>(p, &acc) },
+                    RoundingPolicy::SingleRounding => unsafe { self.store_vnni::<false>(p, &acc) },
+                }
+            } else {
+                let mut out = [[0i32; NR]; MR];
+                for r in 0..MR {
+                    // SAFETY: each row of `out` holds NR = 32 i32, two 512-bit stores.
+                    unsafe {
+                        _mm512_storeu_si512(out[r].as_mut_ptr() as *mut __m512i, acc[r][0]);
+                        _mm512_storeu_si512(out[r].as_mut_ptr().add(16) as *mut __m512i, acc[r][1]);
+                    }
+                }
+                self.store(p, &out);
+            }
+        }
+    }
+
+    /// The output stage of panel `p` on the accumulator registers: [`Rescale`] on the even and odd
+    /// 64-bit products (`vpmuldq`), merged back to 32-bit lanes, zero point, clamp, and a masked
+    /// narrowing store of the panel's valid channels (`DOUBLE` selects the rounding policy).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn store_vnni<const DOUBLE: bool>(&mut self, p: usize, acc: &[[std::arch::x86_64::__m512i; 2]; MR]) {
+        use std::arch::x86_64::*;
+        let ep = self.epilogue;
+        let pp = &ep.panels[p];
+        let n = (self.w.rows - p * NR).min(NR);
+        let c0 = ep.channel0 + p * NR;
+        let zp = _mm512_set1_epi32(ep.zero_point);
+        let (lo, hi) = (_mm512_set1_epi32(ep.act_min), _mm512_set1_epi32(ep.act_max));
+        let below = _mm512_set1_epi64(-(1 << 30));
+        // Bounds: every store below writes channels c0 + 16 h + (< 16, masked to < n) of rows < valid,
+        // inside `out` (checked by `run`: rows * ldc elements and channel0 + w.rows <= ldc).
+        assert!(self.out.len() >= (self.valid - 1) * self.ldc + c0 + n);
+        for h in 0..2 {
+            if n <= 16 * h {
+                break;
+            }
+            let mask: __mmask16 = if n >= 16 * (h + 1) { 0xffff } else { ((1u32 << (n - 16 * h)) - 1) as u16 };
+            // SAFETY: the parameter arrays hold NR = 32 lanes (i32) / 8 lanes per split (i64).
+            let (corr, left, m_even, add, neg_fix, shift) = unsafe {
+                let load = |ptr: *const i32| _mm512_loadu_si512(ptr as *const __m512i);
+                let load64 = |ptr: *const i64| _mm512_loadu_si512(ptr as *const __m512i);
+                (
+                    load(pp.corr.as_ptr().add(16 * h)),
+                    load(pp.left.as_ptr().add(16 * h)),
+                    load(pp.multiplier.as_ptr().add(16 * h)),
+                    [load64(pp.add_split[2 * h].as_ptr()), load64(pp.add_split[2 * h + 1].as_ptr())],
+                    [load64(pp.neg_fix_split[2 * h].as_ptr()), load64(pp.neg_fix_split[2 * h + 1].as_ptr())],
+                    [load64(pp.shift64_split[2 * h].as_ptr()), load64(pp.shift64_split[2 * h + 1].as_ptr())],
+                )
+            };
+            let m_odd = _mm512_srli_epi64::<32>(m_even);
+            for (r, acc_r) in acc.iter().enumerate().take(self.valid) {
+                let x = _mm512_add_epi32(acc_r[h], corr);
+                let x = if DOUBLE { _mm512_sllv_epi32(x, left) } else { x };
+                let prods = [_mm512_mul_epi32(x, m_even), _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), m_odd)];
+                let res: [__m512i; 2] = std::array::from_fn(|s| {
+                    let v = _mm512_add_epi64(prods[s], add[s]);
+                    let v = if DOUBLE {
+                        let neg = _mm512_cmplt_epi64_mask(prods[s], below);
+                        _mm512_mask_sub_epi64(v, neg, v, neg_fix[s])
+                    } else {
+                        v
+                    };
+                    _mm512_srav_epi64(v, shift[s])
+                });
+                // Odd lanes take the low dword of each odd product (dwords 0 and 2 of each 128-bit lane).
+                let v = _mm512_mask_shuffle_epi32::<_MM_PERM_CCAA>(res[0], 0xaaaa, res[1]);
+                let v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zp), lo), hi);
+                // SAFETY: see the bounds assertion above.
                 unsafe {
-                    _mm512_storeu_si512(out[r].as_mut_ptr() as *mut __m512i, acc[r][0]);
-                    _mm512_storeu_si512(out[r].as_mut_ptr().add(16) as *mut __m512i, acc[r][1]);
+                    let dst = self.out.as_mut_ptr().add(r * self.ldc + c0 + 16 * h);
+                    _mm512_mask_cvtepi32_storeu_epi8(dst, mask, v);
                 }
             }
-            self.store(p, &out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::{rng, uniform};
+
+    /// Accumulators and multipliers at the edges of their ranges, where the rounding terms change.
+    fn edge_values() -> (Vec<i32>, Vec<i32>) {
+        let mut xs = vec![0, 1, -1, 2, -2, i32::MAX, i32::MIN, i32::MAX - 1, i32::MIN + 1, 1 << 30, -(1 << 30)];
+        for e in 0..31 {
+            for d in [-1, 0, 1] {
+                xs.push((1i32 << e).wrapping_add(d));
+                xs.push((-(1i32 << e)).wrapping_add(d));
+                xs.push((3i32 << e.min(29)).wrapping_add(d));
+            }
+        }
+        let ms = vec![0, 1, 1 << 30, (1 << 30) + 1, i32::MAX, i32::MAX - 1, 1_518_500_250, 1_073_741_825];
+        (xs, ms)
+    }
+
+    #[test]
+    fn rescale_equals_multiply_by_quantized_multiplier() {
+        let (mut xs, mut ms) = edge_values();
+        let mut r = rng(11);
+        for _ in 0..300 {
+            xs.push((uniform(&mut r) * 2f64.powi(32) - 2f64.powi(31)) as i64 as i32);
+            xs.push((uniform(&mut r) * 2f64.powi(20) - 2f64.powi(19)) as i32);
+        }
+        for _ in 0..40 {
+            ms.push((2f64.powi(30) * (1.0 + uniform(&mut r))).min(i32::MAX as f64) as i32);
+        }
+        for policy in [RoundingPolicy::DoubleRounding, RoundingPolicy::SingleRounding] {
+            for shift in -31..=30 {
+                for &multiplier in &ms {
+                    let m = QuantizedMultiplier { multiplier, shift };
+                    let rs = Rescale::new(m, policy).expect("in range");
+                    for &x in &xs {
+                        assert_eq!(rs.apply(x), multiply_by_quantized_multiplier(x, m, policy), "{x} {m:?} {policy:?}");
+                    }
+                }
+            }
+        }
+        assert!(
+            Rescale::new(QuantizedMultiplier { multiplier: -1, shift: 0 }, RoundingPolicy::DoubleRounding).is_none()
+        );
+        assert!(
+            Rescale::new(QuantizedMultiplier { multiplier: 1, shift: 31 }, RoundingPolicy::SingleRounding).is_none()
+        );
+    }
+
+    /// Every backend's fused output stage equals the scalar TFLite rescale of the exact i32 sums, for
+    /// left and right shifts, both policies, a partial last panel and a partial last row tile, from u8
+    /// and from i8 rows, and with a hand-built stage outside [`Requant::new`]'s ranges (scalar path).
+    #[test]
+    fn backends_equal_scalar_output_stage() {
+        let mut r = rng(12);
+        let (rows, k, o) = (61usize, 37usize, 45usize);
+        let mut byte = || ((uniform(&mut r) * 256.0) as i32 - 128) as i8;
+        let x: Vec<i8> = (0..rows * k).map(|_| byte()).collect();
+        let w: Vec<i8> = (0..o * k).map(|_| byte()).collect();
+        let bias: Vec<i32> = (0..o as i32).map(|i| i * 977 - 20_000).collect();
+        let zp_in = -3;
+        let packed = PackedWeights::new(&w, o, k).unwrap();
+        let corr = correction(&packed, &bias, zp_in);
+        let pk = packed.padded_k();
+        let mut a = vec![0u8; rows * pk];
+        for i in 0..rows {
+            for j in 0..k {
+                a[i * pk + j] = (x[i * k + j] as u8) ^ 0x80;
+            }
+        }
+        for policy in [RoundingPolicy::DoubleRounding, RoundingPolicy::SingleRounding] {
+            for hand_built in [false, true] {
+                let ms: Vec<QuantizedMultiplier> = (0..o as i32)
+                    .map(|c| {
+                        if c % 2 == 0 {
+                            // Anywhere in the range, mostly clamped.
+                            QuantizedMultiplier { multiplier: (1 << 30) + c * 12_345_678, shift: -31 + (c * 7) % 40 }
+                        } else {
+                            // About 2^-8 in all: outputs inside the clamp range, small right shifts, many ties.
+                            let shift = c % 9 - 5;
+                            QuantizedMultiplier { multiplier: (1 << (23 - shift)) + c * 1237, shift }
+                        }
+                    })
+                    .collect();
+                let mut requant = Requant::new(ms, 5, -100, 120, policy).unwrap();
+                if hand_built {
+                    requant.multipliers[3].multiplier = i32::MIN;
+                }
+                let ep = Epilogue::new(&packed, &corr, &requant, 0).unwrap();
+                assert_eq!(ep.fast, !hand_built);
+                let expected: Vec<i8> = (0..rows * o)
+                    .map(|i| {
+                        let (row, c) = (i / o, i % o);
+                        let acc = (0..k).fold(bias[c], |s, j| {
+                            s.wrapping_add((x[row * k + j] as i32 - zp_in) * w[c * k + j] as i32)
+                        });
+                        let v = multiply_by_quantized_multiplier(acc, requant.multiplier(c), policy);
+                        v.wrapping_add(5).clamp(-100, 120) as i8
+                    })
+                    .collect();
+                for backend in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
+                    if !backend.available() {
+                        continue;
+                    }
+                    let mut out = vec![0i8; rows * o];
+                    gemm_requant(backend, &a, pk, rows, &packed, &ep, &mut out, o).unwrap();
+                    assert_eq!(out, expected, "{backend:?} {policy:?} u8 rows");
+                    let mut out = vec![0i8; rows * o];
+                    gemm_requant_i8(backend, &x, k, rows, &packed, &ep, &mut out, o).unwrap();
+                    assert_eq!(out, expected, "{backend:?} {policy:?} i8 rows");
+                }
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Convolution (any kernel, stride, padding, dilation and groups) by im2row + the fused i8 GEMM, as
+//! Convolution (any kernel, stride, padding, dilation and groups) by im2row + the fused i8 GEMM (a 1x1
+//! stride-1 unpadded convolution runs the GEMM on the NHWC input directly), as
 //! TFLite's `reference_integer_ops::ConvPerChannel` computes it: `Σ (x - zp_in) w + bias`, rescaled per
 //! output channel, plus the output zero point, clamped. Padded taps contribute nothing (they hold the
 //! input zero point, the real value 0).
@@ -6,7 +7,7 @@
 use super::{Dims, conv_out, source};
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
-use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant};
+use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant, gemm_requant_i8};
 use crate::ops::Conv2dSpec;
 use rayon::prelude::*;
 
@@ -119,6 +120,23 @@ impl QConv2d {
         let [o, cg, kh, kw] = self.shape;
         let (pk, positions) = (self.packed[0].0.padded_k(), od.h * od.w);
         let mut out = vec![0i8; od.len()];
+        if kh == 1 && kw == 1 && self.spec.stride == (1, 1) && self.spec.padding == (0, 0) {
+            // A 1x1 stride-1 unpadded convolution on NHWC is the product (N H W, C) x (C, O): row r of
+            // group gi is x[r * C + gi * C/g..][..C/g] as it lies, so no im2row copy is made.
+            for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
+                gemm_requant_i8(
+                    backend,
+                    x.get(gi * cg..).unwrap_or(&[]),
+                    d.c,
+                    d.n * positions,
+                    packed,
+                    epilogue,
+                    &mut out,
+                    o,
+                )?;
+            }
+            return Ok((out, od));
+        }
         let chunk = (IM2ROW_BYTES / (positions * pk).max(1)).clamp(1, d.n.max(1));
         let mut rows_buf = vec![0u8; chunk * positions * pk];
         let pad_byte = (self.input_zero_point as i8 as u8) ^ 0x80;
@@ -128,21 +146,36 @@ impl QConv2d {
             let rows = nc * positions;
             let out_chunk = &mut out[n0 * positions * o..(n0 + nc) * positions * o];
             for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
+                // With one group and no column dilation, the in-range taps of a kernel row are one
+                // contiguous run of the NHWC input (`(hi - lo) * C` bytes), copied in one go.
+                let runs = self.spec.groups == 1 && s.dilation.1 == 1;
                 let fill = |(r, row): (usize, &mut [u8])| {
                     let (n, l) = (n0 + r / positions, r % positions);
                     let (oi, oj) = (l / od.w, l % od.w);
                     for ki in 0..kh {
-                        let ih = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h);
-                        for kj in 0..kw {
-                            let dst = &mut row[(ki * kw + kj) * cg..(ki * kw + kj + 1) * cg];
-                            match (ih, source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, d.w)) {
-                                (Some(ih), Some(iw)) => {
-                                    let src = &x[((n * d.h + ih) * d.w + iw) * d.c + gi * cg..][..cg];
-                                    for (t, &v) in dst.iter_mut().zip(src) {
-                                        *t = (v as u8) ^ 0x80;
-                                    }
+                        let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
+                        let Some(ih) = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h) else {
+                            taps.fill(pad_byte);
+                            continue;
+                        };
+                        let line = &x[(n * d.h + ih) * d.w * d.c..(n * d.h + ih + 1) * d.w * d.c];
+                        if runs {
+                            // Taps kj in lo..hi land on columns start + kj inside 0..W.
+                            let start = (oj * s.stride.1) as isize - s.padding.1 as isize;
+                            let lo = (-start).clamp(0, kw as isize) as usize;
+                            let hi = (d.w as isize - start).clamp(lo as isize, kw as isize) as usize;
+                            taps[..lo * cg].fill(pad_byte);
+                            taps[hi * cg..].fill(pad_byte);
+                            if lo < hi {
+                                let from = (start + lo as isize) as usize * cg;
+                                offset_copy(&mut taps[lo * cg..hi * cg], &line[from..from + (hi - lo) * cg]);
+                            }
+                        } else {
+                            for (kj, dst) in taps.chunks_exact_mut(cg).enumerate() {
+                                match source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, d.w) {
+                                    Some(iw) => offset_copy(dst, &line[iw * d.c + gi * cg..][..cg]),
+                                    None => dst.fill(pad_byte),
                                 }
-                                _ => dst.fill(pad_byte),
                             }
                         }
                     }
@@ -164,5 +197,93 @@ impl QConv2d {
         let od = self.output_dims(d)?;
         let [o, cg, kh, kw] = self.shape;
         Ok(o * od.h * od.w * cg * kh * kw)
+    }
+}
+
+/// `dst[i] = src[i] + 128` as u8 (the byte `src[i] ^ 0x80`), the GEMM's activation offset.
+#[inline(always)]
+fn offset_copy(dst: &mut [u8], src: &[i8]) {
+    for (t, &v) in dst.iter_mut().zip(src) {
+        *t = (v as u8) ^ 0x80;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int8::fixed_point::{RoundingPolicy, quantize_multiplier};
+    use crate::int8::gemm::Backend;
+    use crate::int8::kernels::{nchw_to_nhwc, nhwc_to_nchw};
+    use crate::int8::reference;
+    use crate::tensor::{rng, uniform};
+
+    /// The copy-free 1x1 path (groups 1 and 3, channel counts off the multiples of 4 and of the panel
+    /// width, a partial last row tile) equals the i128 reference on every backend, under both
+    /// policies; an empty batch gives an empty output.
+    #[test]
+    fn pointwise_conv_equals_reference() {
+        let mut r = rng(21);
+        for (groups, cg, og, n, h, w, single) in [
+            (1, 64, 40, 2, 5, 3, false),
+            (1, 7, 33, 1, 4, 4, true),
+            (3, 5, 11, 2, 3, 5, false),
+            (3, 8, 2, 1, 2, 2, true),
+        ] {
+            let policy = if single { RoundingPolicy::SingleRounding } else { RoundingPolicy::DoubleRounding };
+            let (c, o) = (cg * groups, og * groups);
+            let mut byte = |lo: f64| (lo + uniform(&mut r) * (127.0 - lo + 1.0)).floor() as i8;
+            let d = Dims::new(n, c, h, w);
+            let x: Vec<i8> = (0..d.len()).map(|_| byte(-128.0)).collect();
+            let weight: Vec<i8> = (0..o * cg).map(|_| byte(-127.0)).collect();
+            let bias: Vec<i32> = (0..o as i32).map(|i| i * 311 - 5000).collect();
+            let ms = (0..o).map(|i| quantize_multiplier(2f64.powf(-12.0 + (i % 9) as f64), policy).unwrap()).collect();
+            let rq = Requant::new(ms, -7, -128, 127, policy).unwrap();
+            let spec = Conv2dSpec { groups, ..Conv2dSpec::new(1, 0) };
+            let shape = [o, cg, 1, 1];
+            let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, 9, &rq).unwrap();
+            let conv = QConv2d::new(weight, shape, bias, spec, 9, rq).unwrap();
+            for b in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
+                if b.available() {
+                    let (got, gd) = conv.forward_with(b, &nchw_to_nhwc(&x, d), d).unwrap();
+                    assert_eq!(gd, wd);
+                    assert_eq!(nhwc_to_nchw(&got, gd), want, "{b:?} groups {groups}");
+                }
+            }
+            let (empty, ed) = conv.forward(&[], Dims::new(0, c, h, w)).unwrap();
+            assert!(empty.is_empty() && ed.n == 0);
+        }
+    }
+
+    /// The im2row fill by contiguous runs (one group, no column dilation), with windows hanging off
+    /// both sides, strides and row dilation, equals the i128 reference on every backend.
+    #[test]
+    fn im2row_runs_equal_reference() {
+        let mut r = rng(22);
+        for ((kh, kw), stride, padding, dilation, c, o) in [
+            ((3, 3), (1, 1), (1, 1), (1, 1), 5, 7),
+            ((3, 2), (2, 3), (2, 1), (1, 1), 8, 33),
+            ((1, 3), (1, 1), (0, 2), (2, 1), 3, 4),
+            ((2, 4), (3, 1), (1, 3), (1, 1), 6, 2),
+        ] {
+            let mut byte = |lo: f64| (lo + uniform(&mut r) * (127.0 - lo + 1.0)).floor() as i8;
+            let d = Dims::new(2, c, 6, 7);
+            let x: Vec<i8> = (0..d.len()).map(|_| byte(-128.0)).collect();
+            let weight: Vec<i8> = (0..o * c * kh * kw).map(|_| byte(-127.0)).collect();
+            let bias: Vec<i32> = (0..o as i32).map(|i| 700 - i * 97).collect();
+            let policy = RoundingPolicy::DoubleRounding;
+            let ms = (0..o).map(|i| quantize_multiplier(2f64.powf(-11.0 + (i % 5) as f64), policy).unwrap()).collect();
+            let rq = Requant::new(ms, 3, -128, 127, policy).unwrap();
+            let spec = Conv2dSpec { stride, padding, dilation, groups: 1 };
+            let shape = [o, c, kh, kw];
+            let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, -20, &rq).unwrap();
+            let conv = QConv2d::new(weight, shape, bias, spec, -20, rq).unwrap();
+            for b in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
+                if b.available() {
+                    let (got, gd) = conv.forward_with(b, &nchw_to_nhwc(&x, d), d).unwrap();
+                    assert_eq!(gd, wd);
+                    assert_eq!(nhwc_to_nchw(&got, gd), want, "{b:?} kernel {kh}x{kw}");
+                }
+            }
+        }
     }
 }

@@ -3,8 +3,7 @@
 
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
-use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant};
-use rayon::prelude::*;
+use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant_i8};
 
 /// An int8 fully connected layer `(N, K) -> (N, O)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,21 +79,9 @@ impl QLinear {
         if x.len() != n * self.in_features {
             return Err(shape_err("QLinear", &[n, self.in_features], &[x.len()], "input must be (N, in_features)"));
         }
-        let pk = self.packed.padded_k();
-        let mut rows = vec![0u8; n * pk];
-        let k = self.in_features;
-        let fill = |(src, dst): (&[i8], &mut [u8])| {
-            for (d, &v) in dst[..k].iter_mut().zip(src) {
-                *d = (v as u8) ^ 0x80;
-            }
-        };
-        if rows.len() >= 1 << 16 {
-            x.par_chunks(k.max(1)).zip(rows.par_chunks_mut(pk)).for_each(fill);
-        } else {
-            x.chunks(k.max(1)).zip(rows.chunks_mut(pk)).for_each(fill);
-        }
         let mut out = vec![0i8; n * self.out_features];
-        gemm_requant(backend, &rows, pk, n, &self.packed, &self.epilogue, &mut out, self.out_features)?;
+        // The rows of x are the GEMM's rows as they lie (the u8 offset is applied per tile inside it).
+        gemm_requant_i8(backend, x, self.in_features, n, &self.packed, &self.epilogue, &mut out, self.out_features)?;
         Ok(out)
     }
 }
