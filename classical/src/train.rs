@@ -136,7 +136,9 @@ pub fn evaluate(
     Ok(((loss_sum / n.max(1) as f64) as f32, correct as f32 / n.max(1) as f32, predictions))
 }
 
-fn argmax(values: impl Iterator<Item = f32>) -> usize {
+/// Index of the largest value (the first one on ties; 0 for an empty input): the predicted class of a
+/// row of logits.
+pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
     values.enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 

@@ -81,12 +81,8 @@ impl Lab {
         let x = self.split.test.images.clone().into_dyn();
         let engine = q.predict(&x)?;
         let fake = q.forward_fake_quant(&x)?;
-        let fake: Vec<usize> = fake
-            .outer_iter()
-            .map(|row| {
-                row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
-            })
-            .collect();
+        let fake: Vec<usize> =
+            fake.outer_iter().map(|row| tinylab_classical::train::argmax(row.iter().copied())).collect();
         let labels = &self.split.test.labels;
         let acc = |p: &[usize]| p.iter().zip(labels).filter(|(a, b)| a == b).count() as f32 / labels.len() as f32;
         let agree = engine.iter().zip(&fake).filter(|(a, b)| a == b).count() as f32 / labels.len() as f32;

@@ -12,7 +12,7 @@ use crate::error::{Result, arg_err, shape_err};
 use crate::nn::{self, Conv2d, Ctx, Module, Sequential};
 use crate::ops::{self, Conv2dSpec};
 use crate::optim::{LrSchedule, Optimizer, Sgd};
-use crate::train::{EpochMetrics, derive_seed, evaluate, gather_batch, permutation};
+use crate::train::{EpochMetrics, argmax, derive_seed, evaluate, gather_batch, permutation};
 use ndarray::{Array4, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -141,12 +141,7 @@ pub fn distill<O: Optimizer>(
             }
             loss_sum += loss.value().iter().next().copied().unwrap_or(0.0) as f64 * chunk.len() as f64;
             for (row, &t) in s_logits.value().axis_iter(Axis(0)).zip(&y) {
-                let p = row
-                    .iter()
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                    .0;
-                correct += (p == t) as usize;
+                correct += (argmax(row.iter().copied()) == t) as usize;
             }
         }
         let (val_loss, val_accuracy, _) = evaluate(student, val.0, val.1, 256)?;

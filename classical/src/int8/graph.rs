@@ -280,10 +280,7 @@ pub(crate) fn argmax_rows(t: &Tensor) -> Result<Vec<usize>> {
     if t.ndim() != 2 {
         return Err(arg_err("predict", format!("logits of shape {:?} are not 2-d", t.shape())));
     }
-    Ok(t.rows()
-        .into_iter()
-        .map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
-        .collect())
+    Ok(t.rows().into_iter().map(|r| crate::train::argmax(r.iter().copied())).collect())
 }
 
 fn run_nodes(nodes: &[Int8Node], mut a: Activations) -> Result<Activations> {
