@@ -93,14 +93,16 @@ impl Experiment for PruneLab {
         ];
         let mut metrics = Metrics::new();
         let mut config = serde_json::Map::new();
+        let mut trained_states = Vec::new();
         for setting in &settings {
             config.insert(
                 setting.name.into(),
                 json!({"data": setting.split.source, "model": setting.model, "train": setting.train.describe(),
                        "finetune": setting.finetune.describe()}),
             );
-            let result = run_setting(ctx, setting)?;
+            let (result, trained) = run_setting(ctx, setting)?;
             metrics.insert(setting.name, result);
+            trained_states.push(trained);
         }
         ctx.set_config("settings", Value::Object(config));
         ctx.set_config("fine_grained_sparsities", json!(SPARSITIES));
@@ -109,14 +111,14 @@ impl Experiment for PruneLab {
         ctx.set_config("fine_grained", "global magnitude pruning of conv and linear weights (biases and BN kept)");
         ctx.set_config("channel", "L1 norm of each filter, the same ratio in every prunable channel group");
 
-        let digits = run_schedules(ctx, &settings[0])?;
+        let digits = run_schedules(ctx, &settings[0], &trained_states[0])?;
         metrics.insert("schedules_digits_90", digits);
         Ok(metrics)
     }
 }
 
-/// Steps 1 to 4 for one setting; returns its metrics and draws its charts.
-fn run_setting(ctx: &mut RunContext, setting: &Setting) -> Result<Value, ExperimentError> {
+/// Steps 1 to 4 for one setting; returns its metrics and the trained dense state, and draws its charts.
+fn run_setting(ctx: &mut RunContext, setting: &Setting) -> Result<(Value, StateDict), ExperimentError> {
     let seed = ctx.seed;
     let mut model = (setting.build)(seed)?;
     setting.train.train(&mut model, &setting.split, seed)?;
@@ -238,7 +240,7 @@ fn run_setting(ctx: &mut RunContext, setting: &Setting) -> Result<Value, Experim
         100.0 * five_x["accuracy_finetuned"].as_f64().unwrap_or(f64::NAN),
         -five_x["drop_points_finetuned"].as_f64().unwrap_or(f64::NAN),
     ));
-    Ok(json!({
+    let metrics = json!({
         "baseline_accuracy": baseline,
         "dense_params": dense_params,
         "prunable_weights": prunable,
@@ -249,21 +251,19 @@ fn run_setting(ctx: &mut RunContext, setting: &Setting) -> Result<Value, Experim
         "fine_grained": fine,
         "channel": channel,
         "five_x": five_x,
-    }))
+    });
+    Ok((metrics, trained))
 }
 
 /// Step 5: the schedules at 90% sparsity, each with the same number of training epochs after the dense
-/// baseline.
-fn run_schedules(ctx: &mut RunContext, setting: &Setting) -> Result<Value, ExperimentError> {
+/// baseline `trained` (which `setting.build(seed)` trained; the lottery ticket rewinds to that
+/// initialisation).
+fn run_schedules(ctx: &mut RunContext, setting: &Setting, trained: &StateDict) -> Result<Value, ExperimentError> {
     let seed = ctx.seed;
     let target = 0.9;
     let rounds = 3;
     let budget = setting.finetune.epochs * rounds;
-    let mut init = (setting.build)(seed)?;
-    let rewind = Rewind::capture(&mut init);
-    let mut model = init;
-    setting.train.train(&mut model, &setting.split, seed)?;
-    let trained = state_dict(&mut model);
+    let rewind = Rewind::capture(&mut (setting.build)(seed)?);
     let train = (&setting.split.train.images, setting.split.train.labels.as_slice());
     let test = (&setting.split.test.images, setting.split.test.labels.as_slice());
     let per_round = setting.finetune.epochs;
@@ -281,7 +281,7 @@ fn run_schedules(ctx: &mut RunContext, setting: &Setting) -> Result<Value, Exper
     let mut out = Vec::new();
     for (name, schedule, epochs, rewind) in runs {
         let lottery = rewind.is_some();
-        let mut m = setting.restore(&trained)?;
+        let mut m = setting.restore(trained)?;
         // The cosine learning rate spans one stage: the whole budget for one-shot and gradual, one
         // round for iterative, one full training for the lottery ticket (which restarts from init).
         let stage_epochs = if matches!(schedule, Schedule::Iterative { .. }) { epochs } else { budget };
