@@ -331,9 +331,10 @@ pub fn gemm_requant_i8(
     run(backend, Rows::Signed(x), ldx, rows, w, epilogue, out, ldc)
 }
 
-/// [`gemm_requant`] on rows that are never materialised: `gather(r, row)` writes row `r` (u8
-/// activations, `x ^ 0x80`) into bytes `0..k` of `row` (a [`PackedWeights::padded_k`]-byte slice of
-/// a per-thread tile buffer that stays in L1; bytes past `k` are ignored). A convolution passes its
+/// [`gemm_requant`] on rows that are never materialised: `gather(r0, tile)` writes rows `r0..r0 + m`
+/// (u8 activations, `x ^ 0x80`; `m <= MR` is `tile.len() / padded_k`) into the consecutive
+/// [`PackedWeights::padded_k`]-byte rows of `tile`, bytes `0..k` of each (bytes past `k` are ignored),
+/// a per-thread tile buffer that stays in L1. A convolution passes its
 /// im2row gather here, so the `(positions, kh kw C)` im2row matrix never exists in memory (implicit
 /// GEMM): each tile of [`MR`] output positions gathers its receptive fields right before the
 /// micro-kernel consumes them.
@@ -385,9 +386,7 @@ fn run(
                 std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
             }
             Rows::Gather(gather) => {
-                for (r, row) in buf.chunks_exact_mut(pk).take(valid).enumerate() {
-                    gather(r0 + r, row);
-                }
+                gather(r0, &mut buf[..valid * pk]);
                 let buf = &buf[..];
                 std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
             }
@@ -729,7 +728,11 @@ mod tests {
                     let mut out = vec![0i8; rows * o];
                     gemm_requant_i8(backend, &x, k, rows, &packed, &ep, &mut out, o).unwrap();
                     assert_eq!(out, expected, "{backend:?} {policy:?} i8 rows");
-                    let gather = |r: usize, row: &mut [u8]| row[..k].copy_from_slice(&a[r * pk..r * pk + k]);
+                    let gather = |r0: usize, tile: &mut [u8]| {
+                        for (r, row) in tile.chunks_exact_mut(pk).enumerate() {
+                            row[..k].copy_from_slice(&a[(r0 + r) * pk..(r0 + r) * pk + k]);
+                        }
+                    };
                     let mut out = vec![0i8; rows * o];
                     gemm_requant_gather(backend, &gather, rows, &packed, &ep, &mut out, o).unwrap();
                     assert_eq!(out, expected, "{backend:?} {policy:?} gathered rows");

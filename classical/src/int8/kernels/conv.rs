@@ -143,9 +143,7 @@ impl QConv2d {
             let runs = self.spec.groups == 1 && s.dilation.1 == 1;
             // Row r of the (implicit) im2row matrix: the receptive field of output position r, gathered
             // by the GEMM into its per-thread tile buffer right before use.
-            let fill = |r: usize, row: &mut [u8]| {
-                let (n, l) = (r / positions, r % positions);
-                let (oi, oj) = (l / od.w, l % od.w);
+            let fill_row = |n: usize, oi: usize, oj: usize, row: &mut [u8]| {
                 for ki in 0..kh {
                     let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
                     let Some(ih) = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h) else {
@@ -158,6 +156,11 @@ impl QConv2d {
                         let start = (oj * s.stride.1) as isize - s.padding.1 as isize;
                         let lo = (-start).clamp(0, kw as isize) as usize;
                         let hi = (d.w as isize - start).clamp(lo as isize, kw as isize) as usize;
+                        if lo == 0 && hi == kw {
+                            let from = start as usize * cg;
+                            offset_copy(taps, &line[from..from + kw * cg]);
+                            continue;
+                        }
                         taps[..lo * cg].fill(pad_byte);
                         taps[hi * cg..].fill(pad_byte);
                         if lo < hi {
@@ -170,6 +173,22 @@ impl QConv2d {
                                 Some(iw) => offset_copy(dst, &line[iw * d.c + gi * cg..][..cg]),
                                 None => dst.fill(pad_byte),
                             }
+                        }
+                    }
+                }
+            };
+            // A tile of rows r0.. walks the output positions in order, with no division per row.
+            let pk = packed.padded_k();
+            let fill = |r0: usize, tile: &mut [u8]| {
+                let (mut n, l) = (r0 / positions, r0 % positions);
+                let (mut oi, mut oj) = (l / od.w, l % od.w);
+                for row in tile.chunks_exact_mut(pk) {
+                    fill_row(n, oi, oj, row);
+                    oj += 1;
+                    if oj == od.w {
+                        (oi, oj) = (oi + 1, 0);
+                        if oi == od.h {
+                            (n, oi) = (n + 1, 0);
                         }
                     }
                 }
