@@ -284,6 +284,8 @@ enum Rows<'a> {
     Unsigned(&'a [u8]),
     /// Plain i8 rows of `k` bytes; each tile offsets its rows into a small buffer.
     Signed(&'a [i8]),
+    /// Rows written on demand into the tile buffer by a gather function (implicit GEMM).
+    Gather(&'a (dyn Fn(usize, &mut [u8]) + Sync)),
 }
 
 /// Requantized product: for every row `r < rows` of `a` (u8 activations at `a[r * lda..]`, at least
@@ -329,6 +331,25 @@ pub fn gemm_requant_i8(
     run(backend, Rows::Signed(x), ldx, rows, w, epilogue, out, ldc)
 }
 
+/// [`gemm_requant`] on rows that are never materialised: `gather(r0, tile)` writes rows `r0..r0 + m`
+/// (u8 activations, `x ^ 0x80`; `m <= MR` is `tile.len() / padded_k`) into the consecutive
+/// [`PackedWeights::padded_k`]-byte rows of `tile`, bytes `0..k` of each (bytes past `k` are ignored),
+/// a per-thread tile buffer that stays in L1. A convolution passes its
+/// im2row gather here, so the `(positions, kh kw C)` im2row matrix never exists in memory (implicit
+/// GEMM): each tile of [`MR`] output positions gathers its receptive fields right before the
+/// micro-kernel consumes them.
+pub fn gemm_requant_gather(
+    backend: Backend,
+    gather: &(dyn Fn(usize, &mut [u8]) + Sync),
+    rows: usize,
+    w: &PackedWeights,
+    epilogue: &Epilogue,
+    out: &mut [i8],
+    ldc: usize,
+) -> Result<()> {
+    run(backend, Rows::Gather(gather), w.padded_k(), rows, w, epilogue, out, ldc)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     backend: Backend,
@@ -364,6 +385,11 @@ fn run(
                 let buf = &buf[..];
                 std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
             }
+            Rows::Gather(gather) => {
+                gather(r0, &mut buf[..valid * pk]);
+                let buf = &buf[..];
+                std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
+            }
         };
         let job = Tile { rows: row_slices, valid, w, epilogue, out: out_tile, ldc };
         match backend {
@@ -377,8 +403,8 @@ fn run(
             _ => unreachable!("unavailable backends are rejected above"),
         }
     };
-    // Per-worker tile buffer (only the signed form writes it; bytes past `k` stay zero).
-    let new_buf = || if matches!(a, Rows::Signed(_)) { vec![0u8; MR * pk] } else { Vec::new() };
+    // Per-worker tile buffer (only the signed and gathered forms write it; bytes past `k` stay zero).
+    let new_buf = || if matches!(a, Rows::Unsigned(_)) { Vec::new() } else { vec![0u8; MR * pk] };
     let out = &mut out[..rows * ldc];
     if rows * w.rows * w.k >= PARALLEL_MACS {
         out.par_chunks_mut(MR * ldc).enumerate().for_each_init(new_buf, tile);
@@ -643,7 +669,7 @@ mod tests {
 
     /// Every backend's fused output stage equals the scalar TFLite rescale of the exact i32 sums, for
     /// left and right shifts, both policies, a partial last panel and a partial last row tile, from u8
-    /// and from i8 rows, and with a hand-built stage outside [`Requant::new`]'s ranges (scalar path).
+    /// from i8 rows and from gathered rows, and with a hand-built stage outside [`Requant::new`]'s ranges (scalar path).
     #[test]
     fn backends_equal_scalar_output_stage() {
         let mut r = rng(12);
@@ -702,6 +728,14 @@ mod tests {
                     let mut out = vec![0i8; rows * o];
                     gemm_requant_i8(backend, &x, k, rows, &packed, &ep, &mut out, o).unwrap();
                     assert_eq!(out, expected, "{backend:?} {policy:?} i8 rows");
+                    let gather = |r0: usize, tile: &mut [u8]| {
+                        for (r, row) in tile.chunks_exact_mut(pk).enumerate() {
+                            row[..k].copy_from_slice(&a[(r0 + r) * pk..(r0 + r) * pk + k]);
+                        }
+                    };
+                    let mut out = vec![0i8; rows * o];
+                    gemm_requant_gather(backend, &gather, rows, &packed, &ep, &mut out, o).unwrap();
+                    assert_eq!(out, expected, "{backend:?} {policy:?} gathered rows");
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! Convolution (any kernel, stride, padding, dilation and groups) by im2row + the fused i8 GEMM (a 1x1
+//! Convolution (any kernel, stride, padding, dilation and groups) by implicit im2row (each GEMM tile gathers
+//! its receptive fields) + the fused i8 GEMM (a 1x1
 //! stride-1 unpadded convolution runs the GEMM on the NHWC input directly), as
 //! TFLite's `reference_integer_ops::ConvPerChannel` computes it: `Σ (x - zp_in) w + bias`, rescaled per
 //! output channel, plus the output zero point, clamped. Padded taps contribute nothing (they hold the
@@ -7,12 +8,8 @@
 use super::{Dims, conv_out, source};
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
-use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant, gemm_requant_i8};
+use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant_gather, gemm_requant_i8};
 use crate::ops::Conv2dSpec;
-use rayon::prelude::*;
-
-/// Bytes of im2row buffer per batch chunk.
-const IM2ROW_BYTES: usize = 16 << 20;
 
 /// An int8 convolution layer with per-channel weights.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +115,7 @@ impl QConv2d {
         d.check("QConv2d", x.len())?;
         let od = self.output_dims(d)?;
         let [o, cg, kh, kw] = self.shape;
-        let (pk, positions) = (self.packed[0].0.padded_k(), od.h * od.w);
+        let positions = od.h * od.w;
         let mut out = vec![0i8; od.len()];
         if kh == 1 && kw == 1 && self.spec.stride == (1, 1) && self.spec.padding == (0, 0) {
             // A 1x1 stride-1 unpadded convolution on NHWC is the product (N H W, C) x (C, O): row r of
@@ -137,57 +134,66 @@ impl QConv2d {
             }
             return Ok((out, od));
         }
-        let chunk = (IM2ROW_BYTES / (positions * pk).max(1)).clamp(1, d.n.max(1));
-        let mut rows_buf = vec![0u8; chunk * positions * pk];
         let pad_byte = (self.input_zero_point as i8 as u8) ^ 0x80;
         let s = self.spec;
-        for n0 in (0..d.n).step_by(chunk) {
-            let nc = chunk.min(d.n - n0);
-            let rows = nc * positions;
-            let out_chunk = &mut out[n0 * positions * o..(n0 + nc) * positions * o];
-            for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
-                // With one group and no column dilation, the in-range taps of a kernel row are one
-                // contiguous run of the NHWC input (`(hi - lo) * C` bytes), copied in one go.
-                let runs = self.spec.groups == 1 && s.dilation.1 == 1;
-                let fill = |(r, row): (usize, &mut [u8])| {
-                    let (n, l) = (n0 + r / positions, r % positions);
-                    let (oi, oj) = (l / od.w, l % od.w);
-                    for ki in 0..kh {
-                        let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
-                        let Some(ih) = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h) else {
-                            taps.fill(pad_byte);
+        let rows = d.n * positions;
+        for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
+            // With one group and no column dilation, the in-range taps of a kernel row are one
+            // contiguous run of the NHWC input (`(hi - lo) * C` bytes), copied in one go.
+            let runs = self.spec.groups == 1 && s.dilation.1 == 1;
+            // Row r of the (implicit) im2row matrix: the receptive field of output position r, gathered
+            // by the GEMM into its per-thread tile buffer right before use.
+            let fill_row = |n: usize, oi: usize, oj: usize, row: &mut [u8]| {
+                for ki in 0..kh {
+                    let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
+                    let Some(ih) = source(oi, ki, s.stride.0, s.padding.0, s.dilation.0, d.h) else {
+                        taps.fill(pad_byte);
+                        continue;
+                    };
+                    let line = &x[(n * d.h + ih) * d.w * d.c..(n * d.h + ih + 1) * d.w * d.c];
+                    if runs {
+                        // Taps kj in lo..hi land on columns start + kj inside 0..W.
+                        let start = (oj * s.stride.1) as isize - s.padding.1 as isize;
+                        let lo = (-start).clamp(0, kw as isize) as usize;
+                        let hi = (d.w as isize - start).clamp(lo as isize, kw as isize) as usize;
+                        if lo == 0 && hi == kw {
+                            let from = start as usize * cg;
+                            offset_copy(taps, &line[from..from + kw * cg]);
                             continue;
-                        };
-                        let line = &x[(n * d.h + ih) * d.w * d.c..(n * d.h + ih + 1) * d.w * d.c];
-                        if runs {
-                            // Taps kj in lo..hi land on columns start + kj inside 0..W.
-                            let start = (oj * s.stride.1) as isize - s.padding.1 as isize;
-                            let lo = (-start).clamp(0, kw as isize) as usize;
-                            let hi = (d.w as isize - start).clamp(lo as isize, kw as isize) as usize;
-                            taps[..lo * cg].fill(pad_byte);
-                            taps[hi * cg..].fill(pad_byte);
-                            if lo < hi {
-                                let from = (start + lo as isize) as usize * cg;
-                                offset_copy(&mut taps[lo * cg..hi * cg], &line[from..from + (hi - lo) * cg]);
-                            }
-                        } else {
-                            for (kj, dst) in taps.chunks_exact_mut(cg).enumerate() {
-                                match source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, d.w) {
-                                    Some(iw) => offset_copy(dst, &line[iw * d.c + gi * cg..][..cg]),
-                                    None => dst.fill(pad_byte),
-                                }
+                        }
+                        taps[..lo * cg].fill(pad_byte);
+                        taps[hi * cg..].fill(pad_byte);
+                        if lo < hi {
+                            let from = (start + lo as isize) as usize * cg;
+                            offset_copy(&mut taps[lo * cg..hi * cg], &line[from..from + (hi - lo) * cg]);
+                        }
+                    } else {
+                        for (kj, dst) in taps.chunks_exact_mut(cg).enumerate() {
+                            match source(oj, kj, s.stride.1, s.padding.1, s.dilation.1, d.w) {
+                                Some(iw) => offset_copy(dst, &line[iw * d.c + gi * cg..][..cg]),
+                                None => dst.fill(pad_byte),
                             }
                         }
                     }
-                };
-                let buf = &mut rows_buf[..rows * pk];
-                if buf.len() >= 1 << 16 {
-                    buf.par_chunks_mut(pk).enumerate().for_each(fill);
-                } else {
-                    buf.chunks_mut(pk).enumerate().for_each(fill);
                 }
-                gemm_requant(backend, buf, pk, rows, packed, epilogue, out_chunk, o)?;
-            }
+            };
+            // A tile of rows r0.. walks the output positions in order, with no division per row.
+            let pk = packed.padded_k();
+            let fill = |r0: usize, tile: &mut [u8]| {
+                let (mut n, l) = (r0 / positions, r0 % positions);
+                let (mut oi, mut oj) = (l / od.w, l % od.w);
+                for row in tile.chunks_exact_mut(pk) {
+                    fill_row(n, oi, oj, row);
+                    oj += 1;
+                    if oj == od.w {
+                        (oi, oj) = (oi + 1, 0);
+                        if oi == od.h {
+                            (n, oi) = (n + 1, 0);
+                        }
+                    }
+                }
+            };
+            gemm_requant_gather(backend, &fill, rows, packed, epilogue, &mut out, o)?;
         }
         Ok((out, od))
     }
