@@ -142,6 +142,46 @@ pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
     values.enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 
+/// Training loss and accuracy of one epoch, summed batch by batch (shared by [`fit`] and the
+/// distillation loop).
+#[derive(Debug, Clone, Default)]
+pub struct EpochTally {
+    loss_sum: f64,
+    correct: usize,
+    seen: usize,
+}
+
+impl EpochTally {
+    /// Adds a batch: its mean `loss` (a scalar) and the `logits` of its `targets`.
+    pub fn add_batch(&mut self, loss: &Var, logits: &Tensor, targets: &[usize]) {
+        self.loss_sum += loss.value().iter().next().copied().unwrap_or(0.0) as f64 * targets.len() as f64;
+        for (row, &t) in logits.axis_iter(Axis(0)).zip(targets) {
+            self.correct += (argmax(row.iter().copied()) == t) as usize;
+        }
+        self.seen += targets.len();
+    }
+
+    /// The epoch's metrics, with `model` evaluated on `val`.
+    pub fn finish(
+        &self,
+        epoch: usize,
+        lr: f32,
+        model: &mut dyn Module,
+        val: (&Array4<f32>, &[usize]),
+    ) -> Result<EpochMetrics> {
+        let (val_loss, val_accuracy, _) = evaluate(model, val.0, val.1, 256)?;
+        let n = self.seen.max(1);
+        Ok(EpochMetrics {
+            epoch,
+            lr,
+            train_loss: (self.loss_sum / n as f64) as f32,
+            train_accuracy: self.correct as f32 / n as f32,
+            val_loss,
+            val_accuracy,
+        })
+    }
+}
+
 /// The result of [`fit`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainReport {
@@ -203,7 +243,7 @@ where
         }
         let lr = cfg.lr.at(epoch);
         let order = permutation(n, derive_seed(cfg.seed, &[epoch as u64]));
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        let mut tally = EpochTally::default();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let x = Var::constant(gather_batch(train.0, chunk));
             let y: Vec<usize> = chunk.iter().map(|&i| train.1[i]).collect();
@@ -217,22 +257,13 @@ where
                 clip_grad_norm(model, max);
             }
             optimizer.step(model, lr);
-            loss_sum += *loss.value().iter().next().unwrap_or(&0.0) as f64 * chunk.len() as f64;
-            for (row, &t) in logits.value().axis_iter(Axis(0)).zip(&y) {
-                correct += (argmax(row.iter().copied()) == t) as usize;
-            }
+            tally.add_batch(&loss, logits.value(), &y);
             bar.set_message(format!("{}/{}", epoch + 1, cfg.epochs));
             bar.inc(1);
         }
-        let (val_loss, val_accuracy, _) = evaluate(model, val.0, val.1, 256)?;
-        history.push(EpochMetrics {
-            epoch,
-            lr,
-            train_loss: (loss_sum / n as f64) as f32,
-            train_accuracy: correct as f32 / n as f32,
-            val_loss,
-            val_accuracy,
-        });
+        let metrics = tally.finish(epoch, lr, model, val)?;
+        let val_loss = metrics.val_loss;
+        history.push(metrics);
         best = if val_loss < best.0 { (val_loss, 0) } else { (best.0, best.1 + 1) };
         if let Some(path) = &cfg.checkpoint {
             let state = TrainState {

@@ -12,8 +12,8 @@ use crate::error::{Result, arg_err, shape_err};
 use crate::nn::{self, Conv2d, Ctx, Module, Sequential};
 use crate::ops::{self, Conv2dSpec};
 use crate::optim::{LrSchedule, Optimizer, Sgd};
-use crate::train::{EpochMetrics, argmax, derive_seed, evaluate, gather_batch, permutation};
-use ndarray::{Array4, Axis};
+use crate::train::{EpochMetrics, EpochTally, derive_seed, gather_batch, permutation};
+use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 
 /// Hinton's distillation loss on logits (student `s`, teacher `t`, labels `targets`).
@@ -109,7 +109,7 @@ pub fn distill<O: Optimizer>(
     for epoch in 0..cfg.epochs {
         let lr = cfg.lr.at(epoch);
         let order = permutation(n, derive_seed(cfg.seed, &[epoch as u64]));
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        let mut tally = EpochTally::default();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let x = Var::constant(gather_batch(train.0, chunk));
             let y: Vec<usize> = chunk.iter().map(|&i| train.1[i]).collect();
@@ -139,20 +139,9 @@ pub fn distill<O: Optimizer>(
                 nn::accumulate_grads(a, &ctx);
                 adapter_opt.step(a, lr);
             }
-            loss_sum += loss.value().iter().next().copied().unwrap_or(0.0) as f64 * chunk.len() as f64;
-            for (row, &t) in s_logits.value().axis_iter(Axis(0)).zip(&y) {
-                correct += (argmax(row.iter().copied()) == t) as usize;
-            }
+            tally.add_batch(&loss, s_logits.value(), &y);
         }
-        let (val_loss, val_accuracy, _) = evaluate(student, val.0, val.1, 256)?;
-        history.push(EpochMetrics {
-            epoch,
-            lr,
-            train_loss: (loss_sum / n as f64) as f32,
-            train_accuracy: correct as f32 / n as f32,
-            val_loss,
-            val_accuracy,
-        });
+        history.push(tally.finish(epoch, lr, student, val)?);
     }
     Ok(history)
 }
