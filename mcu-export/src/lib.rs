@@ -1,7 +1,22 @@
 //! `tinylab-mcu-export`: int8 graphs to dependency-free C99 for Cortex-M microcontrollers.
 //!
-//! Planned contents: TinyEngine-style code generation from the int8 graph of `tinylab-classical`,
-//! bit-exact with its engine, with arena planning (greedy-by-size, in-place depthwise, MCUNetV2
-//! patch-based inference) and host / Cortex-M targets run under qemu.
+//! TinyEngine-style code generation (Lin et al., MCUNet, NeurIPS 2020) from the int8 graph of
+//! `tinylab-classical`, bit-exact with its engine: weights and requantization parameters as `const`
+//! arrays (flash), one kernel call per layer with buffer offsets fixed at export time, one static arena
+//! (SRAM). The arena is planned greedy-by-size (TFLite Micro), with TinyEngine's in-place depthwise
+//! convolution, or with MCUNetV2's patch-based inference (Lin et al., NeurIPS 2021). Targets: the host
+//! (gcc) and Cortex-M4/M7 boards under qemu.
 //!
 //! Dependency rule: may import `tinylab-classical`.
+
+pub mod error;
+pub mod harness;
+pub mod target;
+pub mod toolchain;
+
+pub use error::{ExportError, Result};
+
+/// The C kernel library's header, copied into every export.
+pub const KERNELS_H: &str = include_str!("../c/tl_kernels.h");
+/// The C kernel library, copied into every export.
+pub const KERNELS_C: &str = include_str!("../c/tl_kernels.c");

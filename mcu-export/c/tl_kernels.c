@@ -1,0 +1,1 @@
+/* tl_kernels.c: being written in branch wt-ck */
