@@ -10,7 +10,9 @@
 //! Dependency rule: may import `tinylab-classical`.
 
 pub mod error;
+pub mod graph;
 pub mod harness;
+pub mod plan;
 pub mod target;
 pub mod toolchain;
 

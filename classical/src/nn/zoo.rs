@@ -109,11 +109,30 @@ pub fn mobilenet_channels(c: usize, width: f32) -> usize {
     (((c as f32 * width + 4.0) as usize) / 8 * 8).max(8)
 }
 
+/// Channels rounded as torchvision's and MCUNet's `_make_divisible(c * width, 8)`: to the nearest
+/// multiple of 8 (at least 8), plus 8 when that loses more than 10% of `c * width`.
+pub fn make_divisible_channels(c: usize, width: f32) -> usize {
+    let v = c as f32 * width;
+    let rounded = (((v + 4.0) as usize) / 8 * 8).max(8);
+    if (rounded as f32) < 0.9 * v { rounded + 8 } else { rounded }
+}
+
 /// MobileNetV2 (Sandler et al. 2018) with a width multiplier, as `../shared/peers/bench_torch.py` builds
 /// it: inverted residual blocks (1x1 expand, 3x3 depthwise, 1x1 project, ReLU6, residual when stride 1
 /// and shapes agree), a 1280-channel head, global pooling and a linear classifier. Works for any input
-/// resolution of at least 32.
+/// resolution of at least 32. Channels are rounded by [`mobilenet_channels`].
 pub fn mobilenet_v2(width: f32, classes: usize, seed: u64) -> Result<Sequential> {
+    mobilenet_v2_rounded(width, classes, seed, mobilenet_channels)
+}
+
+/// [`mobilenet_v2`] with the channel rounding `round(c, width)` of the caller's choice, e.g.
+/// [`make_divisible_channels`] for the torchvision / MCUNet definition of the narrow models.
+pub fn mobilenet_v2_rounded(
+    width: f32,
+    classes: usize,
+    seed: u64,
+    round: fn(usize, f32) -> usize,
+) -> Result<Sequential> {
     if !(width > 0.0 && width.is_finite()) {
         return Err(arg_err("mobilenet_v2", format!("width multiplier {width} must be positive")));
     }
@@ -121,10 +140,10 @@ pub fn mobilenet_v2(width: f32, classes: usize, seed: u64) -> Result<Sequential>
         [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
     let mut r = rng(seed);
     let relu6 = Some(Activation::Relu6);
-    let mut cin = mobilenet_channels(32, width);
+    let mut cin = round(32, width);
     let mut net = conv_bn_act(Sequential::new(), 3, cin, 3, Conv2dSpec::new(2, 1), relu6, &mut r);
     for (t, c, n, s) in cfg {
-        let cout = mobilenet_channels(c, width);
+        let cout = round(c, width);
         for i in 0..n {
             let stride = if i == 0 { s } else { 1 };
             let hidden = cin * t;
