@@ -174,10 +174,18 @@ impl OpKind {
         }
     }
 
-    /// True for operations whose output pixel depends on a window of input pixels (or the same pixel):
-    /// the ones patch-based inference can run on a patch.
-    pub fn is_spatial(&self) -> bool {
-        !matches!(self, OpKind::FullyConnected { .. } | OpKind::GlobalAvgPool | OpKind::Reshape)
+    /// True for the ops patch-based inference can run on a window of their output: convolutions,
+    /// pooling and additions (a standalone clamp, global pooling and fully connected layers need whole
+    /// tensors).
+    pub fn is_patchable(&self) -> bool {
+        matches!(
+            self,
+            OpKind::Conv { .. }
+                | OpKind::Depthwise { .. }
+                | OpKind::MaxPool(_)
+                | OpKind::AvgPool { .. }
+                | OpKind::Add { .. }
+        )
     }
 
     /// The window `(kernel, stride, padding, dilation)` along rows and columns for spatial ops
@@ -210,7 +218,8 @@ pub struct Op {
 }
 
 impl Op {
-    /// Multiply-accumulates of this op for an output region of `rows x cols` pixels, given its input shape.
+    /// Multiply-accumulates per output pixel given the input shape (the whole layer for a fully
+    /// connected one).
     pub fn macs_per_pixel(&self, input: TensorShape) -> usize {
         match &self.kind {
             OpKind::Conv { geometry: g, .. } => g.c_out * g.kernel.0 * g.kernel.1 * input.c / g.groups,

@@ -9,6 +9,7 @@
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
+pub mod codegen;
 pub mod error;
 pub mod graph;
 pub mod harness;

@@ -59,13 +59,13 @@ pub struct PatchStage {
     pub patch_tensors: Vec<TensorId>,
 }
 
-/// The stage lengths `k` for which ops `0..k` can run per patch: all spatial, and no tensor they write
+/// The stage lengths `k` for which ops `0..k` can run per patch: all patchable, and no tensor they write
 /// other than the last op's output is read after the stage.
 pub fn valid_stage_lengths(graph: &McuGraph) -> Vec<usize> {
     let last_use = graph.last_use();
     let mut out = Vec::new();
     for k in 1..=graph.ops.len() {
-        if !graph.ops[k - 1].kind.is_spatial() {
+        if !graph.ops[k - 1].kind.is_patchable() {
             break;
         }
         let escapes = graph.ops[..k - 1].iter().any(|op| last_use[op.output].is_none_or(|u| u >= k));
@@ -83,7 +83,7 @@ impl PatchStage {
             return Err(arg_err(
                 "patch stage",
                 format!(
-                    "ops 0..{ops} cannot run per patch (a non-spatial op, or an inner tensor read after the stage)"
+                    "ops 0..{ops} cannot run per patch (an op that needs whole tensors, or an inner tensor read after the stage)"
                 ),
             ));
         }
