@@ -240,3 +240,30 @@ fn bad_input_and_unsupported_layers_are_errors() {
     let err = int8::convert(&lonely_bn, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
     assert!(err.contains("`0`") && err.contains("batch norm"), "{err}");
 }
+
+#[test]
+fn saved_models_load_with_identical_outputs_and_corrupt_files_are_errors() {
+    let dir = std::env::temp_dir().join(format!("tinylab-int8-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (seed, gap, policy) in [(5, false, RoundingPolicy::DoubleRounding), (6, true, RoundingPolicy::SingleRounding)] {
+        let q = int8::convert(&small_cnn(seed, gap), &images(16, seed), &opts(policy)).unwrap();
+        let path = dir.join(format!("m{seed}.ckpt"));
+        q.save(&path).unwrap();
+        let back = int8::Int8Model::load(&path).unwrap();
+        assert_eq!(back.policy(), policy);
+        assert_eq!(back.size(), q.size());
+        let x = images(8, seed + 1);
+        let xq = q.quantize_input(&x).unwrap();
+        assert_eq!(back.run_quantized(&xq, [8, 3, 12, 12]).unwrap(), q.run_quantized(&xq, [8, 3, 12, 12]).unwrap());
+        // One flipped payload byte fails the checksum; a truncated file is an error too.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(int8::Int8Model::load(&path).is_err());
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(int8::Int8Model::load(&path).is_err());
+    }
+    assert!(int8::Int8Model::load(&dir.join("missing.ckpt")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

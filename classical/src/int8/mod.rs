@@ -31,6 +31,7 @@ pub mod gemm;
 pub mod graph;
 pub mod kernels;
 pub mod reference;
+mod saved;
 
 pub use convert::{ConvertOptions, convert};
 pub use fixed_point::{
@@ -38,3 +39,4 @@ pub use fixed_point::{
 };
 pub use graph::{Int8Layer, Int8Model, Int8Node, ModelSize, QuantizedOutput};
 pub use kernels::Dims;
+pub use saved::INT8_MODEL_KIND;

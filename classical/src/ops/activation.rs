@@ -6,7 +6,7 @@ use crate::tensor::{Tensor, contiguous, uniform};
 use ndarray::Axis;
 
 /// An element-wise nonlinearity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Activation {
     /// `max(x, 0)`.
     Relu,

@@ -15,7 +15,7 @@ use ndarray::IxDyn;
 use rayon::prelude::*;
 
 /// Geometry of a 2-d convolution (PyTorch's `Conv2d` arguments).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Conv2dSpec {
     /// Step between windows (rows, columns).
     pub stride: (usize, usize),

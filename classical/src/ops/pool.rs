@@ -7,7 +7,7 @@ use ndarray::IxDyn;
 use rayon::prelude::*;
 
 /// Window geometry of a 2-d pooling (square kernel).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pool2dSpec {
     /// Window side.
     pub kernel: usize,
