@@ -135,3 +135,26 @@ proptest! {
         prop_assert_eq!(a.len() + b.len(), n);
     }
 }
+
+#[test]
+fn colored_shapes_are_affine_recolourings_of_the_grey_shapes() {
+    let grey = synthetic::shapes(20, 12, 0.3, 4).unwrap();
+    let colour = synthetic::colored_shapes(20, 12, 0.3, 4).unwrap();
+    assert_eq!(colour.images.shape(), &[20, 3, 12, 12]);
+    assert_eq!(colour.labels, grey.labels);
+    assert_eq!(colour, synthetic::colored_shapes(20, 12, 0.3, 4).unwrap());
+    for i in 0..20 {
+        for ch in 0..3 {
+            // Two pixels with different grey values fix bg and gain; every other pixel must follow.
+            let g = grey.images.slice(ndarray::s![i, 0, .., ..]);
+            let c = colour.images.slice(ndarray::s![i, ch, .., ..]);
+            let (g0, c0) = (g[[0usize, 0usize]], c[[0usize, 0usize]]);
+            let (k, _) = g.iter().enumerate().max_by(|a, b| (a.1 - g0).abs().total_cmp(&(b.1 - g0).abs())).unwrap();
+            let gain = (c.iter().nth(k).unwrap() - c0) / (g.iter().nth(k).unwrap() - g0);
+            assert!((0.39..1.0).contains(&gain.abs()), "gain {gain}");
+            for (&gv, &cv) in g.iter().zip(c.iter()) {
+                assert!((c0 + gain * (gv - g0) - cv).abs() < 1e-4);
+            }
+        }
+    }
+}

@@ -50,6 +50,28 @@ pub fn shapes(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDatas
     ImageDataset::new(images, labels, 4)
 }
 
+/// [`shapes`] in colour: `n` images `3 x size x size` whose shape (the class) is drawn in a seeded
+/// colour contrast over a seeded background colour (channel `ch` is `bg[ch] + gain[ch] v` of the grey
+/// image `v`, noise included, with `bg` in `[0, 1)` and `|gain|` in `[0.4, 1)` of either sign), so that
+/// colour is a nuisance the classifier must ignore. The input of
+/// RGB models such as MobileNetV2 in the MCU deployment study.
+pub fn colored_shapes(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDataset, DataError> {
+    let grey = shapes(n, size, noise, seed)?;
+    let mut r = rng(seed ^ 0xC0_10_55);
+    let mut images = Array4::<f32>::zeros((n, 3, size, size));
+    for i in 0..n {
+        for ch in 0..3 {
+            let bg = uniform(&mut r) as f32;
+            let magnitude = 0.4 + 0.6 * uniform(&mut r) as f32;
+            let gain = if uniform(&mut r) < 0.5 { -magnitude } else { magnitude };
+            let src = grey.images.slice(ndarray::s![i, 0, .., ..]);
+            let mut dst = images.slice_mut(ndarray::s![i, ch, .., ..]);
+            dst.zip_mut_with(&src, |d, &v| *d = bg + gain * v);
+        }
+    }
+    ImageDataset::new(images, grey.labels.clone(), grey.classes)
+}
+
 /// `n` images of `size x size` textures of one of four kinds (0 horizontal stripes, 1 vertical
 /// stripes, 2 diagonal stripes, 3 checkerboard), each a sinusoidal grating `0.5 + 0.5 sin(...)` with a
 /// seeded period between 2 and `size / 2` pixels and a seeded phase, plus Gaussian pixel noise of
