@@ -29,6 +29,7 @@ mod deep_compression;
 mod digits_cnn;
 mod distill_lab;
 mod error;
+mod mcu_deploy;
 mod metrics;
 mod prune_lab;
 mod qaoa_maxcut;
@@ -87,6 +88,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &quant_lab::QuantLab,
         &deep_compression::DeepCompression,
         &distill_lab::DistillLab,
+        &mcu_deploy::McuDeploy,
     ]
 }
 

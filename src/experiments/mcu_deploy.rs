@@ -1,0 +1,277 @@
+//! `mcu_deploy`: train, quantize and export two models to C for a Cortex-M4, run them on the host and
+//! on the emulated microcontroller, and compare the arena planners.
+//!
+//! 1. The reference CNN on the bundled digits and a MobileNetV2 (width 0.35) on a synthetic RGB set
+//!    (`synthetic::colored_shapes`, 3x96x96; 3x32x32 with `--quick`) are trained in float, converted to
+//!    the int8 engine (min-max calibration) and saved as int8 checkpoints (`*_int8.ckpt`, the input of
+//!    `tinylab export-mcu`).
+//! 2. Each is exported with the greedy (TFLite Micro), in-place (TinyEngine) and patch-based (MCUNetV2)
+//!    planners, built and run on the host over test images, and on qemu's Cortex-M4 (mps2-an386,
+//!    `-icount shift=0`) when the ARM toolchain is installed. Every output byte is compared with the
+//!    Rust engine; the MCU's accuracy is computed from the bytes it printed.
+//! 3. The planners' peak SRAM for the architectures of the published anchors (TinyEngine's mbv2-w0.3 at
+//!    64x64; MCUNetV2's MobileNetV2 at 224x224), side by side with the published figures.
+
+use super::compression::{Recipe, Split, colored_shapes_split, digits_split};
+use super::{Experiment, ExperimentError, Metrics, RunContext};
+use crate::plot::{BarChart, BarGroup, LineChart, Series};
+use serde_json::{Value, json};
+use tinylab_classical::int8::{ConvertOptions, Int8Model, convert};
+use tinylab_classical::nn::{Sequential, zoo};
+use tinylab_classical::tensor::{Tensor, randn, rng};
+use tinylab_classical::train::{argmax, gather_batch};
+use tinylab_mcu_export::export::{ExportOptions, Samples, export_graph};
+use tinylab_mcu_export::graph::McuGraph;
+use tinylab_mcu_export::plan::{MemoryPlan, Planner, plan};
+use tinylab_mcu_export::target::{Board, Target};
+use tinylab_mcu_export::toolchain;
+
+/// The study.
+pub struct McuDeploy;
+
+/// Images used to calibrate activation ranges.
+const CALIBRATION_IMAGES: usize = 256;
+
+/// One model to deploy.
+struct Deployment {
+    name: &'static str,
+    description: String,
+    model: Sequential,
+    split: Split,
+    recipe: Recipe,
+    /// Test images run on the host build and on the emulated MCU.
+    host_samples: usize,
+    mcu_samples: usize,
+    /// Patch grid of the patch-based plan.
+    grid: usize,
+}
+
+fn planners(grid: usize) -> [Planner; 3] {
+    [Planner::Greedy, Planner::InPlace, Planner::Patch { grid, stage_ops: None }]
+}
+
+fn ee(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ExperimentError {
+    ExperimentError::other(e)
+}
+
+/// Accuracy of the first `n` test images from their output bytes (argmax, first on ties).
+fn accuracy_of_outputs(outputs: &[Vec<i8>], labels: &[usize]) -> f64 {
+    let right = outputs.iter().zip(labels).filter(|(o, l)| argmax(o.iter().map(|&v| v as f32)) == **l).count();
+    right as f64 / outputs.len().max(1) as f64
+}
+
+fn plan_summary(p: &MemoryPlan) -> Value {
+    json!({"planner": p.planner.to_string(), "arena_bytes": p.arena_bytes, "external_input": p.external_input,
+           "macs": p.macs, "extra_macs": p.extra_macs,
+           "patch_stage_ops": p.patch.as_ref().map(|s| s.ops)})
+}
+
+impl Experiment for McuDeploy {
+    fn name(&self) -> &'static str {
+        "mcu_deploy"
+    }
+
+    fn description(&self) -> &'static str {
+        "int8 models exported to C for a Cortex-M4: MCU accuracy = Rust engine, peak SRAM by planner, flash"
+    }
+
+    fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
+        let (quick, seed) = (ctx.quick, ctx.seed);
+        let res = if quick { 32 } else { 96 };
+        let deployments = vec![
+            Deployment {
+                name: "digits_cnn",
+                description: "zoo::reference_cnn(1, 8, 10) on the bundled digits".into(),
+                model: zoo::reference_cnn(1, 8, 10, seed)?,
+                split: digits_split(seed)?,
+                recipe: Recipe { epochs: if quick { 3 } else { 15 }, lr: 0.05, batch_size: 32 },
+                host_samples: usize::MAX,
+                mcu_samples: if quick { 40 } else { usize::MAX },
+                grid: 2,
+            },
+            Deployment {
+                name: "mbv2_w035",
+                description: format!("zoo::mobilenet_v2(0.35, 4) on synthetic::colored_shapes 3x{res}x{res}"),
+                model: zoo::mobilenet_v2(0.35, 4, seed)?,
+                split: colored_shapes_split(if quick { 300 } else { 2000 }, res, seed)?,
+                recipe: Recipe { epochs: if quick { 1 } else { 10 }, lr: 0.05, batch_size: 32 },
+                host_samples: if quick { 20 } else { 200 },
+                mcu_samples: if quick { 4 } else { 30 },
+                grid: 4,
+            },
+        ];
+        let arm = toolchain::available(Target::CortexM4);
+        ctx.set_config("arm_toolchain_available", arm);
+        ctx.set_config("calibration_images", CALIBRATION_IMAGES);
+        ctx.set_config("mcu", "qemu-system-arm -M mps2-an386 (Cortex-M4F), -icount shift=0; gcc-arm-none-eabi");
+        let mut metrics = Metrics::new();
+        let mut sram_rows = Vec::new();
+        let mut layer_series = Vec::new();
+        for mut d in deployments {
+            ctx.set_config(
+                d.name,
+                json!({"model": d.description, "data": d.split.source, "recipe": d.recipe.describe(),
+                       "host_test_images": d.host_samples.min(d.split.test.len()),
+                       "mcu_test_images": d.mcu_samples.min(d.split.test.len()), "patch_grid": d.grid}),
+            );
+            let (m, rows, series) = deploy(ctx, &mut d, arm)?;
+            metrics.insert(d.name, m);
+            sram_rows.extend(rows);
+            layer_series.extend(series);
+        }
+
+        let anchors = anchors()?;
+        for a in &anchors {
+            sram_rows.push((a["name"].as_str().unwrap_or("").to_string(), a["plans"].clone()));
+        }
+        metrics.insert("anchors", Value::Array(anchors));
+        metrics.insert(
+            "memory_unit",
+            "bytes; kB in the published figures is read as KiB (1372 kB = 112*112*(96+16) bytes / 1024)",
+        );
+
+        let categories: Vec<String> = sram_rows.iter().map(|(n, _)| n.clone()).collect();
+        let group = |i: usize, name: &str| {
+            BarGroup::new(
+                name,
+                sram_rows.iter().map(|(_, plans)| plans[i]["arena_bytes"].as_f64().unwrap_or(0.0) / 1024.0).collect(),
+            )
+        };
+        ctx.plot(
+            "peak_sram",
+            &BarChart {
+                title: "peak activation SRAM by arena planner".into(),
+                x_label: "model".into(),
+                y_label: "KiB".into(),
+                categories,
+                groups: vec![group(0, "greedy (TFLM)"), group(1, "in-place (TinyEngine)"), group(2, "patch (MCUNetV2)")],
+                show_values: true,
+            },
+        )?;
+        ctx.plot(
+            "per_layer_memory",
+            &LineChart {
+                title: "memory in use per layer: per-layer in-place vs patch-based".into(),
+                x_label: "op".into(),
+                y_label: "KiB alive".into(),
+                series: layer_series,
+                log_y: true,
+                markers: false,
+            },
+        )?;
+        Ok(metrics)
+    }
+}
+
+/// Trains, converts and deploys one model; returns its metrics, its peak-SRAM row and its per-layer
+/// memory series.
+#[allow(clippy::type_complexity)]
+fn deploy(
+    ctx: &mut RunContext,
+    d: &mut Deployment,
+    arm: bool,
+) -> Result<(Value, Vec<(String, Value)>, Vec<Series>), ExperimentError> {
+    let seed = ctx.seed;
+    let history = d.recipe.train(&mut d.model, &d.split, seed)?;
+    let float_accuracy = history.last().map_or(0.0, |h| h.val_accuracy);
+    let calib: Vec<usize> = (0..CALIBRATION_IMAGES.min(d.split.train.len())).collect();
+    let q = convert(&d.model, &gather_batch(&d.split.train.images, &calib), &ConvertOptions::default())?;
+    q.save(&ctx.out_dir.join(format!("{}_int8.ckpt", d.name)))?;
+    let test_x = d.split.test.images.clone().into_dyn();
+    let engine_pred = q.predict(&test_x)?;
+    let labels = &d.split.test.labels;
+    let engine_accuracy = engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64;
+    let graph = McuGraph::from_int8(&q).map_err(ee)?;
+
+    let subset = |n: usize| -> Result<(Samples, &[usize]), ExperimentError> {
+        let n = n.min(labels.len());
+        let idx: Vec<usize> = (0..n).collect();
+        let s = Samples::from_engine(&q, &graph, &gather_batch(&d.split.test.images, &idx)).map_err(ee)?;
+        Ok((s, &labels[..n]))
+    };
+    let (host_set, host_labels) = subset(d.host_samples)?;
+    let (mcu_set, mcu_labels) = subset(d.mcu_samples)?;
+    let engine_on = |labels: &[usize]| {
+        engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
+    };
+
+    let mut plans = Vec::new();
+    let mut series = Vec::new();
+    for planner in planners(d.grid) {
+        let p = plan(&graph, planner).map_err(ee)?;
+        let mut row = plan_summary(&p);
+        // Host build.
+        let dir = ctx.out_dir.join("c").join(format!("{}-{}-host", d.name, planner_tag(planner)));
+        let opts = ExportOptions { planner, target: Target::Host, board: Board::default() };
+        export_graph(&graph, &dir, &opts, &host_set).map_err(ee)?;
+        let exe = toolchain::build(&dir, Target::Host).map_err(ee)?;
+        let run = toolchain::run(&exe, Target::Host).map_err(ee)?;
+        row["host"] = json!({"images": host_set.inputs.len(), "mismatching_outputs": run.mismatches,
+                             "accuracy": accuracy_of_outputs(&run.outputs, host_labels),
+                             "engine_accuracy": engine_on(host_labels)});
+        if arm {
+            let dir = ctx.out_dir.join("c").join(format!("{}-{}-m4", d.name, planner_tag(planner)));
+            let opts = ExportOptions { planner, target: Target::CortexM4, board: Board::default() };
+            export_graph(&graph, &dir, &opts, &mcu_set).map_err(ee)?;
+            let elf = toolchain::build(&dir, Target::CortexM4).map_err(ee)?;
+            let run = toolchain::run(&elf, Target::CortexM4).map_err(ee)?;
+            let sizes = toolchain::size(&elf).map_err(ee)?;
+            let per = run.instructions.iter().sum::<u64>() / run.instructions.len().max(1) as u64;
+            row["cortex_m4"] = json!({"images": mcu_set.inputs.len(), "mismatching_outputs": run.mismatches,
+                                      "accuracy": accuracy_of_outputs(&run.outputs, mcu_labels),
+                                      "engine_accuracy": engine_on(mcu_labels),
+                                      "instructions_per_inference": per,
+                                      "flash_bytes": sizes.flash(), "text": sizes.text, "data": sizes.data,
+                                      "bss": sizes.bss});
+        }
+        if !matches!(planner, Planner::Greedy) {
+            let ys: Vec<f64> = p.per_op.iter().map(|m| (m.live_bytes as f64 / 1024.0).max(0.01)).collect();
+            series.push(Series::from_ys(format!("{} {}", d.name, planner_tag(planner)), &ys));
+        }
+        plans.push(row);
+    }
+    let m = json!({"float_accuracy": float_accuracy, "int8_engine_accuracy": engine_accuracy,
+                   "test_images": labels.len(), "macs": graph.macs(), "constant_bytes": graph.constant_bytes(),
+                   "int8_size": q.size(), "plans": plans.clone()});
+    Ok((m, vec![(d.name.to_string(), Value::Array(plans))], series))
+}
+
+fn planner_tag(p: Planner) -> &'static str {
+    match p {
+        Planner::Greedy => "greedy",
+        Planner::InPlace => "inplace",
+        Planner::Patch { .. } => "patch",
+    }
+}
+
+/// Plans of the published anchors' architectures (random weights: a memory plan needs shapes only).
+fn anchors() -> Result<Vec<Value>, ExperimentError> {
+    let cases: [(&str, f32, usize, Value); 2] = [
+        (
+            "mbv2-w0.3 r64",
+            0.3,
+            64,
+            json!({"source": "TinyEngine README", "tflite_micro_kB": 173, "tinyengine_kB": 61}),
+        ),
+        (
+            "mbv2-w1.0 r224",
+            1.0,
+            224,
+            json!({"source": "MCUNetV2 (NeurIPS 2021)", "per_layer_kB": 1372, "patch_based_kB": 172}),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, width, res, published) in cases {
+        let model = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels)?;
+        let x: Tensor = randn(&[1, 3, res, res], 1.0, &mut rng(1));
+        let q: Int8Model = convert(&model, &x, &ConvertOptions::default())?;
+        let graph = McuGraph::from_int8(&q).map_err(ee)?;
+        let plans: Vec<Value> =
+            planners(4).into_iter().map(|p| plan(&graph, p).map(|p| plan_summary(&p))).collect::<Result<_, _>>().map_err(ee)?;
+        let ratio = plans[1]["arena_bytes"].as_f64().unwrap_or(0.0) / plans[2]["arena_bytes"].as_f64().unwrap_or(1.0);
+        out.push(json!({"name": name, "width": width, "resolution": res,
+                        "channels": "make_divisible(c * width, 8) as torchvision / MCUNet", "macs": graph.macs(),
+                        "plans": plans, "inplace_over_patch": ratio, "published": published}));
+    }
+    Ok(out)
+}
