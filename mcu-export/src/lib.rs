@@ -11,6 +11,7 @@
 
 pub mod codegen;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod harness;
 pub mod plan;
