@@ -179,3 +179,17 @@ fn dropout_gradient_is_its_mask() {
     let same = ops::dropout(&Var::constant(x.value().clone()), 0.3, true, &mut tensor::rng(9)).unwrap();
     assert_eq!(same.value(), y.value());
 }
+
+/// A dilated tap that lands beyond the input row on every output column (a 1-pixel input, kernel 3,
+/// dilation 2, padding 2) contributes nothing: only the centre tap sees the pixel. Regression: the
+/// unroll once sliced past the row there.
+#[test]
+fn conv_with_taps_beyond_every_column_uses_only_the_taps_inside() {
+    let x = Tensor::from_shape_vec(vec![1, 1, 1, 1], vec![2.0]).unwrap();
+    let w = Tensor::from_shape_vec(vec![1, 1, 3, 3], (1..=9).map(|v| v as f32).collect()).unwrap();
+    let spec = Conv2dSpec { dilation: (2, 2), ..Conv2dSpec::new(1, 2) };
+    let y = ops::conv2d(&Var::leaf(x.clone()), &Var::leaf(w.clone()), None, spec).unwrap();
+    assert_eq!(y.value().shape(), &[1, 1, 1, 1]);
+    assert_eq!(y.value().iter().copied().collect::<Vec<_>>(), vec![2.0 * 5.0]);
+    check_grads(&|v: &[Var]| ops::conv2d(&v[0], &v[1], None, spec), vec![x, w], &[0, 1], 3);
+}

@@ -144,7 +144,11 @@ impl Experiment for McuDeploy {
                 x_label: "model".into(),
                 y_label: "KiB".into(),
                 categories,
-                groups: vec![group(0, "greedy (TFLM)"), group(1, "in-place (TinyEngine)"), group(2, "patch (MCUNetV2)")],
+                groups: vec![
+                    group(0, "greedy (TFLM)"),
+                    group(1, "in-place (TinyEngine)"),
+                    group(2, "patch (MCUNetV2)"),
+                ],
                 show_values: true,
             },
         )?;
@@ -247,12 +251,7 @@ fn planner_tag(p: Planner) -> &'static str {
 /// Plans of the published anchors' architectures (random weights: a memory plan needs shapes only).
 fn anchors() -> Result<Vec<Value>, ExperimentError> {
     let cases: [(&str, f32, usize, Value); 2] = [
-        (
-            "mbv2-w0.3 r64",
-            0.3,
-            64,
-            json!({"source": "TinyEngine README", "tflite_micro_kB": 173, "tinyengine_kB": 61}),
-        ),
+        ("mbv2-w0.3 r64", 0.3, 64, json!({"source": "TinyEngine README", "tflite_micro_kB": 173, "tinyengine_kB": 61})),
         (
             "mbv2-w1.0 r224",
             1.0,
@@ -266,8 +265,11 @@ fn anchors() -> Result<Vec<Value>, ExperimentError> {
         let x: Tensor = randn(&[1, 3, res, res], 1.0, &mut rng(1));
         let q: Int8Model = convert(&model, &x, &ConvertOptions::default())?;
         let graph = McuGraph::from_int8(&q).map_err(ee)?;
-        let plans: Vec<Value> =
-            planners(4).into_iter().map(|p| plan(&graph, p).map(|p| plan_summary(&p))).collect::<Result<_, _>>().map_err(ee)?;
+        let plans: Vec<Value> = planners(4)
+            .into_iter()
+            .map(|p| plan(&graph, p).map(|p| plan_summary(&p)))
+            .collect::<Result<_, _>>()
+            .map_err(ee)?;
         let ratio = plans[1]["arena_bytes"].as_f64().unwrap_or(0.0) / plans[2]["arena_bytes"].as_f64().unwrap_or(1.0);
         out.push(json!({"name": name, "width": width, "resolution": res,
                         "channels": "make_divisible(c * width, 8) as torchvision / MCUNet", "macs": graph.macs(),

@@ -130,7 +130,8 @@ impl Geometry {
         };
         let lo = first(0).min(self.ow);
         let hi = first(self.w as isize).clamp(lo, self.ow);
-        let start = (lo as isize * s.stride.1 as isize + offset).max(0) as usize;
+        // With no valid column (a dilated tap beyond the row), `start` is unused: keep it in range.
+        let start = if lo < hi { (lo as isize * s.stride.1 as isize + offset).max(0) as usize } else { 0 };
         (lo, hi, start)
     }
 

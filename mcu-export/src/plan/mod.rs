@@ -148,7 +148,8 @@ pub struct MemoryPlan {
     pub per_op: Vec<OpMemory>,
     /// Multiply-accumulates of one inference as planned (with patch overlap).
     pub macs: usize,
-    /// MACs the patch overlap adds over per-layer execution.
+    /// MACs the patch overlap adds over per-layer execution (0 when patches skip more unused pixels of
+    /// strided ops than they recompute).
     pub extra_macs: usize,
 }
 
@@ -174,7 +175,13 @@ impl Groups {
 pub fn plan(graph: &McuGraph, planner: Planner) -> Result<MemoryPlan> {
     match planner {
         Planner::Greedy => build(graph, planner, false, None),
-        Planner::InPlace => build(graph, planner, true, None),
+        Planner::InPlace => {
+            // Greedy-by-size placement is a heuristic: merging buffers can, rarely, place worse than
+            // keeping them apart. The in-place plan is then the plain one (never larger than greedy).
+            let merged = build(graph, planner, true, None)?;
+            let plain = build(graph, planner, false, None)?;
+            Ok(if plain.arena_bytes < merged.arena_bytes { plain } else { merged })
+        }
         Planner::Patch { grid, stage_ops: Some(k) } => {
             let stage = PatchStage::new(graph, grid, k)?;
             build(graph, planner, true, Some(stage))
@@ -318,8 +325,9 @@ fn build(graph: &McuGraph, planner: Planner, in_place_rules: bool, stage: Option
             }
         })
         .collect();
-    let full_macs = graph.macs();
-    let extra_macs = stage.as_ref().map_or(0, |s| s.extra_macs(graph));
+    let (patched, once) = stage.as_ref().map_or((0, 0), |s| s.stage_macs(graph));
+    let macs = graph.macs() - once + patched;
+    let extra_macs = patched.saturating_sub(once);
     let plan = MemoryPlan {
         planner,
         buffers,
@@ -330,7 +338,7 @@ fn build(graph: &McuGraph, planner: Planner, in_place_rules: bool, stage: Option
         arena_bytes,
         external_input,
         per_op,
-        macs: full_macs + extra_macs,
+        macs,
         extra_macs,
     };
     plan.check(graph)?;

@@ -147,8 +147,10 @@ impl PatchStage {
         self.regions[p][t]
     }
 
-    /// MACs the overlapping windows add over computing every stage op once per pixel.
-    pub fn extra_macs(&self, graph: &McuGraph) -> usize {
+    /// `(MACs of the stage run patch by patch, MACs of the same ops run once per pixel)`. The first
+    /// exceeds the second by the recomputed overlap, and falls below it where a strided op never needs
+    /// some pixels of its input.
+    pub fn stage_macs(&self, graph: &McuGraph) -> (usize, usize) {
         let mut patched = 0;
         let mut once = 0;
         for op in &graph.ops[..self.ops] {
@@ -157,6 +159,6 @@ impl PatchStage {
             once += per * out.h * out.w;
             patched += self.regions.iter().map(|r| per * r[op.output].area()).sum::<usize>();
         }
-        patched - once
+        (patched, once)
     }
 }
