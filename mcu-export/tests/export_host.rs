@@ -5,6 +5,8 @@
 //! lifetimes), patch and in-place plans use no more memory than the greedy one, and the published
 //! anchors' architectures plan as expected.
 
+#![allow(clippy::print_stderr)]
+
 use proptest::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
