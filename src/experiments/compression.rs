@@ -31,23 +31,29 @@ pub(crate) fn digits_split(seed: u64) -> Result<Split, ExperimentError> {
 /// `n` synthetic shape images of `size x size` with pixel noise 0.8 (bars, squares, diagonals at
 /// random places; see `synthetic::shapes`), split 80/20.
 pub(crate) fn shapes_split(n: usize, size: usize, seed: u64) -> Result<Split, ExperimentError> {
-    split_80_20(synthetic::shapes(n, size, 0.8, seed), format!("synthetic::shapes({n} images, {size}x{size}"), seed)
+    split_80_20(
+        synthetic::shapes(n, size, 0.8, seed),
+        format!("synthetic::shapes({n} images, {size}x{size}"),
+        0.8,
+        seed,
+    )
 }
 
-/// The same shapes recoloured in RGB (`synthetic::colored_shapes`), split 80/20.
-pub(crate) fn colored_shapes_split(n: usize, size: usize, seed: u64) -> Result<Split, ExperimentError> {
-    let data = synthetic::colored_shapes(n, size, 0.8, seed);
-    split_80_20(data, format!("synthetic::colored_shapes({n} images, 3x{size}x{size}"), seed)
+/// The same shapes recoloured in RGB (`synthetic::colored_shapes`) with pixel noise `noise`, split 80/20.
+pub(crate) fn colored_shapes_split(n: usize, size: usize, noise: f32, seed: u64) -> Result<Split, ExperimentError> {
+    let data = synthetic::colored_shapes(n, size, noise, seed);
+    split_80_20(data, format!("synthetic::colored_shapes({n} images, 3x{size}x{size}"), noise, seed)
 }
 
 fn split_80_20(
     all: Result<ImageDataset, tinylab_classical::data::DataError>,
     what: String,
+    noise: f32,
     seed: u64,
 ) -> Result<Split, ExperimentError> {
     let all = all.map_err(ClassicalError::from)?;
     let (train, test) = all.stratified_split(0.8, seed).map_err(ClassicalError::from)?;
-    Ok(Split { train, test, source: format!("{what}, noise 0.8), stratified 80/20 split") })
+    Ok(Split { train, test, source: format!("{what}, noise {noise}), stratified 80/20 split") })
 }
 
 /// SGD with momentum 0.9, weight decay 5e-4 and a cosine learning rate: the recipe of every lab.
