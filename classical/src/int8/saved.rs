@@ -49,6 +49,26 @@ struct SavedConv {
     weight_scales: Vec<f32>,
 }
 
+impl SavedConv {
+    /// The parts of a conv or depthwise layer: `(weight, shape, bias)`, `(spec, input zero point,
+    /// requant)` and the weight scales.
+    fn of(
+        (weight, shape, bias): (&[i8], [usize; 4], &[i32]),
+        (spec, input_zero_point, requant): (Conv2dSpec, i32, &Requant),
+        weight_scales: &[f32],
+    ) -> Self {
+        Self {
+            weight: weight.to_vec(),
+            shape,
+            bias: bias.to_vec(),
+            spec,
+            input_zero_point,
+            requant: requant.clone(),
+            weight_scales: weight_scales.to_vec(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 enum SavedLayer {
     Conv(SavedConv),
@@ -81,24 +101,16 @@ fn save_nodes(nodes: &[Int8Node]) -> Vec<SavedNode> {
         .iter()
         .map(|n| {
             let layer = match &n.layer {
-                Int8Layer::Conv { op, weight_scales } => SavedLayer::Conv(SavedConv {
-                    weight: op.weight().to_vec(),
-                    shape: op.weight_shape(),
-                    bias: op.bias().to_vec(),
-                    spec: op.spec(),
-                    input_zero_point: op.input_zero_point(),
-                    requant: op.requant().clone(),
-                    weight_scales: weight_scales.clone(),
-                }),
-                Int8Layer::Depthwise { op, weight_scales } => SavedLayer::Depthwise(SavedConv {
-                    weight: op.weight().to_vec(),
-                    shape: op.weight_shape(),
-                    bias: op.bias().to_vec(),
-                    spec: op.spec(),
-                    input_zero_point: op.input_zero_point(),
-                    requant: op.requant().clone(),
-                    weight_scales: weight_scales.clone(),
-                }),
+                Int8Layer::Conv { op, weight_scales } => SavedLayer::Conv(SavedConv::of(
+                    (op.weight(), op.weight_shape(), op.bias()),
+                    (op.spec(), op.input_zero_point(), op.requant()),
+                    weight_scales,
+                )),
+                Int8Layer::Depthwise { op, weight_scales } => SavedLayer::Depthwise(SavedConv::of(
+                    (op.weight(), op.weight_shape(), op.bias()),
+                    (op.spec(), op.input_zero_point(), op.requant()),
+                    weight_scales,
+                )),
                 Int8Layer::FullyConnected { op, weight_scales } => SavedLayer::FullyConnected {
                     weight: op.weight().to_vec(),
                     features: op.features(),
