@@ -5,7 +5,7 @@
 use crate::KERNELS_C;
 use crate::error::{Result, arg_err};
 use crate::graph::{McuGraph, Op, OpKind, RequantParams, TensorId};
-use crate::plan::{BufferRole, MemoryPlan, patch::Region};
+use crate::plan::{BufferRole, MemoryPlan};
 use std::fmt::Write;
 use tinylab_classical::int8::RoundingPolicy;
 
@@ -204,8 +204,7 @@ const VIEW_HELPER: &str = "static tl_view tl_view_at(int8_t *data, int row_strid
 
 fn whole_view(graph: &McuGraph, plan: &MemoryPlan, t: TensorId) -> String {
     let s = graph.tensors[t];
-    let r = Region::whole(s);
-    format!("tl_view_at({}, {}, 0, 0, {}, {}, {}, {}, {})", base(graph, plan, t), s.w * s.c, r.h, r.w, s.c, s.h, s.w)
+    format!("tl_view_at({}, {}, 0, 0, {}, {}, {}, {}, {})", base(graph, plan, t), s.w * s.c, s.h, s.w, s.c, s.h, s.w)
 }
 
 fn constants(c: &mut String, i: usize, op: &Op) {

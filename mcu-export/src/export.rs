@@ -2,13 +2,13 @@
 //! that does not fit the board, generate the C sources, the test data and driver, and the target's
 //! build files, and write `plan.json` (the plan and the per-op memory) beside them.
 
+use crate::KERNELS_H;
 use crate::codegen::{GeneratedModel, generate};
 use crate::error::{ExportError, Result, arg_err, io_err};
 use crate::graph::McuGraph;
 use crate::harness;
 use crate::plan::{MemoryPlan, OpMemory, Planner, plan};
 use crate::target::{Board, Target, write_target_files};
-use crate::{KERNELS_H, plan::BufferRole};
 use std::path::{Path, PathBuf};
 use tinylab_classical::int8::Int8Model;
 use tinylab_classical::tensor::Tensor;
@@ -148,7 +148,7 @@ pub fn export_graph(graph: &McuGraph, dir: &Path, opts: &ExportOptions, samples:
     let report = ExportReport {
         planner: p.planner,
         arena_bytes: p.arena_bytes,
-        external_input: p.buffers.iter().any(|b| b.role == BufferRole::External),
+        external_input: p.external_input,
         input_bytes: graph.input_bytes(),
         output_bytes: graph.output_bytes(),
         constant_bytes: graph.constant_bytes(),

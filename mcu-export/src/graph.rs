@@ -10,7 +10,7 @@
 //!   input is the body's output (the engine's `add.forward(main, skip)`).
 
 use crate::error::{ExportError, Result};
-use tinylab_classical::int8::kernels::{Dims, out_size};
+use tinylab_classical::int8::kernels::{Dims, nchw_to_nhwc, out_size};
 use tinylab_classical::int8::{
     Int8Layer, Int8Model, Int8Node, QuantizedMultiplier, QuantizedOutput, Requant, RoundingPolicy,
 };
@@ -532,7 +532,7 @@ impl McuGraph {
     pub fn engine_input_to_c(&self, nchw: &[i8]) -> Result<Vec<i8>> {
         let s = self.tensors[self.input];
         check_len("input", nchw.len(), s.bytes())?;
-        Ok(nchw_to_nhwc(nchw, s))
+        Ok(nchw_to_nhwc(nchw, dims(s)))
     }
 
     /// One sample of the engine's output ([`Int8Model::run_quantized`] with batch 1) in the order
@@ -541,8 +541,8 @@ impl McuGraph {
         let s = self.tensors[self.output];
         check_len("output", out.data.len(), s.bytes())?;
         Ok(match (out.shape.len(), self.output_nchw) {
-            (4, _) => nchw_to_nhwc(&out.data, s),
-            (_, Some(from)) => nchw_to_nhwc(&out.data, from),
+            (4, _) => nchw_to_nhwc(&out.data, dims(s)),
+            (_, Some(from)) => nchw_to_nhwc(&out.data, dims(from)),
             _ => out.data.clone(),
         })
     }
@@ -553,17 +553,6 @@ fn check_len(what: &'static str, got: usize, want: usize) -> Result<()> {
         return Err(crate::error::arg_err("McuGraph", format!("{what} of {got} bytes, the model has {want}")));
     }
     Ok(())
-}
-
-fn nchw_to_nhwc(x: &[i8], s: TensorShape) -> Vec<i8> {
-    let hw = s.h * s.w;
-    let mut out = vec![0i8; x.len()];
-    for c in 0..s.c {
-        for p in 0..hw {
-            out[p * s.c + c] = x[c * hw + p];
-        }
-    }
-    out
 }
 
 /// The output rows (or columns) `[lo, hi)` of a window op need input rows `[lo', hi')` (clipped to

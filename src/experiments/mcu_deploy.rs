@@ -184,7 +184,10 @@ fn deploy(
     let test_x = d.split.test.images.clone().into_dyn();
     let engine_pred = q.predict(&test_x)?;
     let labels = &d.split.test.labels;
-    let engine_accuracy = engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64;
+    let engine_on = |labels: &[usize]| {
+        engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
+    };
+    let engine_accuracy = engine_on(labels);
     let graph = McuGraph::from_int8(&q).map_err(ee)?;
 
     let subset = |n: usize| -> Result<(Samples, &[usize]), ExperimentError> {
@@ -195,9 +198,6 @@ fn deploy(
     };
     let (host_set, host_labels) = subset(d.host_samples)?;
     let (mcu_set, mcu_labels) = subset(d.mcu_samples)?;
-    let engine_on = |labels: &[usize]| {
-        engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
-    };
 
     let mut plans = Vec::new();
     let mut series = Vec::new();

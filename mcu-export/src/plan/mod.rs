@@ -351,11 +351,12 @@ impl MemoryPlan {
     /// tensor's buffer is alive whenever the tensor is. An error names the first violation.
     pub fn check(&self, graph: &McuGraph) -> Result<()> {
         let bad = |why: String| Err(arg_err("memory plan check", why));
+        let patch_size = self.patch.as_ref().map(|s| s.buffer_sizes(graph)).unwrap_or_default();
         for (t, &b) in self.tensor_buffer.iter().enumerate() {
             let buf = &self.buffers[b];
             let need = match &self.patch {
                 _ if buf.role == BufferRole::External => 0,
-                Some(s) if s.is_patch_tensor(t) => s.buffer_sizes(graph)[&t],
+                Some(s) if s.is_patch_tensor(t) => patch_size[&t],
                 _ => graph.tensors[t].bytes(),
             };
             if buf.size < need {
