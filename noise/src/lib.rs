@@ -20,6 +20,7 @@ pub mod mitigation;
 pub mod model;
 pub mod qml;
 pub mod readout;
+pub mod robust;
 pub mod sim;
 pub mod trajectories;
 
