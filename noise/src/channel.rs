@@ -363,6 +363,30 @@ impl Channel {
         out
     }
 
+    /// The Pauli twirl of the channel: the probabilities `p_i = Σ_k |Tr(P_i K_k)|² / 4^n` of the Pauli
+    /// channel `ρ -> Σ_i p_i P_i ρ P_i` that averaging the channel over conjugation by every Pauli
+    /// gives (Pauli index `i` as in [`pauli_product`]). It keeps the diagonal of the Pauli transfer
+    /// matrix, so it has the same average gate fidelity; for a Pauli channel it is the channel itself.
+    /// This is what a gate-insertion noise sampler can reproduce exactly (QuantumNAT, Wang et al.,
+    /// DAC 2022, samples Pauli errors; Wallman & Emerson, PRA 94, 052325 (2016) on twirling).
+    pub fn pauli_twirl(&self) -> Vec<f64> {
+        let k = self.n_qubits;
+        let (n, dim) = (1usize << (2 * k), 1usize << k);
+        (0..n)
+            .map(|i| {
+                let p = pauli_product(i, k);
+                self.kraus
+                    .iter()
+                    .map(|kr| {
+                        let prod = p.matmul(kr);
+                        (0..dim).map(|d| prod.get(d, d)).sum::<C64>().norm_sqr()
+                    })
+                    .sum::<f64>()
+                    / (dim * dim) as f64
+            })
+            .collect()
+    }
+
     /// Average gate fidelity with the identity, `(d F_pro + 1) / (d + 1)` with process fidelity
     /// `F_pro = Σ_i |Tr K_i|² / d²` (what Aer's `from_backend` uses to split a gate error).
     pub fn average_gate_fidelity(&self) -> f64 {

@@ -97,6 +97,34 @@ impl NoiseModel {
             .or_else(|| self.all_qubit_errors.get(gate).filter(|e| e.channel.n_qubits() == qubits.len()))
     }
 
+    /// The qubit-specific errors: gate name, qubits, noise.
+    pub fn gate_errors(&self) -> impl Iterator<Item = (&str, &[usize], &GateNoise)> {
+        self.gate_errors.iter().map(|((g, q), n)| (g.as_str(), q.as_slice(), n))
+    }
+
+    /// The errors that apply to a gate on any qubits: gate name, noise.
+    pub fn all_qubit_errors(&self) -> impl Iterator<Item = (&str, &GateNoise)> {
+        self.all_qubit_errors.iter().map(|(g, n)| (g.as_str(), n))
+    }
+
+    /// The readout errors by qubit.
+    pub fn readout_errors(&self) -> impl Iterator<Item = (usize, &ReadoutError)> {
+        self.readout.iter().map(|(&q, e)| (q, e))
+    }
+
+    /// The same model with every gate error replaced by its Pauli twirl ([`Channel::pauli_twirl`]):
+    /// the noise a Pauli-insertion sampler reproduces exactly. Readout errors are kept.
+    pub fn pauli_twirled(&self) -> Result<Self> {
+        let twirl = |n: &GateNoise| -> Result<GateNoise> {
+            GateNoise::new(Channel::pauli_mixture(&format!("twirled {}", n.channel.name()), &n.channel.pauli_twirl())?)
+        };
+        let mut out = self.clone();
+        for noise in out.gate_errors.values_mut().chain(out.all_qubit_errors.values_mut()) {
+            *noise = twirl(noise)?;
+        }
+        Ok(out)
+    }
+
     /// The readout error of `qubit`, if any.
     pub fn readout_error(&self, qubit: usize) -> Option<&ReadoutError> {
         self.readout.get(&qubit)

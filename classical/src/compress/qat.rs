@@ -175,6 +175,22 @@ impl Op for ClampedStraightThrough {
     }
 }
 
+/// `x` fake-quantized with per-tensor `params`, differentiated with the clipped straight-through
+/// estimator (Bengio et al. 2013; the gradient passes where `x` lies inside the quantizer's range and
+/// is zero where it was clipped), as PyTorch's fake-quantize modules do. Shared by activation QAT and
+/// QuantumNAT's post-measurement quantization.
+pub fn fake_quantize_ste(x: &Var, params: &QuantParams) -> Result<Var> {
+    if params.channels() != 1 {
+        return Err(arg_err(
+            "fake_quantize_ste",
+            format!("needs per-tensor parameters, got {} channels", params.channels()),
+        ));
+    }
+    let (lo, hi) = (params.dequantize_value(params.qmin, 0), params.dequantize_value(params.qmax, 0));
+    let y = params.fake_quantize(x.value())?;
+    Ok(if x.requires_grad() { Var::from_op(ClampedStraightThrough { lo, hi }, &[x], y) } else { Var::constant(y) })
+}
+
 /// Fake quantization of activations with a tracked range.
 #[derive(Debug, Clone)]
 pub struct FakeQuantAct {
@@ -223,10 +239,7 @@ impl Module for FakeQuantAct {
         if !self.enabled {
             return Ok(x.clone());
         }
-        let params = self.params()?;
-        let (lo, hi) = (params.dequantize_value(params.qmin, 0), params.dequantize_value(params.qmax, 0));
-        let y = params.fake_quantize(x.value())?;
-        Ok(if x.requires_grad() { Var::from_op(ClampedStraightThrough { lo, hi }, &[x], y) } else { Var::constant(y) })
+        fake_quantize_ste(x, &self.params()?)
     }
     fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param)) {}
     fn visit_params_mut(&mut self, _: &str, _: &mut dyn FnMut(String, &mut Param)) {}

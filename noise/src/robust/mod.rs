@@ -3,10 +3,12 @@
 //! - [`device`]: a logical circuit compiled onto a device with its trainable angles and input features
 //!   kept symbolic, so training, on-chip gradients and noisy evaluation all run the circuit the device
 //!   runs.
+//! - [`nat`]: QuantumNAT (noise injection, post-measurement normalization and quantization).
 //!
 //! Every method here trains on fast statevectors (noiseless, or with sampled noise) and is judged on
 //! the density-matrix model of a device, with readout error and finite shots.
 
 pub mod device;
+pub mod nat;
 
 pub use device::{CircuitStats, DeviceCircuit};

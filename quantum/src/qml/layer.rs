@@ -5,18 +5,31 @@
 //! `(batch, n_observables)` of a circuit whose input angles read the features and whose trainable
 //! angles are the layer's weights. Its backward pass is one vector-Jacobian product: adjoint
 //! differentiation on the statevector for the exact backend, parameter shift for any other
-//! [`Estimator`] (shots, noisy density matrices, trajectories). Tensors are f32 at the boundary, as
-//! in the classical crate; the simulation runs in f64.
+//! [`Estimator`] (shots, noisy density matrices, trajectories). A [`CircuitSampler`] backend draws a
+//! random variant of the circuit for every row of a training batch (noise injection, QuantumNAT) and
+//! differentiates each variant by adjoint. Tensors are f32 at the boundary, as in the classical crate;
+//! the simulation runs in f64.
 
 use crate::circuit::Circuit;
 use crate::error::QuantumError;
-use crate::grad::{Estimator, Wrt, batch_expectations, batch_vjp, derive_seed, parameter_shift};
+use crate::grad::{
+    Estimator, StatevectorEstimator, Wrt, adjoint, batch_expectations, batch_vjp, derive_seed, parameter_shift,
+};
 use crate::pauli::PauliSum;
-use crate::statevector::SimOptions;
+use crate::statevector::{Parallelism, SimOptions};
+use rayon::prelude::*;
 use std::sync::Arc;
 use tinylab_classical::autograd::Op;
 use tinylab_classical::nn::{Ctx, Module, Param, join};
 use tinylab_classical::{ClassicalError, Tensor, Var};
+
+/// Draws a random variant of a circuit: the same qubits, parameters and inputs, with gates added
+/// (for example Pauli errors sampled from a device's noise model, so that the average over draws is
+/// the noisy channel). The quantum layer's [`LayerBackend::Sampled`] calls it once per batch row.
+pub trait CircuitSampler: Send + Sync + std::fmt::Debug {
+    /// The variant drawn with `seed` (the same seed, the same variant).
+    fn sample(&self, circuit: &Circuit, seed: u64) -> crate::error::Result<Circuit>;
+}
 
 /// How the layer evaluates its circuit.
 #[derive(Clone)]
@@ -31,6 +44,18 @@ pub enum LayerBackend {
         /// Base seed for sampling estimators.
         seed: u64,
     },
+    /// In training passes, every batch row runs its own variant of the circuit drawn by `sampler`
+    /// (seeded by `seed`, the call counter and the row), evaluated exactly on the statevector with
+    /// adjoint gradients; evaluation passes run the circuit itself, exactly. This is noise-injected
+    /// training (QuantumNAT, Wang et al., DAC 2022): the expectation over draws is the noisy model.
+    Sampled {
+        /// Draws the variants.
+        sampler: Arc<dyn CircuitSampler>,
+        /// Base seed of the draws.
+        seed: u64,
+        /// Simulation options.
+        options: SimOptions,
+    },
 }
 
 impl std::fmt::Debug for LayerBackend {
@@ -38,6 +63,9 @@ impl std::fmt::Debug for LayerBackend {
         match self {
             LayerBackend::Exact(_) => write!(f, "Exact"),
             LayerBackend::Estimated { seed, .. } => write!(f, "Estimated {{ seed: {seed} }}"),
+            LayerBackend::Sampled { sampler, seed, .. } => {
+                write!(f, "Sampled {{ sampler: {sampler:?}, seed: {seed} }}")
+            }
         }
     }
 }
@@ -116,6 +144,27 @@ struct QuantumOp {
     inputs: Vec<f64>,
     batch: usize,
     seed: u64,
+    /// The circuit of each row when a sampler drew them (training passes of [`LayerBackend::Sampled`]).
+    row_circuits: Option<Arc<Vec<Circuit>>>,
+}
+
+/// Expectation values of every row, each row running its own circuit (in parallel, collected in row
+/// order).
+fn evaluate_rows(
+    circuits: &[Circuit],
+    observables: &[PauliSum],
+    params: &[f64],
+    inputs: &[f64],
+    options: &SimOptions,
+) -> crate::error::Result<Vec<f64>> {
+    let n_in = circuits.first().map_or(0, Circuit::n_inputs);
+    let exact = StatevectorEstimator { options: SimOptions { parallelism: Parallelism::Sequential, ..*options } };
+    let rows: Vec<Vec<f64>> = circuits
+        .par_iter()
+        .enumerate()
+        .map(|(b, c)| exact.expectations(c, params, &inputs[b * n_in..(b + 1) * n_in], observables, 0))
+        .collect::<crate::error::Result<_>>()?;
+    Ok(rows.concat())
 }
 
 fn evaluate(
@@ -128,7 +177,9 @@ fn evaluate(
     seed: u64,
 ) -> crate::error::Result<Vec<f64>> {
     match backend {
-        LayerBackend::Exact(options) => batch_expectations(circuit, params, inputs, observables, options),
+        LayerBackend::Exact(options) | LayerBackend::Sampled { options, .. } => {
+            batch_expectations(circuit, params, inputs, observables, options)
+        }
         LayerBackend::Estimated { estimator, .. } => {
             let n_in = circuit.n_inputs();
             let mut out = Vec::with_capacity(batch * observables.len());
@@ -166,14 +217,35 @@ impl Op for QuantumOp {
             Wrt { inputs: needs.first().copied().unwrap_or(false), params: needs.get(1).copied().unwrap_or(false) };
         let cotangent: Vec<f64> = grad.iter().map(|&g| g as f64).collect();
         let n_in = self.circuit.n_inputs();
-        let (grad_params, grad_inputs) = match &self.backend {
-            LayerBackend::Exact(options) => {
+        let (grad_params, grad_inputs) = match (&self.backend, &self.row_circuits) {
+            (LayerBackend::Sampled { options, .. }, Some(circuits)) => {
+                let n_obs = self.observables.len();
+                let options = SimOptions { parallelism: Parallelism::Sequential, ..*options };
+                let rows: Vec<crate::grad::Gradient> = circuits
+                    .par_iter()
+                    .enumerate()
+                    .map(|(b, c)| {
+                        let observable =
+                            PauliSum::combination(&self.observables, &cotangent[b * n_obs..(b + 1) * n_obs]);
+                        adjoint(c, &self.params, &self.inputs[b * n_in..(b + 1) * n_in], &observable, wrt, &options)
+                    })
+                    .collect::<crate::error::Result<_>>()
+                    .map_err(layer_error)?;
+                let mut params = vec![0.0; self.params.len()];
+                let mut inputs = Vec::with_capacity(self.batch * n_in);
+                for g in &rows {
+                    params.iter_mut().zip(&g.params).for_each(|(t, p)| *t += p);
+                    inputs.extend_from_slice(&g.inputs);
+                }
+                (params, inputs)
+            }
+            (LayerBackend::Exact(options), _) | (LayerBackend::Sampled { options, .. }, None) => {
                 let g =
                     batch_vjp(&self.circuit, &self.params, &self.inputs, &self.observables, &cotangent, wrt, options)
                         .map_err(layer_error)?;
                 (g.params, g.inputs)
             }
-            LayerBackend::Estimated { estimator, .. } => {
+            (LayerBackend::Estimated { estimator, .. }, _) => {
                 let n_obs = self.observables.len();
                 let mut params = vec![0.0; self.params.len()];
                 let mut inputs = Vec::with_capacity(self.batch * n_in);
@@ -215,12 +287,26 @@ impl Module for QuantumLayer {
         let params: Vec<f64> = w.value().iter().map(|&v| v as f64).collect();
         let inputs: Vec<f64> = x.value().iter().map(|&v| v as f64).collect();
         let seed = match &self.backend {
-            LayerBackend::Estimated { seed, .. } => derive_seed(*seed, self.calls),
+            LayerBackend::Estimated { seed, .. } | LayerBackend::Sampled { seed, .. } => derive_seed(*seed, self.calls),
             LayerBackend::Exact(_) => 0,
         };
         self.calls += 1;
-        let values = evaluate(&self.backend, &self.circuit, &self.observables, &params, &inputs, batch, seed)
-            .map_err(layer_error)?;
+        let row_circuits = match &self.backend {
+            LayerBackend::Sampled { sampler, .. } if ctx.train => Some(Arc::new(
+                (0..batch)
+                    .map(|b| sampler.sample(&self.circuit, derive_seed(seed, b as u64)))
+                    .collect::<crate::error::Result<Vec<_>>>()
+                    .map_err(layer_error)?,
+            )),
+            _ => None,
+        };
+        let values = match (&self.backend, &row_circuits) {
+            (LayerBackend::Sampled { options, .. }, Some(circuits)) => {
+                evaluate_rows(circuits, &self.observables, &params, &inputs, options)
+            }
+            _ => evaluate(&self.backend, &self.circuit, &self.observables, &params, &inputs, batch, seed),
+        }
+        .map_err(layer_error)?;
         let out = tinylab_classical::tensor::from_vec(
             &[batch, self.observables.len()],
             values.iter().map(|&v| v as f32).collect(),
@@ -233,6 +319,7 @@ impl Module for QuantumLayer {
             inputs,
             batch,
             seed,
+            row_circuits,
         };
         Ok(Var::from_op(op, &[x, &w], out))
     }

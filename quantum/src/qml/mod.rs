@@ -18,4 +18,4 @@ pub mod ansatz;
 pub mod encoders;
 mod layer;
 
-pub use layer::{LayerBackend, QuantumLayer};
+pub use layer::{CircuitSampler, LayerBackend, QuantumLayer};
