@@ -338,3 +338,28 @@ fn sampled_layer_differentiates_each_drawn_circuit() {
     let exact = QuantumLayer::new(c, obs, 3).unwrap().forward(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(eval.value(), exact.value());
 }
+
+/// A classifier needs blocks whose widths chain; a block refuses inputs that are not whole rows.
+#[test]
+fn classifier_checks_block_widths_and_inputs() {
+    use tinylab_noise::robust::nat::{NatBlock, NatClassifier};
+    let profile = tinylab_noise::DeviceProfile::builtin("manila").unwrap();
+    let block = |inputs: usize, outputs: usize| {
+        let mut c = Circuit::new(3);
+        for i in 0..inputs {
+            c.ry(Angle::input(i), i % 3).unwrap();
+        }
+        let t = c.param("t").unwrap();
+        c.rzz(t, 0, 1).unwrap().cx(1, 2).unwrap();
+        let obs: Vec<PauliSum> = (0..outputs).map(|q| PauliSum::z(q).unwrap()).collect();
+        NatBlock::new(&c, &obs, &profile, None, PostProcess::default(), 1).unwrap()
+    };
+    assert!(NatClassifier::new(Vec::new()).is_err());
+    let err = NatClassifier::new(vec![block(2, 3), block(2, 2)]).unwrap_err().to_string();
+    assert!(err.contains("block 1") && err.contains('3') && err.contains('2'), "{err}");
+    let model = NatClassifier::new(vec![block(2, 3), block(3, 2)]).unwrap();
+    assert!(model.device_logits(&[0.1, 0.2, 0.3], None, 0).is_err());
+    let logits = model.device_logits(&[0.1, 0.2, 0.3, 0.4], None, 0).unwrap();
+    assert_eq!(logits.len(), 4);
+    assert!(logits.iter().all(|v| v.abs() <= 1.0));
+}

@@ -35,6 +35,7 @@ mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
 mod quant_lab;
+mod quantumnat;
 mod quickstart;
 mod report;
 mod variational;
@@ -81,6 +82,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &quickstart::Quickstart,
         &digits_cnn::DigitsCnn,
         &qml_digits4::QmlDigits4,
+        &quantumnat::QuantumNat,
         &vqe_h2::VqeH2,
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,

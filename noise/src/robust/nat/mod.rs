@@ -12,5 +12,5 @@ pub mod model;
 pub mod postprocess;
 
 pub use inject::NoiseInjector;
-pub use model::NatClassifier;
+pub use model::{NatBlock, NatClassifier};
 pub use postprocess::{OutcomeQuantizer, PostProcess, normalize};
