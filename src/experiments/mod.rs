@@ -34,6 +34,7 @@ mod metrics;
 mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
+mod qoc;
 mod quant_lab;
 mod quickstart;
 mod report;
@@ -81,6 +82,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &quickstart::Quickstart,
         &digits_cnn::DigitsCnn,
         &qml_digits4::QmlDigits4,
+        &qoc::Qoc,
         &vqe_h2::VqeH2,
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,

@@ -3,10 +3,14 @@
 //! - [`device`]: a logical circuit compiled onto a device with its trainable angles and input features
 //!   kept symbolic, so training, on-chip gradients and noisy evaluation all run the circuit the device
 //!   runs.
+//! - [`qoc`]: QOC, training on the device model itself from shot estimates (parameter shift), with
+//!   probabilistic gradient pruning to save circuit runs.
 //!
-//! Every method here trains on fast statevectors (noiseless, or with sampled noise) and is judged on
-//! the density-matrix model of a device, with readout error and finite shots.
+//! Every method here trains on fast statevectors (noiseless, or with sampled noise), or on the
+//! device's shots ([`qoc`]), and is judged on the density-matrix model of a device, with readout
+//! error and finite shots.
 
 pub mod device;
+pub mod qoc;
 
 pub use device::{CircuitStats, DeviceCircuit};
