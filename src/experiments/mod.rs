@@ -34,6 +34,7 @@ mod metrics;
 mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
+mod qoc;
 mod quant_lab;
 mod quantumnat;
 mod quickstart;
@@ -83,6 +84,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &digits_cnn::DigitsCnn,
         &qml_digits4::QmlDigits4,
         &quantumnat::QuantumNat,
+        &qoc::Qoc,
         &vqe_h2::VqeH2,
         &qaoa_maxcut::QaoaMaxcut,
         &barren_plateau::BarrenPlateau,

@@ -4,11 +4,15 @@
 //!   kept symbolic, so training, on-chip gradients and noisy evaluation all run the circuit the device
 //!   runs.
 //! - [`nat`]: QuantumNAT (noise injection, post-measurement normalization and quantization).
+//! - [`qoc`]: QOC, training on the device model itself from shot estimates (parameter shift), with
+//!   probabilistic gradient pruning to save circuit runs.
 //!
-//! Every method here trains on fast statevectors (noiseless, or with sampled noise) and is judged on
-//! the density-matrix model of a device, with readout error and finite shots.
+//! Every method here trains on fast statevectors (noiseless, or with sampled noise), or on the
+//! device's shots ([`qoc`]), and is judged on the density-matrix model of a device, with readout
+//! error and finite shots.
 
 pub mod device;
 pub mod nat;
+pub mod qoc;
 
 pub use device::{CircuitStats, DeviceCircuit};

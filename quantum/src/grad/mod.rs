@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | [`adjoint`] | statevector | ~3 circuit passes, any number of parameters | yes |
 //! | [`parameter_shift`] | any [`Estimator`]: exact, shot-based, noisy | 2 (or 2R) evaluations per angle | yes, in expectation |
+//! | [`parameter_shift_selected`] | the same, for a subset of the parameters (gradient pruning) | 2 (or 2R) per angle of a selected parameter | yes, in expectation |
 //! | [`finite_difference`] | any [`Estimator`] | 2 evaluations per source | no (checking only) |
 //!
 //! [`GradientMethod`] picks one by name for code that lets users choose. Batched forms
@@ -22,7 +23,7 @@ pub use derivative::{ShiftRule, base_derivative, shift_rule};
 pub use estimator::{
     BasisEstimator, Estimator, ProbabilityBackend, StatevectorBackend, StatevectorEstimator, derive_seed,
 };
-pub use shift::{finite_difference, parameter_shift};
+pub use shift::{SelectedGradient, finite_difference, parameter_shift, parameter_shift_selected};
 pub use tape::{Tape, Wrt};
 
 use crate::circuit::Circuit;
