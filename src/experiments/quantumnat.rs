@@ -2,27 +2,32 @@
 //! Noise Injection, Quantization and Normalization", DAC 2022) on IBM device noise models.
 //!
 //! Three tasks: pooled digits 0-3 (4 classes) and 3 vs 6 (2 classes) with TorchQuantum's
-//! `"4x4_ryzxy"` encoder, and four Gaussian blobs in 8 dimensions (RY then RZ encoding). Each model:
-//! the encoder, then blocks of U3 on every qubit and RZZ on the ring, read out as `<Z_i>`, compiled
-//! for the device (its basis and coupling map, trivial layout) with the angles symbolic, trained with
-//! Adam on the cross-entropy. The variants, in the paper's cumulative order (its Table 3), plus noise
-//! injection alone:
+//! `"4x4_ryzxy"` encoder, and four Gaussian blobs in 8 dimensions (RY then RZ encoding). Each model
+//! has two blocks, as the paper's multi-block QNNs: block 1 is the encoder and two layers of U3 on
+//! every qubit and RZZ on the ring, read out as `<Z_0..Z_3>`; block 2 encodes those four outcomes as
+//! RY angles, adds one layer and reads one `<Z_i>` per class as the logits. Each block is compiled
+//! for the device (its basis and coupling map, trivial layout) with the angles symbolic, and the
+//! whole chain is trained end to end with Adam on the cross-entropy. The variants, in the paper's
+//! cumulative order (its Table 3), plus noise injection alone:
 //!
-//! 1. `baseline`: noise-free training, raw `<Z_i>` as logits (TorchQuantum's MNIST recipe);
+//! 1. `baseline`: noise-free training, raw `<Z_i>` passed on and used as logits (TorchQuantum's
+//!    MNIST recipe);
 //! 2. `injection_only`: Pauli and readout errors drawn from the device's model into every training
-//!    pass, raw logits;
-//! 3. `norm`: noise-free training, each qubit's outcome normalized over the batch (on the device, with
-//!    the statistics of the device's own outcomes on the test set);
+//!    pass;
+//! 3. `norm`: noise-free training, each block's outcomes normalized over the batch (on the device,
+//!    with the statistics of the device's own outcomes on the test set);
 //! 4. `norm+inject`: normalization and noise injection;
-//! 5. `norm+inject+quant`: QuantumNAT, the normalized outcomes also snapped to 5 levels
-//!    (straight-through in training).
+//! 5. `norm+inject+quant`: QuantumNAT, block 1's normalized outcomes also snapped to 5 levels
+//!    (straight-through in training) before block 2 reads them. The logits stay continuous:
+//!    quantizing them would only create ties.
 //!
 //! Every variant is trained on three seeds per device (IBM manila, quito — the noisiest built-in
 //! profile — and jakarta) and evaluated noise-free and on the device's density-matrix model with
-//! readout error and 8192 shots per test input.
+//! readout error and 8192 shots per test input. A sweep then varies the quantizer's levels for the
+//! full method on digits 0-3.
 
 use super::{Experiment, ExperimentError, Metrics, RunContext};
-use crate::plot::{BarChart, BarGroup};
+use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits, synthetic};
@@ -55,6 +60,8 @@ const NOISE_FACTOR: f64 = 0.5;
 /// Levels and clip of the post-measurement quantizer.
 const LEVELS: usize = 5;
 const CLIP: f32 = 2.0;
+/// Levels tried in the quantization sweep.
+const SWEEP_LEVELS: [usize; 4] = [3, 5, 9, 17];
 /// Shots per test input on the device.
 const SHOTS: usize = 8192;
 
@@ -75,17 +82,18 @@ struct Variant {
     name: &'static str,
     inject: bool,
     normalize: bool,
-    quantize: bool,
+    /// Levels of the post-measurement quantizer (`None`: no quantization).
+    levels: Option<usize>,
 }
 
 /// The ablation in the paper's cumulative order (Table 3: baseline, + post-measurement
 /// normalization, + gate insertion, + post-measurement quantization), plus injection alone.
 const VARIANTS: [Variant; 5] = [
-    Variant { name: "baseline", inject: false, normalize: false, quantize: false },
-    Variant { name: "injection_only", inject: true, normalize: false, quantize: false },
-    Variant { name: "norm", inject: false, normalize: true, quantize: false },
-    Variant { name: "norm+inject", inject: true, normalize: true, quantize: false },
-    Variant { name: "norm+inject+quant", inject: true, normalize: true, quantize: true },
+    Variant { name: "baseline", inject: false, normalize: false, levels: None },
+    Variant { name: "injection_only", inject: true, normalize: false, levels: None },
+    Variant { name: "norm", inject: false, normalize: true, levels: None },
+    Variant { name: "norm+inject", inject: true, normalize: true, levels: None },
+    Variant { name: "norm+inject+quant", inject: true, normalize: true, levels: Some(LEVELS) },
 ];
 
 fn digits_task(name: &'static str, keep: &[usize], seed: u64) -> Result<Task, ExperimentError> {
@@ -234,14 +242,13 @@ fn run_variant(
     epochs: usize,
     seed: u64,
 ) -> Result<(VariantResult, serde_json::Value), ExperimentError> {
-    let Variant { name, inject, normalize, quantize } = variant;
+    let Variant { name, inject, normalize, levels } = variant;
     let [first, second] = logical_circuits(task)?;
     let hidden: Vec<PauliSum> = (0..4).map(PauliSum::z).collect::<Result<_, _>>()?;
     let readout: Vec<PauliSum> = (0..task.classes).map(PauliSum::z).collect::<Result<_, _>>()?;
     // Quantization snaps the outcomes a later block reads; the last block's outcomes are the logits
     // and stay continuous (quantizing them would only create ties).
-    let quantizer =
-        if quantize { Some(OutcomeQuantizer::new(LEVELS, CLIP).map_err(ExperimentError::other)?) } else { None };
+    let quantizer = levels.map(|l| OutcomeQuantizer::new(l, CLIP)).transpose().map_err(ExperimentError::other)?;
     let blocks = vec![
         NatBlock::new(
             &first,
@@ -306,9 +313,9 @@ impl Experiment for QuantumNat {
     }
 
     fn description(&self) -> &'static str {
-        "QuantumNAT ablation: baseline vs +noise injection vs +post-measurement normalization vs +quantization, \
-         on digits 0-3, digits 3 vs 6 and 4 Gaussian blobs, evaluated on IBM manila and jakarta noise models \
-         (density matrix, readout error, 8192 shots)"
+        "QuantumNAT ablation (noise injection, post-measurement normalization and quantization) with two-block \
+         classifiers on digits 0-3, digits 3 vs 6 and 4 Gaussian blobs, evaluated on the IBM manila, quito and \
+         jakarta noise models (density matrix, readout error, 8192 shots), 3 seeds; plus a quantization-levels sweep"
     }
 
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
@@ -415,6 +422,38 @@ impl Experiment for QuantumNat {
                     .map(|(variant, acc)| BarGroup::new(variant.name, acc.clone()))
                     .collect(),
                 show_values: false,
+            },
+        )?;
+        // Quantization levels: the full method on the 4-class digits with coarser and finer grids.
+        let sweep_levels: &[usize] = if ctx.quick { &[3] } else { &SWEEP_LEVELS };
+        let sweep_devices = &devices[..devices.len().min(2)];
+        let digits4 = &tasks[0];
+        let mut sweep_series = Vec::new();
+        for &device in sweep_devices {
+            let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
+            let mut points = Vec::new();
+            for &levels in sweep_levels {
+                let variant =
+                    Variant { name: "norm+inject+quant", inject: true, normalize: true, levels: Some(levels) };
+                let mut on_device = Vec::new();
+                for trial in 0..trials {
+                    let seed = derive_seed(ctx.seed, 1000 + trial as u64);
+                    on_device.push(run_variant(digits4, &profile, variant, epochs, seed)?.0.device);
+                }
+                metrics.insert(format!("levels_sweep.{}.{device}.levels{levels}", digits4.name), mean(&on_device));
+                points.push((levels as f64, mean(&on_device)));
+            }
+            sweep_series.push(Series::new(device, points));
+        }
+        ctx.plot(
+            "quantization_levels",
+            &LineChart {
+                title: format!("QuantumNAT on {}: device accuracy vs quantization levels", digits4.name),
+                x_label: "levels of the post-measurement quantizer".into(),
+                y_label: "test accuracy on the device".into(),
+                series: sweep_series,
+                log_y: false,
+                markers: true,
             },
         )?;
         ctx.note(
