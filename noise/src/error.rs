@@ -69,6 +69,9 @@ pub enum NoiseError {
     /// Transpiling a circuit onto a device failed.
     #[error(transparent)]
     Transpile(#[from] tinylab_quantum::transpile::TranspileError),
+    /// A tensor operation or layer of the classical crate failed (post-processing, training).
+    #[error(transparent)]
+    Classical(#[from] tinylab_classical::ClassicalError),
 }
 
 /// Shorthand for results of this crate.

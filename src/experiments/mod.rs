@@ -35,6 +35,7 @@ mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
 mod quant_lab;
+mod quantumnas;
 mod quickstart;
 mod report;
 mod variational;
@@ -89,6 +90,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &deep_compression::DeepCompression,
         &distill_lab::DistillLab,
         &mcu_deploy::McuDeploy,
+        &quantumnas::QuantumNas,
     ]
 }
 
