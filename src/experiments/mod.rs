@@ -36,6 +36,7 @@ mod qaoa_maxcut;
 mod qml_digits4;
 mod qoc;
 mod quant_lab;
+mod quantumnas;
 mod quantumnat;
 mod quickstart;
 mod report;
@@ -93,6 +94,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &deep_compression::DeepCompression,
         &distill_lab::DistillLab,
         &mcu_deploy::McuDeploy,
+        &quantumnas::QuantumNas,
     ]
 }
 

@@ -271,8 +271,24 @@ impl Op for QuantumOp {
     }
 }
 
-impl Module for QuantumLayer {
-    fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> tinylab_classical::Result<Var> {
+impl QuantumLayer {
+    /// The layer's circuit evaluated on `x` with the angles `w` (a graph value of shape
+    /// `(n_params,)`) in place of the layer's own weights; gradients flow to `w`. This is weight
+    /// sharing: the SubCircuits of a QuantumNAS SuperCircuit (Wang et al., HPCA 2022) take their
+    /// angles from slices of one set of parameters. `ctx` says whether this is a training pass (a
+    /// [`LayerBackend::Sampled`] layer draws circuits only then).
+    pub fn forward_with_weights(&mut self, x: &Var, w: &Var, ctx: &Ctx) -> tinylab_classical::Result<Var> {
+        if w.shape() != [self.circuit.n_params()] {
+            return Err(ClassicalError::ShapeMismatch {
+                op: "quantum layer",
+                lhs: w.shape().to_vec(),
+                rhs: vec![self.circuit.n_params()],
+                why: format!(
+                    "the weights must be ({},) for a circuit with that many parameters",
+                    self.circuit.n_params()
+                ),
+            });
+        }
         let n_in = self.circuit.n_inputs();
         if x.shape().len() != 2 || x.shape()[1] != n_in {
             return Err(ClassicalError::ShapeMismatch {
@@ -283,7 +299,6 @@ impl Module for QuantumLayer {
             });
         }
         let batch = x.shape()[0];
-        let w = ctx.param(&self.weights);
         let params: Vec<f64> = w.value().iter().map(|&v| v as f64).collect();
         let inputs: Vec<f64> = x.value().iter().map(|&v| v as f64).collect();
         let seed = match &self.backend {
@@ -321,7 +336,14 @@ impl Module for QuantumLayer {
             seed,
             row_circuits,
         };
-        Ok(Var::from_op(op, &[x, &w], out))
+        Ok(Var::from_op(op, &[x, w], out))
+    }
+}
+
+impl Module for QuantumLayer {
+    fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> tinylab_classical::Result<Var> {
+        let w = ctx.param(&self.weights);
+        self.forward_with_weights(x, &w, ctx)
     }
 
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param)) {
