@@ -480,7 +480,7 @@ fn study_task(
     let supercircuit =
         SuperCircuit::new(encoder, LAYERS.to_vec(), MAX_BLOCKS, MIN_WIDTH).map_err(ExperimentError::other)?;
     let groups = default_groups(digits_kept.len(), supercircuit.n_qubits());
-    ctx.set_config(&key("readout_groups"), json!(groups));
+    ctx.set_config(key("readout_groups"), json!(groups));
     let readout = class_readout(&groups, LOGIT_SCALE).map_err(ExperimentError::other)?;
     let mut model =
         SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5)).map_err(ExperimentError::other)?;
