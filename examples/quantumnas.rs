@@ -1,4 +1,4 @@
-//! QuantumNAS on pooled digits 3 vs 6 and the noise models of IBM manila and quito: SuperCircuit training,
+//! QuantumNAS on pooled digits 3 vs 6 and 0-3 and the noise models of IBM manila and quito: SuperCircuit training,
 //! evolutionary co-search of SubCircuit and qubit mapping vs random search and a human design, pruning.
 //!
 //! `cargo run --release --example quantumnas [-- --seed S] [--quick] [--out DIR]` runs the registered

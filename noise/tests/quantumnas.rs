@@ -12,8 +12,8 @@ use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::nas::evaluate::scores;
 use tinylab_noise::robust::nas::{
     Budget, DeviceEvaluator, EvolutionSettings, Labelled, LayerKind, Sampling, SearchProblem, SubCircuitConfig,
-    SuperCircuit, SuperCircuitModel, TrainSettings, drop_identity_gates, evolutionary_search, iterative_prune,
-    noiseless_scores, random_search, train, wrap_angle,
+    SuperCircuit, SuperCircuitModel, TrainSettings, class_readout, default_groups, drop_identity_gates,
+    evolutionary_search, iterative_prune, noiseless_scores, random_search, train, wrap_angle,
 };
 use tinylab_quantum::circuit::Instruction;
 use tinylab_quantum::grad::batch_expectations;
@@ -272,6 +272,55 @@ fn scores_are_mean_cross_entropy_and_accuracy() {
     let want = ((1.0 + (-1.0f64).exp()).ln() + (1.0 + 1.0f64.exp()).ln()) / 2.0;
     assert!((s.loss - want).abs() < 1e-14);
     assert_eq!(s.accuracy, 0.5);
+}
+
+/// The scaled, grouped readout is the raw `<Z_q>` summed per group and multiplied by the scale:
+/// noiseless and on the device's density matrix (readout error included) alike, the logits of
+/// `class_readout([[0, 1], [2, 3]], 5)` are `5 (<Z0> + <Z1>)` and `5 (<Z2> + <Z3>)` of the same
+/// circuit; and the scores follow from those logits.
+#[test]
+fn scaled_group_readout_is_the_scaled_sum_of_z() {
+    let groups = default_groups(2, 4);
+    assert_eq!(groups, vec![vec![0, 1], vec![2, 3]]);
+    assert_eq!(default_groups(4, 4), vec![vec![0], vec![1], vec![2], vec![3]]);
+    let scaled = class_readout(&groups, 5.0).unwrap();
+    let sc = supercircuit(2);
+    let sub = sc.build(&sc.full_config()).unwrap();
+    let w = weights(sc.n_params(), 7);
+    let data = labelled(6, 2);
+    let inputs: Vec<f64> = data.features().iter().map(|&v| v as f64).collect();
+    let opts = SimOptions::default();
+    let raw = batch_expectations(&sub.circuit, &w, &inputs, &readout(4), &opts).unwrap();
+    let got = batch_expectations(&sub.circuit, &w, &inputs, &scaled, &opts).unwrap();
+    let want: Vec<f64> = raw.chunks(4).flat_map(|z| [5.0 * (z[0] + z[1]), 5.0 * (z[2] + z[3])]).collect();
+    for (g, e) in got.iter().zip(&want) {
+        assert!((g - e).abs() < 1e-12, "{g} vs {e}");
+    }
+    let noiseless = noiseless_scores(&sub.circuit, &w, &scaled, &data).unwrap();
+    assert_eq!(noiseless, scores(&got, 2, data.labels()));
+
+    let profile = DeviceProfile::builtin("manila").unwrap();
+    let raw_dev = DeviceEvaluator::new(&profile, readout(4)).unwrap();
+    let scaled_dev = DeviceEvaluator::new(&profile, scaled).unwrap();
+    let layout = [1, 2, 3, 4];
+    let (a, b) =
+        (raw_dev.compile(&sub.circuit, &w, &layout).unwrap(), scaled_dev.compile(&sub.circuit, &w, &layout).unwrap());
+    let mut logits = Vec::new();
+    for i in 0..data.len() {
+        let z = a.expectations(&[], &inputs[i * 16..(i + 1) * 16], None, 0).unwrap();
+        let s = b.expectations(&[], &inputs[i * 16..(i + 1) * 16], None, 0).unwrap();
+        for (g, e) in s.iter().zip([5.0 * (z[0] + z[1]), 5.0 * (z[2] + z[3])]) {
+            assert!((g - e).abs() < 1e-10, "device: {g} vs {e}");
+        }
+        logits.extend(s);
+    }
+    let device = scaled_dev.scores(&b, &data, None, 0).unwrap();
+    let want = scores(&logits, 2, data.labels());
+    assert!((device.loss - want.loss).abs() < 1e-12 && device.accuracy == want.accuracy);
+
+    assert!(class_readout(&[], 1.0).is_err());
+    assert!(class_readout(&[vec![0], vec![]], 1.0).is_err());
+    assert!(class_readout(&groups, 0.0).is_err() && class_readout(&groups, f64::NAN).is_err());
 }
 
 /// `regular(P)` (the human-designed baseline) has exactly `P` parameters for every `P` in a

@@ -1,7 +1,9 @@
 //! `quantumnas`: noise-adaptive co-search of a circuit and its qubit mapping, then iterative pruning
-//! (Wang et al., "QuantumNAS", HPCA 2022), on pooled digits 3 vs 6 (QuantumNAS's MNIST-2 task, on the
-//! bundled 8x8 digits) and the noise models of IBM manila (a line, `cx` error about 1%) and quito (a
-//! T, `cx` error about 3.5%).
+//! (Wang et al., "QuantumNAS", HPCA 2022), on pooled digits 3 vs 6 and 0 to 3 (QuantumNAS's MNIST-2
+//! and MNIST-4 tasks, on the bundled 8x8 digits) and the noise models of IBM manila (a line, `cx`
+//! error about 1%) and quito (a T, `cx` error about 3.5%). The logits are 5 times the read-out `<Z>`
+//! (summed `Z0 + Z1` against `Z2 + Z3` on two classes), everywhere: with raw `<Z>` in `[-1, 1]` every
+//! cross-entropy sits near `ln 2` and the search's scores hardly differ.
 //!
 //! 1. A SuperCircuit (TorchQuantum's `"4x4_ryzxy"` encoder, then up to four blocks of `U3` on every
 //!    qubit and `RZZ` on the ring) is trained noise-free with restricted sampling: each step trains a
@@ -12,10 +14,12 @@
 //!    candidates with more `cx` than the budget after routing are rejected. Random search with as
 //!    many evaluations is the baseline.
 //! 3. The searched SubCircuit, the best random one, and a human design of equal parameter count
-//!    (full blocks in order, trivial layout) inherit their weights, are fine-tuned noise-free for the
-//!    same epochs and are tested on the device: accuracy (exact density matrix, and 8192 shots) and
-//!    the compiled gate counts; the searched circuit also from the trivial layout.
-//! 4. The searched circuit is pruned iteratively: angles wrapped into `[-π, π)`, the smallest set to
+//!    (full blocks in order, trivial layout) are trained the same way, twice: inheriting their
+//!    weights and fine-tuned noise-free, and from fresh weights for the same epochs; they are tested
+//!    on the device: accuracy (exact density matrix, and 8192 shots), loss and the compiled gate
+//!    counts; the searched circuit also from the trivial layout. The search runs with several seeds
+//!    and the means are reported.
+//! 4. The first seed's searched circuit is pruned iteratively: angles wrapped into `[-π, π)`, the smallest set to
 //!    zero by the shared magnitude-pruning pass, fine-tuned with masks; fully pruned gates leave the
 //!    circuit. The pruning curve gives test accuracy noiseless and on the device, and the gate counts.
 
@@ -31,12 +35,11 @@ use tinylab_noise::robust::CircuitStats;
 use tinylab_noise::robust::nas::train::steps;
 use tinylab_noise::robust::nas::{
     Budget, DeviceEvaluator, EvolutionSettings, Labelled, LayerKind, Sampling, SearchProblem, SubCircuitConfig,
-    SuperCircuit, SuperCircuitModel, TrainSettings, evolutionary_search, iterative_prune, noiseless_scores,
-    random_search, train,
+    SuperCircuit, SuperCircuitModel, TrainSettings, class_readout, default_groups, evolutionary_search,
+    iterative_prune, noiseless_scores, random_search, train,
 };
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::derive_seed;
-use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::encoders;
 
 /// The `quantumnas` experiment (see the module documentation).
@@ -45,8 +48,12 @@ pub struct QuantumNas;
 
 /// The devices searched for and tested on: a line (manila) and a T with noisier `cx` (quito).
 const DEVICES: [&str; 2] = ["manila", "quito"];
-/// The digits classified (relabelled `0..`), one `<Z_i>` logit each.
-const DIGITS: [usize; 2] = [3, 6];
+/// The tasks: pooled digits 3 vs 6 (QuantumNAS's MNIST-2) and 0 to 3 (MNIST-4), relabelled `0..`.
+const TASKS: [(&str, &[usize]); 2] = [("digits_3_vs_6", &[3, 6]), ("digits_0_to_3", &[0, 1, 2, 3])];
+/// Scale of the read-out `<Z>` sums that gives the logits (a softmax temperature of 1/5; see
+/// `tinylab_noise::robust::nas::readout`): raw `<Z>` in `[-1, 1]` leave every cross-entropy near
+/// `ln 2` on two classes, and the search's noisy validation losses then barely differ.
+const LOGIT_SCALE: f64 = 5.0;
 /// Fraction of the digits for training (the rest is the test set); stratified, seeded.
 const TRAIN_FRACTION: f64 = 0.8;
 /// Fraction of the training digits kept for the training proper (the rest validates the search).
@@ -78,6 +85,7 @@ struct Plan {
     prune_targets: Vec<f64>,
     validation_rows: usize,
     test_rows: usize,
+    search_seeds: usize,
     evolution: EvolutionSettings,
 }
 
@@ -91,6 +99,7 @@ fn plan(quick: bool, seed: u64) -> Plan {
             prune_targets: vec![0.3, 0.6],
             validation_rows: 24,
             test_rows: 36,
+            search_seeds: 1,
             evolution: EvolutionSettings {
                 population: 6,
                 parents: 2,
@@ -109,6 +118,7 @@ fn plan(quick: bool, seed: u64) -> Plan {
             prune_targets: vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
             validation_rows: usize::MAX,
             test_rows: usize::MAX,
+            search_seeds: 3,
             evolution: EvolutionSettings {
                 population: 20,
                 parents: 5,
@@ -171,17 +181,36 @@ struct Schedules {
     prune: TrainSettings,
 }
 
-/// Fine-tunes `config` from the SuperCircuit's weights and tests it on the device from `layout`.
+/// Where a finished design's weights start.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    /// The trained SuperCircuit's weights, then fine-tuning.
+    Inherited,
+    /// Fresh weights drawn from this seed (TorchQuantum's uniform initialisation), then the same
+    /// training.
+    Scratch(u64),
+}
+
+/// Trains `config` (from the SuperCircuit's weights or from scratch) noise-free with `settings`
+/// and tests it on the device from `layout`.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     trained: &SuperCircuitModel,
     config: &SubCircuitConfig,
     layout: &[usize],
+    start: Start,
     evaluator: &DeviceEvaluator,
     sets: &Sets,
     settings: &TrainSettings,
     seed: u64,
 ) -> Result<(Tested, SuperCircuitModel), ExperimentError> {
-    let mut model = trained.clone();
+    let mut model = match start {
+        Start::Inherited => trained.clone(),
+        Start::Scratch(init) => {
+            SuperCircuitModel::new(trained.supercircuit().clone(), trained.observables().to_vec(), init)
+                .map_err(ExperimentError::other)?
+        }
+    };
     model.activate(config).map_err(ExperimentError::other)?;
     let sub = model.active().clone();
     let inherited = evaluator.compile(&sub.circuit, &model.active_weights(), layout).map_err(ExperimentError::other)?;
@@ -224,34 +253,46 @@ struct PrunePoint {
     fine_tune_losses: Vec<f64>,
 }
 
-/// What the study found on one device.
-struct DeviceStudy {
-    device: &'static str,
+/// The three designs compared.
+const DESIGNS: [&str; 3] = ["searched", "random_search", "human"];
+
+/// What one search seed found on one device: the three designs, inherited + fine-tuned and from
+/// scratch, in the order of [`DESIGNS`].
+struct SeedStudy {
     evolution_best_so_far: Vec<f64>,
     random_best_so_far: Vec<f64>,
-    designs: [(&'static str, Tested); 3],
+    inherited: Vec<Tested>,
+    scratch: Vec<Tested>,
+}
+
+/// What the study found on one device of one task.
+struct DeviceStudy {
+    label: String,
+    seeds: Vec<SeedStudy>,
     pruning: Vec<PrunePoint>,
 }
 
-/// Search, fine-tuning, testing and pruning on `device`, from the trained SuperCircuit `model`.
-fn study_device(
-    device: &'static str,
-    model: &SuperCircuitModel,
-    sets: &Sets,
+/// Mean of `f` over the seeds for design `d` (inherited or from scratch).
+fn mean_over(seeds: &[SeedStudy], scratch: bool, d: usize, f: &dyn Fn(&Tested) -> f64) -> f64 {
+    seeds.iter().map(|s| f(if scratch { &s.scratch[d] } else { &s.inherited[d] })).sum::<f64>()
+        / seeds.len().max(1) as f64
+}
+
+/// One search (evolution, then random search of equal cost) on `device` with `seed`, and the three
+/// designs trained and tested. Returns the searched circuit's fine-tuned model and layout too.
+fn study_seed(
+    problem: SearchProblem,
     plan: &Plan,
+    sets: &Sets,
     schedules: &Schedules,
     seed: u64,
+    key: &dyn Fn(&str) -> String,
     metrics: &mut Metrics,
-) -> Result<DeviceStudy, ExperimentError> {
-    let key = |k: &str| format!("{device}.{k}");
-    let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
-    let evaluator = DeviceEvaluator::new(&profile, model.observables().to_vec()).map_err(ExperimentError::other)?;
-    let budget = Budget { max_two_qubit_gates: Some(MAX_CX), max_depth: None };
-    let problem = SearchProblem { model, evaluator: &evaluator, validation: &sets.validation, budget };
-
-    // Evolutionary co-search, and random search of equal cost.
+) -> Result<(SeedStudy, SuperCircuitModel, Vec<usize>), ExperimentError> {
+    let model = problem.model;
+    let evaluator = problem.evaluator;
     let start = Instant::now();
-    let e = plan.evolution;
+    let e = EvolutionSettings { seed: derive_seed(plan.evolution.seed, seed), ..plan.evolution };
     let progress = bar(e.population + (e.iterations - 1) * (e.mutations + e.crossovers), "candidates (evolution)");
     let evolution =
         evolutionary_search(problem, &e, &mut |n| progress.inc(n as u64)).map_err(ExperimentError::other)?;
@@ -270,46 +311,106 @@ fn study_device(
     metrics.insert(key("evolution_best_candidate"), json!(evolution.best()));
     metrics.insert(key("random_best_candidate"), json!(random.best()));
 
-    // The searched, random-best and human designs: inherit, fine-tune, test.
+    // The searched, random-best and human designs, inherited + fine-tuned and from scratch.
     let start = Instant::now();
     let searched = evolution.best().candidate.clone();
-    let (searched_result, mut searched_model) = finish(
-        model,
-        &searched.arch.config(),
-        &searched.layout,
-        &evaluator,
-        sets,
-        &schedules.fine,
-        derive_seed(seed, 3),
-    )?;
     let best_random = random.best().candidate.clone();
-    let (random_result, _) = finish(
-        model,
-        &best_random.arch.config(),
-        &best_random.layout,
-        &evaluator,
-        sets,
-        &schedules.fine,
-        derive_seed(seed, 4),
-    )?;
-    let (human_config, _) = model.supercircuit().regular(searched_result.n_params).map_err(ExperimentError::other)?;
+    let n_params =
+        model.supercircuit().build(&searched.arch.config()).map_err(ExperimentError::other)?.circuit.n_params();
+    let (human_config, _) = model.supercircuit().regular(n_params).map_err(ExperimentError::other)?;
     let trivial: Vec<usize> = (0..model.supercircuit().n_qubits()).collect();
-    let (human_result, _) =
-        finish(model, &human_config, &trivial, &evaluator, sets, &schedules.fine, derive_seed(seed, 5))?;
+    let designs = [
+        (searched.arch.config(), searched.layout.clone()),
+        (best_random.arch.config(), best_random.layout.clone()),
+        (human_config, trivial.clone()),
+    ];
+    let mut inherited = Vec::new();
+    let mut scratch = Vec::new();
+    let mut searched_model = None;
+    for (d, (config, layout)) in designs.iter().enumerate() {
+        let test_seed = derive_seed(seed, 3 + d as u64);
+        let (tested, tuned) =
+            finish(model, config, layout, Start::Inherited, evaluator, sets, &schedules.fine, test_seed)?;
+        metrics.insert(key(&format!("{}.inherited", DESIGNS[d])), json!(tested));
+        inherited.push(tested);
+        if d == 0 {
+            searched_model = Some(tuned);
+        }
+        let init = Start::Scratch(derive_seed(seed, 100));
+        let (tested, _) = finish(model, config, layout, init, evaluator, sets, &schedules.fine, test_seed)?;
+        metrics.insert(key(&format!("{}.scratch", DESIGNS[d])), json!(tested));
+        scratch.push(tested);
+    }
+    let searched_model = searched_model.ok_or_else(|| ExperimentError::other("no searched design"))?;
     // The searched architecture from the trivial layout: what the mapping alone contributes.
     let sub = searched_model.active().clone();
     let on_trivial =
         evaluator.compile(&sub.circuit, &searched_model.active_weights(), &trivial).map_err(ExperimentError::other)?;
     let trivial_scores = evaluator.scores(&on_trivial, &sets.test, None, 0).map_err(ExperimentError::other)?;
     metrics.insert(key("searched_on_trivial_layout_accuracy"), trivial_scores.accuracy);
+    metrics.insert(key("searched_on_trivial_layout_loss"), trivial_scores.loss);
     metrics.insert(key("searched_on_trivial_layout_stats"), json!(on_trivial.stats()));
-    let designs = [("searched", searched_result), ("random_search", random_result), ("human", human_result)];
-    for (name, tested) in &designs {
-        metrics.insert(key(name), json!(tested));
-    }
     metrics.insert_timing(key("fine_tune_and_test_seconds"), start.elapsed().as_secs_f64());
+    let study = SeedStudy {
+        evolution_best_so_far: evolution.best_so_far(),
+        random_best_so_far: random.best_so_far(),
+        inherited,
+        scratch,
+    };
+    Ok((study, searched_model, searched.layout))
+}
 
-    // Iterative pruning of the searched circuit.
+/// Searches with every seed, then prunes the first seed's searched circuit, on `device`, from the
+/// trained SuperCircuit `model`; `prefix` names the task.
+#[allow(clippy::too_many_arguments)]
+fn study_device(
+    prefix: &str,
+    device: &'static str,
+    model: &SuperCircuitModel,
+    sets: &Sets,
+    plan: &Plan,
+    schedules: &Schedules,
+    seed: u64,
+    metrics: &mut Metrics,
+) -> Result<DeviceStudy, ExperimentError> {
+    let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
+    let evaluator = DeviceEvaluator::new(&profile, model.observables().to_vec()).map_err(ExperimentError::other)?;
+    let budget = Budget { max_two_qubit_gates: Some(MAX_CX), max_depth: None };
+    let problem = SearchProblem { model, evaluator: &evaluator, validation: &sets.validation, budget };
+
+    let mut seeds = Vec::new();
+    let mut first = None;
+    for k in 0..plan.search_seeds {
+        let key = |name: &str| format!("{prefix}.{device}.seed{k}.{name}");
+        let (study, tuned, layout) =
+            study_seed(problem, plan, sets, schedules, derive_seed(seed, k as u64), &key, metrics)?;
+        seeds.push(study);
+        if first.is_none() {
+            first = Some((tuned, layout));
+        }
+    }
+    let key = |name: &str| format!("{prefix}.{device}.{name}");
+    for (d, name) in DESIGNS.iter().enumerate() {
+        for (scratch, start) in [(false, "inherited"), (true, "scratch")] {
+            let mean = |f: &dyn Fn(&Tested) -> f64| mean_over(&seeds, scratch, d, f);
+            metrics.insert(
+                key(&format!("mean.{name}.{start}")),
+                json!({
+                    "device_exact": mean(&|t| t.device_exact),
+                    "device_shots": mean(&|t| t.device_shots),
+                    "device_loss": mean(&|t| t.device_loss),
+                    "noiseless": mean(&|t| t.noiseless),
+                    "cx": mean(&|t| t.stats.two_qubit_gates as f64),
+                    "depth": mean(&|t| t.stats.depth as f64),
+                    "n_params": mean(&|t| t.n_params as f64),
+                }),
+            );
+        }
+    }
+
+    // Iterative pruning of the first seed's searched circuit.
+    let (mut searched_model, layout) = first.ok_or_else(|| ExperimentError::other("no search seed"))?;
+    let sub = searched_model.active().clone();
     let start = Instant::now();
     let progress = bar(steps(&sets.fit, &schedules.prune) * plan.prune_targets.len(), "pruning steps");
     let steps = iterative_prune(&mut searched_model, &sets.fit, &plan.prune_targets, &schedules.prune, &mut |n| {
@@ -317,7 +418,7 @@ fn study_device(
     })
     .map_err(ExperimentError::other)?;
     progress.finish_and_clear();
-    let dense = &designs[0].1;
+    let dense = &seeds[0].inherited[0];
     let mut pruning = vec![PrunePoint {
         sparsity: 0.0,
         pruned_angles: 0,
@@ -330,8 +431,7 @@ fn study_device(
     for step in &steps {
         let noiseless = noiseless_scores(&sub.circuit, &step.weights, model.observables(), &sets.test)
             .map_err(ExperimentError::other)?;
-        let compiled =
-            evaluator.compile(&sub.circuit, &step.weights, &searched.layout).map_err(ExperimentError::other)?;
+        let compiled = evaluator.compile(&sub.circuit, &step.weights, &layout).map_err(ExperimentError::other)?;
         let noisy = evaluator.scores(&compiled, &sets.test, None, 0).map_err(ExperimentError::other)?;
         pruning.push(PrunePoint {
             sparsity: step.sparsity(),
@@ -345,13 +445,67 @@ fn study_device(
     }
     metrics.insert(key("pruning_curve"), json!(pruning));
     metrics.insert_timing(key("pruning_seconds"), start.elapsed().as_secs_f64());
-    Ok(DeviceStudy {
-        device,
-        evolution_best_so_far: evolution.best_so_far(),
-        random_best_so_far: random.best_so_far(),
-        designs,
-        pruning,
-    })
+    Ok(DeviceStudy { label: format!("{prefix} {device}"), seeds, pruning })
+}
+
+/// One task: its data, the SuperCircuit trained on it, and the study on every device.
+fn study_task(
+    ctx: &mut RunContext,
+    task: &str,
+    digits_kept: &[usize],
+    plan: &Plan,
+    super_settings: &TrainSettings,
+    schedules: &Schedules,
+    metrics: &mut Metrics,
+) -> Result<Vec<DeviceStudy>, ExperimentError> {
+    let key = |name: &str| format!("{task}.{name}");
+    // Data: train / test, and the training digits split again into fit / validation.
+    let all = digits().map_err(ClassicalError::from)?;
+    let data = all.filter_classes(digits_kept).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
+    let (train_set, test_set) = data.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(ClassicalError::from)?;
+    let (fit_set, validation_set) =
+        train_set.stratified_split(FIT_FRACTION, derive_seed(ctx.seed, 3)).map_err(ClassicalError::from)?;
+    let sets = Sets {
+        fit: labelled(&fit_set, usize::MAX)?,
+        validation: labelled(&validation_set, plan.validation_rows)?,
+        test: labelled(&test_set, plan.test_rows)?,
+    };
+    metrics.insert(key("fit_samples"), sets.fit.len());
+    metrics.insert(key("validation_samples"), sets.validation.len());
+    metrics.insert(key("test_samples"), sets.test.len());
+
+    // The SuperCircuit, trained noise-free with a sampled SubCircuit per step.
+    let mut encoder = Circuit::new(4);
+    encoders::ryzxy_4x4(&mut encoder)?;
+    let supercircuit =
+        SuperCircuit::new(encoder, LAYERS.to_vec(), MAX_BLOCKS, MIN_WIDTH).map_err(ExperimentError::other)?;
+    let groups = default_groups(digits_kept.len(), supercircuit.n_qubits());
+    ctx.set_config(key("readout_groups"), json!(groups));
+    let readout = class_readout(&groups, LOGIT_SCALE).map_err(ExperimentError::other)?;
+    let mut model =
+        SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5)).map_err(ExperimentError::other)?;
+    metrics.insert(key("supercircuit_params"), model.supercircuit().n_params());
+    let start = Instant::now();
+    let progress = bar(steps(&sets.fit, super_settings), "SuperCircuit steps");
+    let super_losses = train(&mut model, &sets.fit, super_settings, SUPER_SAMPLING, &mut |n| progress.inc(n as u64))
+        .map_err(ExperimentError::other)?;
+    progress.finish_and_clear();
+    metrics.insert_timing(key("supercircuit_train_seconds"), start.elapsed().as_secs_f64());
+    metrics.insert(key("supercircuit_loss_per_epoch"), json!(super_losses));
+    // The full SuperCircuit's own noiseless test accuracy, a yardstick for the inherited weights.
+    let full = model.supercircuit().build(&model.supercircuit().full_config()).map_err(ExperimentError::other)?;
+    let full_weights = full.inherit(&model.weights()).map_err(ExperimentError::other)?;
+    let full_scores = noiseless_scores(&full.circuit, &full_weights, model.observables(), &sets.test)
+        .map_err(ExperimentError::other)?;
+    metrics.insert(key("supercircuit_full_noiseless_test_accuracy"), full_scores.accuracy);
+
+    DEVICES
+        .iter()
+        .enumerate()
+        .map(|(i, &device)| {
+            study_device(task, device, &model, &sets, plan, schedules, derive_seed(ctx.seed, 10 + i as u64), metrics)
+        })
+        .collect()
 }
 
 impl Experiment for QuantumNas {
@@ -360,9 +514,9 @@ impl Experiment for QuantumNas {
     }
 
     fn description(&self) -> &'static str {
-        "QuantumNAS on pooled digits 3 vs 6 and IBM manila / quito noise models: SuperCircuit training, evolutionary \
-         co-search of SubCircuit and qubit mapping vs random search and a human design of equal parameter count, \
-         then iterative angle pruning"
+        "QuantumNAS on pooled digits 3 vs 6 and 0-3 and IBM manila / quito noise models: SuperCircuit training, \
+         evolutionary co-search of SubCircuit and qubit mapping vs random search and a human design of equal \
+         parameter count (inherited + fine-tuned, and from scratch), then iterative angle pruning"
     }
 
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
@@ -385,9 +539,14 @@ impl Experiment for QuantumNas {
             prune: TrainSettings { epochs: plan.prune_epochs, lr: cosine(FINE_LR, plan.prune_epochs), ..fine },
         };
         ctx.set_config("devices", json!(DEVICES));
-        ctx.set_config("digits", json!(DIGITS));
+        ctx.set_config("tasks", json!(TASKS));
         ctx.set_config("encoder", "4x4_ryzxy on 4x4 average-pooled digits scaled to [0, pi]");
-        ctx.set_config("readout", "<Z_i> of logical qubit i as the logit of class i, softmax cross-entropy");
+        ctx.set_config(
+            "readout",
+            "logit of class i = scale * sum of <Z_q> over the qubits of group i (two classes: Z0+Z1 vs Z2+Z3; \
+             four: Z_i), softmax cross-entropy",
+        );
+        ctx.set_config("logit_scale", LOGIT_SCALE);
         ctx.set_config("block_layers", json!(LAYERS.iter().map(|k| k.name()).collect::<Vec<_>>()));
         ctx.set_config("max_blocks", MAX_BLOCKS);
         ctx.set_config("min_width", MIN_WIDTH);
@@ -398,70 +557,51 @@ impl Experiment for QuantumNas {
         ctx.set_config("prune_fine_tuning", json!(schedules.prune));
         ctx.set_config("prune_targets", json!(plan.prune_targets));
         ctx.set_config("evolution", json!(plan.evolution));
+        ctx.set_config("search_seeds", plan.search_seeds);
         ctx.set_config("shots", SHOTS);
         ctx.set_config("train_fraction", TRAIN_FRACTION);
         ctx.set_config("fit_fraction_of_train", FIT_FRACTION);
         let mut metrics = Metrics::new();
-
-        // Data: train / test, and the training digits split again into fit / validation.
-        let all = digits().map_err(ClassicalError::from)?;
-        let data = all.filter_classes(&DIGITS).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
-        let (train_set, test_set) = data.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(ClassicalError::from)?;
-        let (fit_set, validation_set) =
-            train_set.stratified_split(FIT_FRACTION, derive_seed(ctx.seed, 3)).map_err(ClassicalError::from)?;
-        let sets = Sets {
-            fit: labelled(&fit_set, usize::MAX)?,
-            validation: labelled(&validation_set, plan.validation_rows)?,
-            test: labelled(&test_set, plan.test_rows)?,
-        };
-        metrics.insert("fit_samples", sets.fit.len());
-        metrics.insert("validation_samples", sets.validation.len());
-        metrics.insert("test_samples", sets.test.len());
-
-        // The SuperCircuit, trained noise-free with a sampled SubCircuit per step.
-        let mut encoder = Circuit::new(4);
-        encoders::ryzxy_4x4(&mut encoder)?;
-        let supercircuit =
-            SuperCircuit::new(encoder, LAYERS.to_vec(), MAX_BLOCKS, MIN_WIDTH).map_err(ExperimentError::other)?;
-        let readout: Vec<PauliSum> = (0..DIGITS.len()).map(PauliSum::z).collect::<Result<_, _>>()?;
-        let mut model =
-            SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5)).map_err(ExperimentError::other)?;
-        metrics.insert("supercircuit_params", model.supercircuit().n_params());
-        let start = Instant::now();
-        let progress = bar(steps(&sets.fit, &super_settings), "SuperCircuit steps");
-        let super_losses =
-            train(&mut model, &sets.fit, &super_settings, SUPER_SAMPLING, &mut |n| progress.inc(n as u64))
-                .map_err(ExperimentError::other)?;
-        progress.finish_and_clear();
-        metrics.insert_timing("supercircuit_train_seconds", start.elapsed().as_secs_f64());
-        metrics.insert("supercircuit_loss_per_epoch", json!(super_losses));
-
-        let studies = DEVICES
-            .iter()
-            .enumerate()
-            .map(|(i, &device)| {
-                study_device(
-                    device,
-                    &model,
-                    &sets,
-                    &plan,
-                    &schedules,
-                    derive_seed(ctx.seed, 10 + i as u64),
-                    &mut metrics,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut studies = Vec::new();
+        for (task, digits_kept) in TASKS {
+            studies.extend(study_task(ctx, task, digits_kept, &plan, &super_settings, &schedules, &mut metrics)?);
+        }
         plot(ctx, &studies)?;
+        let mut table = String::from(
+            "Mean over the search seeds, test set. Columns: device accuracy exact / 8192 shots, device loss, cx \
+             after routing; inherited + fine-tuned | from scratch (same epochs).\n\n\
+             | task device | design | exact | shots | loss | cx | scratch exact | scratch loss |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
+        for s in &studies {
+            for (d, name) in DESIGNS.iter().enumerate() {
+                let m = |scratch: bool, f: &dyn Fn(&Tested) -> f64| mean_over(&s.seeds, scratch, d, f);
+                table.push_str(&format!(
+                    "| {} | {name} | {:.3} | {:.3} | {:.3} | {:.1} | {:.3} | {:.3} |\n",
+                    s.label,
+                    m(false, &|t| t.device_exact),
+                    m(false, &|t| t.device_shots),
+                    m(false, &|t| t.device_loss),
+                    m(false, &|t| t.stats.two_qubit_gates as f64),
+                    m(true, &|t| t.device_exact),
+                    m(true, &|t| t.device_loss),
+                ));
+            }
+        }
+        ctx.note(table);
         ctx.note(format!(
-            "Scores on a device: each circuit has its weights bound, gates that are identities at their angles \
-             removed, and is translated to rz/sx/x/cx, routed on the coupling map from its initial layout and has \
-             its one-qubit runs merged; each digit is simulated as a density matrix under the device's noise model \
-             (depolarizing and thermal relaxation per gate, readout error) and <Z_i> read exactly or from {SHOTS} \
-             seeded shots. The search scores candidates with the SuperCircuit's weights (no retraining) on the \
-             validation digits; the three final designs all inherit those weights and are fine-tuned noise-free \
-             for the same epochs. The human design fills blocks (U3 on every qubit, then the RZZ ring) in order up \
-             to the searched circuit's parameter count and runs from the trivial layout. Candidates above {MAX_CX} \
-             cx after routing are rejected. Pruning starts from the fine-tuned searched circuit."
+            "Logits are {LOGIT_SCALE} times summed <Z> of qubit groups, in training, search scores, fine-tuning and \
+             evaluation alike. Scores on a device: each circuit has its weights bound, gates that are identities at \
+             their angles removed, and is translated to rz/sx/x/cx, routed on the coupling map from its initial \
+             layout and has its one-qubit runs merged; each digit is simulated as a density matrix under the \
+             device's noise model (depolarizing and thermal relaxation per gate, readout error) and <Z_i> read \
+             exactly or from {SHOTS} seeded shots. The search scores candidates with the SuperCircuit's weights (no \
+             retraining) on the validation digits. The three final designs are trained two ways, each the same for \
+             all three: inheriting the SuperCircuit's weights and fine-tuned noise-free, and from fresh random \
+             weights for the same epochs. The human design fills blocks (U3 on every qubit, then the RZZ ring) in \
+             order up to the searched circuit's parameter count and runs from the trivial layout. Candidates above \
+             {MAX_CX} cx after routing are rejected. Pruning starts from the first seed's fine-tuned searched \
+             circuit."
         ));
         Ok(metrics)
     }
@@ -475,15 +615,15 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
     ctx.plot(
         "search",
         &LineChart {
-            title: "quantumnas: best noisy validation loss so far".into(),
+            title: "quantumnas: best noisy validation loss so far (first search seed)".into(),
             x_label: "candidates evaluated".into(),
             y_label: "cross-entropy".into(),
             series: studies
                 .iter()
                 .flat_map(|s| {
                     [
-                        curve(format!("{}: evolution", s.device), &s.evolution_best_so_far),
-                        curve(format!("{}: random search", s.device), &s.random_best_so_far),
+                        curve(format!("{}: evolution", s.label), &s.seeds[0].evolution_best_so_far),
+                        curve(format!("{}: random search", s.label), &s.seeds[0].random_best_so_far),
                     ]
                 })
                 .collect(),
@@ -494,13 +634,13 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
     let tested: Vec<(String, &Tested)> = studies
         .iter()
         .flat_map(|s| {
-            s.designs.iter().map(move |(name, t)| {
+            DESIGNS.iter().zip(&s.seeds[0].inherited).map(move |(name, t)| {
                 let short = match *name {
                     "searched" => "NAS",
                     "random_search" => "random",
                     other => other,
                 };
-                (format!("{}: {short} {}p", s.device, t.n_params), t)
+                (format!("{}: {short} {}p", s.label, t.n_params), t)
             })
         })
         .collect();
@@ -510,7 +650,7 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
     ctx.plot(
         "accuracy",
         &BarChart {
-            title: "quantumnas: test accuracy, noiseless and on the device".into(),
+            title: "quantumnas: test accuracy, noiseless and on the device (first search seed, inherited)".into(),
             x_label: "device and design".into(),
             y_label: "test accuracy".into(),
             categories: categories.clone(),
@@ -525,7 +665,7 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
     ctx.plot(
         "gates",
         &BarChart {
-            title: "quantumnas: compiled circuits on the device".into(),
+            title: "quantumnas: compiled circuits on the device (first search seed)".into(),
             x_label: "device and design".into(),
             y_label: "gates".into(),
             categories,
@@ -549,8 +689,8 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
                 .iter()
                 .flat_map(|s| {
                     [
-                        Series::new(format!("{}: noiseless", s.device), along(s, &|p| p.noiseless_accuracy)),
-                        Series::new(format!("{}: on device", s.device), along(s, &|p| p.device_accuracy)),
+                        Series::new(format!("{}: noiseless", s.label), along(s, &|p| p.noiseless_accuracy)),
+                        Series::new(format!("{}: on device", s.label), along(s, &|p| p.device_accuracy)),
                     ]
                 })
                 .collect(),
@@ -568,8 +708,8 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
                 .iter()
                 .flat_map(|s| {
                     [
-                        Series::new(format!("{}: cx", s.device), along(s, &|p| p.stats.two_qubit_gates as f64)),
-                        Series::new(format!("{}: one-qubit", s.device), along(s, &|p| p.stats.one_qubit_gates as f64)),
+                        Series::new(format!("{}: cx", s.label), along(s, &|p| p.stats.two_qubit_gates as f64)),
+                        Series::new(format!("{}: one-qubit", s.label), along(s, &|p| p.stats.one_qubit_gates as f64)),
                     ]
                 })
                 .collect(),

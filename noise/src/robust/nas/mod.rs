@@ -13,6 +13,7 @@
 //!    SubCircuit shares; [`train()`] with [`Sampling::Random`] trains it noise-free with a random
 //!    SubCircuit per step (only the sampled gates move), and with [`Sampling::Active`] fine-tunes one
 //!    SubCircuit.
+//!    The logits are [`readout`]: a scale times summed `<Z>` of qubit groups.
 //! 3. [`evaluate`]: a SubCircuit with its weights bound, compiled for a device from a layout and
 //!    scored (cross-entropy, accuracy) under the device's density-matrix noise model with readout
 //!    error ([`DeviceEvaluator`]), or noiselessly.
@@ -25,6 +26,7 @@
 pub mod evaluate;
 pub mod model;
 pub mod prune;
+pub mod readout;
 pub mod search;
 pub mod supercircuit;
 pub mod train;
@@ -32,6 +34,7 @@ pub mod train;
 pub use evaluate::{DeviceEvaluator, Scores, noiseless_scores};
 pub use model::SuperCircuitModel;
 pub use prune::{PruneStep, drop_identity_gates, iterative_prune, wrap_angle};
+pub use readout::{class_readout, default_groups};
 pub use search::{
     Budget, Candidate, EvolutionSettings, Scored, SearchOutcome, SearchProblem, evolutionary_search, random_search,
 };
