@@ -6,8 +6,11 @@
 //! cross-entropy sits near `ln 2` and the search's scores hardly differ.
 //!
 //! 1. A SuperCircuit (TorchQuantum's `"4x4_ryzxy"` encoder, then up to four blocks of `U3` on every
-//!    qubit and `RZZ` on the ring) is trained noise-free with restricted sampling: each step trains a
-//!    SubCircuit two genes away from the previous one; SubCircuits share its weights.
+//!    qubit and `RZZ` on the ring) is trained noise-free with the sandwich rule: each step adds the
+//!    gradients of the full SuperCircuit and of a uniformly drawn SubCircuit; SubCircuits share its
+//!    weights. (QuantumNAS's restricted sampling alone, a random walk of two genes per step, left the
+//!    full SuperCircuit at 0.68 / 0.45 noiseless test accuracy on 3 vs 6 / 0-3; the sandwich rule
+//!    keeps it at 0.95 / 0.69.)
 //! 2. On each device, evolutionary search over (SubCircuit, initial layout) scores each candidate by
 //!    the cross-entropy on validation digits of its inherited weights, compiled for the device from
 //!    that layout and simulated as a density matrix under the device's noise with readout error;
@@ -63,7 +66,7 @@ const LAYERS: [LayerKind; 2] = [LayerKind::U3, LayerKind::Rzz];
 /// Blocks of the SuperCircuit.
 const MAX_BLOCKS: usize = 4;
 /// How SuperCircuit training samples SubCircuits.
-const SUPER_SAMPLING: Sampling = Sampling::Restricted { changes: 2 };
+const SUPER_SAMPLING: Sampling = Sampling::Sandwich;
 /// Gates a sampled layer keeps at least.
 const MIN_WIDTH: usize = 1;
 /// Most `cx` of a candidate's compiled circuit.

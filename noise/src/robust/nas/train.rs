@@ -107,6 +107,11 @@ pub enum Sampling {
         /// Genes redrawn per step.
         changes: usize,
     },
+    /// The sandwich rule (Yu et al., BigNAS, ECCV 2020; the largest-network term of OFA's progressive
+    /// shrinking): every step adds the gradients of the full SuperCircuit and of a uniformly drawn
+    /// SubCircuit before one update, so the shared weights keep serving the full circuit while the
+    /// SubCircuits learn to use them. The active SubCircuit is the full one afterwards.
+    Sandwich,
     /// The active SubCircuit for every step (fine-tuning).
     Active,
 }
@@ -142,11 +147,13 @@ pub fn train(
         let mut total = 0.0;
         let lr = settings.lr.at(epoch);
         for chunk in order.chunks(settings.batch_size) {
-            match sampling {
-                Sampling::Active => {}
+            let (x, labels) = data.batch(chunk)?;
+            nn::zero_grads(model);
+            let configs: Vec<_> = match sampling {
+                Sampling::Active => vec![None],
                 Sampling::Random => {
                     arch = Architecture::random(&supercircuit, &mut sampler);
-                    model.activate(&arch.config())?;
+                    vec![Some(arch.config())]
                 }
                 Sampling::Restricted { changes } => {
                     if step > 0 {
@@ -156,17 +163,26 @@ pub fn train(
                             arch.redraw(&supercircuit, gene, &mut sampler);
                         }
                     }
-                    model.activate(&arch.config())?;
+                    vec![Some(arch.config())]
                 }
+                Sampling::Sandwich => {
+                    let drawn = Architecture::random(&supercircuit, &mut sampler).config();
+                    vec![Some(drawn), Some(supercircuit.full_config())]
+                }
+            };
+            let mut step_loss = 0.0;
+            for config in &configs {
+                if let Some(config) = config {
+                    model.activate(config)?;
+                }
+                let mut ctx = Ctx::train(0);
+                let logits = model.forward(&x, &mut ctx)?;
+                let loss = ops::cross_entropy(&logits, &labels)?;
+                step_loss += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 / configs.len() as f64;
+                loss.backward()?;
+                nn::accumulate_grads(model, &ctx);
             }
-            let (x, labels) = data.batch(chunk)?;
-            let mut ctx = Ctx::train(0);
-            let logits = model.forward(&x, &mut ctx)?;
-            let loss = ops::cross_entropy(&logits, &labels)?;
-            total += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
-            loss.backward()?;
-            nn::zero_grads(model);
-            nn::accumulate_grads(model, &ctx);
+            total += step_loss * chunk.len() as f64;
             optimizer.step(model, lr);
             step += 1;
             tick(1);
