@@ -383,29 +383,36 @@ impl Circuit {
             remap.push(index);
         }
         for inst in &other.instructions {
-            match inst {
-                Instruction::Gate(app) => {
-                    let angles: Vec<Angle> = app
-                        .angles
-                        .iter()
-                        .map(|a| match *a {
-                            Angle::Param { index, scale, offset } => {
-                                Angle::Param { index: remap[index], scale, offset }
-                            }
-                            other => other,
-                        })
-                        .collect();
-                    self.append(app.gate.clone(), &app.qubits, &angles)?;
-                }
-                Instruction::Barrier(q) => {
-                    self.barrier(q)?;
-                }
-                Instruction::Measure { qubit, clbit } => {
-                    self.measure(*qubit, *clbit)?;
-                }
-            }
+            self.append_instruction(inst, &|index| remap[index])?;
         }
         Ok(self)
+    }
+
+    /// Appends a copy of `inst` (a gate, barrier or measurement of another circuit), its trainable
+    /// parameter `i` read as this circuit's parameter `remap_param(i)`: the one step of every pass
+    /// that rebuilds a circuit (concatenation, noise insertion, pruning). Checked like the builder.
+    pub fn append_instruction(
+        &mut self,
+        inst: &Instruction,
+        remap_param: &dyn Fn(usize) -> usize,
+    ) -> Result<&mut Self> {
+        match inst {
+            Instruction::Gate(app) => {
+                let angles: Vec<Angle> = app
+                    .angles
+                    .iter()
+                    .map(|a| match *a {
+                        Angle::Param { index, scale, offset } => {
+                            Angle::Param { index: remap_param(index), scale, offset }
+                        }
+                        other => other,
+                    })
+                    .collect();
+                self.append(app.gate.clone(), &app.qubits, &angles)
+            }
+            Instruction::Barrier(q) => self.barrier(q),
+            Instruction::Measure { qubit, clbit } => self.measure(*qubit, *clbit),
+        }
     }
 
     /// Errors unless `params` and `inputs` have exactly the lengths this circuit reads.

@@ -146,25 +146,7 @@ pub fn drop_identity_gates(circuit: &Circuit, params: &[f64]) -> Result<(Circuit
         }
     }
     for inst in kept {
-        match inst {
-            Instruction::Gate(app) => {
-                let angles: Vec<Angle> = app
-                    .angles
-                    .iter()
-                    .map(|a| match *a {
-                        Angle::Param { index, scale, offset } => Angle::Param { index: renumber[index], scale, offset },
-                        other => other,
-                    })
-                    .collect();
-                out.append(app.gate.clone(), &app.qubits, &angles)?;
-            }
-            Instruction::Barrier(q) => {
-                out.barrier(q)?;
-            }
-            Instruction::Measure { qubit, clbit } => {
-                out.measure(*qubit, *clbit)?;
-            }
-        }
+        out.append_instruction(inst, &|index| renumber[index])?;
     }
     Ok((out, values))
 }

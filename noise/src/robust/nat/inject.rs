@@ -147,28 +147,22 @@ impl NoiseInjector {
             Ok(())
         };
         for inst in circuit.instructions() {
-            match inst {
-                Instruction::Gate(app) => {
-                    out.append(app.gate.clone(), &app.qubits, &app.angles)?;
-                    if let Some(errors) = self.errors_of(&app.gate.name(), &app.qubits) {
-                        let pauli = errors.draw(uniform(rng));
-                        for (j, &q) in app.qubits.iter().enumerate() {
-                            let digit = pauli >> (2 * j) & 3;
-                            if digit != 0 {
-                                out.append(pauli_gates[digit - 1].into(), &[q], &[] as &[Angle])?;
-                            }
-                        }
+            if let Instruction::Measure { .. } = inst
+                && !flips_done
+            {
+                flip_readout(&mut out, rng)?;
+                flips_done = true;
+            }
+            out.append_instruction(inst, &|index| index)?;
+            if let Instruction::Gate(app) = inst
+                && let Some(errors) = self.errors_of(&app.gate.name(), &app.qubits)
+            {
+                let pauli = errors.draw(uniform(rng));
+                for (j, &q) in app.qubits.iter().enumerate() {
+                    let digit = pauli >> (2 * j) & 3;
+                    if digit != 0 {
+                        out.append(pauli_gates[digit - 1].into(), &[q], &[] as &[Angle])?;
                     }
-                }
-                Instruction::Barrier(qubits) => {
-                    out.barrier(qubits)?;
-                }
-                Instruction::Measure { qubit, clbit } => {
-                    if !flips_done {
-                        flip_readout(&mut out, rng)?;
-                        flips_done = true;
-                    }
-                    out.measure(*qubit, *clbit)?;
                 }
             }
         }
