@@ -50,6 +50,8 @@ const LR: f32 = 0.03;
 const LOGIT_SCALE: f32 = 5.0;
 /// The device.
 const DEVICE: &str = "manila";
+/// Training runs from different initial weights and shot seeds in the full run.
+const TRIALS: usize = 3;
 
 /// Pooled features scaled to `[0, π]`, as f64 rows of 16.
 fn features<'a>(pixels: impl IntoIterator<Item = &'a f32>) -> Vec<f64> {
@@ -275,6 +277,18 @@ impl Experiment for Qoc {
         let full = train_on_chip(&layer, chip()?, None, &schedule, &test_set, train_seed, ctx.quick)?;
         let pruned = train_on_chip(&layer, chip()?, Some(pruning), &schedule, &test_set, train_seed, ctx.quick)?;
         let noiseless = train_noiseless(&layer, &schedule, &test_set, ctx.quick)?;
+        // Further trials from other initial weights and shot seeds (same data and batch order), for
+        // means that do not hang on one run.
+        let trials = if ctx.quick { 1 } else { TRIALS };
+        ctx.set_config("trials", trials);
+        let mut trial_rows = vec![(full.clone(), pruned.clone())];
+        for trial in 1..trials as u64 {
+            let init = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1 + 10 * trial))?;
+            let seed = derive_seed(ctx.seed, 2 + 10 * trial);
+            let a = train_on_chip(&init, chip()?, None, &schedule, &test_set, seed, ctx.quick)?;
+            let b = train_on_chip(&init, chip()?, Some(pruning), &schedule, &test_set, seed, ctx.quick)?;
+            trial_rows.push((a, b));
+        }
 
         let mut metrics = Metrics::new();
         metrics.insert("train_samples", train.len());
@@ -314,6 +328,21 @@ impl Experiment for Qoc {
         for (name, curve) in [("all_gradients", &full), ("pruned", &pruned)] {
             metrics.insert(format!("{name}.executions_to_target"), json!(curve.executions_to_reach(target)));
         }
+
+        let mean = |f: &dyn Fn(&(Curve, Curve)) -> f64| trial_rows.iter().map(f).sum::<f64>() / trial_rows.len() as f64;
+        metrics.insert("trials.all_gradients.test_accuracy_final_mean", mean(&|t| t.0.final_accuracy()));
+        metrics.insert("trials.pruned.test_accuracy_final_mean", mean(&|t| t.1.final_accuracy()));
+        metrics.insert("trials.all_gradients.circuit_executions_mean", mean(&|t| t.0.executions() as f64));
+        metrics.insert("trials.pruned.circuit_executions_mean", mean(&|t| t.1.executions() as f64));
+        metrics.insert(
+            "trials.all_gradients.best_accuracy_within_pruned_budget_mean",
+            mean(&|t| t.0.best_within(t.1.executions())),
+        );
+        metrics.insert("trials.pruned.test_accuracy_best_mean", mean(&|t| t.1.best_within(u64::MAX)));
+        metrics.insert(
+            "trials.per_trial_final_accuracy",
+            json!(trial_rows.iter().map(|t| [t.0.final_accuracy(), t.1.final_accuracy()]).collect::<Vec<_>>()),
+        );
 
         let accuracy_series = |name: &str, curve: &Curve, x: fn(&(usize, u64, f64)) -> f64| {
             Series::new(name, curve.points.iter().map(|p| (x(p), p.2)).collect())
