@@ -68,6 +68,8 @@ const SHOTS: usize = 8192;
 /// A classification task as feature rows.
 struct Task {
     name: &'static str,
+    /// A few characters for chart labels.
+    short: &'static str,
     n_features: usize,
     classes: usize,
     train_x: Vec<f32>,
@@ -96,7 +98,7 @@ const VARIANTS: [Variant; 5] = [
     Variant { name: "norm+inject+quant", inject: true, normalize: true, levels: Some(LEVELS) },
 ];
 
-fn digits_task(name: &'static str, keep: &[usize], seed: u64) -> Result<Task, ExperimentError> {
+fn digits_task(name: &'static str, short: &'static str, keep: &[usize], seed: u64) -> Result<Task, ExperimentError> {
     let data =
         digits().and_then(|d| d.filter_classes(keep)).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
     let (train, test) = data.stratified_split(TRAIN_FRACTION, seed).map_err(ClassicalError::from)?;
@@ -104,6 +106,7 @@ fn digits_task(name: &'static str, keep: &[usize], seed: u64) -> Result<Task, Ex
     let scaled = |d: &ImageDataset| d.images.iter().map(|&v| v / 16.0 * std::f32::consts::PI).collect();
     Ok(Task {
         name,
+        short,
         n_features: 16,
         classes: keep.len(),
         train_x: scaled(&train),
@@ -133,6 +136,7 @@ fn blobs_task(seed: u64) -> Result<Task, ExperimentError> {
     };
     Ok(Task {
         name: "blobs_4x8",
+        short: "blobs",
         n_features: 8,
         classes: 4,
         train_x: scale(&train_raw),
@@ -340,8 +344,10 @@ impl Experiment for QuantumNat {
         ctx.set_config("shots", SHOTS);
         ctx.set_config("devices", json!(devices));
         ctx.set_config("train_fraction", TRAIN_FRACTION);
-        let mut tasks =
-            vec![digits_task("digits_0123", &[0, 1, 2, 3], ctx.seed)?, digits_task("digits_3v6", &[3, 6], ctx.seed)?];
+        let mut tasks = vec![
+            digits_task("digits_0123", "0-3", &[0, 1, 2, 3], ctx.seed)?,
+            digits_task("digits_3v6", "3v6", &[3, 6], ctx.seed)?,
+        ];
         tasks.push(blobs_task(ctx.seed)?);
         for t in &mut tasks {
             let (ntr, nte) = (t.train_y.len().min(max_train), t.test_y.len().min(max_test));
@@ -363,7 +369,8 @@ impl Experiment for QuantumNat {
         for task in &tasks {
             for &device in devices {
                 let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
-                categories.push(format!("{} @ {device}", task.name));
+                // Short labels so nine categories fit under the bars: "0-3 mani", "3v6 quit", ...
+                categories.push(format!("{} {}", task.short, &device[..device.len().min(4)]));
                 for (v, &variant) in VARIANTS.iter().enumerate() {
                     let (mut noiseless, mut on_device) = (Vec::new(), Vec::new());
                     for trial in 0..trials {
@@ -410,9 +417,7 @@ impl Experiment for QuantumNat {
         ctx.plot(
             "device_accuracy",
             &BarChart {
-                title: format!(
-                    "QuantumNAT ablation: test accuracy on device noise models ({SHOTS} shots, mean of {trials} trials)"
-                ),
+                title: format!("QuantumNAT ablation: device accuracy, {SHOTS} shots, mean of {trials}"),
                 x_label: "task @ device".into(),
                 y_label: "test accuracy".into(),
                 categories,
