@@ -271,6 +271,8 @@ struct SeedStudy {
 /// What the study found on one device of one task.
 struct DeviceStudy {
     label: String,
+    /// A few characters for chart labels (`3v6m`: task, then the device's initial).
+    short: String,
     seeds: Vec<SeedStudy>,
     pruning: Vec<PrunePoint>,
 }
@@ -448,7 +450,9 @@ fn study_device(
     }
     metrics.insert(key("pruning_curve"), json!(pruning));
     metrics.insert_timing(key("pruning_seconds"), start.elapsed().as_secs_f64());
-    Ok(DeviceStudy { label: format!("{prefix} {device}"), seeds, pruning })
+    let short_task = prefix.trim_start_matches("digits_").replace("_vs_", "v").replace("_to_", "-");
+    let short = format!("{short_task}{}", &device[..device.len().min(1)]);
+    Ok(DeviceStudy { label: format!("{prefix} {device}"), short, seeds, pruning })
 }
 
 /// One task: its data, the SuperCircuit trained on it, and the study on every device.
@@ -640,10 +644,10 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
             DESIGNS.iter().zip(&s.seeds[0].inherited).map(move |(name, t)| {
                 let short = match *name {
                     "searched" => "NAS",
-                    "random_search" => "random",
-                    other => other,
+                    "random_search" => "rand",
+                    _ => "hum",
                 };
-                (format!("{}: {short} {}p", s.label, t.n_params), t)
+                (format!("{} {short}", s.short), t)
             })
         })
         .collect();
@@ -653,7 +657,7 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
     ctx.plot(
         "accuracy",
         &BarChart {
-            title: "quantumnas: test accuracy, noiseless and on the device (first search seed, inherited)".into(),
+            title: "quantumnas: test accuracy (first search seed)".into(),
             x_label: "device and design".into(),
             y_label: "test accuracy".into(),
             categories: categories.clone(),
@@ -662,13 +666,13 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
                 group("device (exact)", &|t| t.device_exact),
                 group(&format!("device, {SHOTS} shots"), &|t| t.device_shots),
             ],
-            show_values: true,
+            show_values: false,
         },
     )?;
     ctx.plot(
         "gates",
         &BarChart {
-            title: "quantumnas: compiled circuits on the device (first search seed)".into(),
+            title: "quantumnas: compiled circuits (first search seed)".into(),
             x_label: "device and design".into(),
             y_label: "gates".into(),
             categories,
@@ -677,7 +681,7 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
                 group("one-qubit", &|t| t.stats.one_qubit_gates as f64),
                 group("depth", &|t| t.stats.depth as f64),
             ],
-            show_values: true,
+            show_values: false,
         },
     )?;
     let along =
