@@ -25,6 +25,8 @@
 //! 4. The first seed's searched circuit is pruned iteratively: angles wrapped into `[-π, π)`, the smallest set to
 //!    zero by the shared magnitude-pruning pass, fine-tuned with masks; fully pruned gates leave the
 //!    circuit. The pruning curve gives test accuracy noiseless and on the device, and the gate counts.
+//! 5. The search's proxy is checked: ten random candidates per device, their noisy validation loss
+//!    with inherited weights against their noisy test loss after fine-tuning (Spearman rank correlation).
 
 use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
@@ -37,9 +39,9 @@ use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::CircuitStats;
 use tinylab_noise::robust::nas::train::steps;
 use tinylab_noise::robust::nas::{
-    Budget, DeviceEvaluator, EvolutionSettings, Labelled, LayerKind, Sampling, SearchProblem, SubCircuitConfig,
-    SuperCircuit, SuperCircuitModel, TrainSettings, class_readout, default_groups, evolutionary_search,
-    iterative_prune, noiseless_scores, random_search, train,
+    Budget, Candidate, DeviceEvaluator, EvolutionSettings, Labelled, LayerKind, Sampling, SearchProblem,
+    SubCircuitConfig, SuperCircuit, SuperCircuitModel, TrainSettings, class_readout, default_groups,
+    evolutionary_search, iterative_prune, noiseless_scores, random_search, train,
 };
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::derive_seed;
@@ -89,6 +91,8 @@ struct Plan {
     validation_rows: usize,
     test_rows: usize,
     search_seeds: usize,
+    /// Random candidates fine-tuned to test the inherited-weight proxy of the search.
+    proxy_candidates: usize,
     evolution: EvolutionSettings,
 }
 
@@ -103,6 +107,7 @@ fn plan(quick: bool, seed: u64) -> Plan {
             validation_rows: 24,
             test_rows: 36,
             search_seeds: 1,
+            proxy_candidates: 3,
             evolution: EvolutionSettings {
                 population: 6,
                 parents: 2,
@@ -122,6 +127,7 @@ fn plan(quick: bool, seed: u64) -> Plan {
             validation_rows: usize::MAX,
             test_rows: usize::MAX,
             search_seeds: 3,
+            proxy_candidates: 10,
             evolution: EvolutionSettings {
                 population: 20,
                 parents: 5,
@@ -145,6 +151,34 @@ fn labelled(data: &ImageDataset, rows: usize) -> Result<Labelled, ExperimentErro
     let step = all.len() as f64 / rows as f64;
     let pick: Vec<usize> = (0..rows).map(|i| (i as f64 * step) as usize).collect();
     all.subset(&pick).map_err(ExperimentError::other)
+}
+
+/// Spearman's rank correlation of two equally long samples (tied values share their mean rank);
+/// NaN when either sample is constant.
+fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut k = 0;
+        while k < order.len() {
+            let mut end = k;
+            while end + 1 < order.len() && v[order[end + 1]] == v[order[k]] {
+                end += 1;
+            }
+            for &i in &order[k..=end] {
+                r[i] = (k + end) as f64 / 2.0;
+            }
+            k = end + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (ra.iter().map(|x| (x - ma).powi(2)).sum(), rb.iter().map(|y| (y - mb).powi(2)).sum());
+    cov / (va * vb).sqrt()
 }
 
 /// A progress bar over `len` units (hidden when stderr is no terminal).
@@ -412,6 +446,22 @@ fn study_device(
             );
         }
     }
+
+    // How well the search's proxy ranks circuits: random candidates' noisy validation loss with
+    // inherited weights against their noisy test loss after the same fine-tuning as the designs
+    // (QuantumNAS, Sec. 5, reports this correlation for its SuperCircuits).
+    let mut rng = tinylab_classical::tensor::rng(derive_seed(seed, 999));
+    let mut proxy = Vec::with_capacity(plan.proxy_candidates);
+    for _ in 0..plan.proxy_candidates {
+        let c =
+            Candidate::random(model.supercircuit(), profile.num_qubits, &mut rng).map_err(ExperimentError::other)?;
+        let (t, _) =
+            finish(model, &c.arch.config(), &c.layout, Start::Inherited, &evaluator, sets, &schedules.fine, seed)?;
+        proxy.push((t.validation_loss_inherited, t.device_loss));
+    }
+    let (inherited, tuned): (Vec<f64>, Vec<f64>) = proxy.iter().copied().unzip();
+    metrics.insert(key("proxy.spearman_inherited_vs_finetuned_loss"), spearman(&inherited, &tuned));
+    metrics.insert(key("proxy.pairs"), json!(proxy));
 
     // Iterative pruning of the first seed's searched circuit.
     let (mut searched_model, layout) = first.ok_or_else(|| ExperimentError::other("no search seed"))?;
@@ -725,4 +775,20 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
         },
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spearman;
+
+    /// Monotone samples correlate perfectly; ties take mean ranks (scipy.stats.spearmanr gives
+    /// 0.6668859288553503 for this pair).
+    #[test]
+    fn spearman_matches_closed_forms() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 25.0, 90.0]) - 1.0).abs() < 1e-15);
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-15);
+        let r = spearman(&[1.0, 2.0, 2.0, 3.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]);
+        assert!((r - 0.6668859288553503).abs() < 1e-12, "{r}");
+        assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+    }
 }
