@@ -7,13 +7,14 @@
 use crate::device::DeviceProfile;
 use crate::error::{NoiseError, Result};
 use crate::model::NoiseModel;
+use crate::robust::DeviceCircuit;
 use crate::sim::probabilities_density;
 use crate::trajectories::probabilities_trajectories;
 use std::sync::Arc;
-use tinylab_quantum::grad::{BasisEstimator, Estimator, ProbabilityBackend};
+use tinylab_quantum::grad::ProbabilityBackend;
 use tinylab_quantum::pauli::{PauliString, PauliSum};
 use tinylab_quantum::statevector::SimOptions;
-use tinylab_quantum::{Circuit, QuantumError, transpile};
+use tinylab_quantum::{Circuit, QuantumError};
 
 fn as_quantum(e: NoiseError) -> QuantumError {
     match e {
@@ -96,13 +97,10 @@ pub fn remap_observable(observable: &PauliSum, layout: &[usize]) -> Result<Pauli
 
 /// A trained model on a device: its circuit with the weights bound, transpiled onto the device, the
 /// readout observables on the physical qubits where the logical ones end, and the device's noise
-/// model.
+/// model. The bound case of [`DeviceCircuit`], which keeps the angles symbolic.
 #[derive(Debug, Clone)]
 pub struct DeviceModel {
-    circuit: Circuit,
-    observables: Vec<PauliSum>,
-    model: Arc<NoiseModel>,
-    final_layout: Vec<usize>,
+    compiled: DeviceCircuit,
 }
 
 impl DeviceModel {
@@ -116,38 +114,22 @@ impl DeviceModel {
         initial_layout: Option<&[usize]>,
     ) -> Result<Self> {
         let bound = circuit.bind_params(weights)?;
-        let target = profile.target()?;
-        let layout: Vec<usize> = match initial_layout {
-            Some(l) => l.to_vec(),
-            None => transpile::trivial_layout(circuit.n_qubits()),
-        };
-        let (device_circuit, final_layout) = transpile::transpile(&bound, &target, &layout)?;
-        let observables = observables.iter().map(|o| remap_observable(o, &final_layout)).collect::<Result<_>>()?;
-        Ok(Self {
-            circuit: device_circuit,
-            observables,
-            model: Arc::new(NoiseModel::from_profile(profile)?),
-            final_layout,
-        })
+        Ok(Self { compiled: DeviceCircuit::new(&bound, observables, profile, initial_layout)? })
     }
 
     /// The transpiled circuit (device qubits, inputs still symbolic).
     pub fn circuit(&self) -> &Circuit {
-        &self.circuit
+        self.compiled.circuit()
     }
 
     /// Where each logical qubit ends.
     pub fn final_layout(&self) -> &[usize] {
-        &self.final_layout
+        self.compiled.final_layout()
     }
 
     /// The readout expectation values for one input row: exact under the noise model (with readout
     /// error) when `shots` is `None`, else estimated from `shots` seeded samples per measured basis.
     pub fn expectations(&self, inputs: &[f64], shots: Option<usize>, seed: u64) -> Result<Vec<f64>> {
-        let estimator = BasisEstimator {
-            backend: DensityBackend { model: self.model.clone(), readout: true, options: SimOptions::default() },
-            shots,
-        };
-        Ok(estimator.expectations(&self.circuit, &[], inputs, &self.observables, seed)?)
+        self.compiled.expectations(&[], inputs, shots, seed)
     }
 }

@@ -10,9 +10,10 @@
 //! message naming the instruction.
 
 use crate::device::DeviceProfile;
-use crate::error::Result;
+use crate::error::{NoiseError, Result};
 use crate::model::NoiseModel;
 use crate::qml::{DensityBackend, remap_observable};
+use rayon::prelude::*;
 use std::sync::Arc;
 use tinylab_quantum::circuit::Instruction;
 use tinylab_quantum::grad::{BasisEstimator, Estimator};
@@ -145,6 +146,33 @@ impl DeviceCircuit {
     /// [`estimator`](Self::estimator)).
     pub fn expectations(&self, params: &[f64], inputs: &[f64], shots: Option<usize>, seed: u64) -> Result<Vec<f64>> {
         Ok(self.estimator(shots).expectations(&self.circuit, params, inputs, &self.observables, seed)?)
+    }
+
+    /// [`expectations`](Self::expectations) of every row of `inputs` (`rows x n_inputs`, row-major),
+    /// concatenated in row order; row `i` samples with `row_seed(i)`. Rows run in parallel, so the
+    /// result does not depend on the thread count. Errors unless `inputs` is a whole number of rows
+    /// of a circuit that reads inputs.
+    pub fn expectations_rows(
+        &self,
+        params: &[f64],
+        inputs: &[f64],
+        shots: Option<usize>,
+        row_seed: impl Fn(usize) -> u64 + Sync,
+    ) -> Result<Vec<f64>> {
+        let n_in = self.circuit.n_inputs();
+        if n_in == 0 || !inputs.len().is_multiple_of(n_in) {
+            return Err(NoiseError::SizeMismatch {
+                what: format!("input values for a circuit reading {n_in} features (whole rows)"),
+                expected: inputs.len() / n_in.max(1) * n_in,
+                got: inputs.len(),
+            });
+        }
+        let rows: Vec<Vec<f64>> = inputs
+            .par_chunks(n_in)
+            .enumerate()
+            .map(|(i, x)| self.expectations(params, x, shots, row_seed(i)))
+            .collect::<Result<_>>()?;
+        Ok(rows.concat())
     }
 }
 

@@ -10,7 +10,6 @@ use crate::device::DeviceProfile;
 use crate::error::Result;
 use crate::model::NoiseModel;
 use crate::robust::device::DeviceCircuit;
-use rayon::prelude::*;
 use std::sync::Arc;
 use tinylab_classical::train::derive_seed;
 use tinylab_quantum::Circuit;
@@ -42,8 +41,9 @@ pub fn scores(logits: &[f64], classes: usize, labels: &[usize]) -> Scores {
     Scores { loss: loss / n, accuracy: correct as f64 / n }
 }
 
-fn row_f64(data: &Labelled, i: usize) -> Vec<f64> {
-    data.row(i).iter().map(|&v| v as f64).collect()
+/// All feature rows of `data` as `f64`, row-major (what the simulators read).
+fn inputs_f64(data: &Labelled) -> Vec<f64> {
+    data.features().iter().map(|&v| v as f64).collect()
 }
 
 /// The scores of `circuit` with `weights` on the ideal statevector (exact expectation values).
@@ -53,8 +53,7 @@ pub fn noiseless_scores(
     observables: &[PauliSum],
     data: &Labelled,
 ) -> Result<Scores> {
-    let inputs: Vec<f64> = (0..data.len()).flat_map(|i| row_f64(data, i)).collect();
-    let logits = batch_expectations(circuit, weights, &inputs, observables, &SimOptions::default())?;
+    let logits = batch_expectations(circuit, weights, &inputs_f64(data), observables, &SimOptions::default())?;
     Ok(scores(&logits, observables.len(), data.labels()))
 }
 
@@ -103,11 +102,7 @@ impl DeviceEvaluator {
     /// from `shots` samples seeded by `seed` and the row index. Rows run in parallel; the result does
     /// not depend on the thread count.
     pub fn scores(&self, compiled: &DeviceCircuit, data: &Labelled, shots: Option<usize>, seed: u64) -> Result<Scores> {
-        let rows: Vec<Vec<f64>> = (0..data.len())
-            .into_par_iter()
-            .map(|i| compiled.expectations(&[], &row_f64(data, i), shots, derive_seed(seed, &[i as u64])))
-            .collect::<Result<_>>()?;
-        let logits: Vec<f64> = rows.concat();
+        let logits = compiled.expectations_rows(&[], &inputs_f64(data), shots, |i| derive_seed(seed, &[i as u64]))?;
         Ok(scores(&logits, self.observables.len(), data.labels()))
     }
 }

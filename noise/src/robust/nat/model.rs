@@ -8,9 +8,7 @@ use super::inject::NoiseInjector;
 use super::postprocess::PostProcess;
 use crate::device::DeviceProfile;
 use crate::error::{NoiseError, Result};
-use crate::qml::DeviceModel;
 use crate::robust::device::DeviceCircuit;
-use rayon::prelude::*;
 use std::sync::Arc;
 use tinylab_classical::nn::{Ctx, Module, Param, join};
 use tinylab_classical::{Var, tensor};
@@ -85,13 +83,14 @@ impl NatBlock {
     }
 
     /// The block as the device runs it: weights bound, transpiled again so one-qubit runs merge
-    /// (fewer gates, as a hardware compiler would), same layout.
-    pub fn deployed(&self) -> Result<DeviceModel> {
-        DeviceModel::new(
-            &self.logical,
-            &self.layer.weights_f64(),
+    /// (fewer gates, as a hardware compiler would), same layout and noise model.
+    pub fn deployed(&self) -> Result<DeviceCircuit> {
+        let bound = self.logical.bind_params(&self.layer.weights_f64())?;
+        DeviceCircuit::with_model(
+            &bound,
             &self.logical_observables,
             &self.profile,
+            self.device.model().clone(),
             Some(self.device.initial_layout()),
         )
     }
@@ -108,25 +107,14 @@ impl NatBlock {
     /// rows as one batch.
     pub fn device_forward(
         &self,
-        deployed: &DeviceModel,
+        deployed: &DeviceCircuit,
         inputs: &[f64],
         shots: Option<usize>,
         seed: u64,
     ) -> Result<Vec<f64>> {
-        let n_in = self.n_inputs();
-        if n_in == 0 || !inputs.len().is_multiple_of(n_in) {
-            return Err(NoiseError::SizeMismatch {
-                what: format!("input values of a block reading {n_in} features (a multiple)"),
-                expected: inputs.len() / n_in.max(1) * n_in,
-                got: inputs.len(),
-            });
-        }
-        let rows = inputs.len() / n_in;
-        let outcomes: Vec<Vec<f64>> = (0..rows)
-            .into_par_iter()
-            .map(|i| deployed.expectations(&inputs[i * n_in..(i + 1) * n_in], shots, derive_seed(seed, i as u64)))
-            .collect::<Result<_>>()?;
-        let batch = tensor::from_vec(&[rows, self.n_outputs()], outcomes.concat().iter().map(|&v| v as f32).collect())?;
+        let outcomes = deployed.expectations_rows(&[], inputs, shots, |i| derive_seed(seed, i as u64))?;
+        let rows = outcomes.len() / self.n_outputs();
+        let batch = tensor::from_vec(&[rows, self.n_outputs()], outcomes.iter().map(|&v| v as f32).collect())?;
         let processed = self.post.apply(&Var::constant(batch))?;
         Ok(processed.value().iter().map(|&v| v as f64).collect())
     }
