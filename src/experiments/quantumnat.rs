@@ -33,9 +33,9 @@ use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits, synthetic};
 use tinylab_classical::nn::{self, Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
+use tinylab_classical::train::permutation;
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
-use tinylab_noise::robust::CircuitStats;
 use tinylab_noise::robust::nat::{NatBlock, NatClassifier, OutcomeQuantizer, PostProcess};
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::derive_seed;
@@ -218,16 +218,6 @@ fn train(model: &mut NatClassifier, task: &Task, epochs: usize, seed: u64) -> Re
     Ok(losses)
 }
 
-/// A seeded permutation of `0..n` (Fisher-Yates on SplitMix64 draws).
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (derive_seed(seed, i as u64) % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
-}
-
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
@@ -295,7 +285,7 @@ fn run_variant(
     let stats = model
         .blocks
         .iter()
-        .map(|b| b.deployed().map(|d| CircuitStats::of(d.circuit())))
+        .map(|b| b.deployed().map(|d| d.stats()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ExperimentError::other)?;
     let record = json!({
