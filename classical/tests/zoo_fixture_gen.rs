@@ -43,9 +43,9 @@ fn state_hash(model: &mut Sequential) -> u64 {
     fnv(bytes)
 }
 
-fn eval_bits(model: &mut Sequential, x: &tinylab_classical::Tensor) -> u64 {
+fn eval_values(model: &mut Sequential, x: &tinylab_classical::Tensor) -> Vec<f32> {
     let y = model.forward(&Var::constant(x.clone()), &mut Ctx::eval()).unwrap();
-    fnv(y.value().iter().flat_map(|v| v.to_bits().to_le_bytes()))
+    y.value().iter().copied().collect()
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn generate() {
         randomize_bn(&mut m, 11);
         entry.insert("params".into(), nn::param_count(&m).into());
         entry.insert("macs".into(), count_macs(&m, shape).unwrap().into());
-        entry.insert("eval_hash".into(), format!("{:016x}", eval_bits(&mut m, &x)).into());
+        entry.insert("eval".into(), serde_json::to_value(eval_values(&mut m, &x)).unwrap());
         // int8
         let q = int8::convert(&m, &calib, &ConvertOptions::default()).unwrap();
         let xq = q.quantize_input(&x).unwrap();
@@ -82,7 +82,7 @@ fn generate() {
         entry.insert("int8_shape".into(), serde_json::to_value(&y.shape).unwrap());
         entry.insert("int8_output".into(), serde_json::to_value(&y.data).unwrap());
         let fq = q.forward_fake_quant(&x).unwrap();
-        entry.insert("fake_quant_hash".into(), format!("{:016x}", fnv(fq.iter().flat_map(|v| v.to_bits().to_le_bytes()))).into());
+        entry.insert("fake_quant".into(), serde_json::to_value(fq.iter().copied().collect::<Vec<f32>>()).unwrap());
         entry.insert("int8_macs".into(), q.macs().unwrap().into());
         entry.insert("int8_size".into(), serde_json::to_value(q.size()).unwrap());
         // BN folding
@@ -90,7 +90,7 @@ fn generate() {
         randomize_bn(&mut folded, 11);
         let n = fold_batch_norms(&mut folded).unwrap();
         entry.insert("folded_count".into(), n.into());
-        entry.insert("folded_eval_hash".into(), format!("{:016x}", eval_bits(&mut folded, &x)).into());
+        entry.insert("folded_eval".into(), serde_json::to_value(eval_values(&mut folded, &x)).unwrap());
         // channel pruning
         let mut pruned = build();
         randomize_bn(&mut pruned, 11);
@@ -98,7 +98,7 @@ fn generate() {
         entry.insert("pruned_params".into(), report.params_after.into());
         entry.insert("pruned_macs".into(), report.macs_after.into());
         entry.insert("pruned_state_hash".into(), format!("{:016x}", state_hash(&mut pruned)).into());
-        entry.insert("pruned_eval_hash".into(), format!("{:016x}", eval_bits(&mut pruned, &x)).into());
+        entry.insert("pruned_eval".into(), serde_json::to_value(eval_values(&mut pruned, &x)).unwrap());
         if *name == "reference_cnn" {
             q.save(std::path::Path::new("tests/fixtures/graph/int8_model_v1.ckpt")).unwrap();
         }
