@@ -24,6 +24,12 @@ pub trait Op: std::fmt::Debug {
     /// given the inputs' values, the output value, and the gradient of the loss w.r.t. the output.
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>>;
 
+    /// What the op is, for the model graph ([`crate::graph`]); `None` (the default) records it as an
+    /// [`Extension`](crate::graph::NodeOp::Extension) node named [`name`](Op::name).
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        None
+    }
+
     /// As [`backward`](Op::backward), told which inputs need a gradient (`needs[i]`), so that costly
     /// gradients nobody reads can be skipped (a first convolution's input gradient). The tape calls
     /// this; the default ignores `needs` and calls `backward`.
@@ -65,18 +71,31 @@ impl Var {
 
     /// The result of `op` on `inputs`. It needs a gradient when any input does; otherwise the op is
     /// dropped and the result is a constant.
+    ///
+    /// While a model is being traced ([`crate::graph::trace`]) the op is also recorded as a graph node.
     pub fn from_op(op: impl Op + 'static, inputs: &[&Var], value: Tensor) -> Var {
         let requires_grad = inputs.iter().any(|v| v.0.requires_grad);
         if !requires_grad {
-            return Var::constant(value);
+            let var = Var::constant(value);
+            crate::graph::record_op(&op, inputs, &var);
+            return var;
         }
-        Var(Rc::new(Node {
+        let var = Var(Rc::new(Node {
             value,
             grad: RefCell::new(None),
             op: Some(Box::new(op)),
             inputs: inputs.iter().map(|v| (*v).clone()).collect(),
             requires_grad,
-        }))
+        }));
+        if let Some(op) = var.0.op.as_deref() {
+            crate::graph::record_op(op, inputs, &var);
+        }
+        var
+    }
+
+    /// The identity of the node behind this value (equal for clones), for the graph recorder.
+    pub(crate) fn key(&self) -> usize {
+        Rc::as_ptr(&self.0) as usize
     }
 
     /// The value.

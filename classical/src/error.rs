@@ -26,6 +26,9 @@ pub enum ClassicalError {
         /// What was wrong.
         why: String,
     },
+    /// Tracing a model or transforming its graph failed.
+    #[error("graph: {0}")]
+    Graph(String),
     /// `backward` on a value that has no gradient path or is not a scalar.
     #[error("backward: {0}")]
     Backward(String),

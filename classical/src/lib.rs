@@ -27,6 +27,7 @@ pub mod checkpoint;
 pub mod compress;
 pub mod data;
 pub mod error;
+pub mod graph;
 pub mod int8;
 pub mod nn;
 pub mod ops;

@@ -8,8 +8,7 @@ use proptest::prelude::*;
 use std::any::Any;
 use std::collections::BTreeMap;
 use tinylab_classical::compress::channel::{
-    ChannelGroup, ChannelPlan, ChannelPruner, Importance, Role, count_macs, find_layer, find_layer_mut, output_shape,
-    prune_channels, top_k,
+    ChannelGroup, ChannelPlan, ChannelPruner, Importance, Role, count_macs, output_shape, prune_channels, top_k,
 };
 use tinylab_classical::data::digits;
 use tinylab_classical::nn::{
@@ -26,15 +25,15 @@ fn forward_eval(model: &mut Sequential, x: &Tensor) -> Tensor {
 }
 
 fn conv(model: &dyn Module, path: &str) -> Conv2d {
-    (find_layer(model, path).unwrap() as &dyn Any).downcast_ref::<Conv2d>().unwrap().clone()
+    (nn::module_at(model, path).unwrap() as &dyn Any).downcast_ref::<Conv2d>().unwrap().clone()
 }
 
 fn bn(model: &dyn Module, path: &str) -> BatchNorm {
-    (find_layer(model, path).unwrap() as &dyn Any).downcast_ref::<BatchNorm>().unwrap().clone()
+    (nn::module_at(model, path).unwrap() as &dyn Any).downcast_ref::<BatchNorm>().unwrap().clone()
 }
 
 fn linear(model: &dyn Module, path: &str) -> Linear {
-    (find_layer(model, path).unwrap() as &dyn Any).downcast_ref::<Linear>().unwrap().clone()
+    (nn::module_at(model, path).unwrap() as &dyn Any).downcast_ref::<Linear>().unwrap().clone()
 }
 
 /// Non-trivial batch-norm parameters and running statistics everywhere (the defaults are 1, 0, 0, 1).
@@ -47,7 +46,7 @@ fn randomize_batch_norms(model: &mut Sequential, seed: u64) {
         }
     });
     for path in paths {
-        let layer = find_layer_mut(model, &path).unwrap();
+        let layer = nn::module_at_mut(model, &path).unwrap();
         let b = (layer as &mut dyn Any).downcast_mut::<BatchNorm>().unwrap();
         let c = b.gamma.len();
         b.gamma.value = rand_uniform(&[c], 0.5, 1.5, &mut r);
@@ -62,7 +61,7 @@ fn randomize_batch_norms(model: &mut Sequential, seed: u64) {
 /// mode whatever the scale and variance), so ReLU / ReLU6 / the residual sum keep them zero.
 fn zero_channels(model: &mut Sequential, group: &ChannelGroup, chans: &[usize]) {
     for m in &group.members {
-        let layer = find_layer_mut(model, &m.path).unwrap() as &mut dyn Any;
+        let layer = nn::module_at_mut(model, &m.path).unwrap() as &mut dyn Any;
         match m.role {
             Role::Producer | Role::Depthwise => {
                 let (w, b) = if let Some(c) = layer.downcast_mut::<Conv2d>() {
@@ -102,7 +101,7 @@ fn max_rel_diff(a: &Tensor, b: &Tensor) -> f32 {
 /// did not change.
 fn check_zero_channel_pruning(mut model: Sequential, input: &[usize], seed: u64) {
     randomize_batch_norms(&mut model, seed);
-    let pruner = ChannelPruner::new(&model, &input[1..]).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &input[1..]).unwrap();
     let mut expected = BTreeMap::new();
     for (gi, g) in pruner.groups().iter().filter(|g| g.prunable()).enumerate() {
         let mut perm = permutation(g.channels, seed ^ gi as u64);
@@ -122,7 +121,7 @@ fn check_zero_channel_pruning(mut model: Sequential, input: &[usize], seed: u64)
     assert_eq!(report.params_before, params_before);
     assert_eq!(report.params_after, param_count(&model));
     assert!(report.params_after < report.params_before);
-    assert_eq!(report.macs_after, count_macs(&model, &input[1..]).unwrap());
+    assert_eq!(report.macs_after, count_macs(&mut model, &input[1..]).unwrap());
     assert!(report.macs_after < report.macs_before);
     let after = forward_eval(&mut model, &x);
     let diff = max_rel_diff(&before, &after);
@@ -166,8 +165,8 @@ const C: Role = Role::Consumer { block: 1 };
 /// form one group, each later stage's body output and projection shortcut another.
 #[test]
 fn resnet8_groups_follow_the_residual_additions() {
-    let model = zoo::resnet_cifar(8, 10, 0).unwrap();
-    let pruner = ChannelPruner::new(&model, &[3, 32, 32]).unwrap();
+    let mut model = zoo::resnet_cifar(8, 10, 0).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &[3, 32, 32]).unwrap();
     let names: Vec<(&str, usize, bool)> =
         pruner.groups().iter().map(|g| (g.name.as_str(), g.channels, g.prunable())).collect();
     assert_eq!(
@@ -209,7 +208,7 @@ fn resnet8_groups_follow_the_residual_additions() {
 #[test]
 fn mobilenet_depthwise_convolutions_follow_their_input_channels() {
     let mut model = zoo::mobilenet_v2(0.25, 10, 0).unwrap();
-    let pruner = ChannelPruner::new(&model, &[3, 32, 32]).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &[3, 32, 32]).unwrap();
     // Layer 3 is the t = 1 block 8 -> 8 with an identity shortcut: depthwise, BN, ReLU6, project, BN.
     let g = pruner.group("0").unwrap();
     assert_eq!(
@@ -246,7 +245,7 @@ fn mobilenet_depthwise_convolutions_follow_their_input_channels() {
 /// ResNet-8's MACs, layer by layer from the architecture.
 #[test]
 fn mac_counts_match_the_closed_form() {
-    let resnet = zoo::resnet_cifar(8, 10, 0).unwrap();
+    let mut resnet = zoo::resnet_cifar(8, 10, 0).unwrap();
     let conv = |hw: usize, o: usize, i: usize, k: usize| (hw * hw * o * i * k * k) as u64;
     let expected = conv(32, 16, 3, 3)
         + 2 * conv(32, 16, 16, 3)
@@ -257,14 +256,14 @@ fn mac_counts_match_the_closed_form() {
         + conv(8, 64, 64, 3)
         + conv(8, 64, 32, 1)
         + 64 * 10;
-    assert_eq!(count_macs(&resnet, &[3, 32, 32]).unwrap(), expected);
-    assert_eq!(output_shape(&resnet, &[3, 32, 32]).unwrap(), [10]);
-    let cnn = zoo::reference_cnn(1, 28, 10, 0).unwrap();
-    assert_eq!(count_macs(&cnn, &[1, 28, 28]).unwrap(), conv(28, 16, 1, 3) + conv(14, 32, 16, 3) + 32 * 49 * 10);
+    assert_eq!(count_macs(&mut resnet, &[3, 32, 32]).unwrap(), expected);
+    assert_eq!(output_shape(&mut resnet, &[3, 32, 32]).unwrap(), [10]);
+    let mut cnn = zoo::reference_cnn(1, 28, 10, 0).unwrap();
+    assert_eq!(count_macs(&mut cnn, &[1, 28, 28]).unwrap(), conv(28, 16, 1, 3) + conv(14, 32, 16, 3) + 32 * 49 * 10);
     // Depthwise: groups divide the input channels.
-    let dw = Sequential::new().push(Conv2d::new(8, 8, 3, Conv2dSpec::new(1, 1).with_groups(8), false, &mut rng(0)));
-    assert_eq!(count_macs(&dw, &[8, 5, 5]).unwrap(), conv(5, 8, 1, 3));
-    assert!(count_macs(&dw, &[4, 5, 5]).is_err());
+    let mut dw = Sequential::new().push(Conv2d::new(8, 8, 3, Conv2dSpec::new(1, 1).with_groups(8), false, &mut rng(0)));
+    assert_eq!(count_macs(&mut dw, &[8, 5, 5]).unwrap(), conv(5, 8, 1, 3));
+    assert!(count_macs(&mut dw, &[4, 5, 5]).is_err());
 }
 
 fn random_subset(n: usize, k: usize, seed: u64) -> Vec<usize> {
@@ -359,7 +358,7 @@ fn tiny_net() -> Sequential {
 #[test]
 fn importance_scores_match_hand_computations() {
     let mut model = tiny_net();
-    let pruner = ChannelPruner::new(&model, &[2, 2, 2]).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &[2, 2, 2]).unwrap();
     let close = |a: Vec<f32>, b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6) && a.len() == b.len();
     assert!(close(pruner.importance(&model, "0", Importance::L1).unwrap(), &[3.0, 1.0, 3.0]));
     let l2 = [5.0f32.sqrt(), 0.5f32.sqrt(), 3.0];
@@ -368,7 +367,7 @@ fn importance_scores_match_hand_computations() {
     let err = pruner.importance(&model, "0", Importance::Taylor).unwrap_err().to_string();
     assert!(err.contains("gradient of `0.weight`"), "{err}");
     // Hand-set gradient: |1*1 - 2*1| = 1, |0.5*2 - 0.5*2| = 0, |-3*1 + 0*1| = 3.
-    let c = (find_layer_mut(&mut model, "0").unwrap() as &mut dyn Any).downcast_mut::<Conv2d>().unwrap();
+    let c = (nn::module_at_mut(&mut model, "0").unwrap() as &mut dyn Any).downcast_mut::<Conv2d>().unwrap();
     c.weight.grad = Some(from_vec(&[3, 2, 1, 1], vec![1.0, 1.0, 2.0, -2.0, 1.0, 1.0]).unwrap());
     assert!(close(pruner.importance(&model, "0", Importance::Taylor).unwrap(), &[1.0, 0.0, 3.0]));
     // The second conv's group flows through Flatten: 2 channels of 2x2 into the linear layer.
@@ -394,7 +393,7 @@ fn taylor_importance_uses_accumulated_gradients() {
     let loss = ops::cross_entropy(&model.forward(&x, &mut ctx).unwrap(), &data.labels[..32]).unwrap();
     loss.backward().unwrap();
     nn::accumulate_grads(&mut model, &ctx);
-    let pruner = ChannelPruner::new(&model, &[1, 8, 8]).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &[1, 8, 8]).unwrap();
     let scores = pruner.importance(&model, "4", Importance::Taylor).unwrap();
     let c = conv(&model, "4");
     let g = c.weight.grad.as_ref().unwrap();
@@ -421,7 +420,7 @@ fn global_plan_ranks_channels_across_groups() {
             ("1", (0..16).map(|i| 0.01 * (i + 1) as f32).collect::<Vec<_>>()),
             ("5", { (0..32).map(|i| 1.0 + i as f32).collect() }),
         ] {
-            let l = find_layer_mut(&mut model, path).unwrap();
+            let l = nn::module_at_mut(&mut model, path).unwrap();
             let b = (l as &mut dyn Any).downcast_mut::<BatchNorm>().unwrap();
             b.gamma.value = from_vec(&[values.len()], values).unwrap();
         }
@@ -446,9 +445,22 @@ fn global_plan_ranks_channels_across_groups() {
 #[derive(Debug)]
 struct Custom;
 
+/// An op defined outside the crate (as the quantum layer is): the graph records it as an extension.
+#[derive(Debug)]
+struct Doubling;
+
+impl tinylab_classical::autograd::Op for Doubling {
+    fn name(&self) -> &'static str {
+        "doubling"
+    }
+    fn backward(&self, _: &[&Tensor], _: &Tensor, grad: &Tensor) -> tinylab_classical::Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(grad * 2.0)])
+    }
+}
+
 impl Module for Custom {
     fn forward(&mut self, x: &Var, _: &mut Ctx) -> tinylab_classical::Result<Var> {
-        Ok(x.clone())
+        Ok(Var::from_op(Doubling, &[x], x.value() * 2.0))
     }
     fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param)) {}
     fn visit_params_mut(&mut self, _: &str, _: &mut dyn FnMut(String, &mut Param)) {}
@@ -479,28 +491,33 @@ fn bad_plans_and_models_are_clear_errors() {
     assert_eq!(nn::state_dict(&mut model), before, "failed passes must not touch the model");
 
     // The pruner refuses a model that changed after the analysis.
-    let pruner = ChannelPruner::new(&model, &[1, 8, 8]).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &[1, 8, 8]).unwrap();
     prune_channels(&mut model, &[1, 8, 8], &ChannelPlan::Uniform(0.5), Importance::L1).unwrap();
     let e = pruner.apply(&mut model, &BTreeMap::new()).unwrap_err().to_string();
     assert!(e.contains("analyse it again"), "{e}");
 
     // Unsupported layers and shapes.
-    let mlp_ln = Sequential::new().push(Flatten).push(Linear::new(4, 4, true, &mut rng(0))).push(LayerNorm::new(4));
-    let e = ChannelPruner::new(&mlp_ln, &[4]).unwrap_err().to_string();
+    let mut mlp_ln = Sequential::new().push(Flatten).push(Linear::new(4, 4, true, &mut rng(0))).push(LayerNorm::new(4));
+    let e = ChannelPruner::new(&mut mlp_ln, &[4]).unwrap_err().to_string();
     assert!(e.contains("`2`") && e.contains("layer norm"), "{e}");
-    let custom = Sequential::new().push(Conv2d::new(1, 2, 1, Conv2dSpec::default(), true, &mut rng(0))).push(Custom);
-    let e = ChannelPruner::new(&custom, &[1, 4, 4]).unwrap_err().to_string();
-    assert!(e.contains("`1`") && e.contains("does not support"), "{e}");
-    assert!(count_macs(&custom, &[1, 4, 4]).is_err());
-    let e = ChannelPruner::new(&zoo::reference_cnn(1, 8, 10, 0).unwrap(), &[3, 8, 8]).unwrap_err().to_string();
+    // An op of another crate keeps the channels flowing into it whole, with the reason.
+    let mut custom = Sequential::new()
+        .push(Conv2d::new(1, 2, 1, Conv2dSpec::default(), true, &mut rng(0)))
+        .push(Custom)
+        .push(Conv2d::new(2, 3, 1, Conv2dSpec::default(), true, &mut rng(1)));
+    let p = ChannelPruner::new(&mut custom, &[1, 4, 4]).unwrap();
+    let why = p.group("0").unwrap().fixed.clone().unwrap();
+    assert!(why.contains("extension `doubling`") && why.contains("`1`"), "{why}");
+    assert_eq!(count_macs(&mut custom, &[1, 4, 4]).unwrap(), 16 * 2 + 16 * 3 * 2);
+    let e = ChannelPruner::new(&mut zoo::reference_cnn(1, 8, 10, 0).unwrap(), &[3, 8, 8]).unwrap_err().to_string();
     assert!(e.contains("[3, 8, 8]") && e.contains("`0`"), "{e}");
-    assert!(ChannelPruner::new(&model, &[]).is_err());
+    assert!(ChannelPruner::new(&mut model, &[]).is_err());
     // A grouped (not depthwise) convolution pins the channels on both sides.
-    let grouped = Sequential::new()
+    let mut grouped = Sequential::new()
         .push(Conv2d::new(2, 4, 1, Conv2dSpec::default(), false, &mut rng(0)))
         .push(Conv2d::new(4, 4, 1, Conv2dSpec::default().with_groups(2), false, &mut rng(1)))
         .push(Conv2d::new(4, 2, 1, Conv2dSpec::default(), false, &mut rng(2)));
-    let p = ChannelPruner::new(&grouped, &[2, 3, 3]).unwrap();
+    let p = ChannelPruner::new(&mut grouped, &[2, 3, 3]).unwrap();
     assert!(p.groups().iter().all(|g| !g.prunable()));
     assert!(p.group("0").unwrap().fixed.as_deref().unwrap().contains("grouped convolution `1`"));
 }
@@ -574,14 +591,14 @@ fn pruning_then_fine_tuning_recovers_accuracy() {
 /// silenced: the silenced ones go, in every group at once, and the outputs stay.
 fn check_global_bn_scale_pruning(mut model: Sequential, input: &[usize], seed: u64) {
     randomize_batch_norms(&mut model, seed);
-    let pruner = ChannelPruner::new(&model, &input[1..]).unwrap();
+    let pruner = ChannelPruner::new(&mut model, &input[1..]).unwrap();
     let (mut silenced, mut total) = (0usize, 0usize);
     let mut expected = BTreeMap::new();
     for (gi, g) in pruner.groups().iter().filter(|g| g.prunable()).enumerate() {
         let mut perm = permutation(g.channels, seed ^ (gi as u64 + 100));
         perm.truncate(g.channels / 2);
         for path in g.paths_where(|r| matches!(r, Role::BatchNorm { .. })) {
-            let b = (find_layer_mut(&mut model, path).unwrap() as &mut dyn Any).downcast_mut::<BatchNorm>().unwrap();
+            let b = (nn::module_at_mut(&mut model, path).unwrap() as &mut dyn Any).downcast_mut::<BatchNorm>().unwrap();
             for &c in &perm {
                 b.gamma.value[[c]] = 0.0;
                 b.beta.value[[c]] = 0.0;

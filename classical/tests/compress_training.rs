@@ -8,7 +8,6 @@ use std::any::Any;
 use std::sync::Arc;
 use tinylab_classical::autograd::Var;
 use tinylab_classical::compress::distill::{DistillConfig, FeatureHint, distill};
-use tinylab_classical::compress::fold::fold_batch_norms;
 use tinylab_classical::compress::prune::{Target, default_filter, masks, prune_magnitude, sparsity_report};
 use tinylab_classical::compress::qat::{
     FakeQuantAct, LinearWeights, attach_quantizer, bake_quantizers, insert_activation_quant, remove_activation_quant,
@@ -17,7 +16,8 @@ use tinylab_classical::compress::quant::{Granularity, QuantScheme, Symmetry};
 use tinylab_classical::compress::schedule::{Schedule, ScheduleConfig, iterative_sparsity, run_schedule};
 use tinylab_classical::compress::sensitivity::sensitivity_scan;
 use tinylab_classical::data::ImageDataset;
-use tinylab_classical::nn::{self, BatchNorm, Ctx, Module, Sequential, zoo};
+use tinylab_classical::graph::{self, FoldBatchNorm, NodeOp, Pass};
+use tinylab_classical::nn::{self, Ctx, Module, Sequential, zoo};
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer, Sgd};
 use tinylab_classical::train::{TrainConfig, evaluate, fit};
 use tinylab_classical::{Result, Tensor};
@@ -145,8 +145,8 @@ fn randomise_batch_norms(model: &mut Sequential, seed: u64) {
     });
 }
 
-fn count_batch_norms(model: &Sequential) -> usize {
-    model.layers.iter().filter(|l| (l.as_ref() as &dyn Any).is::<BatchNorm>()).count()
+fn count_batch_norms(g: &graph::Graph) -> usize {
+    g.nodes().iter().filter(|n| matches!(n.op, NodeOp::BatchNorm { .. })).count()
 }
 
 /// Folding the batch norms of a randomly initialised VGG with non-trivial statistics leaves its
@@ -163,22 +163,25 @@ fn folding_batch_norms_preserves_eval_outputs() {
         let before = logits(&mut model, &x);
         let scale = before.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(scale > 0.1, "outputs are not trivial: {scale}");
-        let bn_before = count_batch_norms(&model);
-        assert_eq!(fold_batch_norms(&mut model).unwrap(), 4);
-        assert_eq!(count_batch_norms(&model), bn_before - 4);
-        assert_eq!(count_batch_norms(&model), 0);
-        let after = logits(&mut model, &x);
+        let mut g = graph::trace(&mut model, &[3, 16, 16]).unwrap();
+        assert_eq!(count_batch_norms(&g), 4);
+        assert_eq!(FoldBatchNorm.apply(&mut g).unwrap().changed.len(), 4);
+        assert_eq!(count_batch_norms(&g), 0);
+        let after = g.run(&x).unwrap();
         for (a, b) in before.iter().zip(after.iter()) {
             assert!((a - b).abs() <= 1e-4 * (1.0 + scale), "seed {seed}: {a} vs {b}");
         }
         if prune {
+            // Folding scales rows, so the pruned weights stay exactly zero in the folded constants.
             let pruned = masks(&model);
             assert_eq!(pruned.len(), 5, "four convolutions and the classifier keep their masks");
-            for (name, p) in nn::named_params(&model) {
-                if let Some(m) = pruned.get(&name) {
-                    assert!(p.value.iter().zip(m.iter()).all(|(w, m)| *m == 1.0 || *w == 0.0), "{name}");
-                }
+            let mut checked = 0;
+            for n in g.nodes() {
+                let (Some(value), Some(m)) = (&n.value, pruned.get(&n.path)) else { continue };
+                assert!(value.iter().zip(m.iter()).all(|(w, m)| *m == 1.0 || *w == 0.0), "{}", n.path);
+                checked += 1;
             }
+            assert_eq!(checked, 5, "every masked weight is in the folded graph");
         }
     }
 }

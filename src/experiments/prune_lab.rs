@@ -126,7 +126,7 @@ fn run_setting(ctx: &mut RunContext, setting: &Setting) -> Result<(Value, StateD
     let baseline = test_accuracy(&mut model, &setting.split)?;
     let trained = state_dict(&mut model);
     let dense_params = param_count(&model);
-    let dense_macs = count_macs(&model, &setting.input_shape)?;
+    let dense_macs = count_macs(&mut model, &setting.input_shape)?;
     let prunable = sparsity_report(&model, &default_filter).total();
 
     // Sensitivity, layer by layer.
@@ -170,7 +170,7 @@ fn run_setting(ctx: &mut RunContext, setting: &Setting) -> Result<(Value, StateD
             "accuracy_pruned": before,
             "accuracy_finetuned": after,
             "drop_points_finetuned": 100.0 * (baseline - after),
-            "nonzero_macs": count_nonzero_macs(&m, &setting.input_shape)?,
+            "nonzero_macs": count_nonzero_macs(&mut m, &setting.input_shape)?,
         }));
     }
 

@@ -34,14 +34,8 @@ impl Linear {
 impl Module for Linear {
     fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
         let w = ctx.param(&self.weight);
-        if x.shape().len() != 2 || x.shape()[1] != w.shape()[1] {
-            return Err(shape_err("linear", x.shape(), w.shape(), "input must be (N, in) for a weight (out, in)"));
-        }
-        let y = ops::matmul(x, &ops::transpose(&w)?)?;
-        match &self.bias {
-            Some(b) => ops::add(&y, &ctx.param(b)),
-            None => Ok(y),
-        }
+        let b = self.bias.as_ref().map(|b| ctx.param(b));
+        ops::linear(x, &w, b.as_ref())
     }
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param)) {
         f(join(prefix, "weight"), &self.weight);
@@ -315,7 +309,8 @@ impl Sequential {
 impl Module for Sequential {
     fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
         let mut h = x.clone();
-        for layer in &mut self.layers {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let _scope = crate::graph::scope(&i.to_string());
             h = layer.forward(&h, ctx)?;
         }
         Ok(h)
@@ -335,6 +330,12 @@ impl Module for Sequential {
             layer.visit_buffers_mut(&join(prefix, &i.to_string()), f);
         }
     }
+    fn child(&self, name: &str) -> Option<&dyn Module> {
+        self.layers.get(name.parse::<usize>().ok()?).map(|l| l.as_ref() as &dyn Module)
+    }
+    fn child_mut(&mut self, name: &str) -> Option<&mut dyn Module> {
+        self.layers.get_mut(name.parse::<usize>().ok()?).map(|l| l.as_mut() as &mut dyn Module)
+    }
 }
 
 /// `post(body(x) + shortcut(x))`, the shortcut being the identity when absent: ResNet blocks and
@@ -351,9 +352,15 @@ pub struct Residual {
 
 impl Module for Residual {
     fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
-        let main = self.body.forward(x, ctx)?;
+        let main = {
+            let _scope = crate::graph::scope("body");
+            self.body.forward(x, ctx)?
+        };
         let skip = match &mut self.shortcut {
-            Some(s) => s.forward(x, ctx)?,
+            Some(s) => {
+                let _scope = crate::graph::scope("shortcut");
+                s.forward(x, ctx)?
+            }
             None => x.clone(),
         };
         if main.shape() != skip.shape() {
@@ -381,6 +388,20 @@ impl Module for Residual {
         self.body.visit_buffers_mut(&join(prefix, "body"), f);
         if let Some(s) = &mut self.shortcut {
             s.visit_buffers_mut(&join(prefix, "shortcut"), f);
+        }
+    }
+    fn child(&self, name: &str) -> Option<&dyn Module> {
+        match name {
+            "body" => Some(&self.body),
+            "shortcut" => self.shortcut.as_ref().map(|s| s as &dyn Module),
+            _ => None,
+        }
+    }
+    fn child_mut(&mut self, name: &str) -> Option<&mut dyn Module> {
+        match name {
+            "body" => Some(&mut self.body),
+            "shortcut" => self.shortcut.as_mut().map(|s| s as &mut dyn Module),
+            _ => None,
         }
     }
 }

@@ -73,6 +73,12 @@ impl Param {
         }
     }
 
+    /// The identity of this parameter (unique per process, kept by clones): how a forward pass's
+    /// values are matched to parameters.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Number of scalar entries.
     pub fn len(&self) -> usize {
         self.value.len()
@@ -126,7 +132,9 @@ impl Ctx {
     /// quantized as the parameter says.
     pub fn param(&mut self, p: &Param) -> Var {
         if !self.train {
-            return Var::constant(p.effective_value());
+            let v = Var::constant(p.effective_value());
+            crate::graph::record_param(&v, p);
+            return v;
         }
         let masked = match &p.mask {
             Some(m) => &p.value * m,
@@ -143,8 +151,10 @@ impl Ctx {
 
 /// A layer or a model.
 ///
-/// `Any` is a supertrait so that passes which rewrite a model's structure (channel pruning, the int8
-/// converter) can look through `&dyn Module` at the concrete layer: `(m as &dyn Any).downcast_ref::<Conv2d>()`.
+/// Passes read a model's structure from its traced graph ([`crate::graph::trace`]), not by walking
+/// the module tree. `Any` is a supertrait so that a pass that must edit one layer's settings (channel
+/// pruning lowering a depthwise convolution's `groups`) can reach the concrete layer found by
+/// [`module_at_mut`].
 pub trait Module: std::any::Any + Send + std::fmt::Debug {
     /// The output for input `x`.
     fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var>;
@@ -158,6 +168,35 @@ pub trait Module: std::any::Any + Send + std::fmt::Debug {
     /// Calls `f` with the dotted path of every non-trainable state vector (batch-norm running
     /// statistics), for checkpoints.
     fn visit_buffers_mut(&mut self, _prefix: &str, _f: &mut dyn FnMut(String, &mut Vec<f32>)) {}
+
+    /// The child module called `name` (the segment its parameter paths use: `"3"` in a
+    /// [`Sequential`], `"body"` in a [`Residual`]); `None` for leaves. Containers implement it so
+    /// that [`module_at`] can find a layer by its dotted path.
+    fn child(&self, _name: &str) -> Option<&dyn Module> {
+        None
+    }
+
+    /// The child module called `name`, mutably (see [`child`](Module::child)).
+    fn child_mut(&mut self, _name: &str) -> Option<&mut dyn Module> {
+        None
+    }
+}
+
+/// The module at dotted path `path` (`""` is `model` itself), found through
+/// [`Module::child`]; the path of a layer is the prefix of its parameters' paths.
+pub fn module_at<'a>(model: &'a dyn Module, path: &str) -> Option<&'a dyn Module> {
+    if path.is_empty() {
+        return Some(model);
+    }
+    path.split('.').try_fold(model, |m, name| m.child(name))
+}
+
+/// The module at dotted path `path`, mutably (see [`module_at`]).
+pub fn module_at_mut<'a>(model: &'a mut dyn Module, path: &str) -> Option<&'a mut dyn Module> {
+    if path.is_empty() {
+        return Some(model);
+    }
+    path.split('.').try_fold(model, |m, name| m.child_mut(name))
 }
 
 /// `prefix.name`, or `name` at the top.

@@ -95,6 +95,9 @@ impl Op for Elementwise {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Activation(self.0))
+    }
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut g = grad.clone();
         let scale = |g: &mut Tensor, f: &dyn Fn(f32, f32) -> f32| {
@@ -172,6 +175,9 @@ impl Op for Softmax {
     fn name(&self) -> &'static str {
         if self.log { "log_softmax" } else { "softmax" }
     }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Softmax { axis: self.axis, log: self.log })
+    }
     fn backward(&self, _: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let ax = Axis(self.axis);
         let g = if self.log {
@@ -209,6 +215,22 @@ pub fn log_softmax(x: &Var, axis: usize) -> Result<Var> {
 #[derive(Debug)]
 struct Dropout(Tensor);
 
+/// Dropout in evaluation mode while a model is traced: the identity, recorded as a dropout node.
+#[derive(Debug)]
+struct DropoutEval(f32);
+
+impl Op for DropoutEval {
+    fn name(&self) -> &'static str {
+        "dropout"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Dropout { p: self.0 })
+    }
+    fn backward(&self, _: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(grad.clone())])
+    }
+}
+
 impl Op for Dropout {
     fn name(&self) -> &'static str {
         "dropout"
@@ -225,6 +247,9 @@ pub fn dropout(x: &Var, p: f32, train: bool, rng: &mut rand_chacha::ChaCha8Rng) 
         return Err(arg_err("dropout", format!("p = {p} must be in [0, 1)")));
     }
     if !train || p == 0.0 {
+        if crate::graph::active() {
+            return Ok(Var::from_op(DropoutEval(p), &[x], x.value().clone()));
+        }
         return Ok(x.clone());
     }
     let keep = 1.0 / (1.0 - p);

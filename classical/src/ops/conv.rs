@@ -206,6 +206,9 @@ impl Op for Conv2d {
     fn name(&self) -> &'static str {
         "conv2d"
     }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Conv2d { spec: self.geo.spec, act: None })
+    }
 
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         self.backward_needed(inputs, output, grad, &[true; 3])

@@ -62,6 +62,15 @@ impl Op for Binary {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        let op = match self.0 {
+            BinaryKind::Add => crate::graph::BinaryOp::Add,
+            BinaryKind::Sub => crate::graph::BinaryOp::Sub,
+            BinaryKind::Mul => crate::graph::BinaryOp::Mul,
+            BinaryKind::Div => crate::graph::BinaryOp::Div,
+        };
+        Some(crate::graph::NodeOp::Binary { op, act: None })
+    }
 
     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (a, b) = (inputs[0], inputs[1]);
@@ -117,6 +126,9 @@ struct Scale(f32);
 impl Op for Scale {
     fn name(&self) -> &'static str {
         "scale"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Scale(self.0))
     }
     fn backward(&self, _: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(grad * self.0)])

@@ -2,7 +2,7 @@
 
 use crate::autograd::{Op, Var};
 use crate::error::{Result, shape_err};
-use crate::tensor::{Tensor, contiguous};
+use crate::tensor::{Tensor, contiguous, into_contiguous};
 use ndarray::IxDyn;
 
 /// Products with fewer multiply-adds than this run on one thread (threading costs more there).
@@ -94,34 +94,50 @@ impl Op for MatMul {
         "matmul"
     }
 
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::MatMul)
+    }
+
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let (a, b) = (contiguous(inputs[0]), contiguous(inputs[1]));
-        let g = contiguous(grad);
-        let (batch, m, k, n, shared_b) = matmul_dims(a.shape(), b.shape())?;
-        let (a_s, b_s, g_s) = (a.as_slice().unwrap(), b.as_slice().unwrap(), g.as_slice().unwrap());
-        let mut ga = vec![0.0f32; a.len()];
-        let mut gb = vec![0.0f32; b.len()];
-        for i in 0..batch {
-            let ai = &a_s[i * m * k..(i + 1) * m * k];
-            let gi = &g_s[i * m * n..(i + 1) * m * n];
-            let bi = if shared_b { b_s } else { &b_s[i * k * n..(i + 1) * k * n] };
+        let (ga, gb) = matmul_grads(inputs[0], inputs[1], grad, true)?;
+        Ok(vec![ga, Some(gb)])
+    }
+}
+
+/// The gradients `(dA, dB)` of `C = A B` for the output gradient `grad` (`dA` only when `need_a`).
+fn matmul_grads(a: &Tensor, b: &Tensor, grad: &Tensor, need_a: bool) -> Result<(Option<Tensor>, Tensor)> {
+    let (a, b) = (contiguous(a), contiguous(b));
+    let g = contiguous(grad);
+    let (batch, m, k, n, shared_b) = matmul_dims(a.shape(), b.shape())?;
+    let (a_s, b_s, g_s) = (a.as_slice().unwrap(), b.as_slice().unwrap(), g.as_slice().unwrap());
+    let mut ga = vec![0.0f32; if need_a { a.len() } else { 0 }];
+    let mut gb = vec![0.0f32; b.len()];
+    for i in 0..batch {
+        let ai = &a_s[i * m * k..(i + 1) * m * k];
+        let gi = &g_s[i * m * n..(i + 1) * m * n];
+        let bi = if shared_b { b_s } else { &b_s[i * k * n..(i + 1) * k * n] };
+        if need_a {
             // dA = dC B^T: (m,n) x (n,k); B^T(j, l) = B(l, j) = b[l * n + j].
             gemm_into(m, k, n, gi, n, 1, bi, 1, n, &mut ga[i * m * k..(i + 1) * m * k], false);
-            // dB = A^T dC: (k,m) x (m,n), summed over the batch when B is shared.
-            let gb_i = if shared_b { &mut gb[..] } else { &mut gb[i * k * n..(i + 1) * k * n] };
-            gemm_into(k, n, m, ai, 1, k, gi, n, 1, gb_i, false);
         }
-        Ok(vec![
-            Some(Tensor::from_shape_vec(IxDyn(a.shape()), ga).expect("shape")),
-            Some(Tensor::from_shape_vec(IxDyn(b.shape()), gb).expect("shape")),
-        ])
+        // dB = A^T dC: (k,m) x (m,n), summed over the batch when B is shared.
+        let gb_i = if shared_b { &mut gb[..] } else { &mut gb[i * k * n..(i + 1) * k * n] };
+        gemm_into(k, n, m, ai, 1, k, gi, n, 1, gb_i, false);
     }
+    let ga = need_a.then(|| Tensor::from_shape_vec(IxDyn(a.shape()), ga).expect("shape"));
+    Ok((ga, Tensor::from_shape_vec(IxDyn(b.shape()), gb).expect("shape")))
 }
 
 /// Matrix product: `(m,k)x(k,n)`, `(b,m,k)x(k,n)` or `(b,m,k)x(b,k,n)`.
 pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
+    let value = matmul_value(a.value(), b.value())?;
+    Ok(Var::from_op(MatMul, &[a, b], value))
+}
+
+/// The value of `a b` (see [`matmul`]).
+fn matmul_value(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (batch, m, k, n, shared_b) = matmul_dims(a.shape(), b.shape())?;
-    let (ac, bc) = (contiguous(a.value()), contiguous(b.value()));
+    let (ac, bc) = (contiguous(a), contiguous(b));
     let (a_s, b_s) = (ac.as_slice().unwrap(), bc.as_slice().unwrap());
     let mut out = vec![0.0f32; batch * m * n];
     for i in 0..batch {
@@ -145,5 +161,65 @@ pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
         [b0, m0, _] => vec![*b0, *m0, n],
         _ => unreachable!("matmul_dims accepts 2-d and 3-d operands"),
     };
-    Ok(Var::from_op(MatMul, &[a, b], Tensor::from_shape_vec(IxDyn(&shape), out).expect("shape")))
+    Ok(Tensor::from_shape_vec(IxDyn(&shape), out).expect("shape"))
+}
+
+/// The fully connected layer `x W^T + b` as one op.
+#[derive(Debug)]
+struct Linear {
+    has_bias: bool,
+}
+
+impl Op for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Linear { act: None })
+    }
+
+    fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        self.backward_needed(inputs, output, grad, &[true; 3])
+    }
+
+    fn backward_needed(
+        &self,
+        inputs: &[&Tensor],
+        _: &Tensor,
+        grad: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        // The same arithmetic as matmul(x, transpose(w)) + b: the gradient of W^T, transposed.
+        let wt = into_contiguous(inputs[1].clone().reversed_axes());
+        let (gx, gwt) = matmul_grads(inputs[0], &wt, grad, needs[0])?;
+        let gw = into_contiguous(gwt.reversed_axes());
+        let mut grads = vec![gx, Some(gw)];
+        if self.has_bias {
+            grads.push(Some(super::sum_to_shape(grad, inputs[2].shape())));
+        }
+        Ok(grads)
+    }
+}
+
+/// A fully connected layer `x W^T + b` for `x` `(N, in)`, `weight` `(out, in)` and an optional `bias`
+/// `(out)`: the same values and gradients as `add(matmul(x, transpose(weight)), bias)`, as one op (one
+/// node of the model graph).
+pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
+    let (xs, ws) = (x.shape(), weight.shape());
+    if xs.len() != 2 || ws.len() != 2 || xs[1] != ws[1] {
+        return Err(shape_err("linear", xs, ws, "input must be (N, in) for a weight (out, in)"));
+    }
+    if let Some(b) = bias
+        && b.shape() != [ws[0]]
+    {
+        return Err(shape_err("linear", ws, b.shape(), "one bias per output"));
+    }
+    let wt = into_contiguous(weight.value().clone().reversed_axes());
+    let y = matmul_value(x.value(), &wt)?;
+    let op = Linear { has_bias: bias.is_some() };
+    Ok(match bias {
+        Some(b) => Var::from_op(op, &[x, weight, b], &y + b.value()),
+        None => Var::from_op(op, &[x, weight], y),
+    })
 }

@@ -18,7 +18,7 @@ mod shape;
 pub use activation::{Activation, activation, dropout, gelu, log_softmax, relu, relu6, sigmoid, softmax, tanh};
 pub use conv::{Conv2dSpec, conv2d};
 pub use elementwise::{add, broadcast_shape, div, mul, scale, sub, sum_to_shape};
-pub use linalg::{gemm_into, matmul};
+pub use linalg::{gemm_into, linear, matmul};
 pub use loss::{cross_entropy, kl_div, mse};
 pub use norm::{BatchNormStats, batch_norm, layer_norm};
 pub use pool::{Pool2dSpec, avg_pool2d, global_avg_pool, max_pool2d};

@@ -37,6 +37,9 @@ struct BatchNorm {
     train: bool,
     channels: usize,
     inner: usize,
+    /// The variance the channels were scaled with and `eps` (for the model graph).
+    var: Vec<f32>,
+    eps: f32,
 }
 
 impl BatchNorm {
@@ -103,6 +106,9 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
 impl Op for BatchNorm {
     fn name(&self) -> &'static str {
         "batch_norm"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::BatchNorm { mean: self.mean.clone(), var: self.var.clone(), eps: self.eps })
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let gamma: Vec<f32> = inputs[1].iter().copied().collect();
@@ -190,6 +196,7 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
         (stats.mean.clone(), stats.var.clone())
     };
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + stats.eps).sqrt()).collect();
+    let eps = stats.eps;
     let (g, b): (Vec<f32>, Vec<f32>) =
         (gamma.value().iter().copied().collect(), beta.value().iter().copied().collect());
     let mut y = vec![0.0f32; xs.len()];
@@ -199,7 +206,7 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
             *o = g[ch] * ((v - m) * inv) + b[ch];
         }
     });
-    let op = BatchNorm { mean, inv_std, train, channels: c, inner };
+    let op = BatchNorm { mean, inv_std, train, channels: c, inner, var, eps };
     Ok(Var::from_op(op, &[x, gamma, beta], Tensor::from_shape_vec(IxDyn(s), y).expect("shape")))
 }
 
@@ -208,11 +215,15 @@ struct LayerNorm {
     xhat: Vec<f32>,
     inv_std: Vec<f32>,
     d: usize,
+    eps: f32,
 }
 
 impl Op for LayerNorm {
     fn name(&self) -> &'static str {
         "layer_norm"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::LayerNorm { eps: self.eps })
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let d = self.d;
@@ -272,5 +283,5 @@ pub fn layer_norm(x: &Var, gamma: &Var, beta: &Var, eps: f32) -> Result<Var> {
         }
     }
     let value = Tensor::from_shape_vec(IxDyn(x.shape()), y).expect("shape");
-    Ok(Var::from_op(LayerNorm { xhat, inv_std, d }, &[x, gamma, beta], value))
+    Ok(Var::from_op(LayerNorm { xhat, inv_std, d, eps }, &[x, gamma, beta], value))
 }

@@ -64,6 +64,8 @@ impl PoolGeometry {
 
 #[derive(Debug)]
 struct MaxPool {
+    /// The window.
+    spec: Pool2dSpec,
     /// Offset within its input plane of each output's maximum.
     argmax: Vec<u32>,
     /// Input and output plane sizes.
@@ -74,6 +76,9 @@ struct MaxPool {
 impl Op for MaxPool {
     fn name(&self) -> &'static str {
         "max_pool2d"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::MaxPool2d(self.spec))
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut gx = vec![0.0f32; inputs[0].len()];
@@ -127,7 +132,7 @@ pub fn max_pool2d(x: &Var, spec: Pool2dSpec) -> Result<Var> {
     });
     let shape = [x.shape()[0], x.shape()[1], geo.oh, geo.ow];
     let value = Tensor::from_shape_vec(IxDyn(&shape), out).expect("shape");
-    Ok(Var::from_op(MaxPool { argmax, plane_in: geo.h * geo.w, plane_out: per_plane }, &[x], value))
+    Ok(Var::from_op(MaxPool { spec, argmax, plane_in: geo.h * geo.w, plane_out: per_plane }, &[x], value))
 }
 
 #[derive(Debug)]
@@ -136,6 +141,9 @@ struct AvgPool(PoolGeometry);
 impl Op for AvgPool {
     fn name(&self) -> &'static str {
         "avg_pool2d"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::AvgPool2d(self.0.spec))
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let geo = self.0;

@@ -24,11 +24,17 @@ struct SumAxes {
     axes: Vec<usize>,
     keepdim: bool,
     divisor: f32,
+    /// A mean (for the model graph: the divisor is 1 for a mean over size-1 axes too).
+    mean: bool,
 }
 
 impl Op for SumAxes {
     fn name(&self) -> &'static str {
         "sum_axes"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        let op = if self.mean { crate::graph::ReduceOp::Mean } else { crate::graph::ReduceOp::Sum };
+        Some(crate::graph::NodeOp::Reduce { op, axes: self.axes.clone(), keepdim: self.keepdim })
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let x = inputs[0];
@@ -57,7 +63,7 @@ fn reduce(x: &Var, axes: &[usize], keepdim: bool, mean: bool, op: &'static str) 
     if mean {
         v /= divisor;
     }
-    Ok(Var::from_op(SumAxes { axes, keepdim, divisor }, &[x], v))
+    Ok(Var::from_op(SumAxes { axes, keepdim, divisor, mean }, &[x], v))
 }
 
 /// Sum over the given axes.
@@ -91,6 +97,13 @@ struct MaxAxis {
 impl Op for MaxAxis {
     fn name(&self) -> &'static str {
         "max_axis"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Reduce {
+            op: crate::graph::ReduceOp::Max,
+            axes: vec![self.axis],
+            keepdim: self.keepdim,
+        })
     }
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let x = inputs[0];

@@ -12,6 +12,9 @@ impl Op for Reshape {
     fn name(&self) -> &'static str {
         "reshape"
     }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Reshape)
+    }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let g = into_contiguous(grad.clone()).into_shape_with_order(inputs[0].raw_dim()).expect("same element count");
         Ok(vec![Some(g)])
@@ -44,6 +47,9 @@ struct Permute(Vec<usize>);
 impl Op for Permute {
     fn name(&self) -> &'static str {
         "permute"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Permute(self.0.clone()))
     }
     fn backward(&self, _: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut inverse = vec![0; self.0.len()];
@@ -85,6 +91,9 @@ struct Concat {
 impl Op for Concat {
     fn name(&self) -> &'static str {
         "concat"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Concat { axis: self.axis })
     }
     fn backward(&self, _: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut start = 0;
@@ -130,6 +139,9 @@ impl Op for SliceOp {
     fn name(&self) -> &'static str {
         "slice"
     }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Slice { axis: self.axis, start: self.start, end: self.end })
+    }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut g = Tensor::zeros(inputs[0].raw_dim());
         g.slice_axis_mut(Axis(self.axis), Slice::from(self.start..self.end)).assign(grad);
@@ -152,6 +164,9 @@ struct Embedding(Vec<usize>);
 impl Op for Embedding {
     fn name(&self) -> &'static str {
         "embedding"
+    }
+    fn describe(&self) -> Option<crate::graph::NodeOp> {
+        Some(crate::graph::NodeOp::Embedding { indices: self.0.clone() })
     }
     fn backward(&self, inputs: &[&Tensor], _: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut g = Tensor::zeros(inputs[0].raw_dim());

@@ -14,11 +14,11 @@
 //!
 //! Biases are not part of a filter's score. Scores are accumulated in f64 in a fixed order.
 
-use super::graph::{ChannelGroup, Role, find_layer};
 use crate::error::{Result, arg_err, shape_err};
-use crate::nn::{BatchNorm, Conv2d, Linear, Module, Param};
+use crate::graph::{ChannelGroup, Role};
+use crate::nn::{Module, Param, join, named_params};
 use crate::tensor::contiguous;
-use std::any::Any;
+use std::collections::BTreeMap;
 
 /// How to score a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,32 +82,27 @@ fn add_filter_scores(path: &str, weight: &Param, kind: Importance, out: &mut [f6
 pub(crate) fn group_scores(model: &dyn Module, group: &ChannelGroup, kind: Importance) -> Result<Vec<f32>> {
     let mut out = vec![0.0f64; group.channels];
     let mut used = 0;
+    let params: BTreeMap<String, &Param> = named_params(model).into_iter().collect();
+    // A member's filters (convolution, linear) or scale (batch norm) is its `weight` parameter.
+    let weight_of = |path: &str| {
+        params.get(&join(path, "weight")).copied().ok_or_else(|| {
+            arg_err(OP, format!("no parameter `{}`: was the model changed after analysis?", join(path, "weight")))
+        })
+    };
     for m in &group.members {
-        let layer = find_layer(model, &m.path)
-            .ok_or_else(|| arg_err(OP, format!("no layer at `{}`: was the model changed after analysis?", m.path)))?;
-        let any = layer as &dyn Any;
         match (m.role, kind) {
             (Role::Producer | Role::Depthwise, Importance::L1 | Importance::L2 | Importance::Taylor) => {
-                let weight = if let Some(c) = any.downcast_ref::<Conv2d>() {
-                    &c.weight
-                } else if let Some(l) = any.downcast_ref::<Linear>() {
-                    &l.weight
-                } else {
-                    return Err(arg_err(OP, format!("`{}` is not a convolution or linear layer", m.path)));
-                };
-                add_filter_scores(&m.path, weight, kind, &mut out)?;
+                add_filter_scores(&m.path, weight_of(&m.path)?, kind, &mut out)?;
                 used += 1;
             }
             (Role::BatchNorm { block }, Importance::BnScale) => {
-                let bn = any
-                    .downcast_ref::<BatchNorm>()
-                    .ok_or_else(|| arg_err(OP, format!("`{}` is not a batch norm", m.path)))?;
-                let gamma = contiguous(&bn.gamma.value);
+                let scale = weight_of(&m.path)?;
+                let gamma = contiguous(&scale.value);
                 let gamma = gamma.as_slice().expect("standard layout");
                 if gamma.len() != group.channels * block {
                     return Err(shape_err(
                         OP,
-                        bn.gamma.value.shape(),
+                        scale.value.shape(),
                         &[group.channels, block],
                         format!("`{}`: scales per channel", m.path),
                     ));

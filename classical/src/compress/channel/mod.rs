@@ -7,8 +7,9 @@
 //! from a per-sample input shape; a score per channel ([`Importance`]: L1 / L2 filter norm,
 //! batch-norm scale, first-order Taylor) and a [`ChannelPlan`] choose the channels to keep; the surgery
 //! slices every member's parameters, masks, gradients and running statistics. The result is an ordinary
-//! smaller dense [`Sequential`] that trains and checkpoints as before and, when the removed channels
-//! carried exact zeros, computes the same outputs.
+//! smaller dense model that trains and checkpoints as before and, when the removed channels
+//! carried exact zeros, computes the same outputs. The groups come from the model's traced graph
+//! ([`crate::graph::channel_groups`]), so any model built from the crate's ops can be analysed.
 //!
 //! Typical use: `prune_channels(&mut model, &[3, 32, 32], &ChannelPlan::Uniform(0.5), Importance::L1)`,
 //! then fine-tune with a fresh optimizer (optimizer state is keyed by parameter path and holds the old
@@ -18,18 +19,35 @@
 //! residual-block constraints); Liu et al. 2017, "Learning Efficient Convolutional Networks through
 //! Network Slimming" (BN scale, global threshold); Molchanov et al. 2017 / 2019 (Taylor importance).
 
-mod cost;
-mod graph;
 mod importance;
 mod surgery;
 
-pub use cost::{count_macs, count_nonzero_macs, output_shape};
-pub use graph::{ChannelGroup, Member, Role, find_layer, find_layer_mut};
+pub use crate::graph::{ChannelGroup, Member, Role};
 pub use importance::Importance;
 
 use crate::error::{Result, arg_err};
-use crate::nn::{Module, Sequential, named_params, param_count};
+use crate::graph;
+use crate::nn::{Module, named_params, param_count};
 use std::collections::BTreeMap;
+
+/// Multiply-accumulates of one forward pass of `model` on one sample of per-sample shape
+/// `input_shape` (no batch axis: `[3, 32, 32]`), counting convolutions, linear layers and matrix
+/// products as [`graph::cost`] does. Errors when the model does not run on that shape.
+pub fn count_macs(model: &mut dyn Module, input_shape: &[usize]) -> Result<u64> {
+    Ok(graph::cost(&graph::trace(model, input_shape)?).macs)
+}
+
+/// As [`count_macs`], counting only the multiply-accumulates of non-zero weights: the work left to a
+/// kernel that skips zeros after fine-grained pruning.
+pub fn count_nonzero_macs(model: &mut dyn Module, input_shape: &[usize]) -> Result<u64> {
+    Ok(graph::cost(&graph::trace(model, input_shape)?).nonzero_macs)
+}
+
+/// The per-sample output shape of `model` for a per-sample input shape (one traced sample).
+pub fn output_shape(model: &mut dyn Module, input_shape: &[usize]) -> Result<Vec<usize>> {
+    let g = graph::trace(model, input_shape)?;
+    Ok(g.node(g.output()).shape[1..].to_vec())
+}
 
 const OP: &str = "prune_channels";
 
@@ -113,13 +131,15 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
 }
 
 impl ChannelPruner {
-    /// Analyses `model` for per-sample input shape `input_shape` (no batch axis: `[3, 32, 32]`).
-    /// Errors when a layer does not fit the shape flowing into it or is of a type channel pruning does
-    /// not support (layer norm, layers from other crates).
-    pub fn new(model: &Sequential, input_shape: &[usize]) -> Result<Self> {
+    /// Analyses `model` for per-sample input shape `input_shape` (no batch axis: `[3, 32, 32]`) on its
+    /// traced graph. Errors when the model does not run on that shape or holds a layer channel pruning
+    /// does not support (layer norm); channels flowing into ops that mix them (concat, matmul, ops of
+    /// other crates) are kept whole.
+    pub fn new(model: &mut dyn Module, input_shape: &[usize]) -> Result<Self> {
+        let g = graph::trace(model, input_shape)?;
         Ok(Self {
             input_shape: input_shape.to_vec(),
-            groups: graph::analyse(model, input_shape)?,
+            groups: graph::channel_groups(&g)?,
             fingerprint: fingerprint(model),
         })
     }
@@ -150,7 +170,7 @@ impl ChannelPruner {
         }
     }
 
-    fn check_model(&self, model: &Sequential) -> Result<()> {
+    fn check_model(&self, model: &dyn Module) -> Result<()> {
         if fingerprint(model) != self.fingerprint {
             return Err(arg_err(OP, "the model's parameters changed shape since the analysis; analyse it again"));
         }
@@ -158,7 +178,7 @@ impl ChannelPruner {
     }
 
     /// The score of each channel of group `name` (see [`Importance`]).
-    pub fn importance(&self, model: &Sequential, name: &str, kind: Importance) -> Result<Vec<f32>> {
+    pub fn importance(&self, model: &dyn Module, name: &str, kind: Importance) -> Result<Vec<f32>> {
         self.check_model(model)?;
         importance::group_scores(model, self.group(name)?, kind)
     }
@@ -167,7 +187,7 @@ impl ChannelPruner {
     /// ([`top_k`]). Only groups that lose channels are scored and listed.
     pub fn select(
         &self,
-        model: &Sequential,
+        model: &dyn Module,
         plan: &ChannelPlan,
         kind: Importance,
     ) -> Result<BTreeMap<String, Vec<usize>>> {
@@ -237,7 +257,7 @@ impl ChannelPruner {
     /// be non-empty, strictly increasing and in range, and every name a prunable group; nothing is
     /// changed when a check fails. The pruner describes the old model afterwards: analyse the pruned
     /// model again to prune it further.
-    pub fn apply(&self, model: &mut Sequential, keep: &BTreeMap<String, Vec<usize>>) -> Result<PruneReport> {
+    pub fn apply(&self, model: &mut dyn Module, keep: &BTreeMap<String, Vec<usize>>) -> Result<PruneReport> {
         self.check_model(model)?;
         for (name, list) in keep {
             let g = self.prunable_group(name)?;
@@ -277,7 +297,7 @@ impl ChannelPruner {
 /// Analyses `model` for per-sample input shape `input_shape`, keeps the top channels of each group
 /// by `importance` as `plan` says, and rebuilds the model in place (see the module docs).
 pub fn prune_channels(
-    model: &mut Sequential,
+    model: &mut dyn Module,
     input_shape: &[usize],
     plan: &ChannelPlan,
     importance: Importance,
