@@ -45,7 +45,7 @@ fn conv(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("f32", name), |bench| {
             bench.iter(|| ops::conv2d(&x, &w, Some(&b), spec).expect("conv"))
         });
-        let q = QConv2d::new(
+        let q = QConv2d::from_parts(
             bytes(cout * cin * k * k, 2),
             [cout, cin, k, k],
             vec![100; cout],
@@ -74,7 +74,7 @@ fn fully_connected(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("f32", "1024x1024_b64"), |bench| {
         bench.iter(|| gemm_into(n, o, k, x.as_slice().unwrap(), k, 1, w.as_slice().unwrap(), 1, k, &mut out, false))
     });
-    let q = QLinear::new(bytes(o * k, 5), o, k, vec![0; o], -7, requant(o, k)).expect("valid layer");
+    let q = QLinear::from_parts(bytes(o * k, 5), o, k, vec![0; o], -7, requant(o, k)).expect("valid layer");
     let xq = bytes(n * k, 6);
     group.bench_function(BenchmarkId::new("int8", "1024x1024_b64"), |bench| {
         bench.iter(|| q.forward(&xq, n).expect("fc"))

@@ -6,15 +6,19 @@
 
 use tinylab_classical::compress::calibrate::Calibration;
 use tinylab_classical::data::digits;
-use tinylab_classical::int8::{self, ConvertOptions, Int8Layer, RoundingPolicy, reference};
+use tinylab_classical::int8::{self, ConvertOptions, RoundingPolicy, reference};
 use tinylab_classical::nn::{
     Act, AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, GlobalAvgPool, LayerNorm, Linear, MaxPool2d, Residual,
     Sequential, zoo,
 };
-use tinylab_classical::ops::{Activation, Conv2dSpec, Pool2dSpec};
+use tinylab_classical::ops::{self, Activation, Conv2dSpec, Pool2dSpec};
 use tinylab_classical::optim::{LrSchedule, Sgd};
 use tinylab_classical::tensor::{Tensor, rand_uniform, rng, uniform};
 use tinylab_classical::train::{TrainConfig, evaluate, fit};
+use tinylab_classical::{
+    Var,
+    nn::{Ctx, Module},
+};
 
 /// A batch norm with random statistics, so folding matters.
 fn bn(c: usize, r: &mut rand_chacha::ChaCha8Rng) -> BatchNorm {
@@ -100,18 +104,19 @@ fn engine_equals_exact_reference_on_a_random_cnn() {
         (3, false, RoundingPolicy::SingleRounding),
         (4, true, RoundingPolicy::SingleRounding),
     ] {
-        let model = small_cnn(seed, gap);
-        let q = int8::convert(&model, &images(48, seed + 100), &opts(policy)).unwrap();
-        let kinds: Vec<&str> = q
-            .nodes()
-            .iter()
-            .map(|n| match &n.layer {
-                Int8Layer::Residual { .. } => "residual",
-                Int8Layer::Conv { .. } => "conv",
-                _ => "other",
-            })
-            .collect();
-        assert_eq!(&kinds[..4], &["conv", "residual", "residual", "other"]);
+        let mut model = small_cnn(seed, gap);
+        let q = int8::convert(&mut model, &images(48, seed + 100), &opts(policy)).unwrap();
+        let kinds: Vec<&str> = q.nodes().iter().map(|n| n.layer.name()).collect();
+        assert_eq!(kinds[0], "conv");
+        assert_eq!(kinds.iter().filter(|k| **k == "add").count(), 2, "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "depthwise").count(), 2, "{kinds:?}");
+        // A residual addition reads its body's output and the block's input (or its projection).
+        let add = q.nodes().iter().position(|n| n.layer.name() == "add").unwrap();
+        assert!(
+            q.nodes()[add].inputs.contains(&tinylab_classical::int8::Source::Node(0)),
+            "{:?}",
+            q.nodes()[add].inputs
+        );
         // Inputs beyond the calibrated range exercise the clamps too.
         let x = images(16, seed + 200).mapv(|v| v * 1.3);
         let xq = q.quantize_input(&x).unwrap();
@@ -129,7 +134,7 @@ fn engine_equals_exact_reference_on_a_random_cnn() {
 fn int8_logits_track_the_float_and_fake_quant_models() {
     let mut model = small_cnn(7, true);
     let calib = images(64, 8);
-    let q = int8::convert(&model, &calib, &ConvertOptions::default()).unwrap();
+    let q = int8::convert(&mut model, &calib, &ConvertOptions::default()).unwrap();
     let x = images(32, 9);
     let int8_logits = q.forward(&x).unwrap();
     let fake = q.forward_fake_quant(&x).unwrap();
@@ -178,10 +183,11 @@ fn trained_digits_cnn_keeps_its_accuracy_in_int8() {
     assert!(float_acc > 0.85, "float accuracy {float_acc}");
     let calib = train.images.slice(ndarray::s![..256, .., .., ..]).to_owned().into_dyn();
     for calibration in [Calibration::MinMax, Calibration::Percentile(99.99)] {
-        let q = int8::convert(&model, &calib, &ConvertOptions { calibration, ..ConvertOptions::default() }).unwrap();
+        let q =
+            int8::convert(&mut model, &calib, &ConvertOptions { calibration, ..ConvertOptions::default() }).unwrap();
         let x = test.images.clone().into_dyn();
         let pred = q.predict(&x).unwrap();
-        let fake = tinylab_classical::int8::graph::Int8Model::forward_fake_quant(&q, &x).unwrap();
+        let fake = q.forward_fake_quant(&x).unwrap();
         let fake_pred: Vec<usize> = fake
             .rows()
             .into_iter()
@@ -197,9 +203,9 @@ fn trained_digits_cnn_keeps_its_accuracy_in_int8() {
 
 #[test]
 fn size_and_macs_follow_closed_forms() {
-    let model = zoo::reference_cnn(1, 8, 10, 0).unwrap();
+    let mut model = zoo::reference_cnn(1, 8, 10, 0).unwrap();
     let calib = rand_uniform(&[8, 1, 8, 8], 0.0, 1.0, &mut rng(1));
-    let q = int8::convert(&model, &calib, &ConvertOptions::default()).unwrap();
+    let q = int8::convert(&mut model, &calib, &ConvertOptions::default()).unwrap();
     // conv 1->16 3x3 on 8x8, conv 16->32 3x3 on 4x4, linear 128->10.
     assert_eq!(q.macs().unwrap(), 16 * 64 * 9 + 32 * 16 * 16 * 9 + 10 * 128);
     let size = q.size();
@@ -212,32 +218,33 @@ fn size_and_macs_follow_closed_forms() {
 
 #[test]
 fn bad_input_and_unsupported_layers_are_errors() {
-    let model = small_cnn(1, true);
-    let q = int8::convert(&model, &images(8, 1), &ConvertOptions::default()).unwrap();
+    let mut model = small_cnn(1, true);
+    let q = int8::convert(&mut model, &images(8, 1), &ConvertOptions::default()).unwrap();
     let err = q.forward(&rand_uniform(&[2, 3, 10, 12], 0.0, 1.0, &mut rng(0))).unwrap_err().to_string();
     assert!(err.contains("[2, 3, 10, 12]") && err.contains("[0, 3, 12, 12]"), "{err}");
     assert!(q.run_quantized(&[0; 5], [1, 3, 12, 12]).is_err());
     assert!(reference::forward(&q, &[0; 5], [1, 3, 12, 12]).is_err());
     assert!(
-        int8::convert(&model, &rand_uniform(&[8, 3, 12], 0.0, 1.0, &mut rng(0)), &ConvertOptions::default()).is_err()
+        int8::convert(&mut model, &rand_uniform(&[8, 3, 12], 0.0, 1.0, &mut rng(0)), &ConvertOptions::default())
+            .is_err()
     );
     // Calibration images of the wrong shape fail in the float pass with the layer's shape error.
     assert!(
-        int8::convert(&model, &rand_uniform(&[2, 4, 12, 12], 0.0, 1.0, &mut rng(0)), &ConvertOptions::default())
+        int8::convert(&mut model, &rand_uniform(&[2, 4, 12, 12], 0.0, 1.0, &mut rng(0)), &ConvertOptions::default())
             .is_err()
     );
 
     let mut r = rng(0);
-    let sigmoid = Sequential::new()
+    let mut sigmoid = Sequential::new()
         .push(Conv2d::new(3, 4, 3, Conv2dSpec::new(1, 1), true, &mut r))
         .push(Sequential::new().push(act(Activation::Sigmoid)));
-    let err = int8::convert(&sigmoid, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
+    let err = int8::convert(&mut sigmoid, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
     assert!(err.contains("Sigmoid") && err.contains("`1.0`"), "{err}");
-    let layer_norm = Sequential::new().push(Flatten).push(LayerNorm::new(3 * 144));
-    let err = int8::convert(&layer_norm, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("`1`") && err.contains("LayerNorm"), "{err}");
-    let lonely_bn = Sequential::new().push(bn(3, &mut r));
-    let err = int8::convert(&lonely_bn, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
+    let mut layer_norm = Sequential::new().push(Flatten).push(LayerNorm::new(3 * 144));
+    let err = int8::convert(&mut layer_norm, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("`1`") && err.contains("layer_norm") && err.contains("no int8 kernel"), "{err}");
+    let mut lonely_bn = Sequential::new().push(bn(3, &mut r));
+    let err = int8::convert(&mut lonely_bn, &images(2, 0), &ConvertOptions::default()).unwrap_err().to_string();
     assert!(err.contains("`0`") && err.contains("batch norm"), "{err}");
 }
 
@@ -246,7 +253,7 @@ fn saved_models_load_with_identical_outputs_and_corrupt_files_are_errors() {
     let dir = std::env::temp_dir().join(format!("tinylab-int8-save-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (seed, gap, policy) in [(5, false, RoundingPolicy::DoubleRounding), (6, true, RoundingPolicy::SingleRounding)] {
-        let q = int8::convert(&small_cnn(seed, gap), &images(16, seed), &opts(policy)).unwrap();
+        let q = int8::convert(&mut small_cnn(seed, gap), &images(16, seed), &opts(policy)).unwrap();
         let path = dir.join(format!("m{seed}.ckpt"));
         q.save(&path).unwrap();
         let back = int8::Int8Model::load(&path).unwrap();
@@ -266,4 +273,82 @@ fn saved_models_load_with_identical_outputs_and_corrupt_files_are_errors() {
     }
     assert!(int8::Int8Model::load(&dir.join("missing.ckpt")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two convolution branches concatenated along channels, pooled, and multiplied by a weight matrix
+/// through `ops::matmul` (not a `Linear`): the shape of an Inception block or a transformer
+/// projection.
+#[derive(Debug)]
+struct ConcatMatmul {
+    left: Conv2d,
+    right: Conv2d,
+    head: tinylab_classical::nn::Param,
+}
+
+impl Module for ConcatMatmul {
+    fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> tinylab_classical::Result<Var> {
+        let a = ops::relu(&self.left.forward(x, ctx)?);
+        let b = self.right.forward(x, ctx)?;
+        let joined = ops::concat(&[&a, &b], 1)?;
+        let pooled = ops::global_avg_pool(&joined)?;
+        ops::matmul(&pooled, &ctx.param(&self.head))
+    }
+    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a tinylab_classical::nn::Param)) {
+        self.left.visit_params(&tinylab_classical::nn::join(prefix, "left"), f);
+        self.right.visit_params(&tinylab_classical::nn::join(prefix, "right"), f);
+        f(tinylab_classical::nn::join(prefix, "head"), &self.head);
+    }
+    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut tinylab_classical::nn::Param)) {
+        self.left.visit_params_mut(&tinylab_classical::nn::join(prefix, "left"), f);
+        self.right.visit_params_mut(&tinylab_classical::nn::join(prefix, "right"), f);
+        f(tinylab_classical::nn::join(prefix, "head"), &mut self.head);
+    }
+}
+
+#[test]
+fn a_model_with_concat_and_matmul_converts_and_runs_in_int8() {
+    let mut r = rng(3);
+    let mut model = ConcatMatmul {
+        left: Conv2d::new(3, 4, 3, Conv2dSpec::new(1, 1), true, &mut r),
+        right: Conv2d::new(3, 6, 1, Conv2dSpec::default(), true, &mut r),
+        head: tinylab_classical::nn::Param::new("head", rand_uniform(&[10, 10], -0.5, 0.5, &mut r)),
+    };
+    let q = int8::convert(&mut model, &images(48, 7), &ConvertOptions::default()).unwrap();
+    let kinds: Vec<&str> = q.nodes().iter().map(|n| n.layer.name()).collect();
+    assert_eq!(kinds, ["conv", "conv", "concat", "global_avg_pool", "fully_connected"]);
+    assert_eq!(
+        q.nodes()[2].inputs,
+        [tinylab_classical::int8::Source::Node(0), tinylab_classical::int8::Source::Node(1)]
+    );
+    // Bit for bit against the exact reference, on inputs beyond the calibrated range too.
+    let x = images(16, 8).mapv(|v| v * 1.2);
+    let xq = q.quantize_input(&x).unwrap();
+    let got = q.run_quantized(&xq, [16, 3, 12, 12]).unwrap();
+    assert_eq!(got, reference::forward(&q, &xq, [16, 3, 12, 12]).unwrap());
+    // Within a few output steps of its fake-quant twin (the same tolerance as the CNN above), and close
+    // to the float model relative to the logits' spread, on inputs in the calibrated range.
+    let step = q.output_params().scale[0];
+    let worst = |a: &Tensor, b: &Tensor| a.iter().zip(b.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let x = images(16, 9);
+    let int8 = q.forward(&x).unwrap();
+    let fake = worst(&int8, &q.forward_fake_quant(&x).unwrap());
+    assert!(fake <= 4.0 * step, "{fake} from the fake-quant twin against an output step of {step}");
+    let float = model.forward(&Var::constant(x.clone()), &mut Ctx::eval()).unwrap().value().clone();
+    let spread =
+        float.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) - float.iter().fold(f32::INFINITY, |m, v| m.min(*v));
+    let err = worst(&float, &int8);
+    assert!(err <= 0.1 * spread, "worst error {err} against a spread of {spread} (step {step})");
+    // And through the saved format.
+    let path = std::env::temp_dir().join(format!("tinylab-concat-{}.ckpt", std::process::id()));
+    q.save(&path).unwrap();
+    let back = int8::Int8Model::load(&path).unwrap();
+    assert_eq!(back.run_quantized(&xq, [16, 3, 12, 12]).unwrap(), got);
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn int8_models_of_format_1_are_refused_naming_both_versions() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph/int8_model_v1.ckpt");
+    let err = int8::Int8Model::load(&path).unwrap_err().to_string();
+    assert!(err.contains("version 1") && err.contains("version 2") && err.contains("int8_model_v1.ckpt"), "{err}");
 }

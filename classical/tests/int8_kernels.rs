@@ -99,7 +99,7 @@ proptest! {
         let zp = int(&mut r, -128, 127);
         let rq = requant(&mut r, o, c.single);
         let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, zp, &rq).unwrap();
-        let conv = QConv2d::new(weight, shape, bias, spec, zp, rq).unwrap();
+        let conv = QConv2d::from_parts(weight, shape, bias, spec, zp, rq).unwrap();
         let xh = nchw_to_nhwc(&x, d);
         for b in backends() {
             let (got, gd) = conv.forward_with(b, &xh, d).unwrap();
@@ -122,7 +122,7 @@ proptest! {
         let zp = int(&mut r, -128, 127);
         let rq = requant(&mut r, o, c.single);
         let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, zp, &rq).unwrap();
-        let dw = QDepthwiseConv2d::new(weight, shape, bias, spec, zp, rq).unwrap();
+        let dw = QDepthwiseConv2d::from_parts(weight, shape, bias, spec, zp, rq).unwrap();
         let (got, gd) = dw.forward(&nchw_to_nhwc(&x, d), d).unwrap();
         prop_assert_eq!(gd, wd);
         prop_assert_eq!(nhwc_to_nchw(&got, gd), want);
@@ -137,7 +137,7 @@ proptest! {
         let zp = int(&mut r, -128, 127);
         let rq = requant(&mut r, o, single);
         let want = reference::fully_connected(&x, n, &weight, o, k, &bias, zp, &rq).unwrap();
-        let fc = QLinear::new(weight, o, k, bias, zp, rq).unwrap();
+        let fc = QLinear::from_parts(weight, o, k, bias, zp, rq).unwrap();
         for b in backends() {
             prop_assert_eq!(&fc.forward_with(b, &x, n).unwrap(), &want, "backend {:?}", b);
         }
@@ -211,14 +211,16 @@ fn kernels_reject_bad_shapes() {
         RoundingPolicy::DoubleRounding,
     )
     .unwrap();
-    let conv =
-        QConv2d::new(vec![1; 2 * 3 * 9], [2, 3, 3, 3], vec![0; 2], Conv2dSpec::new(1, 1), 0, rq.clone()).unwrap();
+    let conv = QConv2d::from_parts(vec![1; 2 * 3 * 9], [2, 3, 3, 3], vec![0; 2], Conv2dSpec::new(1, 1), 0, rq.clone())
+        .unwrap();
     let err = conv.forward(&[0; 4 * 25], Dims::new(1, 4, 5, 5)).unwrap_err().to_string();
     assert!(err.contains("[1, 4, 5, 5]") && err.contains("[2, 3, 3, 3]"), "{err}");
     assert!(conv.forward(&[0; 10], Dims::new(1, 3, 5, 5)).is_err());
-    assert!(QConv2d::new(vec![1; 5], [2, 3, 3, 3], vec![0; 2], Conv2dSpec::new(1, 1), 0, rq.clone()).is_err());
-    assert!(QConv2d::new(vec![1; 54], [2, 3, 3, 3], vec![0; 2], Conv2dSpec::new(1, 1), 200, rq.clone()).is_err());
-    let fc = QLinear::new(vec![1; 6], 2, 3, vec![0; 2], 0, rq.clone()).unwrap();
+    assert!(QConv2d::from_parts(vec![1; 5], [2, 3, 3, 3], vec![0; 2], Conv2dSpec::new(1, 1), 0, rq.clone()).is_err());
+    assert!(
+        QConv2d::from_parts(vec![1; 54], [2, 3, 3, 3], vec![0; 2], Conv2dSpec::new(1, 1), 200, rq.clone()).is_err()
+    );
+    let fc = QLinear::from_parts(vec![1; 6], 2, 3, vec![0; 2], 0, rq.clone()).unwrap();
     assert!(fc.forward(&[0; 7], 2).is_err());
     assert!(Requant::new(vec![], 0, -128, 127, RoundingPolicy::DoubleRounding).is_err());
     assert!(Requant::new(rq.multipliers.clone(), 0, 10, -10, RoundingPolicy::DoubleRounding).is_err());

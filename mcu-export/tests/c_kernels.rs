@@ -486,7 +486,7 @@ fn conv_matches_rust_on_windows() {
             let bias = r.bias(o);
             let rq = r.requant(o, policy);
             let spec = Conv2dSpec { stride, padding: pad, dilation: dil, groups };
-            let conv = QConv2d::new(weight.clone(), shape, bias.clone(), spec, izp, rq.clone()).unwrap();
+            let conv = QConv2d::from_parts(weight.clone(), shape, bias.clone(), spec, izp, rq.clone()).unwrap();
             let (want, od) = conv.forward(&x, Dims::new(1, c, h, w)).unwrap();
 
             let ow = rand_window(&mut r, od.h, od.w);
@@ -572,7 +572,8 @@ fn depthwise_matches_rust_on_windows_and_in_place() {
             let rq = r.requant(o, policy);
             let spec = Conv2dSpec { stride, padding: pad, dilation: dil, groups: c };
             let dw =
-                QDepthwiseConv2d::new(weight.clone(), [o, 1, k.0, k.1], bias.clone(), spec, izp, rq.clone()).unwrap();
+                QDepthwiseConv2d::from_parts(weight.clone(), [o, 1, k.0, k.1], bias.clone(), spec, izp, rq.clone())
+                    .unwrap();
             let (want, od) = dw.forward(&x, Dims::new(1, c, h, w)).unwrap();
             let ctx = format!(
                 "{policy:?} case {case}: depthwise k {k:?} s {stride:?} p {pad:?} d {dil:?} c {c} x{mult} {h}x{w}"
@@ -656,7 +657,7 @@ fn fully_connected_matches_rust() {
             let weight = r.i8s(o * k, -127);
             let bias = r.bias(o);
             let rq = r.requant(o, policy);
-            let fc = QLinear::new(weight.clone(), o, k, bias.clone(), izp, rq.clone()).unwrap();
+            let fc = QLinear::from_parts(weight.clone(), o, k, bias.clone(), izp, rq.clone()).unwrap();
             wants.push((fc.forward(&x, 1).unwrap(), format!("{policy:?}: fc {k}->{o}")));
             writeln!(main_c, "    {{").unwrap();
             arr(&mut main_c, "const int8_t", "x", &x);

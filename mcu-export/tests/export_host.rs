@@ -130,7 +130,7 @@ fn converted(seed: u64, policy: RoundingPolicy) -> (Int8Model, Tensor) {
     let size = 6 + (seed as usize * 7) % 9;
     let (model, _) = random_model(seed, c, size);
     let calib = randn(&[16, c, size, size], 1.0, &mut rng(seed + 1));
-    let q = convert(&model, &calib, &ConvertOptions { policy, ..ConvertOptions::default() }).unwrap();
+    let q = convert(&mut model, &calib, &ConvertOptions { policy, ..ConvertOptions::default() }).unwrap();
     // Test inputs a little beyond the calibrated range, so the clamps are exercised.
     let x = randn(&[3, c, size, size], 1.3, &mut rng(seed + 2));
     (q, x)
@@ -261,7 +261,7 @@ fn zoo_models_run_bit_exact_on_the_host() {
         ("mbv2", zoo::mobilenet_v2(0.35, 10, 5).unwrap(), [6, 3, 40, 40]),
     ] {
         let x = randn(&shape, 1.0, &mut rng(2));
-        let q = convert(&model, &x, &ConvertOptions::default()).unwrap();
+        let q = convert(&mut model, &x, &ConvertOptions::default()).unwrap();
         let graph = McuGraph::from_int8(&q).unwrap();
         let samples = Samples::from_engine(&q, &graph, &x).unwrap();
         let mut arenas = Vec::new();
@@ -307,7 +307,7 @@ fn oversized_plans_and_bad_options_are_refused() {
 fn anchor_architectures_plan_as_published() {
     let arena = |width: f32, res: usize, planner: Planner| {
         let m = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels).unwrap();
-        let q = convert(&m, &randn(&[1, 3, res, res], 1.0, &mut rng(1)), &ConvertOptions::default()).unwrap();
+        let q = convert(&mut m, &randn(&[1, 3, res, res], 1.0, &mut rng(1)), &ConvertOptions::default()).unwrap();
         let g = McuGraph::from_int8(&q).unwrap();
         plan(&g, planner).unwrap().arena_bytes
     };
@@ -347,7 +347,7 @@ fn zoo_models_run_bit_exact_on_an_emulated_cortex_m4() {
         ("mbv2", zoo::mobilenet_v2(0.35, 4, 6).unwrap(), [2, 3, 32, 32]),
     ] {
         let x = randn(&shape, 1.0, &mut rng(3));
-        let q = convert(&model, &x, &ConvertOptions::default()).unwrap();
+        let q = convert(&mut model, &x, &ConvertOptions::default()).unwrap();
         let graph = McuGraph::from_int8(&q).unwrap();
         let samples = Samples::from_engine(&q, &graph, &x).unwrap();
         for (k, planner) in

@@ -179,7 +179,7 @@ fn deploy(
     let history = d.recipe.train(&mut d.model, &d.split, seed)?;
     let float_accuracy = history.last().map_or(0.0, |h| h.val_accuracy);
     let calib: Vec<usize> = (0..CALIBRATION_IMAGES.min(d.split.train.len())).collect();
-    let q = convert(&d.model, &gather_batch(&d.split.train.images, &calib), &ConvertOptions::default())?;
+    let q = convert(&mut d.model, &gather_batch(&d.split.train.images, &calib), &ConvertOptions::default())?;
     q.save(&ctx.out_dir.join(format!("{}_int8.ckpt", d.name)))?;
     let test_x = d.split.test.images.clone().into_dyn();
     let engine_pred = q.predict(&test_x)?;
@@ -263,7 +263,7 @@ fn anchors() -> Result<Vec<Value>, ExperimentError> {
     for (name, width, res, published) in cases {
         let model = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels)?;
         let x: Tensor = randn(&[1, 3, res, res], 1.0, &mut rng(1));
-        let q: Int8Model = convert(&model, &x, &ConvertOptions::default())?;
+        let q: Int8Model = convert(&mut model, &x, &ConvertOptions::default())?;
         let graph = McuGraph::from_int8(&q).map_err(ee)?;
         let plans: Vec<Value> = planners(4)
             .into_iter()

@@ -196,7 +196,7 @@ impl Experiment for QuantLab {
         lab.fine_tune(&mut m, &mut Sgd::new(0.9, 5e-4), 40)?;
         remove_activation_quant(&mut m);
         bake_quantizers(&mut m);
-        let q = convert(&m, &calibration, &ConvertOptions::default())?;
+        let q = convert(&mut m, &calibration, &ConvertOptions::default())?;
         let (engine, fake, agree) = lab.int8_accuracy(&q)?;
         int8.push(
             json!({"stage": "QAT", "calibration": "MinMax", "engine_accuracy": engine, "fake_quant_accuracy": fake,

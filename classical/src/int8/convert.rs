@@ -1,36 +1,39 @@
-//! Post-training conversion of a float [`Sequential`] to an [`Int8Model`] in one call.
+//! Post-training conversion of a float model to an [`Int8Model`] in one call, through the model graph.
 //!
-//! 1. Lowering: the model is walked (nested `Sequential`s and `Residual`s included, layers found by
-//!    downcasting), batch norms are folded into the preceding `Conv2d` / `Linear`
-//!    ([`fold_batch_norm`]), a following ReLU / ReLU6 is attached to it, dropout is dropped.
-//! 2. Calibration: the folded float graph runs over the calibration images; a [`RangeObserver`] sees
-//!    the input and every tensor that gets parameters of its own (conv / linear outputs after their
-//!    activation, residual sums); pooling, flatten and standalone ReLUs keep their input's parameters,
-//!    as TFLite requires.
-//! 3. Quantization (TFLite's int8 scheme): weights per output channel, symmetric on [-127, 127];
-//!    activations per tensor, asymmetric on [-128, 127]; biases int32 at scale `s_in s_w[o]`;
-//!    requantization multipliers `s_in s_w[o] / s_out` ([`quantize_multiplier`]); ReLU / ReLU6 become
-//!    the output clamp (`CalculateActivationRangeQuantized`).
+//! 1. Lowering ([`lower`]): the model is traced ([`graph::trace`]); dropout is removed, batch norms are
+//!    folded into the convolution or linear layer before them ([`FoldBatchNorm`]), a following ReLU /
+//!    ReLU6 is fused into the convolution, linear layer or addition before it ([`FuseActivations`]),
+//!    and a matrix product with a constant becomes a linear layer (its weight the constant's transpose).
+//! 2. Calibration: the lowered float graph runs over the calibration images; a [`RangeObserver`] sees
+//!    the input and every value that gets parameters of its own (convolution / linear outputs after
+//!    their activation, additions, concatenations); pooling, flatten and standalone ReLUs keep their
+//!    input's parameters, as TFLite requires.
+//! 3. Quantization (TFLite's int8 scheme, [`QuantizedWeights::quantize`]): weights per output
+//!    channel, symmetric on [-127, 127]; activations per tensor, asymmetric on [-128, 127]; biases
+//!    int32 at scale `s_in s_w[o]`; requantization multipliers `s_in s_w[o] / s_out`; ReLU / ReLU6
+//!    become the output clamp (`CalculateActivationRangeQuantized`).
+//!
+//! Any traced model converts whose nodes all have int8 kernels; the first node without one is named in
+//! the error.
 
-use super::fixed_point::{QuantizedMultiplier, Requant, RoundingPolicy, quantize_multiplier};
-use super::float_graph::{self, FloatLayer, FloatNode};
-use super::graph::{Int8Layer, Int8Model, Int8Node, scale_zp};
+use super::fixed_point::RoundingPolicy;
 use super::kernels::add::QAdd;
+use super::kernels::concat::QConcat;
 use super::kernels::conv::QConv2d;
 use super::kernels::depthwise::QDepthwiseConv2d;
 use super::kernels::fully_connected::QLinear;
+use super::model::{Int8Layer, Int8Model, Int8Node, Source, scale_zp};
+use super::weights::QuantizedWeights;
 use crate::compress::calibrate::{Calibration, RangeObserver};
-use crate::compress::fold::fold_batch_norm;
 use crate::compress::quant::QuantParams;
 use crate::error::{Result, arg_err};
-use crate::nn::{
-    Act, AvgPool2d, BatchNorm, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear, MaxPool2d, Module, Residual,
-    Sequential, join,
-};
+use crate::graph::{self, BinaryOp, FoldBatchNorm, FuseActivations, Graph, Node, NodeId, NodeOp, RemoveDropout};
+use crate::nn::Module;
 use crate::ops::Activation;
-use crate::tensor::{Tensor, contiguous};
+use crate::tensor::{Tensor, contiguous, zeros};
 use ndarray::{Axis, Slice};
-use std::any::Any;
+
+const OP: &str = "int8::convert";
 
 /// Settings of [`convert`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,145 +53,128 @@ impl Default for ConvertOptions {
 }
 
 /// Converts `model` to an int8 model, calibrating activation ranges on `calibration` images
-/// `(N, C, H, W)`. Unsupported layers or activations are errors naming the layer's path.
-pub fn convert(model: &Sequential, calibration: &Tensor, opts: &ConvertOptions) -> Result<Int8Model> {
+/// `(N, C, H, W)`. A node without an int8 kernel is an error naming its module path.
+///
+/// ```
+/// use tinylab_classical::{int8, nn::zoo, tensor};
+/// let mut cnn = zoo::reference_cnn(1, 8, 10, 0)?;
+/// let images = tensor::rand_uniform(&[32, 1, 8, 8], -1.0, 1.0, &mut tensor::rng(1));
+/// let q = int8::convert(&mut cnn, &images, &int8::ConvertOptions::default())?;
+/// assert_eq!(q.macs()?, 84224);
+/// assert_eq!(q.forward(&images)?.shape(), &[32, 10]);
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
+pub fn convert(model: &mut dyn Module, calibration: &Tensor, opts: &ConvertOptions) -> Result<Int8Model> {
     let shape = calibration.shape();
     if shape.len() != 4 || shape[0] == 0 {
+        return Err(arg_err(OP, format!("calibration images must be a non-empty (N, C, H, W), got {shape:?}")));
+    }
+    convert_graph(graph::trace(model, &shape[1..])?, calibration, opts)
+}
+
+/// Converts a traced graph (see [`convert`]).
+pub fn convert_graph(mut g: Graph, calibration: &Tensor, opts: &ConvertOptions) -> Result<Int8Model> {
+    let shape = calibration.shape();
+    if shape.len() != 4 || shape[0] == 0 || g.input_shape()[1..] != shape[1..] {
         return Err(arg_err(
-            "int8::convert",
-            format!("calibration images must be a non-empty (N, C, H, W), got {shape:?}"),
+            OP,
+            format!(
+                "calibration images {shape:?} must be a non-empty (N, C, H, W) of the traced {:?}",
+                g.input_shape()
+            ),
         ));
     }
     if opts.batch_size == 0 {
-        return Err(arg_err("int8::convert", "batch size must be positive"));
+        return Err(arg_err(OP, "batch size must be positive"));
     }
-    let graph = lower(model, "")?;
-    let (input, observers) = calibrate(&graph, calibration, opts)?;
-    let mut points = observers.into_iter();
-    let mut current = input.clone();
-    let nodes = quantize_nodes(&graph, &mut current, &mut points, opts.policy)?;
-    Int8Model::from_parts(input, [shape[1], shape[2], shape[3]], nodes, opts.policy)
+    lower(&mut g)?;
+    let (input, observed) = calibrate(&g, calibration, opts)?;
+    quantize(&g, input, &observed, opts.policy, [shape[1], shape[2], shape[3]])
 }
 
-/// A short name of a module for error messages.
-fn type_name(m: &dyn Module) -> String {
-    let debug = format!("{m:?}");
-    debug.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("?").to_string()
+/// The value of a weight input, or an error naming the reader.
+fn constant_value<'a>(g: &'a Graph, id: NodeId, reader: &Node) -> Result<&'a Tensor> {
+    g.node(id).value.as_ref().ok_or_else(|| {
+        arg_err(
+            OP,
+            format!("`{}` ({}) reads weights computed at run time; no int8 kernel does", reader.path, reader.op.name()),
+        )
+    })
 }
 
-fn supported_act(kind: Activation, path: &str) -> Result<Activation> {
-    match kind {
-        Activation::Relu | Activation::Relu6 => Ok(kind),
-        other => Err(arg_err(
-            "int8::convert",
-            format!("activation {other:?} at `{path}` has no int8 kernel (only ReLU and ReLU6 fold into clamps)"),
-        )),
+fn constant(value: Tensor, path: &str) -> Node {
+    Node {
+        op: NodeOp::Constant,
+        inputs: Vec::new(),
+        shape: value.shape().to_vec(),
+        path: path.to_string(),
+        value: Some(value),
     }
 }
 
-/// Lowers a `Sequential` to the float graph (see the module docs).
-fn lower(model: &Sequential, prefix: &str) -> Result<Vec<FloatNode>> {
-    let layers: Vec<(String, &dyn Module)> = model
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (join(prefix, &i.to_string()), l.as_ref()))
-        .filter(|(_, l)| (*l as &dyn Any).downcast_ref::<Dropout>().is_none())
-        .collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < layers.len() {
-        let (path, layer) = (&layers[i].0, layers[i].1);
-        let any = layer as &dyn Any;
-        i += 1;
-        let weighted = if let Some(c) = any.downcast_ref::<Conv2d>() {
-            Some((c.weight.effective_value(), c.bias.as_ref().map(|b| b.effective_value()), Some(c.spec)))
-        } else {
-            any.downcast_ref::<Linear>()
-                .map(|l| (l.weight.effective_value(), l.bias.as_ref().map(|b| b.effective_value()), None))
-        };
-        if let Some((mut weight, mut bias, spec)) = weighted {
-            if let Some(bn) = layers.get(i).and_then(|(_, l)| (*l as &dyn Any).downcast_ref::<BatchNorm>()) {
-                let (w, b) = fold_batch_norm(&weight, bias.as_ref(), bn)?;
-                (weight, bias) = (w, Some(b));
-                i += 1;
+/// The float graph the converter calibrates and quantizes: dropout removed, batch norms folded,
+/// ReLU / ReLU6 fused, matrix products with a constant turned into linear layers, and every
+/// convolution and linear layer given a bias (zeros where it had none).
+pub fn lower(g: &mut Graph) -> Result<()> {
+    graph::apply_passes(g, &[&RemoveDropout, &FoldBatchNorm])?;
+    for i in 0..g.nodes().len() {
+        if matches!(g.node(i).op, NodeOp::MatMul) {
+            let (x, b) = (g.node(i).inputs[0], g.node(i).inputs[1]);
+            let Some(value) = g.node(b).value.as_ref() else { continue };
+            if value.ndim() != 2 || g.node(x).shape.len() != 2 {
+                continue;
             }
-            let mut act = None;
-            if let Some((p, a)) =
-                layers.get(i).and_then(|(p, l)| (*l as &dyn Any).downcast_ref::<Act>().map(|a| (p, a)))
-            {
-                act = Some(supported_act(a.kind, p)?);
-                i += 1;
-            }
-            let bias = bias.unwrap_or_else(|| crate::tensor::zeros(&[weight.shape()[0]]));
-            let layer = match spec {
-                Some(spec) => FloatLayer::Conv { weight, bias, spec, act },
-                None => FloatLayer::Linear { weight, bias, act },
-            };
-            out.push(FloatNode { path: path.clone(), layer });
-            continue;
+            let weight = value.t().as_standard_layout().into_owned();
+            let path = g.node(i).path.clone();
+            let w = g.add_node(constant(weight, &path))?;
+            let node = g.node_mut(i);
+            node.op = NodeOp::Linear { act: None };
+            node.inputs = vec![x, w];
         }
-        let layer = if any.downcast_ref::<BatchNorm>().is_some() {
-            return Err(arg_err("int8::convert", format!("batch norm at `{path}` does not follow a Conv2d or Linear")));
-        } else if let Some(a) = any.downcast_ref::<Act>() {
-            FloatLayer::Act(supported_act(a.kind, path)?)
-        } else if let Some(p) = any.downcast_ref::<MaxPool2d>() {
-            FloatLayer::MaxPool(p.spec)
-        } else if let Some(p) = any.downcast_ref::<AvgPool2d>() {
-            FloatLayer::AvgPool(p.spec)
-        } else if any.downcast_ref::<GlobalAvgPool>().is_some() {
-            FloatLayer::GlobalAvgPool
-        } else if any.downcast_ref::<Flatten>().is_some() {
-            FloatLayer::Flatten
-        } else if let Some(s) = any.downcast_ref::<Sequential>() {
-            out.extend(lower(s, path)?);
-            continue;
-        } else if let Some(r) = any.downcast_ref::<Residual>() {
-            FloatLayer::Residual {
-                body: lower(&r.body, &join(path, "body"))?,
-                shortcut: r.shortcut.as_ref().map(|s| lower(s, &join(path, "shortcut"))).transpose()?,
-                post: r.post.map(|a| supported_act(a, path)).transpose()?,
-            }
-        } else {
-            return Err(arg_err("int8::convert", format!("layer `{path}` ({}) has no int8 kernel", type_name(layer))));
-        };
-        out.push(FloatNode { path: path.clone(), layer });
     }
-    Ok(out)
-}
-
-/// Marks, in point order, which points get their own parameters.
-fn own_params(graph: &[FloatNode], out: &mut Vec<bool>) {
-    for node in graph {
-        if let FloatLayer::Residual { body, shortcut, .. } = &node.layer {
-            own_params(body, out);
-            if let Some(s) = shortcut {
-                own_params(s, out);
+    graph::apply_passes(g, &[&FuseActivations::relus()])?;
+    for i in 0..g.nodes().len() {
+        let n = g.node(i);
+        match &n.op {
+            NodeOp::BatchNorm { .. } => {
+                return Err(arg_err(OP, format!("batch norm at `{}` does not follow a Conv2d or Linear", n.path)));
             }
+            NodeOp::Conv2d { .. } | NodeOp::Linear { .. } if n.inputs.len() == 2 => {
+                let channels = g.node(n.inputs[1]).shape[0];
+                let path = n.path.clone();
+                let b = g.add_node(constant(zeros(&[channels]), &path))?;
+                g.node_mut(i).inputs.push(b);
+            }
+            _ => {}
         }
-        out.push(node.layer.has_own_params());
     }
+    g.compact();
+    Ok(())
 }
 
-/// The input's parameters and, per point, the calibrated parameters (None where inherited).
-fn calibrate(
-    graph: &[FloatNode],
-    images: &Tensor,
-    opts: &ConvertOptions,
-) -> Result<(QuantParams, Vec<Option<QuantParams>>)> {
-    let mut own = Vec::new();
-    own_params(graph, &mut own);
+/// True for nodes whose output is calibrated (the others keep their first input's parameters).
+fn has_own_params(op: &NodeOp) -> bool {
+    matches!(
+        op,
+        NodeOp::Conv2d { .. }
+            | NodeOp::Linear { .. }
+            | NodeOp::Binary { op: BinaryOp::Add, .. }
+            | NodeOp::Concat { .. }
+    )
+}
+
+/// The input's parameters and, per graph node, the calibrated parameters (None where inherited).
+fn calibrate(g: &Graph, images: &Tensor, opts: &ConvertOptions) -> Result<(QuantParams, Vec<Option<QuantParams>>)> {
     let mut input_obs = RangeObserver::new(opts.calibration);
     let mut observers: Vec<Option<RangeObserver>> =
-        own.iter().map(|&o| o.then(|| RangeObserver::new(opts.calibration))).collect();
+        g.nodes().iter().map(|n| has_own_params(&n.op).then(|| RangeObserver::new(opts.calibration))).collect();
     let n = images.shape()[0];
     for start in (0..n).step_by(opts.batch_size) {
         let batch = images.slice_axis(Axis(0), Slice::from(start..(start + opts.batch_size).min(n))).to_owned();
         input_obs.observe(contiguous(&batch).as_slice().expect("standard layout"));
-        let mut point = 0;
-        float_graph::run(graph, batch, &mut point, &mut |p, t| {
-            if let Some(obs) = observers[p].as_mut() {
-                obs.observe(t.as_slice().expect("ops return standard layout"));
+        g.run_with(&batch, &mut |id, t| {
+            if let Some(obs) = observers[id].as_mut() {
+                obs.observe(contiguous(t).as_slice().expect("standard layout"));
             }
             Ok(())
         })?;
@@ -213,101 +199,122 @@ fn activation_range(act: Option<Activation>, p: &QuantParams) -> (i32, i32) {
     }
 }
 
-/// Per-channel int8 weights, their scales, and the int32 bias at scale `s_in s_w[o]`.
-fn quantize_weights(weight: &Tensor, bias: &Tensor, s_in: f32) -> Result<(Vec<i8>, Vec<f32>, Vec<i32>)> {
-    let wp = QuantParams::per_channel_symmetric(weight, 0, 8)?;
-    let wq = wp.quantize(weight)?.into_iter().map(|v| v as i8).collect();
-    let bq = bias
-        .iter()
-        .zip(&wp.scale)
-        .map(|(&b, &sw)| (b as f64 / (s_in as f64 * sw as f64)).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32)
-        .collect();
-    Ok((wq, wp.scale, bq))
-}
-
-/// Per-channel multipliers `s_in s_w[o] / s_out` (in f64, as TFLite computes them).
-fn multipliers(
-    s_in: f32,
-    weight_scales: &[f32],
-    s_out: f32,
+/// The int8 layers of the lowered, calibrated graph.
+fn quantize(
+    g: &Graph,
+    input: QuantParams,
+    observed: &[Option<QuantParams>],
     policy: RoundingPolicy,
-) -> Result<Vec<QuantizedMultiplier>> {
-    weight_scales.iter().map(|&sw| quantize_multiplier(s_in as f64 * sw as f64 / s_out as f64, policy)).collect()
-}
-
-fn quantize_nodes(
-    graph: &[FloatNode],
-    current: &mut QuantParams,
-    points: &mut impl Iterator<Item = Option<QuantParams>>,
-    policy: RoundingPolicy,
-) -> Result<Vec<Int8Node>> {
-    let mut nodes = Vec::with_capacity(graph.len());
-    for node in graph {
-        let (s_in, zp_in) = scale_zp(current);
-        let (layer, output, act) = match &node.layer {
-            FloatLayer::Residual { body, shortcut, post } => {
-                let mut main_q = current.clone();
-                let body = quantize_nodes(body, &mut main_q, points, policy)?;
-                let mut skip_q = current.clone();
-                let shortcut = shortcut.as_ref().map(|s| quantize_nodes(s, &mut skip_q, points, policy)).transpose()?;
-                let out = next_own(points, &node.path)?;
-                let (lo, hi) = activation_range(*post, &out);
-                let add = QAdd::new(scale_zp(&main_q), scale_zp(&skip_q), scale_zp(&out), lo, hi, policy)?;
-                (Int8Layer::Residual { body, shortcut, add }, out, *post)
-            }
-            FloatLayer::Conv { weight, bias, spec, act } => {
-                let out = next_own(points, &node.path)?;
-                let (lo, hi) = activation_range(*act, &out);
-                let (wq, scales, bq) = quantize_weights(weight, bias, s_in)?;
-                let requant =
-                    Requant::new(multipliers(s_in, &scales, out.scale[0], policy)?, out.zero_point[0], lo, hi, policy)?;
-                let ws = weight.shape();
-                let shape = [ws[0], ws[1], ws[2], ws[3]];
-                let depthwise = spec.groups > 1 && ws[1] == 1;
-                let layer = if depthwise {
-                    let op = QDepthwiseConv2d::new(wq, shape, bq, *spec, zp_in, requant)?;
-                    Int8Layer::Depthwise { op, weight_scales: scales }
-                } else {
-                    Int8Layer::Conv { op: QConv2d::new(wq, shape, bq, *spec, zp_in, requant)?, weight_scales: scales }
-                };
-                (layer, out, *act)
-            }
-            FloatLayer::Linear { weight, bias, act } => {
-                let out = next_own(points, &node.path)?;
-                let (lo, hi) = activation_range(*act, &out);
-                let (wq, scales, bq) = quantize_weights(weight, bias, s_in)?;
-                let requant =
-                    Requant::new(multipliers(s_in, &scales, out.scale[0], policy)?, out.zero_point[0], lo, hi, policy)?;
-                let (o, k) = (weight.shape()[0], weight.shape()[1]);
-                let op = QLinear::new(wq, o, k, bq, zp_in, requant)?;
-                (Int8Layer::FullyConnected { op, weight_scales: scales }, out, *act)
-            }
-            other => {
-                points.next();
-                let layer = match other {
-                    FloatLayer::MaxPool(s) => Int8Layer::MaxPool(*s),
-                    FloatLayer::AvgPool(s) => Int8Layer::AvgPool(*s),
-                    FloatLayer::GlobalAvgPool => Int8Layer::GlobalAvgPool,
-                    FloatLayer::Flatten => Int8Layer::Flatten,
-                    FloatLayer::Act(a) => {
-                        let (min, max) = activation_range(Some(*a), current);
-                        Int8Layer::Clamp { min, max }
-                    }
-                    _ => unreachable!("weighted layers and residuals are handled above"),
-                };
-                let act = if let FloatLayer::Act(a) = other { Some(*a) } else { None };
-                (layer, current.clone(), act)
-            }
+    input_shape: [usize; 3],
+) -> Result<Int8Model> {
+    let mut source: Vec<Option<Source>> = vec![None; g.nodes().len()];
+    let mut nodes: Vec<Int8Node> = Vec::new();
+    for (id, n) in g.nodes().iter().enumerate() {
+        if matches!(n.op, NodeOp::Input) {
+            source[id] = Some(Source::Input);
+            continue;
+        }
+        if n.op.is_value() {
+            continue;
+        }
+        let inputs: Vec<Source> = n
+            .inputs
+            .iter()
+            .filter(|&&i| !g.node(i).op.is_value())
+            .map(|&i| source[i].ok_or_else(|| no_kernel(g.node(i), "")))
+            .collect::<Result<_>>()?;
+        let params_of = |s: &Source| match s {
+            Source::Input => input.clone(),
+            Source::Node(j) => nodes[*j].output.clone(),
         };
-        *current = output.clone();
-        nodes.push(Int8Node { path: node.path.clone(), layer, output, act });
+        let Some(first) = inputs.first() else { return Err(no_kernel(n, " (it reads only constants)")) };
+        let in_params = params_of(first);
+        let own = || observed[id].clone().ok_or_else(|| arg_err(OP, format!("no calibrated range for `{}`", n.path)));
+        if let Some(a) = n.op.act()
+            && !matches!(a, Activation::Relu | Activation::Relu6)
+        {
+            return Err(no_kernel(n, &format!(" for its fused activation {a:?}")));
+        }
+        let (layer, output) = match &n.op {
+            NodeOp::Conv2d { spec, act } => {
+                let out = own()?;
+                let qw = weights(g, n, &in_params, &out, *act, policy)?;
+                let depthwise = spec.groups > 1 && qw.shape[1] == 1;
+                let layer = if depthwise {
+                    Int8Layer::Depthwise(QDepthwiseConv2d::new(qw, *spec)?)
+                } else {
+                    Int8Layer::Conv(QConv2d::new(qw, *spec)?)
+                };
+                (layer, out)
+            }
+            NodeOp::Linear { act } => {
+                let out = own()?;
+                (Int8Layer::FullyConnected(QLinear::new(weights(g, n, &in_params, &out, *act, policy)?)?), out)
+            }
+            NodeOp::Binary { op: BinaryOp::Add, act } if inputs.len() == 2 => {
+                let out = own()?;
+                let (lo, hi) = activation_range(*act, &out);
+                let b = params_of(&inputs[1]);
+                let add = QAdd::new(scale_zp(&in_params), scale_zp(&b), scale_zp(&out), lo, hi, policy)?;
+                (Int8Layer::Add(add), out)
+            }
+            NodeOp::Concat { axis: 1 } => {
+                let out = own()?;
+                let ins: Vec<(f32, i32)> = inputs.iter().map(|s| scale_zp(&params_of(s))).collect();
+                (Int8Layer::Concat(QConcat::new(&ins, scale_zp(&out), policy)?), out)
+            }
+            NodeOp::MaxPool2d(s) => (Int8Layer::MaxPool(*s), in_params),
+            NodeOp::AvgPool2d(s) => (Int8Layer::AvgPool(*s), in_params),
+            NodeOp::GlobalAvgPool => (Int8Layer::GlobalAvgPool, in_params),
+            NodeOp::Reshape if is_flatten(g, n) => (Int8Layer::Flatten, in_params),
+            NodeOp::Activation(a @ (Activation::Relu | Activation::Relu6)) => {
+                let (min, max) = activation_range(Some(*a), &in_params);
+                (Int8Layer::Clamp { min, max }, in_params)
+            }
+            NodeOp::Activation(a) => {
+                return Err(arg_err(
+                    OP,
+                    format!(
+                        "activation {a:?} at `{}` has no int8 kernel (only ReLU and ReLU6 fold into clamps)",
+                        n.path
+                    ),
+                ));
+            }
+            _ => return Err(no_kernel(n, "")),
+        };
+        let act = match n.op {
+            NodeOp::Activation(a) => Some(a),
+            _ => n.op.act(),
+        };
+        source[id] = Some(Source::Node(nodes.len()));
+        nodes.push(Int8Node { path: n.path.clone(), inputs, layer, output, act });
     }
-    Ok(nodes)
+    if source[g.output()] != Some(Source::Node(nodes.len().wrapping_sub(1))) {
+        return Err(arg_err(OP, "the model's output is not its last computed value"));
+    }
+    Int8Model::from_parts(input, input_shape, nodes, policy)
 }
 
-fn next_own(points: &mut impl Iterator<Item = Option<QuantParams>>, path: &str) -> Result<QuantParams> {
-    points
-        .next()
-        .flatten()
-        .ok_or_else(|| arg_err("int8::convert", format!("no calibrated range for the output of `{path}`")))
+fn no_kernel(n: &Node, why: &str) -> crate::ClassicalError {
+    arg_err(OP, format!("node `{}` ({}) has no int8 kernel{why}", n.path, n.op.name()))
+}
+
+/// The quantized weights and bias of a convolution or linear node `n` `[x, weight, bias]`.
+fn weights(
+    g: &Graph,
+    n: &Node,
+    input: &QuantParams,
+    output: &QuantParams,
+    act: Option<Activation>,
+    policy: RoundingPolicy,
+) -> Result<QuantizedWeights> {
+    let w = constant_value(g, n.inputs[1], n)?;
+    let b = constant_value(g, n.inputs[2], n)?;
+    QuantizedWeights::quantize(w, b, input, output, activation_range(act, output), policy)
+}
+
+/// A reshape of `(N, C, H, W)` or `(N, F)` to `(N, C*H*W)`.
+fn is_flatten(g: &Graph, n: &Node) -> bool {
+    let from = &g.node(n.inputs[0]).shape;
+    n.shape.len() == 2 && (from.len() == 4 || from.len() == 2) && n.shape[0] == from[0]
 }

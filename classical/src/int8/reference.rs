@@ -4,9 +4,10 @@
 //! accumulators, and [`forward`] runs a whole [`Int8Model`] with them.
 
 use super::fixed_point::{QuantizedMultiplier, Requant, RoundingPolicy};
-use super::graph::{Int8Layer, Int8Model, Int8Node, QuantizedOutput};
 use super::kernels::add::{ADD_LEFT_SHIFT, QAdd};
+use super::kernels::concat::QConcat;
 use super::kernels::{Dims, conv_out, out_size};
+use super::model::{Int8Layer, Int8Model, QuantizedOutput, Source};
 use crate::error::{Result, arg_err, shape_err};
 use crate::ops::{Conv2dSpec, Pool2dSpec};
 
@@ -199,71 +200,91 @@ pub fn global_avg_pool(x: &[i8], d: Dims) -> Vec<i8> {
         .collect()
 }
 
+/// Reference concatenation along channels of NCHW inputs (features for flat ones): every value
+/// rescaled exactly to the output's parameters.
+pub fn concat(xs: &[(&[i8], Dims)], p: &QConcat) -> Result<(Vec<i8>, Dims)> {
+    let d0 = xs[0].1;
+    let c: usize = xs.iter().map(|(_, d)| d.c).sum();
+    let plane = d0.h * d0.w;
+    let mut out = Vec::with_capacity(d0.n * c * plane);
+    for n in 0..d0.n {
+        for (i, (x, d)) in xs.iter().enumerate() {
+            if (d.n, d.h, d.w) != (d0.n, d0.h, d0.w) {
+                return Err(shape_err("reference concat", &d0.nchw(), &d.nchw(), "inputs differ outside channels"));
+            }
+            let input = p.inputs[i];
+            for &v in &x[n * d.c * plane..(n + 1) * d.c * plane] {
+                out.push(match input.multiplier {
+                    None => v,
+                    Some(m) => {
+                        let r = requantize_exact(v as i32 - input.zero_point, m, p.policy) + p.output_zero_point as i64;
+                        r.clamp(-128, 127) as i8
+                    }
+                });
+            }
+        }
+    }
+    Ok((out, Dims::new(d0.n, c, d0.h, d0.w)))
+}
+
 /// Runs `model` on NCHW i8 input `x` of `shape` with the reference kernels.
 pub fn forward(model: &Int8Model, x: &[i8], shape: [usize; 4]) -> Result<QuantizedOutput> {
     let d = Dims::new(shape[0], shape[1], shape[2], shape[3]);
     if x.len() != d.len() || shape[1..] != model.input_shape() {
         return Err(shape_err("reference forward", &shape, &model.input_shape(), "input (N, C, H, W)"));
     }
-    let (data, d, flat) = run(model.nodes(), x.to_vec(), d, false)?;
-    let shape = if flat { vec![d.n, d.c] } else { d.nchw().to_vec() };
-    Ok(QuantizedOutput { data, shape })
-}
-
-fn run(nodes: &[Int8Node], mut x: Vec<i8>, mut d: Dims, mut flat: bool) -> Result<(Vec<i8>, Dims, bool)> {
-    for node in nodes {
-        (x, d, flat) = match &node.layer {
-            Int8Layer::Conv { op, .. } => {
-                let (y, od) = conv2d(
-                    &x,
-                    d,
-                    op.weight(),
-                    op.weight_shape(),
-                    op.bias(),
-                    op.spec(),
-                    op.input_zero_point(),
-                    op.requant(),
-                )?;
+    let input = (x.to_vec(), d, false);
+    let mut values: Vec<(Vec<i8>, Dims, bool)> = Vec::with_capacity(model.nodes().len());
+    for node in model.nodes() {
+        let args: Vec<&(Vec<i8>, Dims, bool)> = node
+            .inputs
+            .iter()
+            .map(|s| match s {
+                Source::Input => &input,
+                Source::Node(j) => &values[*j],
+            })
+            .collect();
+        let (x, d, flat) = (&args[0].0, args[0].1, args[0].2);
+        let out = match &node.layer {
+            Int8Layer::Conv(op) => {
+                let w = op.weights();
+                let (y, od) =
+                    conv2d(x, d, &w.values, op.weight_shape(), &w.bias, op.spec(), w.input_zero_point, &w.requant)?;
                 (y, od, false)
             }
-            Int8Layer::Depthwise { op, .. } => {
-                let (y, od) = conv2d(
-                    &x,
-                    d,
-                    op.weight(),
-                    op.weight_shape(),
-                    op.bias(),
-                    op.spec(),
-                    op.input_zero_point(),
-                    op.requant(),
-                )?;
+            Int8Layer::Depthwise(op) => {
+                let w = op.weights();
+                let (y, od) =
+                    conv2d(x, d, &w.values, op.weight_shape(), &w.bias, op.spec(), w.input_zero_point, &w.requant)?;
                 (y, od, false)
             }
-            Int8Layer::FullyConnected { op, .. } => {
+            Int8Layer::FullyConnected(op) => {
                 let (o, k) = op.features();
-                let y = fully_connected(&x, d.n, op.weight(), o, k, op.bias(), op.input_zero_point(), op.requant())?;
+                let w = op.weights();
+                let y = fully_connected(x, d.n, &w.values, o, k, &w.bias, w.input_zero_point, &w.requant)?;
                 (y, Dims::new(d.n, o, 1, 1), true)
             }
             Int8Layer::MaxPool(s) => {
-                let (y, od) = pool(&x, d, *s, false, 0)?;
+                let (y, od) = pool(x, d, *s, false, 0)?;
                 (y, od, false)
             }
             Int8Layer::AvgPool(s) => {
-                let (y, od) = pool(&x, d, *s, true, node.output.zero_point[0])?;
+                let (y, od) = pool(x, d, *s, true, node.output.zero_point[0])?;
                 (y, od, false)
             }
-            Int8Layer::GlobalAvgPool => (global_avg_pool(&x, d), Dims::new(d.n, d.c, 1, 1), true),
-            Int8Layer::Flatten => (x, Dims::new(d.n, d.c * d.h * d.w, 1, 1), true),
+            Int8Layer::GlobalAvgPool => (global_avg_pool(x, d), Dims::new(d.n, d.c, 1, 1), true),
+            Int8Layer::Flatten => (x.clone(), Dims::new(d.n, d.c * d.h * d.w, 1, 1), true),
             Int8Layer::Clamp { min, max } => (x.iter().map(|&v| (v as i32).clamp(*min, *max) as i8).collect(), d, flat),
-            Int8Layer::Residual { body, shortcut, add: p } => {
-                let (main, md, mf) = run(body, x.clone(), d, flat)?;
-                let (skip, _, _) = match shortcut {
-                    Some(s) => run(s, x, d, flat)?,
-                    None => (x, d, flat),
-                };
-                (add(&main, &skip, p)?, md, mf)
+            Int8Layer::Add(p) => (add(x, &args[1].0, p)?, d, flat),
+            Int8Layer::Concat(p) => {
+                let xs: Vec<(&[i8], Dims)> = args.iter().map(|a| (a.0.as_slice(), a.1)).collect();
+                let (y, od) = concat(&xs, p)?;
+                (y, od, flat)
             }
         };
+        values.push(out);
     }
-    Ok((x, d, flat))
+    let (data, d, flat) = values.pop().unwrap_or(input);
+    let shape = if flat { vec![d.n, d.c] } else { d.nchw().to_vec() };
+    Ok(QuantizedOutput { data, shape })
 }

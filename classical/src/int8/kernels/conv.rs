@@ -9,33 +9,28 @@ use super::{Dims, conv_out, source};
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
 use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant_gather, gemm_requant_i8};
+use crate::int8::weights::QuantizedWeights;
 use crate::ops::Conv2dSpec;
 
 /// An int8 convolution layer with per-channel weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QConv2d {
-    weight: Vec<i8>,
+    weights: QuantizedWeights,
     shape: [usize; 4],
-    bias: Vec<i32>,
     spec: Conv2dSpec,
-    input_zero_point: i32,
-    requant: Requant,
     /// Per group, weights reordered to `(O/g, KH, KW, C/g)` (the im2row order) and packed, with their
     /// output stage.
     packed: Vec<(PackedWeights, Epilogue)>,
 }
 
 impl QConv2d {
-    /// A convolution with `weight` `(O, C/groups, KH, KW)` (PyTorch order, row-major), i32 `bias` `(O)`
-    /// at scale `s_in s_w[o]`, the input zero point and the output stage.
-    pub fn new(
-        weight: Vec<i8>,
-        shape: [usize; 4],
-        bias: Vec<i32>,
-        spec: Conv2dSpec,
-        input_zero_point: i32,
-        requant: Requant,
-    ) -> Result<Self> {
+    /// A convolution with quantized weights `(O, C/groups, KH, KW)` (PyTorch order, row-major) and
+    /// the geometry `spec`.
+    pub fn new(weights: QuantizedWeights, spec: Conv2dSpec) -> Result<Self> {
+        let shape = weights.shape4("QConv2d::new")?;
+        weights.check("QConv2d::new")?;
+        let QuantizedWeights { values: weight, bias, input_zero_point, requant, .. } = &weights;
+        let (weight, bias, input_zero_point, requant) = (weight, bias, *input_zero_point, requant);
         let [o, cg, kh, kw] = shape;
         let g = spec.groups;
         if weight.len() != o * cg * kh * kw || bias.len() != o {
@@ -64,15 +59,33 @@ impl QConv2d {
             }
             let p = PackedWeights::new(&reordered, og, k)?;
             let corr = correction(&p, &bias[gi * og..(gi + 1) * og], input_zero_point);
-            let epilogue = Epilogue::new(&p, &corr, &requant, gi * og)?;
+            let epilogue = Epilogue::new(&p, &corr, requant, gi * og)?;
             packed.push((p, epilogue));
         }
-        Ok(Self { weight, shape, bias, spec, input_zero_point, requant, packed })
+        Ok(Self { weights, shape, spec, packed })
+    }
+
+    /// A convolution from integers alone (unit weight scales): `weight` `(O, C/groups, KH, KW)`, i32
+    /// `bias` `(O)`, the input zero point and the output stage.
+    pub fn from_parts(
+        weight: Vec<i8>,
+        shape: [usize; 4],
+        bias: Vec<i32>,
+        spec: Conv2dSpec,
+        input_zero_point: i32,
+        requant: Requant,
+    ) -> Result<Self> {
+        Self::new(QuantizedWeights::unscaled(weight, shape.to_vec(), bias, input_zero_point, requant), spec)
+    }
+
+    /// The quantized weights.
+    pub fn weights(&self) -> &QuantizedWeights {
+        &self.weights
     }
 
     /// The weight `(O, C/groups, KH, KW)`.
     pub fn weight(&self) -> &[i8] {
-        &self.weight
+        &self.weights.values
     }
     /// The weight shape.
     pub fn weight_shape(&self) -> [usize; 4] {
@@ -80,7 +93,7 @@ impl QConv2d {
     }
     /// The i32 bias.
     pub fn bias(&self) -> &[i32] {
-        &self.bias
+        &self.weights.bias
     }
     /// Stride, padding, dilation, groups.
     pub fn spec(&self) -> Conv2dSpec {
@@ -88,11 +101,11 @@ impl QConv2d {
     }
     /// The zero point the input must have.
     pub fn input_zero_point(&self) -> i32 {
-        self.input_zero_point
+        self.weights.input_zero_point
     }
     /// The output stage.
     pub fn requant(&self) -> &Requant {
-        &self.requant
+        &self.weights.requant
     }
 
     /// Output dims for input dims `d`, or a shape error.
@@ -134,7 +147,7 @@ impl QConv2d {
             }
             return Ok((out, od));
         }
-        let pad_byte = (self.input_zero_point as i8 as u8) ^ 0x80;
+        let pad_byte = (self.weights.input_zero_point as i8 as u8) ^ 0x80;
         let s = self.spec;
         let rows = d.n * positions;
         for (gi, (packed, epilogue)) in self.packed.iter().enumerate() {
@@ -247,7 +260,7 @@ mod tests {
             let spec = Conv2dSpec { groups, ..Conv2dSpec::new(1, 0) };
             let shape = [o, cg, 1, 1];
             let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, 9, &rq).unwrap();
-            let conv = QConv2d::new(weight, shape, bias, spec, 9, rq).unwrap();
+            let conv = QConv2d::from_parts(weight, shape, bias, spec, 9, rq).unwrap();
             for b in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
                 if b.available() {
                     let (got, gd) = conv.forward_with(b, &nchw_to_nhwc(&x, d), d).unwrap();
@@ -282,7 +295,7 @@ mod tests {
             let spec = Conv2dSpec { stride, padding, dilation, groups: 1 };
             let shape = [o, c, kh, kw];
             let (want, wd) = reference::conv2d(&x, d, &weight, shape, &bias, spec, -20, &rq).unwrap();
-            let conv = QConv2d::new(weight, shape, bias, spec, -20, rq).unwrap();
+            let conv = QConv2d::from_parts(weight, shape, bias, spec, -20, rq).unwrap();
             for b in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
                 if b.available() {
                     let (got, gd) = conv.forward_with(b, &nchw_to_nhwc(&x, d), d).unwrap();

@@ -6,33 +6,28 @@
 use super::{Dims, conv_out};
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
+use crate::int8::weights::QuantizedWeights;
 use crate::ops::Conv2dSpec;
 use rayon::prelude::*;
 
 /// An int8 depthwise convolution with per-channel weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QDepthwiseConv2d {
-    weight: Vec<i8>,
+    weights: QuantizedWeights,
     shape: [usize; 4],
-    bias: Vec<i32>,
     spec: Conv2dSpec,
-    input_zero_point: i32,
-    requant: Requant,
     /// Weights as `[tap][channel]` i16.
     taps: Vec<i16>,
 }
 
 impl QDepthwiseConv2d {
-    /// A depthwise convolution with `weight` `(O, 1, KH, KW)` where `O` is a multiple of the
-    /// `spec.groups` input channels, i32 `bias` `(O)`, the input zero point and the output stage.
-    pub fn new(
-        weight: Vec<i8>,
-        shape: [usize; 4],
-        bias: Vec<i32>,
-        spec: Conv2dSpec,
-        input_zero_point: i32,
-        requant: Requant,
-    ) -> Result<Self> {
+    /// A depthwise convolution with quantized weights `(O, 1, KH, KW)` where `O` is a multiple of
+    /// the `spec.groups` input channels.
+    pub fn new(weights: QuantizedWeights, spec: Conv2dSpec) -> Result<Self> {
+        let shape = weights.shape4("QDepthwiseConv2d::new")?;
+        weights.check("QDepthwiseConv2d::new")?;
+        let QuantizedWeights { values: weight, bias, input_zero_point, requant, .. } = &weights;
+        let input_zero_point = *input_zero_point;
         let [o, one, kh, kw] = shape;
         if weight.len() != o * kh * kw || bias.len() != o || one != 1 {
             return Err(shape_err(
@@ -60,12 +55,30 @@ impl QDepthwiseConv2d {
                 taps[t * o + c] = weight[c * kh * kw + t] as i16;
             }
         }
-        Ok(Self { weight, shape, bias, spec, input_zero_point, requant, taps })
+        Ok(Self { weights, shape, spec, taps })
+    }
+
+    /// A depthwise convolution from integers alone (unit weight scales): `weight` `(O, 1, KH, KW)`,
+    /// i32 `bias` `(O)`, the input zero point and the output stage.
+    pub fn from_parts(
+        weight: Vec<i8>,
+        shape: [usize; 4],
+        bias: Vec<i32>,
+        spec: Conv2dSpec,
+        input_zero_point: i32,
+        requant: Requant,
+    ) -> Result<Self> {
+        Self::new(QuantizedWeights::unscaled(weight, shape.to_vec(), bias, input_zero_point, requant), spec)
+    }
+
+    /// The quantized weights.
+    pub fn weights(&self) -> &QuantizedWeights {
+        &self.weights
     }
 
     /// The weight `(O, 1, KH, KW)`.
     pub fn weight(&self) -> &[i8] {
-        &self.weight
+        &self.weights.values
     }
     /// The weight shape.
     pub fn weight_shape(&self) -> [usize; 4] {
@@ -73,7 +86,7 @@ impl QDepthwiseConv2d {
     }
     /// The i32 bias.
     pub fn bias(&self) -> &[i32] {
-        &self.bias
+        &self.weights.bias
     }
     /// Stride, padding, dilation, groups (= input channels).
     pub fn spec(&self) -> Conv2dSpec {
@@ -81,11 +94,11 @@ impl QDepthwiseConv2d {
     }
     /// The zero point the input must have.
     pub fn input_zero_point(&self) -> i32 {
-        self.input_zero_point
+        self.weights.input_zero_point
     }
     /// The output stage.
     pub fn requant(&self) -> &Requant {
-        &self.requant
+        &self.weights.requant
     }
 
     /// Output dims for input dims `d`, or a shape error.
@@ -120,7 +133,7 @@ impl QDepthwiseConv2d {
                     let src = &x[((n * d.h + ih) * d.w + iw) * d.c..][..d.c];
                     let dst = &mut plane[((ih + s.padding.0) * wp + iw + s.padding.1) * o..][..o];
                     for (j, v) in dst.iter_mut().enumerate() {
-                        *v = src[j / mult] as i16 - self.input_zero_point as i16;
+                        *v = src[j / mult] as i16 - self.weights.input_zero_point as i16;
                     }
                 }
             }
@@ -130,7 +143,7 @@ impl QDepthwiseConv2d {
         let row = |acc: &mut Vec<i32>, (r, out_row): (usize, &mut [i8])| {
             let (n, oi) = (r / od.h, r % od.h);
             for (oj, a) in acc.chunks_exact_mut(o).enumerate() {
-                a.copy_from_slice(&self.bias);
+                a.copy_from_slice(&self.weights.bias);
                 for ki in 0..kh {
                     let ih = oi * s.stride.0 + ki * s.dilation.0;
                     for kj in 0..kw {
@@ -144,7 +157,7 @@ impl QDepthwiseConv2d {
                 }
             }
             for (a, dst) in acc.chunks_exact(o).zip(out_row.chunks_exact_mut(o)) {
-                self.requant.apply_channels(a, 0, dst);
+                self.weights.requant.apply_channels(a, 0, dst);
             }
         };
         out.par_chunks_mut(row_len.max(1)).enumerate().for_each_init(|| vec![0i32; row_len], row);

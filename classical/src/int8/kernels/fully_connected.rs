@@ -4,31 +4,30 @@
 use crate::error::{Result, arg_err, shape_err};
 use crate::int8::fixed_point::Requant;
 use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant_i8};
+use crate::int8::weights::QuantizedWeights;
 
 /// An int8 fully connected layer `(N, K) -> (N, O)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QLinear {
-    weight: Vec<i8>,
+    weights: QuantizedWeights,
     out_features: usize,
     in_features: usize,
-    bias: Vec<i32>,
-    input_zero_point: i32,
-    requant: Requant,
     packed: PackedWeights,
     epilogue: Epilogue,
 }
 
 impl QLinear {
-    /// A layer with row-major `weight` `(out_features, in_features)`, i32 `bias` `(out_features)`, the
-    /// input zero point and the output stage.
-    pub fn new(
-        weight: Vec<i8>,
-        out_features: usize,
-        in_features: usize,
-        bias: Vec<i32>,
-        input_zero_point: i32,
-        requant: Requant,
-    ) -> Result<Self> {
+    /// A layer with quantized weights `(out_features, in_features)`.
+    pub fn new(weights: QuantizedWeights) -> Result<Self> {
+        let [out_features, in_features] = weights.shape[..] else {
+            return Err(arg_err(
+                "QLinear::new",
+                format!("a weight (out, in) has 2 dimensions, got {:?}", weights.shape),
+            ));
+        };
+        weights.check("QLinear::new")?;
+        let QuantizedWeights { values: weight, bias, input_zero_point, requant, .. } = &weights;
+        let input_zero_point = *input_zero_point;
         if weight.len() != out_features * in_features || bias.len() != out_features || out_features == 0 {
             return Err(shape_err(
                 "QLinear::new",
@@ -43,14 +42,32 @@ impl QLinear {
         if requant.multipliers.len() != 1 && requant.multipliers.len() != out_features {
             return Err(shape_err("QLinear::new", &[out_features], &[requant.multipliers.len()], "multipliers"));
         }
-        let packed = PackedWeights::new(&weight, out_features, in_features)?;
-        let epilogue = Epilogue::new(&packed, &correction(&packed, &bias, input_zero_point), &requant, 0)?;
-        Ok(Self { weight, out_features, in_features, bias, input_zero_point, requant, packed, epilogue })
+        let packed = PackedWeights::new(weight, out_features, in_features)?;
+        let epilogue = Epilogue::new(&packed, &correction(&packed, bias, input_zero_point), requant, 0)?;
+        Ok(Self { weights, out_features, in_features, packed, epilogue })
+    }
+
+    /// A layer from integers alone (unit weight scales): row-major `weight` `(out_features,
+    /// in_features)`, i32 `bias` `(out_features)`, the input zero point and the output stage.
+    pub fn from_parts(
+        weight: Vec<i8>,
+        out_features: usize,
+        in_features: usize,
+        bias: Vec<i32>,
+        input_zero_point: i32,
+        requant: Requant,
+    ) -> Result<Self> {
+        Self::new(QuantizedWeights::unscaled(weight, vec![out_features, in_features], bias, input_zero_point, requant))
+    }
+
+    /// The quantized weights.
+    pub fn weights(&self) -> &QuantizedWeights {
+        &self.weights
     }
 
     /// The weight `(out, in)`.
     pub fn weight(&self) -> &[i8] {
-        &self.weight
+        &self.weights.values
     }
     /// `(out_features, in_features)`.
     pub fn features(&self) -> (usize, usize) {
@@ -58,15 +75,15 @@ impl QLinear {
     }
     /// The i32 bias.
     pub fn bias(&self) -> &[i32] {
-        &self.bias
+        &self.weights.bias
     }
     /// The zero point the input must have.
     pub fn input_zero_point(&self) -> i32 {
-        self.input_zero_point
+        self.weights.input_zero_point
     }
     /// The output stage.
     pub fn requant(&self) -> &Requant {
-        &self.requant
+        &self.weights.requant
     }
 
     /// The `(n, out)` output for `(n, in)` input `x`, on the detected backend.

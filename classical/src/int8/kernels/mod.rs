@@ -3,6 +3,7 @@
 //! output row of a GEMM is contiguous. [`Dims`] always names the logical `(N, C, H, W)` sizes.
 
 pub mod add;
+pub mod concat;
 pub mod conv;
 pub mod depthwise;
 pub mod fully_connected;
