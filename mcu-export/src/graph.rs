@@ -6,13 +6,13 @@
 //! - `Flatten` becomes a [`OpKind::Reshape`] that moves no bytes: the C code keeps activations NHWC, so
 //!   the columns of the fully connected layer after a flatten are permuted from the engine's NCHW feature
 //!   order to NHWC instead (TFLite's converter does the same).
-//! - A residual block becomes its body's operations, its shortcut's, then an [`OpKind::Add`] whose first
-//!   input is the body's output (the engine's `add.forward(main, skip)`).
+//! - An addition becomes an [`OpKind::Add`] with the engine's input order (a residual block's body
+//!   first); layers map one to one, in the engine's order, so tensor ids follow the model's layers.
 
 use crate::error::{ExportError, Result};
 use tinylab_classical::int8::kernels::{Dims, nchw_to_nhwc, out_size};
 use tinylab_classical::int8::{
-    Int8Layer, Int8Model, Int8Node, QuantizedMultiplier, QuantizedOutput, Requant, RoundingPolicy,
+    Int8Layer, Int8Model, Int8Node, QuantizedMultiplier, QuantizedOutput, Requant, RoundingPolicy, Source,
 };
 use tinylab_classical::ops::Pool2dSpec;
 
@@ -306,14 +306,9 @@ impl Lowering {
         output
     }
 
-    fn nodes(&mut self, nodes: &[Int8Node], mut x: TensorId) -> Result<TensorId> {
-        for node in nodes {
-            x = self.node(node, x)?;
-        }
-        Ok(x)
-    }
-
-    fn node(&mut self, node: &Int8Node, x: TensorId) -> Result<TensorId> {
+    /// Lowers one layer reading tensors `args`.
+    fn node(&mut self, node: &Int8Node, args: &[TensorId]) -> Result<TensorId> {
+        let x = args[0];
         let s = self.tensors[x];
         let flat = self.flat[x];
         let spatial_input = |what: &str| -> Result<()> {
@@ -323,53 +318,55 @@ impl Lowering {
             Ok(())
         };
         Ok(match &node.layer {
-            Int8Layer::Conv { op, .. } => {
+            Int8Layer::Conv(op) => {
                 spatial_input("a convolution")?;
+                let w = op.weights();
                 let [o, cg, kh, kw] = op.weight_shape();
                 let out = op.output_dims(dims(s))?;
-                let mut weight = vec![0i8; op.weight().len()];
+                let mut weight = vec![0i8; w.values.len()];
                 for oo in 0..o {
                     for c in 0..cg {
                         for t in 0..kh * kw {
-                            weight[(oo * kh * kw + t) * cg + c] = op.weight()[(oo * cg + c) * kh * kw + t];
+                            weight[(oo * kh * kw + t) * cg + c] = w.values[(oo * cg + c) * kh * kw + t];
                         }
                     }
                 }
-                let geometry = geometry(kh, kw, op.spec(), o, op.input_zero_point());
-                let requant = RequantParams::from_engine(op.requant(), o);
-                let kind = OpKind::Conv { geometry, weight, bias: op.bias().to_vec(), requant };
+                let geometry = geometry(kh, kw, op.spec(), o, w.input_zero_point);
+                let requant = RequantParams::from_engine(&w.requant, o);
+                let kind = OpKind::Conv { geometry, weight, bias: w.bias.clone(), requant };
                 self.push(node, kind, vec![x], TensorShape { h: out.h, w: out.w, c: out.c })
             }
-            Int8Layer::Depthwise { op, .. } => {
+            Int8Layer::Depthwise(op) => {
                 spatial_input("a depthwise convolution")?;
+                let w = op.weights();
                 let [o, _, kh, kw] = op.weight_shape();
                 let out = op.output_dims(dims(s))?;
-                let mut weight = vec![0i8; op.weight().len()];
+                let mut weight = vec![0i8; w.values.len()];
                 for oo in 0..o {
                     for t in 0..kh * kw {
-                        weight[t * o + oo] = op.weight()[oo * kh * kw + t];
+                        weight[t * o + oo] = w.values[oo * kh * kw + t];
                     }
                 }
-                let geometry = geometry(kh, kw, op.spec(), o, op.input_zero_point());
-                let requant = RequantParams::from_engine(op.requant(), o);
-                let kind = OpKind::Depthwise { geometry, weight, bias: op.bias().to_vec(), requant };
+                let geometry = geometry(kh, kw, op.spec(), o, w.input_zero_point);
+                let requant = RequantParams::from_engine(&w.requant, o);
+                let kind = OpKind::Depthwise { geometry, weight, bias: w.bias.clone(), requant };
                 self.push(node, kind, vec![x], TensorShape { h: out.h, w: out.w, c: out.c })
             }
-            Int8Layer::FullyConnected { op, .. } => {
+            Int8Layer::FullyConnected(op) => {
                 if !flat {
                     return Err(unsupported(node, "a fully connected layer needs a flattened input"));
                 }
+                let w = op.weights();
                 let (o, k) = op.features();
                 if k != s.bytes() {
                     return Err(unsupported(node, format!("{k} input features but the input has {}", s.bytes())));
                 }
                 let weight = match self.origin[x] {
-                    Some(from) => nchw_columns_to_nhwc(op.weight(), o, from),
-                    None => op.weight().to_vec(),
+                    Some(from) => nchw_columns_to_nhwc(&w.values, o, from),
+                    None => w.values.clone(),
                 };
-                let requant = RequantParams::from_engine(op.requant(), o);
-                let bias = op.bias().to_vec();
-                let kind = OpKind::FullyConnected { input_zp: op.input_zero_point(), weight, bias, requant };
+                let requant = RequantParams::from_engine(&w.requant, o);
+                let kind = OpKind::FullyConnected { input_zp: w.input_zero_point, weight, bias: w.bias.clone(), requant };
                 self.push(node, kind, vec![x], TensorShape { h: 1, w: 1, c: o })
             }
             Int8Layer::MaxPool(spec) | Int8Layer::AvgPool(spec) => {
@@ -392,19 +389,15 @@ impl Lowering {
                 self.push_with(node, OpKind::Reshape, vec![x], shape, true, origin)
             }
             Int8Layer::Clamp { min, max } => self.push(node, OpKind::Clamp { min: *min, max: *max }, vec![x], s),
-            Int8Layer::Residual { body, shortcut, add } => {
-                let main = self.nodes(body, x)?;
-                let skip = match shortcut {
-                    Some(sc) => self.nodes(sc, x)?,
-                    None => x,
-                };
+            Int8Layer::Add(add) => {
+                let (main, skip) = (args[0], args[1]);
                 if self.tensors[main] != self.tensors[skip]
                     || self.flat[main] != self.flat[skip]
                     || self.origin[main] != self.origin[skip]
                 {
                     return Err(unsupported(
                         node,
-                        format!("branch shapes {:?} and {:?} differ", self.tensors[main], self.tensors[skip]),
+                        format!("input shapes {:?} and {:?} differ", self.tensors[main], self.tensors[skip]),
                     ));
                 }
                 let q = |m: QuantizedMultiplier| (m.multiplier, m.shift as i8);
@@ -419,6 +412,7 @@ impl Lowering {
                 let shape = self.tensors[main];
                 self.push(node, kind, vec![main, skip], shape)
             }
+            Int8Layer::Concat(_) => return Err(unsupported(node, "no C kernel for a concatenation yet")),
         })
     }
 }
@@ -456,7 +450,20 @@ impl McuGraph {
         let [c, h, w] = model.input_shape();
         let mut l = Lowering { tensors: Vec::new(), ops: Vec::new(), flat: Vec::new(), origin: Vec::new() };
         let input = l.tensor(TensorShape { h, w, c }, false, None);
-        let output = l.nodes(model.nodes(), input)?;
+        let mut outputs: Vec<TensorId> = Vec::with_capacity(model.nodes().len());
+        for node in model.nodes() {
+            let args: Vec<TensorId> = node
+                .inputs
+                .iter()
+                .map(|s| match s {
+                    Source::Input => input,
+                    Source::Node(j) => outputs[*j],
+                })
+                .collect();
+            let out = l.node(node, &args)?;
+            outputs.push(out);
+        }
+        let output = outputs.last().copied().unwrap_or(input);
         let quant = |p: &tinylab_classical::compress::quant::QuantParams| (p.scale[0], p.zero_point[0]);
         Ok(Self {
             output_nchw: l.origin[output],

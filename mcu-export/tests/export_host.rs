@@ -128,7 +128,7 @@ fn scratch(tag: &str) -> PathBuf {
 fn converted(seed: u64, policy: RoundingPolicy) -> (Int8Model, Tensor) {
     let c = 1 + (seed as usize % 3);
     let size = 6 + (seed as usize * 7) % 9;
-    let (model, _) = random_model(seed, c, size);
+    let (mut model, _) = random_model(seed, c, size);
     let calib = randn(&[16, c, size, size], 1.0, &mut rng(seed + 1));
     let q = convert(&mut model, &calib, &ConvertOptions { policy, ..ConvertOptions::default() }).unwrap();
     // Test inputs a little beyond the calibrated range, so the clamps are exercised.
@@ -256,7 +256,7 @@ fn zoo_models_run_bit_exact_on_the_host() {
         eprintln!("gcc not found: skipping the host build test");
         return;
     }
-    for (name, model, shape) in [
+    for (name, mut model, shape) in [
         ("cnn", zoo::reference_cnn(1, 8, 10, 3).unwrap(), [12usize, 1, 8, 8]),
         ("mbv2", zoo::mobilenet_v2(0.35, 10, 5).unwrap(), [6, 3, 40, 40]),
     ] {
@@ -306,7 +306,7 @@ fn oversized_plans_and_bad_options_are_refused() {
 #[test]
 fn anchor_architectures_plan_as_published() {
     let arena = |width: f32, res: usize, planner: Planner| {
-        let m = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels).unwrap();
+        let mut m = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels).unwrap();
         let q = convert(&mut m, &randn(&[1, 3, res, res], 1.0, &mut rng(1)), &ConvertOptions::default()).unwrap();
         let g = McuGraph::from_int8(&q).unwrap();
         plan(&g, planner).unwrap().arena_bytes
@@ -342,7 +342,7 @@ fn zoo_models_run_bit_exact_on_an_emulated_cortex_m4() {
         eprintln!("arm-none-eabi-gcc / qemu-system-arm not found: skipping the Cortex-M4 test");
         return;
     }
-    for (name, model, shape) in [
+    for (name, mut model, shape) in [
         ("cnn", zoo::reference_cnn(1, 8, 10, 4).unwrap(), [8usize, 1, 8, 8]),
         ("mbv2", zoo::mobilenet_v2(0.35, 4, 6).unwrap(), [2, 3, 32, 32]),
     ] {

@@ -261,7 +261,7 @@ fn anchors() -> Result<Vec<Value>, ExperimentError> {
     ];
     let mut out = Vec::new();
     for (name, width, res, published) in cases {
-        let model = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels)?;
+        let mut model = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels)?;
         let x: Tensor = randn(&[1, 3, res, res], 1.0, &mut rng(1));
         let q: Int8Model = convert(&mut model, &x, &ConvertOptions::default())?;
         let graph = McuGraph::from_int8(&q).map_err(ee)?;

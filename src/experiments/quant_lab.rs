@@ -175,7 +175,7 @@ impl Experiment for QuantLab {
         let mut int8 = Vec::new();
         for method in [Calibration::MinMax, Calibration::Percentile(99.99), Calibration::Mse, Calibration::Entropy] {
             let q = convert(
-                &lab.model()?,
+                &mut lab.model()?,
                 &calibration,
                 &ConvertOptions { calibration: method, ..ConvertOptions::default() },
             )?;

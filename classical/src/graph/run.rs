@@ -64,7 +64,7 @@ impl Graph {
                 }
             }
         }
-        Ok(values[self.output].take().map(|v| v.value().clone()).ok_or_else(|| unsupported(self, self.output))?)
+        values[self.output].take().map(|v| v.value().clone()).ok_or_else(|| unsupported(self, self.output))
     }
 
     /// One node's output from its arguments' values.
