@@ -366,7 +366,8 @@ impl Lowering {
                     None => w.values.clone(),
                 };
                 let requant = RequantParams::from_engine(&w.requant, o);
-                let kind = OpKind::FullyConnected { input_zp: w.input_zero_point, weight, bias: w.bias.clone(), requant };
+                let kind =
+                    OpKind::FullyConnected { input_zp: w.input_zero_point, weight, bias: w.bias.clone(), requant };
                 self.push(node, kind, vec![x], TensorShape { h: 1, w: 1, c: o })
             }
             Int8Layer::MaxPool(spec) | Int8Layer::AvgPool(spec) => {

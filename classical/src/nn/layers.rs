@@ -12,6 +12,15 @@ fn default_bound(fan_in: usize) -> f32 {
 }
 
 /// A fully connected layer `y = x W^T + b`, `W` of shape `(out, in)`.
+///
+/// ```
+/// use tinylab_classical::{Var, nn::{Ctx, Linear, Module}, tensor};
+/// let mut fc = Linear::new(64, 10, true, &mut tensor::rng(0));
+/// let x = Var::constant(tensor::zeros(&[32, 64]));
+/// let y = fc.forward(&x, &mut Ctx::eval())?;
+/// assert_eq!(y.shape(), &[32, 10]); // (N, in) -> (N, out)
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// `(out, in)`.
@@ -52,6 +61,15 @@ impl Module for Linear {
 }
 
 /// A 2-d convolution layer.
+///
+/// ```
+/// use tinylab_classical::{Var, nn::{Conv2d, Ctx, Module}, ops::Conv2dSpec, tensor};
+/// // 3x3, stride 2, padding 1: (N, 3, 32, 32) -> (N, 16, 16, 16).
+/// let mut conv = Conv2d::new(3, 16, 3, Conv2dSpec::new(2, 1), true, &mut tensor::rng(0));
+/// let y = conv.forward(&Var::constant(tensor::zeros(&[4, 3, 32, 32])), &mut Ctx::eval())?;
+/// assert_eq!(y.shape(), &[4, 16, 16, 16]);
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Conv2d {
     /// `(out, in/groups, k, k)`.

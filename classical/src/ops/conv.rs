@@ -304,6 +304,16 @@ impl Op for Conv2d {
 
 /// 2-d convolution of `x` `(N, C, H, W)` with `weight` `(O, C/groups, KH, KW)` and optional `bias`
 /// `(O)`; output `(N, O, OH, OW)`.
+///
+/// ```
+/// use tinylab_classical::{Var, ops::{self, Conv2dSpec}, tensor};
+/// let x = Var::constant(tensor::ones(&[1, 2, 5, 5]));
+/// let w = Var::constant(tensor::ones(&[4, 2, 3, 3]));
+/// let y = ops::conv2d(&x, &w, None, Conv2dSpec::default())?; // no padding: 5 - 3 + 1 = 3
+/// assert_eq!(y.shape(), &[1, 4, 3, 3]);
+/// assert!(y.value().iter().all(|&v| v == 18.0)); // 2 channels x 9 taps
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Result<Var> {
     let geo = Geometry::new(x.shape(), weight.shape(), spec)?;
     if let Some(b) = bias

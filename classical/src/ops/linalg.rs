@@ -205,6 +205,17 @@ impl Op for Linear {
 /// A fully connected layer `x W^T + b` for `x` `(N, in)`, `weight` `(out, in)` and an optional `bias`
 /// `(out)`: the same values and gradients as `add(matmul(x, transpose(weight)), bias)`, as one op (one
 /// node of the model graph).
+///
+/// ```
+/// use tinylab_classical::{Var, ops, tensor};
+/// let x = Var::leaf(tensor::ones(&[2, 3]));
+/// let w = Var::leaf(tensor::ones(&[4, 3]));
+/// let y = ops::linear(&x, &w, None)?; // (2, 3) x (4, 3)^T -> (2, 4), every entry 3
+/// assert_eq!(y.shape(), &[2, 4]);
+/// ops::sum(&y).backward()?;
+/// assert_eq!(w.grad().unwrap(), tensor::from_vec(&[4, 3], vec![2.0; 12])?);
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
     let (xs, ws) = (x.shape(), weight.shape());
     if xs.len() != 2 || ws.len() != 2 || xs[1] != ws[1] {
