@@ -36,7 +36,6 @@ use tinylab_classical::ClassicalError;
 use tinylab_classical::data::{ImageDataset, digits};
 use tinylab_classical::optim::LrSchedule;
 use tinylab_noise::DeviceProfile;
-use tinylab_noise::robust::CircuitStats;
 use tinylab_noise::robust::nas::train::steps;
 use tinylab_noise::robust::nas::{
     Budget, Candidate, DeviceEvaluator, EvolutionSettings, Labelled, LayerKind, Sampling, SearchProblem,
@@ -44,6 +43,7 @@ use tinylab_noise::robust::nas::{
     evolutionary_search, iterative_prune, noiseless_scores, random_search, train,
 };
 use tinylab_quantum::Circuit;
+use tinylab_quantum::circuit::CircuitStats;
 use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::qml::encoders;
 
