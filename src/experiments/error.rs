@@ -89,8 +89,8 @@ via! {
 }
 
 impl ExperimentError {
-    /// Wraps an error of another crate (or a message) raised inside an experiment:
-    /// `model.fit(&data).map_err(ExperimentError::other)?`.
+    /// Wraps a message, or an error of a crate outside the workspace, raised inside an experiment
+    /// (the workspace crates' errors convert with `?`): `ExperimentError::other("no starts")`.
     pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         ExperimentError::Other(error.into())
     }
