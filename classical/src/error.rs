@@ -35,6 +35,9 @@ pub enum ClassicalError {
     /// Loading or slicing data failed.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// A statistic or fit refused its input.
+    #[error(transparent)]
+    Stats(#[from] crate::stats::StatsError),
     /// Reading or writing a checkpoint failed.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),

@@ -11,6 +11,8 @@
 //!   compression passes.
 //! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers and schedules, the training loop,
 //!   bundled and synthetic data with loaders, versioned checkpoints.
+//! - [`stats`]: rank correlation, least-squares line / exponential / power-law fits, and means with
+//!   Student-t confidence intervals over seeds.
 //! - [`compress`]: the compression passes every model shares (magnitude and channel pruning with
 //!   schedules, sensitivity analysis, sparse storage, k-means and linear quantization, QAT, Huffman
 //!   sizes, distillation).
@@ -32,6 +34,7 @@ pub mod int8;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod stats;
 pub mod tensor;
 pub mod train;
 

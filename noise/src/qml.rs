@@ -12,7 +12,7 @@ use crate::sim::probabilities_density;
 use crate::trajectories::probabilities_trajectories;
 use std::sync::Arc;
 use tinylab_quantum::grad::ProbabilityBackend;
-use tinylab_quantum::pauli::{PauliString, PauliSum};
+use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::SimOptions;
 use tinylab_quantum::{Circuit, QuantumError};
 
@@ -72,27 +72,6 @@ impl ProbabilityBackend for TrajectoryBackend {
         .map_err(as_quantum)?;
         Ok(if self.readout { p.measured_probabilities } else { p.probabilities })
     }
-}
-
-/// `observable` with qubit `q` moved to `layout[q]`.
-pub fn remap_observable(observable: &PauliSum, layout: &[usize]) -> Result<PauliSum> {
-    let terms = observable
-        .terms()
-        .iter()
-        .map(|&(w, p)| {
-            let moved: Vec<_> = (0..p.min_qubits())
-                .filter(|&q| p.get(q) != tinylab_quantum::pauli::Pauli::I)
-                .map(|q| {
-                    layout
-                        .get(q)
-                        .map(|&phys| (phys, p.get(q)))
-                        .ok_or(QuantumError::QubitOutOfRange { qubit: q, n_qubits: layout.len() })
-                })
-                .collect::<std::result::Result<_, _>>()?;
-            Ok((w, PauliString::new(&moved)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(PauliSum::new(terms))
 }
 
 /// A trained model on a device: its circuit with the weights bound, transpiled onto the device, the

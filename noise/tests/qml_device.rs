@@ -2,7 +2,7 @@
 //! when the noise is switched off, and noisy passes are exact / unbiased estimates.
 
 use tinylab_noise::DeviceProfile;
-use tinylab_noise::qml::{DeviceModel, remap_observable};
+use tinylab_noise::qml::DeviceModel;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::{ansatz, encoders};
 use tinylab_quantum::{Circuit, Statevector};
@@ -27,7 +27,7 @@ fn transpiled_model_matches_the_logical_circuit_without_noise() {
         let physical = Statevector::from_circuit(device.circuit(), &[], &x).unwrap();
         for o in &readout {
             let want = o.expectation(&logical).unwrap();
-            let moved = remap_observable(o, device.final_layout()).unwrap();
+            let moved = o.relabel(device.final_layout()).unwrap();
             let got = moved.expectation(&physical).unwrap();
             assert!((want - got).abs() < 1e-10, "sample {s}: logical {want} vs device {got}");
         }

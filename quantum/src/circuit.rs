@@ -7,6 +7,10 @@
 use crate::error::{QuantumError, Result};
 use crate::gate::{Gate, StandardGate};
 
+mod stats;
+
+pub use stats::CircuitStats;
+
 /// Where a gate angle's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Angle {

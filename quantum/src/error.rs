@@ -120,6 +120,26 @@ pub enum QuantumError {
         /// Its position (0-based, from the left).
         position: usize,
     },
+    /// A graph that cannot be built or drawn as asked (an edge off the graph, a self-loop, a repeated
+    /// edge, or no regular graph with these parameters).
+    #[error("graph on {nodes} nodes: {reason}")]
+    InvalidGraph {
+        /// Nodes of the graph asked for.
+        nodes: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A fermionic excitation whose orbitals the circuit cannot take (repeated, or interleaved in a
+    /// way the Jordan-Wigner circuits here do not cover).
+    #[error("excitation of orbitals {from:?} to {to:?}: {reason}")]
+    InvalidExcitation {
+        /// The orbitals emptied.
+        from: Vec<usize>,
+        /// The orbitals filled.
+        to: Vec<usize>,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A probability distribution that cannot be sampled (not finite or all zero).
     #[error("cannot sample: {0}")]
     Sampling(String),

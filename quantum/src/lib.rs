@@ -6,7 +6,9 @@
 //! [`fusion`] merges runs of ops on few qubits into one matrix; the kernels of [`statevector`] apply
 //! them to amplitudes (qubit 0 is the least significant bit of a basis index, as in Qiskit).
 //! [`statevector::BatchedStatevector`] evolves many states through one circuit for QML, and
-//! [`pauli`] gives expectation values of Pauli strings and their weighted sums.
+//! [`pauli`] gives expectation values of Pauli strings and their weighted sums. [`library`] holds the
+//! constructions of the algorithms literature (Pauli evolution, UCC excitations, QAOA MaxCut, ansatz
+//! templates), and [`qml::tasks`] the pooled-digits classification tasks.
 //!
 //! Dependency rule: this crate imports `tinylab-classical` only (and nothing above it).
 
@@ -16,6 +18,7 @@ pub mod error;
 pub mod fusion;
 pub mod gate;
 pub mod grad;
+pub mod library;
 pub mod matrix;
 pub mod ops;
 pub mod pauli;

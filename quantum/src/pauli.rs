@@ -4,12 +4,22 @@
 //! A Pauli string on up to 64 qubits is stored as two bit masks: `x` (qubits with X or Y) and `z`
 //! (qubits with Z or Y). With `Y = iXZ`, `P|i> = i^{#Y} (-1)^{|i ∧ z|} |i ⊕ x>`, so
 //! `<ψ|P|ψ> = i^{#Y} Σ_i conj(ψ_{i⊕x}) (-1)^{|i∧z|} ψ_i`: one pass over the state, no copy.
+//!
+//! Text labels such as `"XIZY"` are read in one of two qubit orders, named by [`LabelOrder`]
+//! (Qiskit's rightmost-is-qubit-0 by default; PennyLane's and OpenFermion's wire order on request).
+//! [`PauliSum::relabel`] moves an observable's qubits through a layout (logical to physical qubits
+//! after transpilation).
 
 use crate::density::DensityMatrix;
 use crate::error::{QuantumError, Result};
 use crate::matrix::C64;
 use crate::statevector::Statevector;
 use crate::statevector::measure::chunked_sum;
+
+mod label;
+mod relabel;
+
+pub use label::LabelOrder;
 
 /// One single-qubit Pauli operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,26 +65,6 @@ impl PauliString {
             }
         }
         Ok(s)
-    }
-
-    /// From a label such as `"XIZY"`, Qiskit's order: the rightmost character is qubit 0.
-    pub fn from_label(label: &str) -> Result<Self> {
-        let chars: Vec<char> = label.chars().collect();
-        if chars.len() > 64 {
-            return Err(QuantumError::QubitOutOfRange { qubit: chars.len() - 1, n_qubits: 64 });
-        }
-        let mut terms = Vec::new();
-        for (position, &ch) in chars.iter().enumerate() {
-            let p = match ch {
-                'I' => Pauli::I,
-                'X' => Pauli::X,
-                'Y' => Pauli::Y,
-                'Z' => Pauli::Z,
-                _ => return Err(QuantumError::InvalidPauli { label: label.to_string(), ch, position }),
-            };
-            terms.push((chars.len() - 1 - position, p));
-        }
-        Self::new(&terms)
     }
 
     /// The Pauli on qubit `q`.
@@ -166,11 +156,6 @@ impl PauliSum {
         Self { terms }
     }
 
-    /// From `(weight, label)` pairs, labels in Qiskit's order (rightmost character is qubit 0).
-    pub fn from_labels(terms: &[(f64, &str)]) -> Result<Self> {
-        Ok(Self { terms: terms.iter().map(|&(w, l)| Ok((w, PauliString::from_label(l)?))).collect::<Result<_>>()? })
-    }
-
     /// The terms.
     pub fn terms(&self) -> &[(f64, PauliString)] {
         &self.terms
@@ -187,6 +172,12 @@ impl PauliSum {
         let terms =
             observables.iter().zip(weights).flat_map(|(o, &c)| o.terms.iter().map(move |&(w, p)| (c * w, p))).collect();
         PauliSum { terms }
+    }
+
+    /// The observable times `factor` (every weight scaled, terms kept in order): `-H` for a
+    /// minimiser that should maximise `<H>`.
+    pub fn scaled(&self, factor: f64) -> PauliSum {
+        PauliSum { terms: self.terms.iter().map(|&(w, p)| (factor * w, p)).collect() }
     }
 
     /// `Z` on qubit `q` alone, weight 1: the usual readout of a QML model.

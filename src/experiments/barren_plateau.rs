@@ -20,12 +20,15 @@ use crate::experiments::variational::expectation_and_gradient;
 use crate::plot::{LineChart, Series};
 use rayon::prelude::*;
 use serde_json::json;
-use std::f64::consts::{FRAC_PI_4, PI};
+use std::f64::consts::PI;
 use std::fmt::Write;
 use std::time::Instant;
+use tinylab_classical::stats::{exponential_fit, mean, power_law_fit, sample_variance};
 use tinylab_classical::tensor::{rng, uniform};
 use tinylab_quantum::Circuit;
+use tinylab_quantum::library::templates::random_rotation_layers;
 use tinylab_quantum::pauli::{Pauli, PauliString, PauliSum};
+use tinylab_quantum::qml::encoders::Rotation;
 use tinylab_quantum::statevector::Parallelism;
 
 /// Qubit counts of the full run.
@@ -76,12 +79,14 @@ impl Cost {
     }
 }
 
-/// One random circuit: the rotation axis (0 = X, 1 = Y, 2 = Z) and angle of every parameter, layer by
-/// layer, qubit by qubit.
+/// One random circuit: the rotation axis and angle of every parameter, layer by layer, qubit by qubit.
 struct Sample {
-    axes: Vec<u8>,
+    axes: Vec<Rotation>,
     angles: Vec<f64>,
 }
+
+/// The axes a draw picks from, in order.
+const AXES: [Rotation; 3] = [Rotation::X, Rotation::Y, Rotation::Z];
 
 /// The statistics of one cost at one qubit count and depth.
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +140,7 @@ impl Experiment for BarrenPlateau {
                 let params = n * layers;
                 let batch: Vec<Sample> = (0..samples)
                     .map(|_| Sample {
-                        axes: (0..params).map(|_| ((3.0 * uniform(&mut draws)) as u8).min(2)).collect(),
+                        axes: (0..params).map(|_| AXES[((3.0 * uniform(&mut draws)) as usize).min(2)]).collect(),
                         angles: (0..params).map(|_| 2.0 * PI * uniform(&mut draws)).collect(),
                     })
                     .collect();
@@ -162,27 +167,11 @@ impl Experiment for BarrenPlateau {
     }
 }
 
-/// The random circuit of `sample`: `RY(π/4)` on all, then `layers` of rotations and a CZ ladder. One
-/// parameter per rotation, in layer-then-qubit order.
+/// The random circuit of `sample` (McClean et al.'s construction, see
+/// [`random_rotation_layers`]): one parameter per rotation, in layer-then-qubit order.
 fn circuit(n: usize, layers: usize, sample: &Sample) -> Result<Circuit, ExperimentError> {
     let mut c = Circuit::new(n);
-    for q in 0..n {
-        c.ry(FRAC_PI_4, q)?;
-    }
-    for l in 0..layers {
-        for q in 0..n {
-            let theta = c.param(&format!("t{}", l * n + q))?;
-            match sample.axes.get(l * n + q) {
-                Some(0) => c.rx(theta, q)?,
-                Some(1) => c.ry(theta, q)?,
-                Some(2) => c.rz(theta, q)?,
-                other => return Err(ExperimentError::other(format!("barren_plateau: bad rotation axis {other:?}"))),
-            };
-        }
-        for q in 0..n.saturating_sub(1) {
-            c.cz(q, q + 1)?;
-        }
-    }
+    random_rotation_layers(&mut c, layers, &sample.axes, "t")?;
     Ok(c)
 }
 
@@ -200,53 +189,29 @@ fn variances(n: usize, layers: usize, batch: &[Sample]) -> Result<[Variances; 2]
         })
         .collect::<Result<_, ExperimentError>>()?;
     let n_params = n * layers;
-    let stats = |cost: usize| -> Variances {
-        let per_param: Vec<f64> =
-            (0..n_params).map(|k| sample_variance(gradients.iter().map(|g| g[cost][k]))).collect();
-        Variances { first: per_param.first().copied().unwrap_or(f64::NAN), mean: mean(&per_param) }
+    let stats = |cost: usize| -> Result<Variances, ExperimentError> {
+        let per_param: Vec<f64> = (0..n_params)
+            .map(|k| sample_variance(&gradients.iter().map(|g| g[cost][k]).collect::<Vec<_>>()))
+            .collect::<Result<_, _>>()?;
+        Ok(Variances { first: per_param.first().copied().unwrap_or(f64::NAN), mean: mean(&per_param)? })
     };
-    Ok([stats(0), stats(1)])
+    Ok([stats(0)?, stats(1)?])
 }
 
-/// The unbiased sample variance (NaN for fewer than two values), summed in iteration order.
-fn sample_variance(values: impl Iterator<Item = f64> + Clone) -> f64 {
-    let count = values.clone().count();
-    if count < 2 {
-        return f64::NAN;
-    }
-    let m = values.clone().sum::<f64>() / count as f64;
-    values.map(|v| (v - m) * (v - m)).sum::<f64>() / (count - 1) as f64
-}
-
-fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len() as f64
-}
-
-/// Least squares of `ln y = a − k ln x` on the points with positive, finite `x` and `y`: `(k, a)`, the
-/// exponent of a power law `y ∝ x^{−k}`; `None` as for [`log_linear_fit`].
-fn log_log_fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let logs: Vec<(f64, f64)> = points.iter().filter(|p| p.0 > 0.0).map(|&(x, y)| (x.ln(), y)).collect();
-    log_linear_fit(&logs)
-}
-
-/// Least squares of `ln y = a − r x` on the points with a positive, finite `y`: `(r, a)`, or `None`
-/// with fewer than two such points or a single `x`.
-fn log_linear_fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+/// The decay rate `r` of `Var ∝ e^{−r n}` fitted to the points with a positive, finite variance;
+/// NaN (recorded as null) when fewer than two such points at distinct `n` remain.
+fn decay_rate(points: &[(f64, f64)]) -> f64 {
     let usable: Vec<(f64, f64)> =
-        points.iter().filter(|(x, y)| x.is_finite() && y.is_finite() && *y > 0.0).map(|&(x, y)| (x, y.ln())).collect();
-    if usable.len() < 2 {
-        return None;
-    }
-    let k = usable.len() as f64;
-    let mx = usable.iter().map(|p| p.0).sum::<f64>() / k;
-    let my = usable.iter().map(|p| p.1).sum::<f64>() / k;
-    let sxx: f64 = usable.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
-    let sxy: f64 = usable.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    if sxx <= 0.0 {
-        return None;
-    }
-    let slope = sxy / sxx;
-    Some((-slope, my - slope * mx))
+        points.iter().copied().filter(|&(x, y)| x.is_finite() && y.is_finite() && y > 0.0).collect();
+    exponential_fit(&usable).map_or(f64::NAN, |f| -f.rate)
+}
+
+/// The exponent `k` of `Var ∝ n^{−k}` fitted to the points with a positive `n` and a positive,
+/// finite variance; NaN as for [`decay_rate`].
+fn power_law_exponent(points: &[(f64, f64)]) -> f64 {
+    let usable: Vec<(f64, f64)> =
+        points.iter().copied().filter(|&(x, y)| x.is_finite() && x > 0.0 && y.is_finite() && y > 0.0).collect();
+    power_law_fit(&usable).map_or(f64::NAN, |f| -f.exponent)
 }
 
 /// The series of one cost and depth: `(n, variance)`.
@@ -264,11 +229,9 @@ fn record(metrics: &mut Metrics, points: &[Point], qubits: &[usize]) {
             let firsts = curve(points, layers, c, |v| v.first);
             metrics.insert(format!("variance_mean_{tag}"), means.iter().map(|p| p.1).collect::<Vec<_>>());
             metrics.insert(format!("variance_first_{tag}"), firsts.iter().map(|p| p.1).collect::<Vec<_>>());
-            // A rate that cannot be fitted is recorded as null (NaN).
-            let rate = |fit: Option<(f64, f64)>| fit.map_or(f64::NAN, |f| f.0);
-            metrics.insert(format!("decay_rate_mean_{tag}"), rate(log_linear_fit(&means)));
-            metrics.insert(format!("decay_rate_first_{tag}"), rate(log_linear_fit(&firsts)));
-            metrics.insert(format!("power_law_exponent_mean_{tag}"), rate(log_log_fit(&means)));
+            metrics.insert(format!("decay_rate_mean_{tag}"), decay_rate(&means));
+            metrics.insert(format!("decay_rate_first_{tag}"), decay_rate(&firsts));
+            metrics.insert(format!("power_law_exponent_mean_{tag}"), power_law_exponent(&means));
         }
     }
 }
@@ -282,7 +245,8 @@ fn plot(ctx: &mut RunContext, points: &[Point]) -> Result<(), ExperimentError> {
             for (c, cost) in Cost::ALL.iter().enumerate() {
                 let pts: Vec<(f64, f64)> =
                     curve(points, layers, c, pick).into_iter().filter(|p| p.1.is_finite() && p.1 > 0.0).collect();
-                let fit = log_linear_fit(&pts).map_or(String::new(), |(r, _)| format!(", rate {r:.3}/qubit"));
+                let rate = decay_rate(&pts);
+                let fit = if rate.is_nan() { String::new() } else { format!(", rate {rate:.3}/qubit") };
                 if !pts.is_empty() {
                     out.push(Series::new(format!("{} cost, L = {layers}{fit}", cost.name()), pts));
                 }
@@ -335,29 +299,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fit_recovers_an_exponential() {
+    fn rates_of_exact_decays_and_unfittable_curves() {
         let points: Vec<(f64, f64)> = (1..6).map(|n| (n as f64, 3.0 * (-0.7 * n as f64).exp())).collect();
-        let (r, a) = log_linear_fit(&points).unwrap();
-        assert!((r - 0.7).abs() < 1e-12 && (a - 3.0f64.ln()).abs() < 1e-12);
-        assert!(log_linear_fit(&[(1.0, 0.0), (2.0, 1.0)]).is_none());
-        assert!(log_linear_fit(&[(1.0, 1.0), (1.0, 2.0)]).is_none());
+        assert!((decay_rate(&points) - 0.7).abs() < 1e-12);
+        assert!(decay_rate(&[(1.0, 0.0), (2.0, 1.0)]).is_nan(), "one usable point");
         let power: Vec<(f64, f64)> = (1..6).map(|n| (n as f64, 0.5 * (n as f64).powf(-2.0))).collect();
-        let (k, _) = log_log_fit(&power).unwrap();
-        assert!((k - 2.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn sample_variance_is_unbiased() {
-        assert!((sample_variance([1.0, 2.0, 3.0, 4.0].into_iter()) - 5.0 / 3.0).abs() < 1e-15);
-        assert!(sample_variance([1.0].into_iter()).is_nan());
+        assert!((power_law_exponent(&power) - 2.0).abs() < 1e-12);
     }
 
     #[test]
     fn circuits_have_one_parameter_per_rotation() {
-        let sample = Sample { axes: vec![0, 1, 2, 0, 1, 2], angles: vec![0.1; 6] };
-        let c = circuit(3, 2, &sample).unwrap();
-        assert_eq!(c.n_params(), 6);
-        let bad = Sample { axes: vec![3; 6], angles: vec![0.1; 6] };
-        assert!(circuit(3, 2, &bad).is_err());
+        let sample = Sample { axes: [AXES, AXES].concat(), angles: vec![0.1; 6] };
+        assert_eq!(circuit(3, 2, &sample).unwrap().n_params(), 6);
     }
 }

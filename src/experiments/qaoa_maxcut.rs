@@ -23,9 +23,11 @@ use serde_json::json;
 use std::fmt::Write;
 use std::time::Instant;
 use tinylab_classical::tensor::{rng, uniform};
-use tinylab_quantum::pauli::{Pauli, PauliString, PauliSum};
+use tinylab_quantum::Statevector;
+use tinylab_quantum::library::{
+    Graph, interleave, interp, maxcut_hamiltonian, qaoa_maxcut, random_regular_graph, split_angles,
+};
 use tinylab_quantum::statevector::Parallelism;
-use tinylab_quantum::{Circuit, Statevector};
 
 /// Degree of every node.
 const DEGREE: usize = 3;
@@ -41,8 +43,6 @@ const QUICK_MAX_DEPTH: usize = 3;
 const STARTS: usize = 6;
 /// Random starts per depth with `--quick`.
 const QUICK_STARTS: usize = 3;
-/// Pairings tried before a graph is given up.
-const MAX_PAIRINGS: usize = 10_000;
 /// Values of `<C>` closer than this count as the same optimum when picking the best start.
 const TIE: f64 = 1e-9;
 /// Optimiser settings (minimising `−<C>`).
@@ -55,12 +55,20 @@ const QUICK_DESCENT: Descent = Descent { lr: 0.02, max_steps: 300, grad_tol: 1e-
 pub struct QaoaMaxcut;
 
 /// A graph with its brute-forced cut values.
-struct Graph {
+struct Instance {
     n: usize,
-    edges: Vec<(usize, usize)>,
+    graph: Graph,
     /// The cut value of every basis state (bit `q` of the index is node `q`'s side).
     cuts: Vec<usize>,
     c_max: usize,
+}
+
+impl Instance {
+    fn new(graph: Graph) -> Result<Self, ExperimentError> {
+        let cuts = graph.cut_values()?;
+        let c_max = cuts.iter().copied().max().unwrap_or(0);
+        Ok(Instance { n: graph.n_nodes(), graph, cuts, c_max })
+    }
 }
 
 /// The best QAOA run at one depth.
@@ -112,7 +120,7 @@ impl Experiment for QaoaMaxcut {
         let mut draws = rng(ctx.seed);
         let mut graphs = Vec::with_capacity(nodes.len());
         for &n in nodes {
-            graphs.push(random_regular_graph(n, DEGREE, &mut || uniform(&mut draws))?);
+            graphs.push(Instance::new(random_regular_graph(n, DEGREE, &mut || uniform(&mut draws))?)?);
         }
         let start = Instant::now();
         let mut results = Vec::with_capacity(graphs.len());
@@ -138,105 +146,22 @@ impl Experiment for QaoaMaxcut {
     }
 }
 
-/// A uniformly random index in `0..=i` from a draw in `[0, 1)`.
-fn index_upto(i: usize, draw: &mut impl FnMut() -> f64) -> usize {
-    ((draw() * (i + 1) as f64) as usize).min(i)
-}
-
-/// A random `degree`-regular simple graph on `n` nodes by the configuration model: shuffle `n·degree`
-/// stubs (Fisher-Yates), pair them in order, and start again on a self-loop or a repeated edge. Edges
-/// come sorted, each as `(low, high)`.
-fn random_regular_graph(n: usize, degree: usize, draw: &mut impl FnMut() -> f64) -> Result<Graph, ExperimentError> {
-    if degree >= n || (n * degree) % 2 == 1 || n > 24 {
-        return Err(ExperimentError::other(format!(
-            "qaoa_maxcut: no {degree}-regular graph on {n} nodes here (needs degree < n, n·degree even, n <= 24)"
-        )));
-    }
-    for _ in 0..MAX_PAIRINGS {
-        let mut stubs: Vec<usize> = (0..n).flat_map(|v| std::iter::repeat_n(v, degree)).collect();
-        for i in (1..stubs.len()).rev() {
-            let j = index_upto(i, draw);
-            stubs.swap(i, j);
-        }
-        let mut edges: Vec<(usize, usize)> = stubs.chunks(2).map(|p| (p[0].min(p[1]), p[0].max(p[1]))).collect();
-        edges.sort_unstable();
-        let simple = edges.iter().all(|&(a, b)| a != b) && edges.windows(2).all(|w| w[0] != w[1]);
-        if simple {
-            let cuts: Vec<usize> = (0..1usize << n)
-                .map(|z| edges.iter().filter(|&&(a, b)| (z >> a & 1) != (z >> b & 1)).count())
-                .collect();
-            let c_max = cuts.iter().copied().max().unwrap_or(0);
-            return Ok(Graph { n, edges, cuts, c_max });
-        }
-    }
-    Err(ExperimentError::other(format!("qaoa_maxcut: no simple {degree}-regular pairing on {n} nodes found")))
-}
-
-/// `−C = Σ_{(i,j)} Z_i Z_j / 2 − |E|/2`: minimising it maximises the expected cut.
-fn negative_cost(graph: &Graph) -> Result<PauliSum, ExperimentError> {
-    let mut terms = Vec::with_capacity(graph.edges.len() + 1);
-    terms.push((-(graph.edges.len() as f64) / 2.0, PauliString::default()));
-    for &(a, b) in &graph.edges {
-        terms.push((0.5, PauliString::new(&[(a, Pauli::Z), (b, Pauli::Z)])?));
-    }
-    Ok(PauliSum::new(terms))
-}
-
-/// The depth-`p` QAOA circuit; parameters in the order `gamma0, beta0, gamma1, beta1, ...`.
-fn qaoa_circuit(graph: &Graph, p: usize) -> Result<Circuit, ExperimentError> {
-    let mut c = Circuit::new(graph.n);
-    for q in 0..graph.n {
-        c.h(q)?;
-    }
-    for l in 0..p {
-        let gamma = c.param(&format!("gamma{l}"))?;
-        let beta = c.param(&format!("beta{l}"))?;
-        for &(a, b) in &graph.edges {
-            c.rzz(gamma.scaled(-1.0), a, b)?;
-        }
-        for q in 0..graph.n {
-            c.rx(beta.scaled(2.0), q)?;
-        }
-    }
-    Ok(c)
-}
-
-/// The INTERP rule: `x'_i = (i/p) x_{i−1} + ((p − i)/p) x_i` for `i = 0..=p` (0-based, `x_{−1} =
-/// x_p = 0`), from `p` angles to `p + 1`.
-fn interp(previous: &[f64]) -> Vec<f64> {
-    let p = previous.len();
-    if p == 0 {
-        return Vec::new();
-    }
-    let at = |i: usize| previous.get(i).copied().unwrap_or(0.0);
-    (0..=p)
-        .map(|i| {
-            let before = if i == 0 { 0.0 } else { at(i - 1) };
-            (i as f64 / p as f64) * before + ((p - i) as f64 / p as f64) * at(i)
-        })
-        .collect()
-}
-
-/// Interleaves `gammas` and `betas` into the circuit's parameter order.
-fn interleave(gammas: &[f64], betas: &[f64]) -> Vec<f64> {
-    gammas.iter().zip(betas).flat_map(|(&g, &b)| [g, b]).collect()
-}
-
 /// Optimises depths `1..=max_depth` on `graph`, each from `starts` random points and (from `p = 2`)
 /// INTERP; the runs of one depth go in parallel, their initial points drawn beforehand in order.
 fn solve(
-    graph: &Graph,
+    graph: &Instance,
     max_depth: usize,
     starts: usize,
     descent: &Descent,
     draw: &mut impl FnMut() -> f64,
 ) -> Result<Vec<DepthResult>, ExperimentError> {
-    let observable = negative_cost(graph)?;
+    // Minimising −C maximises the expected cut.
+    let observable = maxcut_hamiltonian(&graph.graph)?.scaled(-1.0);
     let c_max = graph.c_max as f64;
     let optimal: Vec<bool> = graph.cuts.iter().map(|&c| c == graph.c_max).collect();
     let mut out: Vec<DepthResult> = Vec::with_capacity(max_depth);
     for p in 1..=max_depth {
-        let circuit = qaoa_circuit(graph, p)?;
+        let circuit = qaoa_maxcut(&graph.graph, p)?;
         let mut inits: Vec<(String, Vec<f64>)> = Vec::with_capacity(starts + 1);
         if let Some(previous) = out.last() {
             inits.push(("interp".into(), interleave(&interp(&previous.gammas), &interp(&previous.betas))));
@@ -265,6 +190,7 @@ fn solve(
             .ok_or_else(|| ExperimentError::other("qaoa_maxcut: no starts"))?;
         let probabilities = Statevector::from_circuit(&circuit, &best.params, &[])?.probabilities();
         let expectation = -best.value;
+        let (gammas, betas) = split_angles(&best.params);
         let from_probabilities: f64 = probabilities.iter().zip(&graph.cuts).map(|(q, &c)| q * c as f64).sum();
         let optimal_probability: f64 = probabilities.iter().zip(&optimal).filter(|(_, o)| **o).map(|(q, _)| q).sum();
         out.push(DepthResult {
@@ -272,8 +198,8 @@ fn solve(
             expectation,
             ratio: expectation / c_max,
             optimal_probability,
-            gammas: best.params.iter().step_by(2).copied().collect(),
-            betas: best.params.iter().skip(1).step_by(2).copied().collect(),
+            gammas,
+            betas,
             start: inits[best_index].0.clone(),
             evaluations: best.evaluations,
             converged: best.converged,
@@ -284,7 +210,7 @@ fn solve(
 }
 
 /// Per graph and depth: the headline ratios as `ratio_nN_pP`, the rest under `graphs`.
-fn record(metrics: &mut Metrics, graphs: &[Graph], results: &[Vec<DepthResult>], max_depth: usize) {
+fn record(metrics: &mut Metrics, graphs: &[Instance], results: &[Vec<DepthResult>], max_depth: usize) {
     for (graph, depths) in graphs.iter().zip(results) {
         for d in depths {
             metrics.insert(format!("ratio_n{}_p{}", graph.n, d.p), d.ratio);
@@ -312,7 +238,7 @@ fn record(metrics: &mut Metrics, graphs: &[Graph], results: &[Vec<DepthResult>],
                 .map(|(g, ds)| {
                     json!({
                         "nodes": g.n,
-                        "edges": g.edges.iter().map(|&(a, b)| [a, b]).collect::<Vec<_>>(),
+                        "edges": g.graph.edges().iter().map(|&(a, b)| [a, b]).collect::<Vec<_>>(),
                         "c_max": g.c_max,
                         "optimal_cuts": g.cuts.iter().filter(|&&c| c == g.c_max).count(),
                         "depths": ds.iter().map(|d| json!({
@@ -333,7 +259,7 @@ fn record(metrics: &mut Metrics, graphs: &[Graph], results: &[Vec<DepthResult>],
 }
 
 /// Approximation ratio and optimal-cut probability against depth, one line per graph.
-fn plot(ctx: &mut RunContext, graphs: &[Graph], results: &[Vec<DepthResult>]) -> Result<(), ExperimentError> {
+fn plot(ctx: &mut RunContext, graphs: &[Instance], results: &[Vec<DepthResult>]) -> Result<(), ExperimentError> {
     let lines = |pick: fn(&DepthResult) -> f64| -> Vec<Series> {
         graphs
             .iter()
@@ -372,7 +298,7 @@ fn plot(ctx: &mut RunContext, graphs: &[Graph], results: &[Vec<DepthResult>]) ->
 }
 
 /// A Markdown table of the results for the report's notes.
-fn table(graphs: &[Graph], results: &[Vec<DepthResult>]) -> String {
+fn table(graphs: &[Instance], results: &[Vec<DepthResult>]) -> String {
     let mut s =
         String::from("| nodes | C_max | p | <C> | ratio | P(optimal) | start |\n|---|---|---|---|---|---|---|\n");
     for (g, ds) in graphs.iter().zip(results) {
@@ -391,51 +317,11 @@ fn table(graphs: &[Graph], results: &[Vec<DepthResult>]) -> String {
 mod tests {
     use super::*;
 
-    fn draws(seed: u64) -> impl FnMut() -> f64 {
-        let mut r = rng(seed);
-        move || uniform(&mut r)
-    }
-
     #[test]
-    fn graphs_are_simple_and_regular() {
-        let mut draw = draws(11);
-        for n in [4, 8, 10, 12] {
-            let g = random_regular_graph(n, 3, &mut draw).unwrap();
-            assert_eq!(g.edges.len(), 3 * n / 2);
-            let mut degree = vec![0; n];
-            for &(a, b) in &g.edges {
-                assert!(a < b);
-                degree[a] += 1;
-                degree[b] += 1;
-            }
-            assert!(degree.iter().all(|&d| d == 3), "{degree:?}");
-            assert!(g.c_max <= g.edges.len() && g.c_max > 0);
-        }
-        assert!(random_regular_graph(7, 3, &mut draw).is_err());
-        assert!(random_regular_graph(3, 3, &mut draw).is_err());
-    }
-
-    #[test]
-    fn interp_extends_the_angles() {
-        assert_eq!(interp(&[0.6]), vec![0.6, 0.6]);
-        let next = interp(&[1.0, 2.0]);
-        assert_eq!(next, vec![1.0, 1.5, 2.0]);
-        assert!(interp(&[]).is_empty());
-    }
-
-    #[test]
-    fn expected_cut_of_the_circuit_matches_the_observable() {
-        let g = random_regular_graph(6, 3, &mut draws(5)).unwrap();
-        let c = qaoa_circuit(&g, 2).unwrap();
-        let params = [0.4, 0.3, 0.7, 0.2];
-        let value =
-            -negative_cost(&g).unwrap().expectation(&Statevector::from_circuit(&c, &params, &[]).unwrap()).unwrap();
-        let probabilities = Statevector::from_circuit(&c, &params, &[]).unwrap().probabilities();
-        let direct: f64 = probabilities.iter().zip(&g.cuts).map(|(p, &cut)| p * cut as f64).sum();
-        assert!((value - direct).abs() < 1e-12);
-        // At γ = 0 the state is uniform: <C> = |E|/2.
-        let uniform_cut =
-            -negative_cost(&g).unwrap().expectation(&Statevector::from_circuit(&c, &[0.0; 4], &[]).unwrap()).unwrap();
-        assert!((uniform_cut - g.edges.len() as f64 / 2.0).abs() < 1e-12);
+    fn instances_brute_force_their_cuts() {
+        let mut r = rng(11);
+        let g = Instance::new(random_regular_graph(8, 3, &mut || uniform(&mut r)).unwrap()).unwrap();
+        assert_eq!(g.cuts.len(), 256);
+        assert!(g.c_max <= g.graph.edges().len() && g.c_max > 0);
     }
 }

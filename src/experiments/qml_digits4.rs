@@ -14,23 +14,21 @@ use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
-use tinylab_classical::data::{ImageDataset, digits};
 use tinylab_classical::nn::{self, Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
-use tinylab_classical::{ClassicalError, Var, ops, tensor};
+use tinylab_classical::{Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::qml::DeviceModel;
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
+use tinylab_quantum::qml::tasks::{DIGITS_0_TO_3, DIGITS_3_VS_6, PooledDigits, TRAIN_FRACTION, angles};
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
 
 /// The `qml_digits4` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QmlDigits4;
 
-/// Fraction of each task's digits used for training (stratified, seeded).
-const TRAIN_FRACTION: f64 = 0.8;
 /// Trainable U3 + CU3 blocks.
 const BLOCKS: usize = 2;
 /// Minibatch size.
@@ -49,12 +47,7 @@ struct Task {
 }
 
 const TASKS: [Task; 2] =
-    [Task { name: "digits_0123", digits: &[0, 1, 2, 3] }, Task { name: "digits_3v6", digits: &[3, 6] }];
-
-/// Pooled, scaled features `(n, 16)` of a dataset of 4x4 images with pixel values in `[0, 16]`.
-fn features(data: &ImageDataset) -> Vec<f32> {
-    data.images.iter().map(|&v| v / 16.0 * std::f32::consts::PI).collect()
-}
+    [Task { name: "digits_0123", digits: &DIGITS_0_TO_3 }, Task { name: "digits_3v6", digits: &DIGITS_3_VS_6 }];
 
 fn argmax(row: &[f64]) -> usize {
     (0..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best })
@@ -78,9 +71,7 @@ fn run_task(
     epochs: usize,
     metrics: &mut Metrics,
 ) -> Result<TaskResult, ExperimentError> {
-    let all = digits().map_err(ClassicalError::from)?;
-    let data = all.filter_classes(task.digits).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
-    let (train, test) = data.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(ClassicalError::from)?;
+    let PooledDigits { train, test } = PooledDigits::new(task.digits, TRAIN_FRACTION, ctx.seed)?;
     let classes = task.digits.len();
     let mut circuit = Circuit::new(4);
     encoders::ryzxy_4x4(&mut circuit)?;
@@ -90,15 +81,15 @@ fn run_task(
     let mut optimizer = Adam::new(0.0);
 
     // Training.
-    let train_x = tensor::from_vec(&[train.len(), 16], features(&train))?;
+    let train_x = tensor::from_vec(&[train.len(), 16], angles(train.images.iter()))?;
     let mut losses = Vec::with_capacity(epochs);
     let start = Instant::now();
     for epoch in 0..epochs {
         let mut total = 0.0;
         let order_seed = derive_seed(ctx.seed, 100 + epoch as u64);
-        for (images, labels) in train.batches(BATCH, Some(order_seed)).map_err(ClassicalError::from)? {
+        for (images, labels) in train.batches(BATCH, Some(order_seed))? {
             let n = labels.len();
-            let x = tensor::from_vec(&[n, 16], images.iter().map(|&v| v / 16.0 * std::f32::consts::PI).collect())?;
+            let x = tensor::from_vec(&[n, 16], angles(images.iter()))?;
             let mut tape_ctx = Ctx::train(0);
             let logits = layer.forward(&Var::constant(x), &mut tape_ctx)?;
             let loss = ops::cross_entropy(&logits, &labels)?;
@@ -119,22 +110,21 @@ fn run_task(
         Ok(values.chunks(classes).map(argmax).collect())
     };
     let train_accuracy = accuracy(&predict(&mut layer, train_x.iter().copied().collect(), train.len())?, &train.labels);
-    let test_features = features(&test);
+    let test_features = angles(test.images.iter());
     let noiseless = accuracy(&predict(&mut layer, test_features.clone(), test.len())?, &test.labels);
 
     // The trained model on the noisy device: exact under the noise model, and with shots.
-    let profile = DeviceProfile::builtin(DEVICE).map_err(ExperimentError::other)?;
-    let device =
-        DeviceModel::new(&circuit, &layer.weights_f64(), &readout, &profile, None).map_err(ExperimentError::other)?;
+    let profile = DeviceProfile::builtin(DEVICE)?;
+    let device = DeviceModel::new(&circuit, &layer.weights_f64(), &readout, &profile, None)?;
     let start = Instant::now();
     let mut exact_predictions = Vec::with_capacity(test.len());
     let mut shot_predictions = Vec::with_capacity(test.len());
     for (i, row) in test_features.chunks(16).enumerate() {
         let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
-        let exact = device.expectations(&x, None, 0).map_err(ExperimentError::other)?;
+        let exact = device.expectations(&x, None, 0)?;
         exact_predictions.push(argmax(&exact));
         let seed = derive_seed(ctx.seed, 10_000 + i as u64);
-        let sampled = device.expectations(&x, Some(SHOTS), seed).map_err(ExperimentError::other)?;
+        let sampled = device.expectations(&x, Some(SHOTS), seed)?;
         shot_predictions.push(argmax(&sampled));
     }
     let noisy_seconds = start.elapsed().as_secs_f64();

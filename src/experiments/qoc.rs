@@ -20,24 +20,23 @@ use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
-use tinylab_classical::data::{ImageDataset, digits};
+use tinylab_classical::data::ImageDataset;
 use tinylab_classical::nn::{self, Ctx, Module};
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
-use tinylab_classical::{ClassicalError, Var, ops, tensor};
+use tinylab_classical::{Var, ops, stats, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::DeviceCircuit;
 use tinylab_noise::robust::qoc::{Chip, OnChipTrainer, PruningConfig, QocConfig, device_accuracy};
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
+use tinylab_quantum::qml::tasks::{DIGITS_3_VS_6, PooledDigits, angles_f64};
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
 
 /// The `qoc` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Qoc;
 
-/// The digits of the task (relabelled 0, 1).
-const DIGITS: [usize; 2] = [3, 6];
 /// Fraction of the task's digits used for training (stratified, seeded).
 const TRAIN_FRACTION: f64 = 0.8;
 /// Hardware-efficient layers (8 parameters each on 4 qubits).
@@ -52,11 +51,6 @@ const LOGIT_SCALE: f32 = 5.0;
 const DEVICE: &str = "manila";
 /// Training runs from different initial weights and shot seeds in the full run.
 const TRIALS: usize = 3;
-
-/// Pooled features scaled to `[0, π]`, as f64 rows of 16.
-fn features<'a>(pixels: impl IntoIterator<Item = &'a f32>) -> Vec<f64> {
-    pixels.into_iter().map(|&v| v as f64 / 16.0 * std::f64::consts::PI).collect()
-}
 
 /// One training run's curve: `(step, circuit executions so far, test accuracy on the device)`.
 #[derive(Debug, Clone, Default)]
@@ -109,7 +103,7 @@ struct TestSet<'a> {
 
 impl TestSet<'_> {
     fn accuracy(&self, weights: &[f64]) -> Result<f64, ExperimentError> {
-        device_accuracy(self.device, weights, &self.inputs, &self.labels, None, 0).map_err(ExperimentError::other)
+        Ok(device_accuracy(self.device, weights, &self.inputs, &self.labels, None, 0)?)
     }
 }
 
@@ -138,12 +132,12 @@ fn train_on_chip(
     quick: bool,
 ) -> Result<Curve, ExperimentError> {
     let config = QocConfig { learning_rate: schedule.learning_rate, logit_scale: LOGIT_SCALE, pruning };
-    let mut trainer = OnChipTrainer::new(layer.clone(), chip, config, seed).map_err(ExperimentError::other)?;
+    let mut trainer = OnChipTrainer::new(layer.clone(), chip, config, seed)?;
     let mut curve = Curve { points: vec![(0, 0, test.accuracy(&layer.weights_f64())?)], ..Curve::default() };
     let bar = progress(schedule.batches.len(), if pruning.is_some() { "pruned" } else { "all gradients" }, quick);
     let start = Instant::now();
     for (k, (x, y)) in schedule.batches.iter().enumerate() {
-        let report = trainer.step(x, y).map_err(ExperimentError::other)?;
+        let report = trainer.step(x, y)?;
         curve.losses.push(report.loss);
         if schedule.is_checkpoint(k + 1) {
             let accuracy = test.accuracy(&trainer.layer().weights_f64())?;
@@ -200,12 +194,12 @@ fn schedule(
     let mut batches = Vec::with_capacity(steps);
     let mut epoch = 0u64;
     while batches.len() < steps {
-        let order = train.batches(batch, Some(derive_seed(seed, 100 + epoch))).map_err(ClassicalError::from)?;
+        let order = train.batches(batch, Some(derive_seed(seed, 100 + epoch)))?;
         for (images, labels) in order {
             if batches.len() == steps {
                 break;
             }
-            batches.push((features(images.iter()), labels));
+            batches.push((angles_f64(images.iter()), labels));
         }
         epoch += 1;
     }
@@ -250,9 +244,7 @@ impl Experiment for Qoc {
             "exact density matrix of the device with readout error, argmax of the two readouts",
         );
 
-        let all = digits().map_err(ClassicalError::from)?;
-        let data = all.filter_classes(&DIGITS).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
-        let (train, test) = data.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(ClassicalError::from)?;
+        let PooledDigits { train, test } = PooledDigits::new(&DIGITS_3_VS_6, TRAIN_FRACTION, ctx.seed)?;
         let n_test = test.len().min(max_test);
         let mut circuit = Circuit::new(4);
         encoders::ryzxy_4x4(&mut circuit)?;
@@ -263,16 +255,16 @@ impl Experiment for Qoc {
             PauliSum::from_labels(&[(1.0, "IZII"), (1.0, "ZIII")])?,
         ];
         let layer = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1))?;
-        let profile = DeviceProfile::builtin(DEVICE).map_err(ExperimentError::other)?;
-        let device = DeviceCircuit::new(&circuit, &readout, &profile, None).map_err(ExperimentError::other)?;
+        let profile = DeviceProfile::builtin(DEVICE)?;
+        let device = DeviceCircuit::new(&circuit, &readout, &profile, None)?;
         let test_set = TestSet {
             device: &device,
-            inputs: features(test.images.iter().take(n_test * 16)),
+            inputs: angles_f64(test.images.iter().take(n_test * 16)),
             labels: test.labels[..n_test].to_vec(),
         };
         let schedule = schedule(&train, batch, steps, eval_every, ctx.seed)?;
 
-        let chip = || Chip::new(device.clone(), SHOTS).map_err(ExperimentError::other);
+        let chip = || Chip::new(device.clone(), SHOTS);
         let train_seed = derive_seed(ctx.seed, 2);
         let full = train_on_chip(&layer, chip()?, None, &schedule, &test_set, train_seed, ctx.quick)?;
         let pruned = train_on_chip(&layer, chip()?, Some(pruning), &schedule, &test_set, train_seed, ctx.quick)?;
@@ -329,16 +321,16 @@ impl Experiment for Qoc {
             metrics.insert(format!("{name}.executions_to_target"), json!(curve.executions_to_reach(target)));
         }
 
-        let mean = |f: &dyn Fn(&(Curve, Curve)) -> f64| trial_rows.iter().map(f).sum::<f64>() / trial_rows.len() as f64;
-        metrics.insert("trials.all_gradients.test_accuracy_final_mean", mean(&|t| t.0.final_accuracy()));
-        metrics.insert("trials.pruned.test_accuracy_final_mean", mean(&|t| t.1.final_accuracy()));
-        metrics.insert("trials.all_gradients.circuit_executions_mean", mean(&|t| t.0.executions() as f64));
-        metrics.insert("trials.pruned.circuit_executions_mean", mean(&|t| t.1.executions() as f64));
+        let mean = |f: &dyn Fn(&(Curve, Curve)) -> f64| stats::mean(&trial_rows.iter().map(f).collect::<Vec<_>>());
+        metrics.insert("trials.all_gradients.test_accuracy_final_mean", mean(&|t| t.0.final_accuracy())?);
+        metrics.insert("trials.pruned.test_accuracy_final_mean", mean(&|t| t.1.final_accuracy())?);
+        metrics.insert("trials.all_gradients.circuit_executions_mean", mean(&|t| t.0.executions() as f64)?);
+        metrics.insert("trials.pruned.circuit_executions_mean", mean(&|t| t.1.executions() as f64)?);
         metrics.insert(
             "trials.all_gradients.best_accuracy_within_pruned_budget_mean",
-            mean(&|t| t.0.best_within(t.1.executions())),
+            mean(&|t| t.0.best_within(t.1.executions()))?,
         );
-        metrics.insert("trials.pruned.test_accuracy_best_mean", mean(&|t| t.1.best_within(u64::MAX)));
+        metrics.insert("trials.pruned.test_accuracy_best_mean", mean(&|t| t.1.best_within(u64::MAX))?);
         metrics.insert(
             "trials.per_trial_final_accuracy",
             json!(trial_rows.iter().map(|t| [t.0.final_accuracy(), t.1.final_accuracy()]).collect::<Vec<_>>()),

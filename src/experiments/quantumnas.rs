@@ -32,11 +32,10 @@ use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
-use tinylab_classical::ClassicalError;
-use tinylab_classical::data::{ImageDataset, digits};
+use tinylab_classical::data::ImageDataset;
 use tinylab_classical::optim::LrSchedule;
+use tinylab_classical::stats::{StatsError, mean, spearman};
 use tinylab_noise::DeviceProfile;
-use tinylab_noise::robust::CircuitStats;
 use tinylab_noise::robust::nas::train::steps;
 use tinylab_noise::robust::nas::{
     Budget, Candidate, DeviceEvaluator, EvolutionSettings, Labelled, LayerKind, Sampling, SearchProblem,
@@ -44,8 +43,10 @@ use tinylab_noise::robust::nas::{
     evolutionary_search, iterative_prune, noiseless_scores, random_search, train,
 };
 use tinylab_quantum::Circuit;
+use tinylab_quantum::circuit::CircuitStats;
 use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::qml::encoders;
+use tinylab_quantum::qml::tasks::{DIGITS_0_TO_3, DIGITS_3_VS_6, PooledDigits, angles};
 
 /// The `quantumnas` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,7 +55,7 @@ pub struct QuantumNas;
 /// The devices searched for and tested on: a line (manila) and a T with noisier `cx` (quito).
 const DEVICES: [&str; 2] = ["manila", "quito"];
 /// The tasks: pooled digits 3 vs 6 (QuantumNAS's MNIST-2) and 0 to 3 (MNIST-4), relabelled `0..`.
-const TASKS: [(&str, &[usize]); 2] = [("digits_3_vs_6", &[3, 6]), ("digits_0_to_3", &[0, 1, 2, 3])];
+const TASKS: [(&str, &[usize]); 2] = [("digits_3_vs_6", &DIGITS_3_VS_6), ("digits_0_to_3", &DIGITS_0_TO_3)];
 /// Scale of the read-out `<Z>` sums that gives the logits (a softmax temperature of 1/5; see
 /// `tinylab_noise::robust::nas::readout`): raw `<Z>` in `[-1, 1]` leave every cross-entropy near
 /// `ln 2` on two classes, and the search's noisy validation losses then barely differ.
@@ -143,42 +144,14 @@ fn plan(quick: bool, seed: u64) -> Plan {
 
 /// Pooled 4x4 digits scaled to `[0, π]`, at most `rows` of them (spread over the set).
 fn labelled(data: &ImageDataset, rows: usize) -> Result<Labelled, ExperimentError> {
-    let features = data.images.iter().map(|&v| v / 16.0 * std::f32::consts::PI).collect();
-    let all = Labelled::new(features, 16, data.labels.clone()).map_err(ExperimentError::other)?;
+    let features = angles(data.images.iter());
+    let all = Labelled::new(features, 16, data.labels.clone())?;
     if rows >= all.len() {
         return Ok(all);
     }
     let step = all.len() as f64 / rows as f64;
     let pick: Vec<usize> = (0..rows).map(|i| (i as f64 * step) as usize).collect();
-    all.subset(&pick).map_err(ExperimentError::other)
-}
-
-/// Spearman's rank correlation of two equally long samples (tied values share their mean rank);
-/// NaN when either sample is constant.
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    fn ranks(v: &[f64]) -> Vec<f64> {
-        let mut order: Vec<usize> = (0..v.len()).collect();
-        order.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
-        let mut r = vec![0.0; v.len()];
-        let mut k = 0;
-        while k < order.len() {
-            let mut end = k;
-            while end + 1 < order.len() && v[order[end + 1]] == v[order[k]] {
-                end += 1;
-            }
-            for &i in &order[k..=end] {
-                r[i] = (k + end) as f64 / 2.0;
-            }
-            k = end + 1;
-        }
-        r
-    }
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let (va, vb): (f64, f64) = (ra.iter().map(|x| (x - ma).powi(2)).sum(), rb.iter().map(|y| (y - mb).powi(2)).sum());
-    cov / (va * vb).sqrt()
+    Ok(all.subset(&pick)?)
 }
 
 /// A progress bar over `len` units (hidden when stderr is no terminal).
@@ -244,26 +217,21 @@ fn finish(
     let mut model = match start {
         Start::Inherited => trained.clone(),
         Start::Scratch(init) => {
-            SuperCircuitModel::new(trained.supercircuit().clone(), trained.observables().to_vec(), init)
-                .map_err(ExperimentError::other)?
+            SuperCircuitModel::new(trained.supercircuit().clone(), trained.observables().to_vec(), init)?
         }
     };
-    model.activate(config).map_err(ExperimentError::other)?;
+    model.activate(config)?;
     let sub = model.active().clone();
-    let inherited = evaluator.compile(&sub.circuit, &model.active_weights(), layout).map_err(ExperimentError::other)?;
-    let validation_loss_inherited =
-        evaluator.scores(&inherited, &sets.validation, None, 0).map_err(ExperimentError::other)?.loss;
+    let inherited = evaluator.compile(&sub.circuit, &model.active_weights(), layout)?;
+    let validation_loss_inherited = evaluator.scores(&inherited, &sets.validation, None, 0)?.loss;
     let progress = bar(steps(&sets.fit, settings), "fine-tuning steps");
-    train(&mut model, &sets.fit, settings, Sampling::Active, &mut |n| progress.inc(n as u64))
-        .map_err(ExperimentError::other)?;
+    train(&mut model, &sets.fit, settings, Sampling::Active, &mut |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
     let weights = model.active_weights();
-    let noiseless = noiseless_scores(&sub.circuit, &weights, model.observables(), &sets.test)
-        .map_err(ExperimentError::other)?
-        .accuracy;
-    let compiled = evaluator.compile(&sub.circuit, &weights, layout).map_err(ExperimentError::other)?;
-    let exact = evaluator.scores(&compiled, &sets.test, None, 0).map_err(ExperimentError::other)?;
-    let shots = evaluator.scores(&compiled, &sets.test, Some(SHOTS), seed).map_err(ExperimentError::other)?;
+    let noiseless = noiseless_scores(&sub.circuit, &weights, model.observables(), &sets.test)?.accuracy;
+    let compiled = evaluator.compile(&sub.circuit, &weights, layout)?;
+    let exact = evaluator.scores(&compiled, &sets.test, None, 0)?;
+    let shots = evaluator.scores(&compiled, &sets.test, Some(SHOTS), seed)?;
     let tested = Tested {
         config: config.clone(),
         layout: layout.to_vec(),
@@ -312,9 +280,8 @@ struct DeviceStudy {
 }
 
 /// Mean of `f` over the seeds for design `d` (inherited or from scratch).
-fn mean_over(seeds: &[SeedStudy], scratch: bool, d: usize, f: &dyn Fn(&Tested) -> f64) -> f64 {
-    seeds.iter().map(|s| f(if scratch { &s.scratch[d] } else { &s.inherited[d] })).sum::<f64>()
-        / seeds.len().max(1) as f64
+fn mean_over(seeds: &[SeedStudy], scratch: bool, d: usize, f: &dyn Fn(&Tested) -> f64) -> Result<f64, StatsError> {
+    mean(&seeds.iter().map(|s| f(if scratch { &s.scratch[d] } else { &s.inherited[d] })).collect::<Vec<_>>())
 }
 
 /// One search (evolution, then random search of equal cost) on `device` with `seed`, and the three
@@ -333,15 +300,13 @@ fn study_seed(
     let start = Instant::now();
     let e = EvolutionSettings { seed: derive_seed(plan.evolution.seed, seed), ..plan.evolution };
     let progress = bar(e.population + (e.iterations - 1) * (e.mutations + e.crossovers), "candidates (evolution)");
-    let evolution =
-        evolutionary_search(problem, &e, &mut |n| progress.inc(n as u64)).map_err(ExperimentError::other)?;
+    let evolution = evolutionary_search(problem, &e, &mut |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
     metrics.insert_timing(key("evolution_seconds"), start.elapsed().as_secs_f64());
     let evaluations = evolution.evaluated.len();
     let start = Instant::now();
     let progress = bar(evaluations, "candidates (random search)");
-    let random = random_search(problem, evaluations, derive_seed(seed, 2), &mut |n| progress.inc(n as u64))
-        .map_err(ExperimentError::other)?;
+    let random = random_search(problem, evaluations, derive_seed(seed, 2), &mut |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
     metrics.insert_timing(key("random_search_seconds"), start.elapsed().as_secs_f64());
     metrics.insert(key("search_evaluations"), evaluations);
@@ -354,9 +319,8 @@ fn study_seed(
     let start = Instant::now();
     let searched = evolution.best().candidate.clone();
     let best_random = random.best().candidate.clone();
-    let n_params =
-        model.supercircuit().build(&searched.arch.config()).map_err(ExperimentError::other)?.circuit.n_params();
-    let (human_config, _) = model.supercircuit().regular(n_params).map_err(ExperimentError::other)?;
+    let n_params = model.supercircuit().build(&searched.arch.config())?.circuit.n_params();
+    let (human_config, _) = model.supercircuit().regular(n_params)?;
     let trivial: Vec<usize> = (0..model.supercircuit().n_qubits()).collect();
     let designs = [
         (searched.arch.config(), searched.layout.clone()),
@@ -383,9 +347,8 @@ fn study_seed(
     let searched_model = searched_model.ok_or_else(|| ExperimentError::other("no searched design"))?;
     // The searched architecture from the trivial layout: what the mapping alone contributes.
     let sub = searched_model.active().clone();
-    let on_trivial =
-        evaluator.compile(&sub.circuit, &searched_model.active_weights(), &trivial).map_err(ExperimentError::other)?;
-    let trivial_scores = evaluator.scores(&on_trivial, &sets.test, None, 0).map_err(ExperimentError::other)?;
+    let on_trivial = evaluator.compile(&sub.circuit, &searched_model.active_weights(), &trivial)?;
+    let trivial_scores = evaluator.scores(&on_trivial, &sets.test, None, 0)?;
     metrics.insert(key("searched_on_trivial_layout_accuracy"), trivial_scores.accuracy);
     metrics.insert(key("searched_on_trivial_layout_loss"), trivial_scores.loss);
     metrics.insert(key("searched_on_trivial_layout_stats"), json!(on_trivial.stats()));
@@ -412,8 +375,8 @@ fn study_device(
     seed: u64,
     metrics: &mut Metrics,
 ) -> Result<DeviceStudy, ExperimentError> {
-    let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
-    let evaluator = DeviceEvaluator::new(&profile, model.observables().to_vec()).map_err(ExperimentError::other)?;
+    let profile = DeviceProfile::builtin(device)?;
+    let evaluator = DeviceEvaluator::new(&profile, model.observables().to_vec())?;
     let budget = Budget { max_two_qubit_gates: Some(MAX_CX), max_depth: None };
     let problem = SearchProblem { model, evaluator: &evaluator, validation: &sets.validation, budget };
 
@@ -431,17 +394,17 @@ fn study_device(
     let key = |name: &str| format!("{prefix}.{device}.{name}");
     for (d, name) in DESIGNS.iter().enumerate() {
         for (scratch, start) in [(false, "inherited"), (true, "scratch")] {
-            let mean = |f: &dyn Fn(&Tested) -> f64| mean_over(&seeds, scratch, d, f);
+            let avg = |f: &dyn Fn(&Tested) -> f64| mean_over(&seeds, scratch, d, f);
             metrics.insert(
                 key(&format!("mean.{name}.{start}")),
                 json!({
-                    "device_exact": mean(&|t| t.device_exact),
-                    "device_shots": mean(&|t| t.device_shots),
-                    "device_loss": mean(&|t| t.device_loss),
-                    "noiseless": mean(&|t| t.noiseless),
-                    "cx": mean(&|t| t.stats.two_qubit_gates as f64),
-                    "depth": mean(&|t| t.stats.depth as f64),
-                    "n_params": mean(&|t| t.n_params as f64),
+                    "device_exact": avg(&|t| t.device_exact)?,
+                    "device_shots": avg(&|t| t.device_shots)?,
+                    "device_loss": avg(&|t| t.device_loss)?,
+                    "noiseless": avg(&|t| t.noiseless)?,
+                    "cx": avg(&|t| t.stats.two_qubit_gates as f64)?,
+                    "depth": avg(&|t| t.stats.depth as f64)?,
+                    "n_params": avg(&|t| t.n_params as f64)?,
                 }),
             );
         }
@@ -453,14 +416,18 @@ fn study_device(
     let mut rng = tinylab_classical::tensor::rng(derive_seed(seed, 999));
     let mut proxy = Vec::with_capacity(plan.proxy_candidates);
     for _ in 0..plan.proxy_candidates {
-        let c =
-            Candidate::random(model.supercircuit(), profile.num_qubits, &mut rng).map_err(ExperimentError::other)?;
+        let c = Candidate::random(model.supercircuit(), profile.num_qubits, &mut rng)?;
         let (t, _) =
             finish(model, &c.arch.config(), &c.layout, Start::Inherited, &evaluator, sets, &schedules.fine, seed)?;
         proxy.push((t.validation_loss_inherited, t.device_loss));
     }
     let (inherited, tuned): (Vec<f64>, Vec<f64>) = proxy.iter().copied().unzip();
-    metrics.insert(key("proxy.spearman_inherited_vs_finetuned_loss"), spearman(&inherited, &tuned));
+    // Constant losses have no rank correlation: recorded as null.
+    let correlation = match spearman(&inherited, &tuned) {
+        Err(StatsError::ZeroVariance { .. }) => f64::NAN,
+        other => other?,
+    };
+    metrics.insert(key("proxy.spearman_inherited_vs_finetuned_loss"), correlation);
     metrics.insert(key("proxy.pairs"), json!(proxy));
 
     // Iterative pruning of the first seed's searched circuit.
@@ -470,8 +437,7 @@ fn study_device(
     let progress = bar(steps(&sets.fit, &schedules.prune) * plan.prune_targets.len(), "pruning steps");
     let steps = iterative_prune(&mut searched_model, &sets.fit, &plan.prune_targets, &schedules.prune, &mut |n| {
         progress.inc(n as u64)
-    })
-    .map_err(ExperimentError::other)?;
+    })?;
     progress.finish_and_clear();
     let dense = &seeds[0].inherited[0];
     let mut pruning = vec![PrunePoint {
@@ -484,10 +450,9 @@ fn study_device(
         fine_tune_losses: Vec::new(),
     }];
     for step in &steps {
-        let noiseless = noiseless_scores(&sub.circuit, &step.weights, model.observables(), &sets.test)
-            .map_err(ExperimentError::other)?;
-        let compiled = evaluator.compile(&sub.circuit, &step.weights, &layout).map_err(ExperimentError::other)?;
-        let noisy = evaluator.scores(&compiled, &sets.test, None, 0).map_err(ExperimentError::other)?;
+        let noiseless = noiseless_scores(&sub.circuit, &step.weights, model.observables(), &sets.test)?;
+        let compiled = evaluator.compile(&sub.circuit, &step.weights, &layout)?;
+        let noisy = evaluator.scores(&compiled, &sets.test, None, 0)?;
         pruning.push(PrunePoint {
             sparsity: step.sparsity(),
             pruned_angles: step.pruned,
@@ -517,11 +482,8 @@ fn study_task(
 ) -> Result<Vec<DeviceStudy>, ExperimentError> {
     let key = |name: &str| format!("{task}.{name}");
     // Data: train / test, and the training digits split again into fit / validation.
-    let all = digits().map_err(ClassicalError::from)?;
-    let data = all.filter_classes(digits_kept).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
-    let (train_set, test_set) = data.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(ClassicalError::from)?;
-    let (fit_set, validation_set) =
-        train_set.stratified_split(FIT_FRACTION, derive_seed(ctx.seed, 3)).map_err(ClassicalError::from)?;
+    let PooledDigits { train: train_set, test: test_set } = PooledDigits::new(digits_kept, TRAIN_FRACTION, ctx.seed)?;
+    let (fit_set, validation_set) = train_set.stratified_split(FIT_FRACTION, derive_seed(ctx.seed, 3))?;
     let sets = Sets {
         fit: labelled(&fit_set, usize::MAX)?,
         validation: labelled(&validation_set, plan.validation_rows)?,
@@ -534,26 +496,22 @@ fn study_task(
     // The SuperCircuit, trained noise-free with a sampled SubCircuit per step.
     let mut encoder = Circuit::new(4);
     encoders::ryzxy_4x4(&mut encoder)?;
-    let supercircuit =
-        SuperCircuit::new(encoder, LAYERS.to_vec(), MAX_BLOCKS, MIN_WIDTH).map_err(ExperimentError::other)?;
+    let supercircuit = SuperCircuit::new(encoder, LAYERS.to_vec(), MAX_BLOCKS, MIN_WIDTH)?;
     let groups = default_groups(digits_kept.len(), supercircuit.n_qubits());
     ctx.set_config(key("readout_groups"), json!(groups));
-    let readout = class_readout(&groups, LOGIT_SCALE).map_err(ExperimentError::other)?;
-    let mut model =
-        SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5)).map_err(ExperimentError::other)?;
+    let readout = class_readout(&groups, LOGIT_SCALE)?;
+    let mut model = SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5))?;
     metrics.insert(key("supercircuit_params"), model.supercircuit().n_params());
     let start = Instant::now();
     let progress = bar(steps(&sets.fit, super_settings), "SuperCircuit steps");
-    let super_losses = train(&mut model, &sets.fit, super_settings, SUPER_SAMPLING, &mut |n| progress.inc(n as u64))
-        .map_err(ExperimentError::other)?;
+    let super_losses = train(&mut model, &sets.fit, super_settings, SUPER_SAMPLING, &mut |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
     metrics.insert_timing(key("supercircuit_train_seconds"), start.elapsed().as_secs_f64());
     metrics.insert(key("supercircuit_loss_per_epoch"), json!(super_losses));
     // The full SuperCircuit's own noiseless test accuracy, a yardstick for the inherited weights.
-    let full = model.supercircuit().build(&model.supercircuit().full_config()).map_err(ExperimentError::other)?;
-    let full_weights = full.inherit(&model.weights()).map_err(ExperimentError::other)?;
-    let full_scores = noiseless_scores(&full.circuit, &full_weights, model.observables(), &sets.test)
-        .map_err(ExperimentError::other)?;
+    let full = model.supercircuit().build(&model.supercircuit().full_config())?;
+    let full_weights = full.inherit(&model.weights())?;
+    let full_scores = noiseless_scores(&full.circuit, &full_weights, model.observables(), &sets.test)?;
     metrics.insert(key("supercircuit_full_noiseless_test_accuracy"), full_scores.accuracy);
 
     DEVICES
@@ -636,12 +594,12 @@ impl Experiment for QuantumNas {
                 table.push_str(&format!(
                     "| {} | {name} | {:.3} | {:.3} | {:.3} | {:.1} | {:.3} | {:.3} |\n",
                     s.label,
-                    m(false, &|t| t.device_exact),
-                    m(false, &|t| t.device_shots),
-                    m(false, &|t| t.device_loss),
-                    m(false, &|t| t.stats.two_qubit_gates as f64),
-                    m(true, &|t| t.device_exact),
-                    m(true, &|t| t.device_loss),
+                    m(false, &|t| t.device_exact)?,
+                    m(false, &|t| t.device_shots)?,
+                    m(false, &|t| t.device_loss)?,
+                    m(false, &|t| t.stats.two_qubit_gates as f64)?,
+                    m(true, &|t| t.device_exact)?,
+                    m(true, &|t| t.device_loss)?,
                 ));
             }
         }
@@ -775,20 +733,4 @@ fn plot(ctx: &mut RunContext, studies: &[DeviceStudy]) -> Result<(), ExperimentE
         },
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::spearman;
-
-    /// Monotone samples correlate perfectly; ties take mean ranks (scipy.stats.spearmanr gives
-    /// 0.6668859288553503 for this pair).
-    #[test]
-    fn spearman_matches_closed_forms() {
-        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 25.0, 90.0]) - 1.0).abs() < 1e-15);
-        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-15);
-        let r = spearman(&[1.0, 2.0, 2.0, 3.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]);
-        assert!((r - 0.6668859288553503).abs() < 1e-12, "{r}");
-        assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
-    }
 }

@@ -30,17 +30,19 @@ use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
-use tinylab_classical::data::{ImageDataset, digits, synthetic};
+use tinylab_classical::data::{ImageDataset, synthetic};
 use tinylab_classical::nn::{self, Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
+use tinylab_classical::stats::mean;
 use tinylab_classical::train::permutation;
-use tinylab_classical::{ClassicalError, Var, ops, tensor};
+use tinylab_classical::{Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::nat::{NatBlock, NatClassifier, OutcomeQuantizer, PostProcess};
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::encoders::{self, Rotation};
+use tinylab_quantum::qml::tasks::{PooledDigits, angles};
 
 /// The `quantumnat` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,11 +101,8 @@ const VARIANTS: [Variant; 5] = [
 ];
 
 fn digits_task(name: &'static str, short: &'static str, keep: &[usize], seed: u64) -> Result<Task, ExperimentError> {
-    let data =
-        digits().and_then(|d| d.filter_classes(keep)).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
-    let (train, test) = data.stratified_split(TRAIN_FRACTION, seed).map_err(ClassicalError::from)?;
-    // Pixel values 0..16 to angles 0..π.
-    let scaled = |d: &ImageDataset| d.images.iter().map(|&v| v / 16.0 * std::f32::consts::PI).collect();
+    let PooledDigits { train, test } = PooledDigits::new(keep, TRAIN_FRACTION, seed)?;
+    let scaled = |d: &ImageDataset| angles(d.images.iter());
     Ok(Task {
         name,
         short,
@@ -118,8 +117,8 @@ fn digits_task(name: &'static str, short: &'static str, keep: &[usize], seed: u6
 
 /// Four Gaussian blobs in 8 dimensions, each feature mapped to `[0, π]` by the training set's range.
 fn blobs_task(seed: u64) -> Result<Task, ExperimentError> {
-    let data = synthetic::gaussian_mixture(400, 4, 8, 1.5, derive_seed(seed, 5)).map_err(ClassicalError::from)?;
-    let (train, test) = data.stratified_split(TRAIN_FRACTION, seed).map_err(ClassicalError::from)?;
+    let data = synthetic::gaussian_mixture(400, 4, 8, 1.5, derive_seed(seed, 5))?;
+    let (train, test) = data.stratified_split(TRAIN_FRACTION, seed)?;
     let rows = |d: &ImageDataset| -> Vec<f32> { d.images.iter().copied().collect() };
     let (train_raw, test_raw) = (rows(&train), rows(&test));
     let (mut lo, mut hi) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
@@ -218,10 +217,6 @@ fn train(model: &mut NatClassifier, task: &Task, epochs: usize, seed: u64) -> Re
     Ok(losses)
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
 /// What one trained variant measured.
 struct VariantResult {
     noiseless: f64,
@@ -242,7 +237,7 @@ fn run_variant(
     let readout: Vec<PauliSum> = (0..task.classes).map(PauliSum::z).collect::<Result<_, _>>()?;
     // Quantization snaps the outcomes a later block reads; the last block's outcomes are the logits
     // and stay continuous (quantizing them would only create ties).
-    let quantizer = levels.map(|l| OutcomeQuantizer::new(l, CLIP)).transpose().map_err(ExperimentError::other)?;
+    let quantizer = levels.map(|l| OutcomeQuantizer::new(l, CLIP)).transpose()?;
     let blocks = vec![
         NatBlock::new(
             &first,
@@ -262,11 +257,10 @@ fn run_variant(
         ),
     ]
     .into_iter()
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(ExperimentError::other)?;
-    let mut model = NatClassifier::new(blocks).map_err(ExperimentError::other)?;
+    .collect::<Result<Vec<_>, _>>()?;
+    let mut model = NatClassifier::new(blocks)?;
     if inject {
-        model = model.with_noise_injection(NOISE_FACTOR, derive_seed(seed, 2)).map_err(ExperimentError::other)?;
+        model = model.with_noise_injection(NOISE_FACTOR, derive_seed(seed, 2))?;
     }
     let start = Instant::now();
     let losses = train(&mut model, task, epochs, seed)?;
@@ -279,15 +273,9 @@ fn run_variant(
     let noiseless = accuracy(&noiseless_logits, task.classes, &task.test_y);
     let inputs: Vec<f64> = task.test_x.iter().map(|&v| v as f64).collect();
     let start = Instant::now();
-    let device_logits =
-        model.device_logits(&inputs, Some(SHOTS), derive_seed(seed, 3)).map_err(ExperimentError::other)?;
+    let device_logits = model.device_logits(&inputs, Some(SHOTS), derive_seed(seed, 3))?;
     let device = accuracy(&device_logits, task.classes, &task.test_y);
-    let stats = model
-        .blocks
-        .iter()
-        .map(|b| b.deployed().map(|d| d.stats()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ExperimentError::other)?;
+    let stats = model.blocks.iter().map(|b| b.deployed().map(|d| d.stats())).collect::<Result<Vec<_>, _>>()?;
     let record = json!({
         "variant": name,
         "test_accuracy_noiseless": noiseless,
@@ -358,7 +346,7 @@ impl Experiment for QuantumNat {
         let mut device_acc = vec![Vec::new(); VARIANTS.len()];
         for task in &tasks {
             for &device in devices {
-                let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
+                let profile = DeviceProfile::builtin(device)?;
                 // Short labels so nine categories fit under the bars: "0-3 mani", "3v6 quit", ...
                 categories.push(format!("{} {}", task.short, &device[..device.len().min(4)]));
                 for (v, &variant) in VARIANTS.iter().enumerate() {
@@ -382,9 +370,9 @@ impl Experiment for QuantumNat {
                         bar.inc(1);
                     }
                     let key = |k: &str| format!("{}.{device}.{}.{k}", task.name, variant.name);
-                    metrics.insert(key("test_accuracy_noiseless"), mean(&noiseless));
-                    metrics.insert(key("test_accuracy_device"), mean(&on_device));
-                    device_acc[v].push(mean(&on_device));
+                    metrics.insert(key("test_accuracy_noiseless"), mean(&noiseless)?);
+                    metrics.insert(key("test_accuracy_device"), mean(&on_device)?);
+                    device_acc[v].push(mean(&on_device)?);
                 }
             }
         }
@@ -394,9 +382,9 @@ impl Experiment for QuantumNat {
             metrics.insert(format!("{}.test_samples", task.name), task.test_y.len());
         }
         for (v, variant) in VARIANTS.iter().enumerate() {
-            metrics.insert(format!("mean_device_accuracy.{}", variant.name), mean(&device_acc[v]));
+            metrics.insert(format!("mean_device_accuracy.{}", variant.name), mean(&device_acc[v])?);
         }
-        let (base, full) = (mean(&device_acc[0]), mean(&device_acc[VARIANTS.len() - 1]));
+        let (base, full) = (mean(&device_acc[0])?, mean(&device_acc[VARIANTS.len() - 1])?);
         metrics.insert("quantumnat_gain_over_baseline_points", 100.0 * (full - base));
         metrics.insert(
             "quantumnat_wins",
@@ -425,7 +413,7 @@ impl Experiment for QuantumNat {
         let digits4 = &tasks[0];
         let mut sweep_series = Vec::new();
         for &device in sweep_devices {
-            let profile = DeviceProfile::builtin(device).map_err(ExperimentError::other)?;
+            let profile = DeviceProfile::builtin(device)?;
             let mut points = Vec::new();
             for &levels in sweep_levels {
                 let variant =
@@ -435,8 +423,8 @@ impl Experiment for QuantumNat {
                     let seed = derive_seed(ctx.seed, 1000 + trial as u64);
                     on_device.push(run_variant(digits4, &profile, variant, epochs, seed)?.0.device);
                 }
-                metrics.insert(format!("levels_sweep.{}.{device}.levels{levels}", digits4.name), mean(&on_device));
-                points.push((levels as f64, mean(&on_device)));
+                metrics.insert(format!("levels_sweep.{}.{device}.levels{levels}", digits4.name), mean(&on_device)?);
+                points.push((levels as f64, mean(&on_device)?));
             }
             sweep_series.push(Series::new(device, points));
         }

@@ -1,17 +1,16 @@
 //! Pieces shared by the variational experiments (`vqe_h2`, `qaoa_maxcut`, `barren_plateau`): a small
-//! `f64` Adam optimizer, a minimisation loop on exact adjoint gradients, and the circuit for the
-//! rotation `exp(-i φ/2 P)` about any Pauli string `P`.
+//! `f64` Adam optimizer and a minimisation loop on exact adjoint gradients (the circuits come from
+//! `tinylab_quantum::library`).
 //!
 //! The optimizer works on plain slices so that any objective returning `(value, gradient)` can use
 //! it; [`expectation_and_gradient`] is the objective of every experiment here: `<ψ(θ)|O|ψ(θ)>` and
 //! its gradient by adjoint differentiation (about three circuit passes, whatever the parameter count).
 
 use super::ExperimentError;
-use tinylab_quantum::circuit::Angle;
+use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::{Wrt, adjoint};
-use tinylab_quantum::pauli::{Pauli, PauliString, PauliSum};
+use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::{Parallelism, SimOptions};
-use tinylab_quantum::{Circuit, QuantumError};
 
 /// Adam (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015) on a flat vector of
 /// `f64` parameters, minimising.
@@ -157,56 +156,9 @@ pub fn adjoint_objective<'a>(
     move |params| expectation_and_gradient(circuit, observable, params, parallelism)
 }
 
-/// Appends `exp(-i φ/2 P)` for the Pauli string `pauli` and angle `φ = angle`: a change of basis
-/// (`H` for X, `RX(π/2)` for Y) on every qubit of the string, a CNOT ladder that collects the parity
-/// onto the string's highest qubit, `RZ(φ)` there, and the ladder and basis changes undone. The
-/// identity string is a global phase and appends nothing. Errors when the string reaches beyond the
-/// circuit's qubits.
-pub fn append_pauli_rotation(circuit: &mut Circuit, pauli: &PauliString, angle: Angle) -> Result<(), ExperimentError> {
-    let n = circuit.n_qubits();
-    if pauli.min_qubits() > n {
-        return Err(QuantumError::QubitOutOfRange { qubit: pauli.min_qubits() - 1, n_qubits: n }.into());
-    }
-    let support: Vec<(usize, Pauli)> = (0..n).map(|q| (q, pauli.get(q))).filter(|&(_, p)| p != Pauli::I).collect();
-    let Some(&(last, _)) = support.last() else { return Ok(()) };
-    let quarter = std::f64::consts::FRAC_PI_2;
-    for &(q, p) in &support {
-        match p {
-            Pauli::X => {
-                circuit.h(q)?;
-            }
-            Pauli::Y => {
-                circuit.rx(quarter, q)?;
-            }
-            Pauli::Z | Pauli::I => {}
-        }
-    }
-    for pair in support.windows(2) {
-        circuit.cx(pair[0].0, pair[1].0)?;
-    }
-    circuit.rz(angle, last)?;
-    for pair in support.windows(2).rev() {
-        circuit.cx(pair[0].0, pair[1].0)?;
-    }
-    for &(q, p) in &support {
-        match p {
-            Pauli::X => {
-                circuit.h(q)?;
-            }
-            Pauli::Y => {
-                circuit.rx(-quarter, q)?;
-            }
-            Pauli::Z | Pauli::I => {}
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tinylab_quantum::Statevector;
-    use tinylab_quantum::matrix::C64;
 
     #[test]
     fn adam_finds_the_minimum_of_a_quadratic() {
@@ -231,44 +183,5 @@ mod tests {
         assert!(adam.step(&mut x, &[1.0, f64::NAN]).is_err());
         assert_eq!(x, vec![1.0, 2.0]);
         assert_eq!(adam.steps(), 0);
-    }
-
-    /// `exp(-iφ/2 P)|ψ> = cos(φ/2)|ψ> - i sin(φ/2) P|ψ>`, with `P|i> = i^{#Y} (-1)^{|i∧z|} |i⊕x>`.
-    fn rotate_directly(amps: &[C64], pauli: &PauliString, phi: f64) -> Vec<C64> {
-        let (x, z) = pauli.masks();
-        let (x, z) = (x as usize, z as usize);
-        let phase = C64::new(0.0, 1.0).powi((x & z).count_ones() as i32);
-        let mut out: Vec<C64> = amps.iter().map(|a| a * (phi / 2.0).cos()).collect();
-        for (i, a) in amps.iter().enumerate() {
-            let sign = if (i & z).count_ones() % 2 == 1 { -1.0 } else { 1.0 };
-            out[i ^ x] += C64::new(0.0, -(phi / 2.0).sin()) * phase * sign * a;
-        }
-        out
-    }
-
-    #[test]
-    fn pauli_rotation_matches_its_definition() {
-        let n = 4;
-        let mut prep = Circuit::new(n);
-        for q in 0..n {
-            prep.ry(0.3 + 0.4 * q as f64, q).unwrap().rz(0.7 - 0.2 * q as f64, q).unwrap();
-        }
-        prep.cx(0, 2).unwrap().cx(3, 1).unwrap();
-        let start = Statevector::from_circuit(&prep, &[], &[]).unwrap();
-        for label in ["XYZI", "YYYX", "IXIY", "ZIIZ", "YIII", "XXXX"] {
-            let pauli = PauliString::from_label(label).unwrap();
-            let mut c = prep.clone();
-            append_pauli_rotation(&mut c, &pauli, Angle::Const(0.83)).unwrap();
-            let got = Statevector::from_circuit(&c, &[], &[]).unwrap();
-            let want = rotate_directly(start.amplitudes(), &pauli, 0.83);
-            for (g, w) in got.amplitudes().iter().zip(&want) {
-                assert!((g - w).norm() < 1e-12, "{label}: {g} vs {w}");
-            }
-        }
-        let mut c = prep.clone();
-        append_pauli_rotation(&mut c, &PauliString::default(), Angle::Const(0.83)).unwrap();
-        assert_eq!(c, prep, "the identity is a global phase: nothing appended");
-        let too_wide = PauliString::from_label("XIIII").unwrap();
-        assert!(append_pauli_rotation(&mut c, &too_wide, Angle::Const(0.1)).is_err());
     }
 }

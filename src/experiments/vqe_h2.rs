@@ -18,15 +18,16 @@
 //! Reports the energies and errors per bond length, the error at 0.735 Å against chemical accuracy
 //! (1.6 mHa), the dissociation curve and the error curve.
 
-use super::variational::{Descent, Minimum, adjoint_objective, append_pauli_rotation, minimise};
+use super::variational::{Descent, Minimum, adjoint_objective, minimise};
 use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{LineChart, Series};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::tensor::{rng, uniform};
-use tinylab_quantum::pauli::{Pauli, PauliString, PauliSum};
-use tinylab_quantum::qml::ansatz::hardware_efficient;
+use tinylab_quantum::library::templates::hardware_efficient;
+use tinylab_quantum::library::{double_excitation, hartree_fock};
+use tinylab_quantum::pauli::{LabelOrder, PauliSum};
 use tinylab_quantum::statevector::Parallelism;
 use tinylab_quantum::{Circuit, Statevector};
 
@@ -58,23 +59,6 @@ const HEA_DESCENT: Descent = Descent { lr: 0.05, max_steps: 2000, grad_tol: 1e-7
 /// Floor of the errors on the log-scale chart (errors at round-off level, or a hair below the exact
 /// value, are drawn there).
 const ERROR_FLOOR: f64 = 1e-15;
-
-/// The Pauli strings of the double excitation `a†_2 a†_3 a_1 a_0 − h.c.` under Jordan-Wigner, Paulis
-/// listed for qubits 0, 1, 2, 3, with the sign `s` of each: `T = (i/8) Σ s P`, so that
-/// `exp(θ T) = Π exp(-i (-s θ/4)/2 P)` (the strings commute).
-const DOUBLE_EXCITATION: [(f64, [Pauli; 4]); 8] = {
-    use Pauli::{X, Y};
-    [
-        (1.0, [Y, X, X, X]),
-        (1.0, [X, Y, X, X]),
-        (-1.0, [X, X, Y, X]),
-        (-1.0, [X, X, X, Y]),
-        (1.0, [Y, Y, Y, X]),
-        (1.0, [Y, Y, X, Y]),
-        (-1.0, [Y, X, Y, Y]),
-        (-1.0, [X, Y, Y, Y]),
-    ]
-};
 
 /// The `vqe_h2` experiment (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
@@ -231,37 +215,14 @@ fn load(text: &str) -> Result<Vec<Bond>, ExperimentError> {
         .collect()
 }
 
-/// The observable of `[coefficient, label]` terms whose label character `i` acts on qubit `i` (qubit
-/// 0 leftmost: the reverse of [`PauliSum::from_labels`]).
+/// The observable of `[coefficient, label]` terms whose label character `i` acts on qubit `i` (the
+/// file's PennyLane wire order, [`LabelOrder::Qubit0First`]); every label must name all the qubits.
 fn hamiltonian(terms: &[(f64, String)], n_qubits: usize) -> Result<PauliSum, ExperimentError> {
-    let mut out = Vec::with_capacity(terms.len());
-    for (weight, label) in terms {
-        if label.chars().count() != n_qubits {
-            return Err(ExperimentError::other(format!("h2 data: label `{label}` is not {n_qubits} characters long")));
-        }
-        let mut paulis = Vec::new();
-        for (q, ch) in label.chars().enumerate() {
-            let p = match ch {
-                'I' => continue,
-                'X' => Pauli::X,
-                'Y' => Pauli::Y,
-                'Z' => Pauli::Z,
-                _ => return Err(ExperimentError::other(format!("h2 data: label `{label}` has `{ch}`"))),
-            };
-            paulis.push((q, p));
-        }
-        out.push((*weight, PauliString::new(&paulis)?));
+    if let Some((_, label)) = terms.iter().find(|(_, l)| l.chars().count() != n_qubits) {
+        return Err(ExperimentError::other(format!("h2 data: label `{label}` is not {n_qubits} characters long")));
     }
-    Ok(PauliSum::new(out))
-}
-
-/// The Hartree-Fock state of `n` qubits: X on every occupied spin orbital.
-fn hartree_fock(n: usize, occupied: &[usize]) -> Result<Circuit, ExperimentError> {
-    let mut c = Circuit::new(n);
-    for &q in occupied {
-        c.x(q)?;
-    }
-    Ok(c)
+    let labelled: Vec<(f64, &str)> = terms.iter().map(|(w, l)| (*w, l.as_str())).collect();
+    Ok(PauliSum::from_labels_ordered(&labelled, LabelOrder::Qubit0First)?)
 }
 
 /// The UCC double-excitation ansatz on 4 qubits from the Hartree-Fock state with spin orbitals 0 and 1
@@ -274,10 +235,7 @@ fn ucc_double(occupied: &[usize]) -> Result<Circuit, ExperimentError> {
     }
     let mut c = hartree_fock(H2_QUBITS, occupied)?;
     let theta = c.param("theta")?;
-    for (sign, paulis) in DOUBLE_EXCITATION {
-        let string = PauliString::new(&[(0, paulis[0]), (1, paulis[1]), (2, paulis[2]), (3, paulis[3])])?;
-        append_pauli_rotation(&mut c, &string, theta.scaled(-sign / 4.0))?;
-    }
+    double_excitation(&mut c, [0, 1], [2, 3], theta)?;
     Ok(c)
 }
 
@@ -454,6 +412,7 @@ mod tests {
 
     #[test]
     fn labels_read_qubit_zero_first_and_bad_labels_are_refused() {
+        use tinylab_quantum::pauli::Pauli;
         let h = hamiltonian(&[(0.5, "ZIIX".to_string())], 4).unwrap();
         let (w, p) = h.terms()[0];
         assert_eq!((w, p.get(0), p.get(3)), (0.5, Pauli::Z, Pauli::X));

@@ -12,53 +12,14 @@
 use crate::device::DeviceProfile;
 use crate::error::{NoiseError, Result};
 use crate::model::NoiseModel;
-use crate::qml::{DensityBackend, remap_observable};
+use crate::qml::DensityBackend;
 use rayon::prelude::*;
 use std::sync::Arc;
-use tinylab_quantum::circuit::Instruction;
+use tinylab_quantum::circuit::CircuitStats;
 use tinylab_quantum::grad::{BasisEstimator, Estimator};
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::SimOptions;
 use tinylab_quantum::{Circuit, transpile};
-
-/// Gate counts and depth of a circuit: the budget QuantumNAS constrains and what the experiments
-/// report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct CircuitStats {
-    /// Gates on one qubit.
-    pub one_qubit_gates: usize,
-    /// Gates on two or more qubits.
-    pub two_qubit_gates: usize,
-    /// Longest chain of gates that share qubits (barriers and measurements not counted).
-    pub depth: usize,
-}
-
-impl CircuitStats {
-    /// The counts of `circuit`.
-    pub fn of(circuit: &Circuit) -> Self {
-        let mut level = vec![0usize; circuit.n_qubits()];
-        let mut stats = CircuitStats::default();
-        for inst in circuit.instructions() {
-            let Instruction::Gate(app) = inst else { continue };
-            if app.qubits.len() == 1 {
-                stats.one_qubit_gates += 1;
-            } else {
-                stats.two_qubit_gates += 1;
-            }
-            let next = app.qubits.iter().map(|&q| level[q]).max().unwrap_or(0) + 1;
-            for &q in &app.qubits {
-                level[q] = next;
-            }
-            stats.depth = stats.depth.max(next);
-        }
-        stats
-    }
-
-    /// All gates.
-    pub fn gates(&self) -> usize {
-        self.one_qubit_gates + self.two_qubit_gates
-    }
-}
 
 /// A logical circuit on a device (see the module documentation).
 #[derive(Debug, Clone)]
@@ -99,7 +60,8 @@ impl DeviceCircuit {
             None => transpile::trivial_layout(logical.n_qubits()),
         };
         let (circuit, final_layout) = transpile::transpile(logical, &target, &initial_layout)?;
-        let observables = observables.iter().map(|o| remap_observable(o, &final_layout)).collect::<Result<_>>()?;
+        let observables =
+            observables.iter().map(|o| o.relabel(&final_layout)).collect::<tinylab_quantum::Result<_>>()?;
         Ok(Self { circuit, observables, model, initial_layout, final_layout })
     }
 
@@ -212,12 +174,5 @@ mod tests {
         let stats = dc.stats();
         assert!(stats.two_qubit_gates >= 3, "{stats:?}");
         assert!(stats.depth > 0 && stats.depth <= stats.gates());
-    }
-
-    #[test]
-    fn stats_count_gates_and_depth() {
-        let mut c = Circuit::new(3);
-        c.h(0).unwrap().h(1).unwrap().cx(0, 1).unwrap().x(2).unwrap().cx(1, 2).unwrap();
-        assert_eq!(CircuitStats::of(&c), CircuitStats { one_qubit_gates: 3, two_qubit_gates: 2, depth: 3 });
     }
 }

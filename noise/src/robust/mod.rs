@@ -18,4 +18,4 @@ pub mod nas;
 pub mod nat;
 pub mod qoc;
 
-pub use device::{CircuitStats, DeviceCircuit};
+pub use device::DeviceCircuit;

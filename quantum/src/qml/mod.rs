@@ -14,8 +14,11 @@
 //! # Ok::<(), tinylab_quantum::QuantumError>(())
 //! ```
 
-pub mod ansatz;
 pub mod encoders;
 mod layer;
+pub mod tasks;
+
+/// The trainable templates, defined in [`crate::library::templates`].
+pub use crate::library::templates as ansatz;
 
 pub use layer::{CircuitSampler, LayerBackend, QuantumLayer};

@@ -16,10 +16,10 @@ use super::model::SuperCircuitModel;
 use super::supercircuit::{Architecture, SubCircuitConfig, SuperCircuit, uniform_in};
 use super::train::Labelled;
 use crate::error::{NoiseError, Result};
-use crate::robust::device::CircuitStats;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use tinylab_classical::tensor;
+use tinylab_quantum::circuit::CircuitStats;
 
 /// A gene of the co-search: an architecture and a layout.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]

@@ -1,8 +1,10 @@
-//! Trainable circuit templates. Each appends its gates and registers its parameters, named
-//! `"{prefix}{k}"` in the order the peer systems store their weights, so weights carry over.
+//! Trainable circuit templates (also reachable as `qml::ansatz`). Each appends its gates and
+//! registers its parameters, named `"{prefix}{k}"` in the order the peer systems store their
+//! weights, so weights carry over.
 
 use crate::circuit::Circuit;
 use crate::error::Result;
+use crate::qml::encoders::Rotation;
 
 fn new_params(circuit: &mut Circuit, prefix: &str, count: usize) -> Result<Vec<crate::circuit::Angle>> {
     let start = circuit.n_params();
@@ -67,4 +69,52 @@ pub fn strongly_entangling(circuit: &mut Circuit, layers: usize, prefix: &str) -
         }
     }
     Ok(())
+}
+
+/// The random circuits of McClean et al., "Barren plateaus in quantum neural network training
+/// landscapes", Nat. Commun. 9, 4812 (2018): `RY(π/4)` on every qubit, then `layers` of one trainable
+/// rotation per qubit about the axis `axes[l n + q]` (drawn at random by the caller), each layer
+/// followed by `CZ(q, q+1)` for `q = 0..n-2`. One parameter per rotation, in layer-then-qubit order.
+/// Errors when `axes` does not have `layers · n` entries.
+pub fn random_rotation_layers(circuit: &mut Circuit, layers: usize, axes: &[Rotation], prefix: &str) -> Result<()> {
+    let n = circuit.n_qubits();
+    if axes.len() != layers * n {
+        return Err(crate::error::QuantumError::SizeMismatch {
+            what: "rotation axes of the random layers".into(),
+            expected: layers * n,
+            got: axes.len(),
+        });
+    }
+    for q in 0..n {
+        circuit.ry(std::f64::consts::FRAC_PI_4, q)?;
+    }
+    for l in 0..layers {
+        let theta = new_params(circuit, prefix, n)?;
+        for (q, &angle) in theta.iter().enumerate() {
+            match axes[l * n + q] {
+                Rotation::X => circuit.rx(angle, q)?,
+                Rotation::Y => circuit.ry(angle, q)?,
+                Rotation::Z => circuit.rz(angle, q)?,
+            };
+        }
+        for q in 0..n.saturating_sub(1) {
+            circuit.cz(q, q + 1)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_layers_have_one_parameter_per_rotation_and_check_the_axes() {
+        let mut c = Circuit::new(3);
+        let axes = [Rotation::X, Rotation::Y, Rotation::Z, Rotation::X, Rotation::Y, Rotation::Z];
+        random_rotation_layers(&mut c, 2, &axes, "t").unwrap();
+        assert_eq!(c.n_params(), 6);
+        assert_eq!(c.stats().two_qubit_gates, 4);
+        assert!(random_rotation_layers(&mut Circuit::new(3), 2, &axes[..5], "t").is_err());
+    }
 }
