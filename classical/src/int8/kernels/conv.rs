@@ -83,29 +83,13 @@ impl QConv2d {
         &self.weights
     }
 
-    /// The weight `(O, C/groups, KH, KW)`.
-    pub fn weight(&self) -> &[i8] {
-        &self.weights.values
-    }
     /// The weight shape.
     pub fn weight_shape(&self) -> [usize; 4] {
         self.shape
     }
-    /// The i32 bias.
-    pub fn bias(&self) -> &[i32] {
-        &self.weights.bias
-    }
     /// Stride, padding, dilation, groups.
     pub fn spec(&self) -> Conv2dSpec {
         self.spec
-    }
-    /// The zero point the input must have.
-    pub fn input_zero_point(&self) -> i32 {
-        self.weights.input_zero_point
-    }
-    /// The output stage.
-    pub fn requant(&self) -> &Requant {
-        &self.weights.requant
     }
 
     /// Output dims for input dims `d`, or a shape error.

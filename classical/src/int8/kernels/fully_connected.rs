@@ -65,25 +65,9 @@ impl QLinear {
         &self.weights
     }
 
-    /// The weight `(out, in)`.
-    pub fn weight(&self) -> &[i8] {
-        &self.weights.values
-    }
     /// `(out_features, in_features)`.
     pub fn features(&self) -> (usize, usize) {
         (self.out_features, self.in_features)
-    }
-    /// The i32 bias.
-    pub fn bias(&self) -> &[i32] {
-        &self.weights.bias
-    }
-    /// The zero point the input must have.
-    pub fn input_zero_point(&self) -> i32 {
-        self.weights.input_zero_point
-    }
-    /// The output stage.
-    pub fn requant(&self) -> &Requant {
-        &self.weights.requant
     }
 
     /// The `(n, out)` output for `(n, in)` input `x`, on the detected backend.
