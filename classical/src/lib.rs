@@ -31,6 +31,7 @@ pub mod int8;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod seed;
 pub mod tensor;
 pub mod train;
 

@@ -2,7 +2,7 @@
 //! bar, early stopping, and checkpoints that resume bit-exactly.
 //!
 //! Every random choice is a function of the seed, the epoch and the batch index (the shuffle of epoch
-//! `e` uses seed `mix(seed, e)`; dropout in batch `b` of epoch `e` uses `mix(seed, e, b)`), and a
+//! `e` uses seed `seed::derive(seed, &[e])`; dropout in batch `b` of epoch `e` uses `seed::derive(seed, &[e, b])`), and a
 //! checkpoint holds the model, the optimizer state and the history at the end of an epoch. A run
 //! resumed from epoch `e` therefore makes exactly the updates the uninterrupted run made.
 
@@ -11,6 +11,7 @@ use crate::checkpoint;
 use crate::error::{Result, arg_err, shape_err};
 use crate::nn::{self, Ctx, Module, StateDict};
 use crate::ops;
+use crate::seed;
 use crate::optim::{LrSchedule, Optimizer, clip_grad_norm};
 use crate::tensor::Tensor;
 use ndarray::{Array4, Axis};
@@ -73,19 +74,6 @@ pub struct TrainState<O> {
 
 /// Checkpoint kind string of training states.
 pub const TRAIN_STATE_KIND: &str = "train_state";
-
-/// SplitMix64 finaliser: a well-mixed 64-bit function of its input.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A seed derived from `seed` and a sequence of indices.
-pub fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
-    parts.iter().fold(mix(seed), |s, &p| mix(s ^ p))
-}
 
 /// A seeded permutation of `0..n` (Fisher-Yates).
 pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
@@ -242,12 +230,12 @@ where
             break;
         }
         let lr = cfg.lr.at(epoch);
-        let order = permutation(n, derive_seed(cfg.seed, &[epoch as u64]));
+        let order = permutation(n, seed::derive(cfg.seed, &[epoch as u64]));
         let mut tally = EpochTally::default();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let x = Var::constant(gather_batch(train.0, chunk));
             let y: Vec<usize> = chunk.iter().map(|&i| train.1[i]).collect();
-            let mut ctx = Ctx::train(derive_seed(cfg.seed, &[epoch as u64, b as u64]));
+            let mut ctx = Ctx::train(seed::derive(cfg.seed, &[epoch as u64, b as u64]));
             let logits = model.forward(&x, &mut ctx)?;
             let loss = ops::cross_entropy(&logits, &y)?;
             loss.backward()?;

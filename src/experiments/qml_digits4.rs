@@ -21,7 +21,7 @@ use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::qml::DeviceModel;
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
+use tinylab_classical::seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
 
@@ -86,7 +86,7 @@ fn run_task(
     encoders::ryzxy_4x4(&mut circuit)?;
     ansatz::u3_cu3(&mut circuit, BLOCKS, "w")?;
     let readout: Vec<PauliSum> = (0..classes).map(PauliSum::z).collect::<Result<_, _>>()?;
-    let mut layer = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1))?;
+    let mut layer = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1]))?;
     let mut optimizer = Adam::new(0.0);
 
     // Training.
@@ -95,7 +95,7 @@ fn run_task(
     let start = Instant::now();
     for epoch in 0..epochs {
         let mut total = 0.0;
-        let order_seed = derive_seed(ctx.seed, 100 + epoch as u64);
+        let order_seed = seed::derive(ctx.seed, &[100 + epoch as u64]);
         for (images, labels) in train.batches(BATCH, Some(order_seed)).map_err(ClassicalError::from)? {
             let n = labels.len();
             let x = tensor::from_vec(&[n, 16], images.iter().map(|&v| v / 16.0 * std::f32::consts::PI).collect())?;
@@ -133,7 +133,7 @@ fn run_task(
         let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
         let exact = device.expectations(&x, None, 0).map_err(ExperimentError::other)?;
         exact_predictions.push(argmax(&exact));
-        let seed = derive_seed(ctx.seed, 10_000 + i as u64);
+        let seed = seed::derive(ctx.seed, &[10_000 + i as u64]);
         let sampled = device.expectations(&x, Some(SHOTS), seed).map_err(ExperimentError::other)?;
         shot_predictions.push(argmax(&sampled));
     }

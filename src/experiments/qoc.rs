@@ -28,7 +28,7 @@ use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::DeviceCircuit;
 use tinylab_noise::robust::qoc::{Chip, OnChipTrainer, PruningConfig, QocConfig, device_accuracy};
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
+use tinylab_classical::seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
 
@@ -200,7 +200,7 @@ fn schedule(
     let mut batches = Vec::with_capacity(steps);
     let mut epoch = 0u64;
     while batches.len() < steps {
-        let order = train.batches(batch, Some(derive_seed(seed, 100 + epoch))).map_err(ClassicalError::from)?;
+        let order = train.batches(batch, Some(seed::derive(seed, &[100 + epoch]))).map_err(ClassicalError::from)?;
         for (images, labels) in order {
             if batches.len() == steps {
                 break;
@@ -262,7 +262,7 @@ impl Experiment for Qoc {
             PauliSum::from_labels(&[(1.0, "IIIZ"), (1.0, "IIZI")])?,
             PauliSum::from_labels(&[(1.0, "IZII"), (1.0, "ZIII")])?,
         ];
-        let layer = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1))?;
+        let layer = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1]))?;
         let profile = DeviceProfile::builtin(DEVICE).map_err(ExperimentError::other)?;
         let device = DeviceCircuit::new(&circuit, &readout, &profile, None).map_err(ExperimentError::other)?;
         let test_set = TestSet {
@@ -273,7 +273,7 @@ impl Experiment for Qoc {
         let schedule = schedule(&train, batch, steps, eval_every, ctx.seed)?;
 
         let chip = || Chip::new(device.clone(), SHOTS).map_err(ExperimentError::other);
-        let train_seed = derive_seed(ctx.seed, 2);
+        let train_seed = seed::derive(ctx.seed, &[2]);
         let full = train_on_chip(&layer, chip()?, None, &schedule, &test_set, train_seed, ctx.quick)?;
         let pruned = train_on_chip(&layer, chip()?, Some(pruning), &schedule, &test_set, train_seed, ctx.quick)?;
         let noiseless = train_noiseless(&layer, &schedule, &test_set, ctx.quick)?;
@@ -283,8 +283,8 @@ impl Experiment for Qoc {
         ctx.set_config("trials", trials);
         let mut trial_rows = vec![(full.clone(), pruned.clone())];
         for trial in 1..trials as u64 {
-            let init = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1 + 10 * trial))?;
-            let seed = derive_seed(ctx.seed, 2 + 10 * trial);
+            let init = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1 + 10 * trial]))?;
+            let seed = seed::derive(ctx.seed, &[2 + 10 * trial]);
             let a = train_on_chip(&init, chip()?, None, &schedule, &test_set, seed, ctx.quick)?;
             let b = train_on_chip(&init, chip()?, Some(pruning), &schedule, &test_set, seed, ctx.quick)?;
             trial_rows.push((a, b));

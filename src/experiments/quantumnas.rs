@@ -44,7 +44,7 @@ use tinylab_noise::robust::nas::{
     evolutionary_search, iterative_prune, noiseless_scores, random_search, train,
 };
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
+use tinylab_classical::seed;
 use tinylab_quantum::qml::encoders;
 
 /// The `quantumnas` experiment (see the module documentation).
@@ -97,7 +97,7 @@ struct Plan {
 }
 
 fn plan(quick: bool, seed: u64) -> Plan {
-    let seed = derive_seed(seed, 4);
+    let seed = seed::derive(seed, &[4]);
     if quick {
         Plan {
             super_epochs: 10,
@@ -331,7 +331,7 @@ fn study_seed(
     let model = problem.model;
     let evaluator = problem.evaluator;
     let start = Instant::now();
-    let e = EvolutionSettings { seed: derive_seed(plan.evolution.seed, seed), ..plan.evolution };
+    let e = EvolutionSettings { seed: seed::derive(plan.evolution.seed, &[seed]), ..plan.evolution };
     let progress = bar(e.population + (e.iterations - 1) * (e.mutations + e.crossovers), "candidates (evolution)");
     let evolution =
         evolutionary_search(problem, &e, &mut |n| progress.inc(n as u64)).map_err(ExperimentError::other)?;
@@ -340,7 +340,7 @@ fn study_seed(
     let evaluations = evolution.evaluated.len();
     let start = Instant::now();
     let progress = bar(evaluations, "candidates (random search)");
-    let random = random_search(problem, evaluations, derive_seed(seed, 2), &mut |n| progress.inc(n as u64))
+    let random = random_search(problem, evaluations, seed::derive(seed, &[2]), &mut |n| progress.inc(n as u64))
         .map_err(ExperimentError::other)?;
     progress.finish_and_clear();
     metrics.insert_timing(key("random_search_seconds"), start.elapsed().as_secs_f64());
@@ -367,7 +367,7 @@ fn study_seed(
     let mut scratch = Vec::new();
     let mut searched_model = None;
     for (d, (config, layout)) in designs.iter().enumerate() {
-        let test_seed = derive_seed(seed, 3 + d as u64);
+        let test_seed = seed::derive(seed, &[3 + d as u64]);
         let (tested, tuned) =
             finish(model, config, layout, Start::Inherited, evaluator, sets, &schedules.fine, test_seed)?;
         metrics.insert(key(&format!("{}.inherited", DESIGNS[d])), json!(tested));
@@ -375,7 +375,7 @@ fn study_seed(
         if d == 0 {
             searched_model = Some(tuned);
         }
-        let init = Start::Scratch(derive_seed(seed, 100));
+        let init = Start::Scratch(seed::derive(seed, &[100]));
         let (tested, _) = finish(model, config, layout, init, evaluator, sets, &schedules.fine, test_seed)?;
         metrics.insert(key(&format!("{}.scratch", DESIGNS[d])), json!(tested));
         scratch.push(tested);
@@ -422,7 +422,7 @@ fn study_device(
     for k in 0..plan.search_seeds {
         let key = |name: &str| format!("{prefix}.{device}.seed{k}.{name}");
         let (study, tuned, layout) =
-            study_seed(problem, plan, sets, schedules, derive_seed(seed, k as u64), &key, metrics)?;
+            study_seed(problem, plan, sets, schedules, seed::derive(seed, &[k as u64]), &key, metrics)?;
         seeds.push(study);
         if first.is_none() {
             first = Some((tuned, layout));
@@ -450,7 +450,7 @@ fn study_device(
     // How well the search's proxy ranks circuits: random candidates' noisy validation loss with
     // inherited weights against their noisy test loss after the same fine-tuning as the designs
     // (QuantumNAS, Sec. 5, reports this correlation for its SuperCircuits).
-    let mut rng = tinylab_classical::tensor::rng(derive_seed(seed, 999));
+    let mut rng = tinylab_classical::tensor::rng(seed::derive(seed, &[999]));
     let mut proxy = Vec::with_capacity(plan.proxy_candidates);
     for _ in 0..plan.proxy_candidates {
         let c =
@@ -521,7 +521,7 @@ fn study_task(
     let data = all.filter_classes(digits_kept).and_then(|d| d.avg_pool(2)).map_err(ClassicalError::from)?;
     let (train_set, test_set) = data.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(ClassicalError::from)?;
     let (fit_set, validation_set) =
-        train_set.stratified_split(FIT_FRACTION, derive_seed(ctx.seed, 3)).map_err(ClassicalError::from)?;
+        train_set.stratified_split(FIT_FRACTION, seed::derive(ctx.seed, &[3])).map_err(ClassicalError::from)?;
     let sets = Sets {
         fit: labelled(&fit_set, usize::MAX)?,
         validation: labelled(&validation_set, plan.validation_rows)?,
@@ -540,7 +540,7 @@ fn study_task(
     ctx.set_config(key("readout_groups"), json!(groups));
     let readout = class_readout(&groups, LOGIT_SCALE).map_err(ExperimentError::other)?;
     let mut model =
-        SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5)).map_err(ExperimentError::other)?;
+        SuperCircuitModel::new(supercircuit, readout, seed::derive(ctx.seed, &[5])).map_err(ExperimentError::other)?;
     metrics.insert(key("supercircuit_params"), model.supercircuit().n_params());
     let start = Instant::now();
     let progress = bar(steps(&sets.fit, super_settings), "SuperCircuit steps");
@@ -560,7 +560,7 @@ fn study_task(
         .iter()
         .enumerate()
         .map(|(i, &device)| {
-            study_device(task, device, &model, &sets, plan, schedules, derive_seed(ctx.seed, 10 + i as u64), metrics)
+            study_device(task, device, &model, &sets, plan, schedules, seed::derive(ctx.seed, &[10 + i as u64]), metrics)
         })
         .collect()
 }
@@ -583,13 +583,13 @@ impl Experiment for QuantumNas {
             epochs: plan.super_epochs,
             batch_size: BATCH,
             lr: cosine(SUPER_LR, plan.super_epochs),
-            seed: derive_seed(ctx.seed, 1),
+            seed: seed::derive(ctx.seed, &[1]),
         };
         let fine = TrainSettings {
             epochs: plan.fine_epochs,
             batch_size: BATCH,
             lr: cosine(FINE_LR, plan.fine_epochs),
-            seed: derive_seed(ctx.seed, 2),
+            seed: seed::derive(ctx.seed, &[2]),
         };
         let schedules = Schedules {
             fine,

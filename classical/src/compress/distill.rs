@@ -12,7 +12,8 @@ use crate::error::{Result, arg_err, shape_err};
 use crate::nn::{self, Conv2d, Ctx, Module, Sequential};
 use crate::ops::{self, Conv2dSpec};
 use crate::optim::{LrSchedule, Optimizer, Sgd};
-use crate::train::{EpochMetrics, EpochTally, derive_seed, gather_batch, permutation};
+use crate::seed;
+use crate::train::{EpochMetrics, EpochTally, gather_batch, permutation};
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 
@@ -108,13 +109,13 @@ pub fn distill<O: Optimizer>(
     let mut history = Vec::new();
     for epoch in 0..cfg.epochs {
         let lr = cfg.lr.at(epoch);
-        let order = permutation(n, derive_seed(cfg.seed, &[epoch as u64]));
+        let order = permutation(n, seed::derive(cfg.seed, &[epoch as u64]));
         let mut tally = EpochTally::default();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let x = Var::constant(gather_batch(train.0, chunk));
             let y: Vec<usize> = chunk.iter().map(|&i| train.1[i]).collect();
             let (t_logits, t_feat) = forward_tapped(teacher, &x, cfg.hint.map(|h| h.teacher_layer), &mut Ctx::eval())?;
-            let mut ctx = Ctx::train(derive_seed(cfg.seed, &[epoch as u64, b as u64]));
+            let mut ctx = Ctx::train(seed::derive(cfg.seed, &[epoch as u64, b as u64]));
             let (s_logits, s_feat) = forward_tapped(student, &x, cfg.hint.map(|h| h.student_layer), &mut ctx)?;
             let mut loss = kd_loss(&s_logits, &t_logits, &y, cfg.temperature, cfg.alpha)?;
             if let (Some(hint), Some(sf), Some(tf)) = (cfg.hint, s_feat, t_feat) {
