@@ -15,7 +15,7 @@ use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits};
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
@@ -102,11 +102,8 @@ fn run_task(
             let mut tape_ctx = Ctx::train(0);
             let logits = layer.forward(&Var::constant(x), &mut tape_ctx)?;
             let loss = ops::cross_entropy(&logits, &labels)?;
-            total += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 * n as f64;
-            loss.backward()?;
-            nn::zero_grads(&mut layer);
-            nn::accumulate_grads(&mut layer, &tape_ctx);
-            optimizer.step(&mut layer, LR);
+            total += loss.item()? as f64 * n as f64;
+            optimizer.backward_step(&mut layer, &loss, &tape_ctx, LR)?;
         }
         losses.push(total / train.len() as f64);
     }

@@ -21,7 +21,7 @@ use crate::plot::{LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits};
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
@@ -174,11 +174,8 @@ fn train_noiseless(
         let mut ctx = Ctx::train(0);
         let logits = ops::scale(&layer.forward(&Var::constant(x), &mut ctx)?, LOGIT_SCALE);
         let loss = ops::cross_entropy(&logits, y)?;
-        curve.losses.push(loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64);
-        loss.backward()?;
-        nn::zero_grads(&mut layer);
-        nn::accumulate_grads(&mut layer, &ctx);
-        optimizer.step(&mut layer, schedule.learning_rate.at(k));
+        curve.losses.push(loss.item()? as f64);
+        optimizer.backward_step(&mut layer, &loss, &ctx, schedule.learning_rate.at(k))?;
         if schedule.is_checkpoint(k + 1) {
             curve.points.push((k + 1, 0, test.accuracy(&layer.weights_f64())?));
         }

@@ -31,7 +31,7 @@ use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits, synthetic};
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
 use tinylab_classical::train::permutation;
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
@@ -207,11 +207,8 @@ fn train(model: &mut NatClassifier, task: &Task, epochs: usize, seed: u64) -> Re
             let mut ctx = Ctx::train(0);
             let logits = model.forward(&Var::constant(tensor::from_vec(&[chunk.len(), f], x)?), &mut ctx)?;
             let loss = ops::cross_entropy(&logits, &labels)?;
-            total += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
-            loss.backward()?;
-            nn::zero_grads(model);
-            nn::accumulate_grads(model, &ctx);
-            optimizer.step(model, LR);
+            total += loss.item()? as f64 * chunk.len() as f64;
+            optimizer.backward_step(model, &loss, &ctx, LR)?;
         }
         losses.push(total / n as f64);
     }

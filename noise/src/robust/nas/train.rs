@@ -179,7 +179,7 @@ pub fn train(
                 let mut ctx = Ctx::train(0);
                 let logits = model.forward(&x, &mut ctx)?;
                 let loss = ops::cross_entropy(&logits, &labels)?;
-                step_loss += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 / configs.len() as f64;
+                step_loss += loss.item()? as f64 / configs.len() as f64;
                 loss.backward()?;
                 nn::accumulate_grads(model, &ctx);
             }

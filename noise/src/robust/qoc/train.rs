@@ -201,7 +201,7 @@ pub fn chip_loss_gradient(
         )?;
         gradient.iter_mut().zip(&g).for_each(|(t, v)| *t += v);
     }
-    let loss = loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64;
+    let loss = loss.item()? as f64;
     Ok(ChipGradient { loss, gradient })
 }
 
