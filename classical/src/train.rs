@@ -27,7 +27,7 @@
 //!     patience: None, clip_grad_norm: Some(5.0), progress: false, checkpoint: None,
 //! };
 //! let mut metrics = Classification::new(data.clone());
-//! let trainer = Trainer::new(cfg, |logits, labels: &Vec<usize>| ops::cross_entropy(logits, labels));
+//! let mut trainer = Trainer::new(cfg, |logits, labels: &Vec<usize>| ops::cross_entropy(logits, labels));
 //! let report = trainer.run(&mut model, &mut Sgd::new(0.9, 0.0), &data, &mut metrics)?;
 //! assert_eq!(report.history.len(), 2);
 //! # Ok(())
