@@ -102,12 +102,22 @@ fn apply_mask(p: &mut Param) {
 /// Checks a vector update's lengths against each other and against the stored state's length.
 fn check_vector(key: &str, params: &[f64], grad: &[f64], state_len: Option<usize>) -> Result<()> {
     if params.len() != grad.len() {
-        return Err(shape_err("step_vector", &[params.len()], &[grad.len()], format!("`{key}`: one gradient entry per parameter")));
+        return Err(shape_err(
+            "step_vector",
+            &[params.len()],
+            &[grad.len()],
+            format!("`{key}`: one gradient entry per parameter"),
+        ));
     }
     if let Some(n) = state_len
         && n != params.len()
     {
-        return Err(shape_err("step_vector", &[params.len()], &[n], format!("`{key}`: the state was made for another length")));
+        return Err(shape_err(
+            "step_vector",
+            &[params.len()],
+            &[n],
+            format!("`{key}`: the state was made for another length"),
+        ));
     }
     if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
         return Err(arg_err("step_vector", format!("`{key}`: gradient entry {i} is {}", grad[i])));
@@ -319,7 +329,11 @@ impl Optimizer for Adam {
                 .moments
                 .entry(name)
                 .or_insert_with(|| (Tensor::zeros(grad.raw_dim()), Tensor::zeros(grad.raw_dim())));
-            ndarray::Zip::from(&mut p.value).and(m).and(v).and(grad).for_each(|w, m, v, &g| adam_update(&c, w, m, v, g));
+            ndarray::Zip::from(&mut p.value)
+                .and(m)
+                .and(v)
+                .and(grad)
+                .for_each(|w, m, v, &g| adam_update(&c, w, m, v, g));
             apply_mask(p);
         });
     }
@@ -331,8 +345,11 @@ impl VectorOptimizer for Adam {
         let t = self.vectors.get(key).map_or(0, |s| s.step) + 1;
         let c = self.constants(t, lr);
         let n = params.len();
-        let state =
-            self.vectors.entry(key.to_string()).or_insert_with(|| AdamVector { step: 0, m: vec![0.0; n], v: vec![0.0; n] });
+        let state = self.vectors.entry(key.to_string()).or_insert_with(|| AdamVector {
+            step: 0,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        });
         state.step = t;
         for (((w, m), v), &g) in params.iter_mut().zip(&mut state.m).zip(&mut state.v).zip(grad) {
             adam_update(&c, w, m, v, g);

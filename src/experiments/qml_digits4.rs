@@ -17,11 +17,11 @@ use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits};
 use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::qml::DeviceModel;
 use tinylab_quantum::Circuit;
-use tinylab_classical::seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
 

@@ -23,12 +23,12 @@ use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits};
 use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::DeviceCircuit;
 use tinylab_noise::robust::qoc::{Chip, OnChipTrainer, PruningConfig, QocConfig, device_accuracy};
 use tinylab_quantum::Circuit;
-use tinylab_classical::seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
 

@@ -35,6 +35,7 @@ use std::time::Instant;
 use tinylab_classical::ClassicalError;
 use tinylab_classical::data::{ImageDataset, digits};
 use tinylab_classical::optim::LrSchedule;
+use tinylab_classical::seed;
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::CircuitStats;
 use tinylab_noise::robust::nas::train::steps;
@@ -44,7 +45,6 @@ use tinylab_noise::robust::nas::{
     evolutionary_search, iterative_prune, noiseless_scores, random_search, train,
 };
 use tinylab_quantum::Circuit;
-use tinylab_classical::seed;
 use tinylab_quantum::qml::encoders;
 
 /// The `quantumnas` experiment (see the module documentation).
@@ -560,7 +560,16 @@ fn study_task(
         .iter()
         .enumerate()
         .map(|(i, &device)| {
-            study_device(task, device, &model, &sets, plan, schedules, seed::derive(ctx.seed, &[10 + i as u64]), metrics)
+            study_device(
+                task,
+                device,
+                &model,
+                &sets,
+                plan,
+                schedules,
+                seed::derive(ctx.seed, &[10 + i as u64]),
+                metrics,
+            )
         })
         .collect()
 }

@@ -33,12 +33,12 @@ use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, digits, synthetic};
 use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::train::permutation;
 use tinylab_classical::{ClassicalError, Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::nat::{NatBlock, NatClassifier, OutcomeQuantizer, PostProcess};
 use tinylab_quantum::Circuit;
-use tinylab_classical::seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::encoders::{self, Rotation};
 

@@ -11,12 +11,12 @@
 use super::adjoint::Gradient;
 use super::derivative::{ShiftRule, shift_rule};
 use super::estimator::Estimator;
-use tinylab_classical::seed;
 use super::tape::Wrt;
 use crate::circuit::{AngleSource, Circuit, Instruction};
 use crate::error::{QuantumError, Result};
 use crate::pauli::PauliSum;
 use rayon::prelude::*;
+use tinylab_classical::seed;
 
 /// One differentiable gate angle: where it is, what it depends on, and its shift rule.
 struct ShiftedAngle {
@@ -81,7 +81,13 @@ fn angle_derivatives(
         .enumerate()
         .map(|(e, &(a, shift, c))| {
             let shifted = circuit.with_angle_offset(angles[a].instruction, angles[a].position, shift)?;
-            Ok(c * estimator.expectations(&shifted, params, inputs, observables, seed::derive(seed, &[e as u64 + 1]))?[0])
+            Ok(c * estimator.expectations(
+                &shifted,
+                params,
+                inputs,
+                observables,
+                seed::derive(seed, &[e as u64 + 1]),
+            )?[0])
         })
         .collect::<Result<_>>()?;
     let mut derivative = vec![0.0; angles.len()];

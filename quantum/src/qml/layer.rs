@@ -12,9 +12,7 @@
 
 use crate::circuit::Circuit;
 use crate::error::QuantumError;
-use crate::grad::{
-    Estimator, StatevectorEstimator, Wrt, adjoint, batch_expectations, batch_vjp, parameter_shift,
-};
+use crate::grad::{Estimator, StatevectorEstimator, Wrt, adjoint, batch_expectations, batch_vjp, parameter_shift};
 use crate::pauli::PauliSum;
 use crate::statevector::{Parallelism, SimOptions};
 use rayon::prelude::*;
@@ -302,7 +300,9 @@ impl QuantumLayer {
         let params: Vec<f64> = w.value().iter().map(|&v| v as f64).collect();
         let inputs: Vec<f64> = x.value().iter().map(|&v| v as f64).collect();
         let seed = match &self.backend {
-            LayerBackend::Estimated { seed, .. } | LayerBackend::Sampled { seed, .. } => seed::derive(*seed, &[self.calls]),
+            LayerBackend::Estimated { seed, .. } | LayerBackend::Sampled { seed, .. } => {
+                seed::derive(*seed, &[self.calls])
+            }
             LayerBackend::Exact(_) => 0,
         };
         self.calls += 1;

@@ -11,8 +11,8 @@ use crate::error::{NoiseError, Result};
 use crate::robust::device::DeviceCircuit;
 use rayon::prelude::*;
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
-use tinylab_classical::{Var, ops, tensor};
 use tinylab_classical::seed;
+use tinylab_classical::{Var, ops, tensor};
 use tinylab_quantum::qml::QuantumLayer;
 
 /// Settings of on-chip training.
@@ -228,8 +228,12 @@ pub fn device_accuracy(
         .par_iter()
         .enumerate()
         .map(|(i, &label)| {
-            let values =
-                device.expectations(params, &inputs[i * n_in..(i + 1) * n_in], shots, seed::derive(seed, &[i as u64]))?;
+            let values = device.expectations(
+                params,
+                &inputs[i * n_in..(i + 1) * n_in],
+                shots,
+                seed::derive(seed, &[i as u64]),
+            )?;
             let best = (0..values.len()).fold(0, |best, k| if values[k] > values[best] { k } else { best });
             Ok(best == label)
         })
