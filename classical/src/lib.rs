@@ -9,8 +9,11 @@
 //!   reductions, shape ops, conv2d by im2col + GEMM, pooling, normalisation, activations, losses).
 //! - [`nn`]: layers owning [`nn::Param`]s, composition, and `named_params` views used by the
 //!   compression passes.
-//! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers and schedules, the training loop,
-//!   bundled and synthetic data with loaders, versioned checkpoints.
+//! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers (one update rule each for f32 tensors
+//!   and f64 vectors) and schedules, the training API ([`train::Trainer`] over [`train::Batches`],
+//!   [`optim::Optimizer::backward_step`] for hand-written loops), bundled and synthetic data with
+//!   loaders, versioned checkpoints.
+//! - [`seed`]: the one seed-derivation scheme every crate uses.
 //! - [`compress`]: the compression passes every model shares (magnitude and channel pruning with
 //!   schedules, sensitivity analysis, sparse storage, k-means and linear quantization, QAT, Huffman
 //!   sizes, distillation).

@@ -222,7 +222,9 @@ impl VectorOptimizer for Sgd {
 /// weight decay, following PyTorch's update rules.
 ///
 /// With moments `m`, `v` and step count `t`, a parameter moves by
-/// `-(lr / (1 - beta1^t)) * m / (sqrt(v / (1 - beta2^t)) + eps)`. Tensors share one step count
+/// `-lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)`, evaluated in that order (the
+/// order of the experiments' former f64 Adam, so variational results kept their bits; the f32
+/// tensor updates round once differently from the former `(lr / (1 - beta1^t)) * m`). Tensors share one step count
 /// (incremented by every [`Optimizer::step`]); every vector stepped by
 /// [`VectorOptimizer::step_vector`] has its own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,8 +259,10 @@ struct AdamStep<F> {
     decoupled: bool,
     /// `1 - lr * weight_decay`, the decoupled shrink factor.
     shrink: F,
-    /// `lr / (1 - beta1^t)`.
-    step: F,
+    /// The learning rate.
+    lr: F,
+    /// `1 - beta1^t`.
+    correction1: F,
     /// `1 - beta2^t`.
     correction2: F,
 }
@@ -298,7 +302,8 @@ impl Adam {
             weight_decay,
             decoupled: self.decoupled,
             shrink: F::ONE - lr * weight_decay,
-            step: lr / (F::ONE - beta1.powi(t)),
+            lr,
+            correction1: F::ONE - beta1.powi(t),
             correction2: F::ONE - beta2.powi(t),
         }
     }
@@ -316,7 +321,7 @@ fn adam_update<F: Real>(c: &AdamStep<F>, w: &mut F, m: &mut F, v: &mut F, grad: 
     }
     *m = c.beta1 * *m + (F::ONE - c.beta1) * g;
     *v = c.beta2 * *v + (F::ONE - c.beta2) * g * g;
-    *w = *w - c.step * *m / ((*v / c.correction2).sqrt() + c.eps);
+    *w = *w - c.lr * (*m / c.correction1) / ((*v / c.correction2).sqrt() + c.eps);
 }
 
 impl Optimizer for Adam {
