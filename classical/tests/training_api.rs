@@ -22,7 +22,7 @@ impl Rows {
     fn new(n: usize, seed: u64) -> Self {
         let mut r = rng(seed);
         let x = tensor::randn(&[n, 6], 1.0, &mut r);
-        let y = x.slice(ndarray::s![.., 0..2]).mapv(|v| v.sin()) + &x.slice(ndarray::s![.., 4..6]);
+        let y = x.slice(ndarray::s![.., 0..2]).mapv(|v| v.sin()) + x.slice(ndarray::s![.., 4..6]);
         Self { x, y: y.into_dyn() }
     }
 }
