@@ -190,18 +190,21 @@ fn f64_adam_follows_the_hand_computed_two_steps() {
     let lr = 0.1;
     adam.step_vector("w", &mut w, &g1, lr).unwrap();
     adam.step_vector("w", &mut w, &g2, lr).unwrap();
-    // By hand: m1 = 0.1 g1, v1 = 0.001 g1^2; m2 = 0.9 m1 + 0.1 g2, v2 = 0.999 v1 + 0.001 g2^2;
-    // step t moves by -lr (m_t / (1 - 0.9^t)) / (sqrt(v_t / (1 - 0.999^t)) + 1e-8).
+    // By hand, with b1 = 0.9, b2 = 0.999: m1 = (1 - b1) g1, v1 = (1 - b2) g1^2;
+    // m2 = b1 m1 + (1 - b1) g2, v2 = b2 v1 + (1 - b2) g2^2; step t moves by
+    // -lr (m_t / (1 - b1^t)) / (sqrt(v_t / (1 - b2^t)) + 1e-8).
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
     let mut expected = vec![1.0f64, -2.0];
     for i in 0..2 {
-        let (m1, v1) = (0.1 * g1[i], 0.001 * g1[i] * g1[i]);
-        expected[i] -= lr * (m1 / 0.1) / ((v1 / 0.001f64).sqrt() + 1e-8);
-        let (m2, v2) = (0.9 * m1 + 0.1 * g2[i], 0.999 * v1 + 0.001 * g2[i] * g2[i]);
-        let (c1, c2) = (1.0 - 0.9f64 * 0.9, 1.0 - 0.999f64 * 0.999);
-        expected[i] -= lr * (m2 / c1) / ((v2 / c2).sqrt() + 1e-8);
+        let (m1, v1) = ((1.0 - b1) * g1[i], (1.0 - b2) * g1[i] * g1[i]);
+        expected[i] -= lr * (m1 / (1.0 - b1)) / ((v1 / (1.0 - b2)).sqrt() + eps);
+        let (m2, v2) = (b1 * m1 + (1.0 - b1) * g2[i], b2 * v1 + (1.0 - b2) * g2[i] * g2[i]);
+        expected[i] -= lr * (m2 / (1.0 - b1 * b1)) / ((v2 / (1.0 - b2 * b2)).sqrt() + eps);
     }
     // The same operations in the same order: the same bits.
     assert_eq!(w, expected);
+    // And the values of the same formula computed independently (Python floats).
+    assert!((w[0] - 0.806_782_040_477_462).abs() < 1e-12 && (w[1] + 1.936_610_353_472_075).abs() < 1e-12, "{w:?}");
     // The first step of Adam moves every coordinate by about lr against the gradient's sign.
     let mut once = vec![0.0f64; 2];
     Adam::new(0.0).step_vector("w", &mut once, &g1, lr).unwrap();
