@@ -9,7 +9,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 use tinylab as _;
-use tinylab_classical::nn::{self, Ctx, Module, zoo};
+use tinylab_classical::nn::{Ctx, Module, zoo};
 use tinylab_classical::ops;
 use tinylab_classical::optim::{Optimizer, Sgd};
 use tinylab_classical::tensor::{self, rand_uniform};
@@ -42,10 +42,7 @@ fn cnn_step(c: &mut Criterion) {
             let mut ctx = Ctx::train(0);
             let logits = model.forward(&Var::constant(x.clone()), &mut ctx).expect("forward");
             let loss = ops::cross_entropy(&logits, &y).expect("loss");
-            loss.backward().expect("backward");
-            nn::zero_grads(&mut model);
-            nn::accumulate_grads(&mut model, &ctx);
-            opt.step(&mut model, 0.05);
+            opt.backward_step(&mut model, &loss, &ctx, 0.05).expect("step");
         })
     });
 }

@@ -10,7 +10,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::time::Duration;
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
 use tinylab_classical::{Var, ops, tensor};
 use tinylab_quantum::grad::{self, Wrt};
@@ -63,10 +63,7 @@ fn digits4_step(c: &mut Criterion) {
             let mut ctx = Ctx::train(0);
             let logits = layer.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
             let loss = ops::cross_entropy(&logits, &labels).unwrap();
-            loss.backward().unwrap();
-            nn::zero_grads(&mut layer);
-            nn::accumulate_grads(&mut layer, &ctx);
-            opt.step(&mut layer, 5e-3);
+            opt.backward_step(&mut layer, &loss, &ctx, 5e-3).unwrap();
         })
     });
     group.bench_function(BenchmarkId::from_parameter("forward_b256"), |b| {
@@ -111,10 +108,7 @@ fn quantumnat_step(c: &mut Criterion) {
                 let mut ctx = Ctx::train(0);
                 let logits = model.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
                 let loss = ops::cross_entropy(&logits, &labels).unwrap();
-                loss.backward().unwrap();
-                nn::zero_grads(&mut model);
-                nn::accumulate_grads(&mut model, &ctx);
-                opt.step(&mut model, 5e-3);
+                opt.backward_step(&mut model, &loss, &ctx, 5e-3).unwrap();
             })
         });
     }

@@ -63,6 +63,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = if std::env::args().any(|a| a == "--host") { Target::Host } else { Target::CortexM4 };
     let opts = ExportOptions { planner: Planner::InPlace, target, board: Board::new(256 * 1024, 1024 * 1024)? };
     let r = export(&q, out, &opts, Some(&samples))?;
-    println!("{}: arena {} bytes, constants {} bytes; `make -C {} run`", out.display(), r.arena_bytes, r.constant_bytes, out.display());
+    println!(
+        "{}: arena {} bytes, constants {} bytes; `make -C {} run`",
+        out.display(),
+        r.arena_bytes,
+        r.constant_bytes,
+        out.display()
+    );
     Ok(())
 }

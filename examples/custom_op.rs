@@ -60,7 +60,8 @@ fn main() -> Result<()> {
 
     // 2. In a model: the optimizers and the graph need nothing more.
     let mut r = tensor::rng(2);
-    let mut net = Sequential::new().push(Linear::new(4, 8, true, &mut r)).push(Softplus).push(Linear::new(8, 2, true, &mut r));
+    let mut net =
+        Sequential::new().push(Linear::new(4, 8, true, &mut r)).push(Softplus).push(Linear::new(8, 2, true, &mut r));
     let y = net.forward(&Var::constant(tensor::ones(&[3, 4])), &mut Ctx::eval())?;
     println!("model output shape {:?}", y.shape());
     let g = graph::trace(&mut net, &[4])?;

@@ -108,6 +108,15 @@ impl Var {
         self.0.value.shape()
     }
 
+    /// The value of a one-element tensor (a loss, a metric) as an `f32`, PyTorch's `item()`.
+    /// Errors, naming the shape, when the value holds more or fewer than one element.
+    pub fn item(&self) -> Result<f32> {
+        match self.0.value.iter().next() {
+            Some(&v) if self.0.value.len() == 1 => Ok(v),
+            _ => Err(crate::error::shape_err("item", self.shape(), &[], "item() needs a one-element value")),
+        }
+    }
+
     /// True when gradients flow to or through this value.
     pub fn requires_grad(&self) -> bool {
         self.0.requires_grad

@@ -9,10 +9,15 @@
 //!   reductions, shape ops, conv2d by im2col + GEMM, pooling, normalisation, activations, losses).
 //! - [`nn`]: layers owning [`nn::Param`]s, composition, and `named_params` views used by the
 //!   compression passes.
-//! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers and schedules, the training loop,
-//!   bundled and synthetic data with loaders, versioned checkpoints.
+//! - [`optim`], [`train`], [`data`], [`checkpoint`]: optimizers (one update rule each for f32 tensors
+//!   and f64 vectors) and schedules, the training API ([`train::Trainer`] over [`train::Batches`],
+//!   [`optim::Optimizer::backward_step`] for hand-written loops), bundled and synthetic data with
+//!   loaders, versioned checkpoints.
+//! - [`seed`]: the one seed-derivation scheme every crate uses.
 //! - [`stats`]: rank correlation, least-squares line / exponential / power-law fits, and means with
 //!   Student-t confidence intervals over seeds.
+//! - [`graph`]: a model traced once into typed nodes, and the passes on it (BN folding, activation
+//!   fusion, cost, channel groups) that pruning, int8 conversion and the MCU exporter share.
 //! - [`compress`]: the compression passes every model shares (magnitude and channel pruning with
 //!   schedules, sensitivity analysis, sparse storage, k-means and linear quantization, QAT, Huffman
 //!   sizes, distillation).
@@ -34,6 +39,7 @@ pub mod int8;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod seed;
 pub mod stats;
 pub mod tensor;
 pub mod train;

@@ -4,7 +4,7 @@
 //! density matrix's diagonal with statistical error `O(1/sqrt(shots))`, at the memory of a
 //! statevector: `2^n` instead of `4^n` amplitudes.
 //!
-//! Shot `s` draws from a ChaCha8 stream seeded by `(seed, s)`, shots run in parallel on rayon and are
+//! Shot `s` draws from a ChaCha8 stream seeded by `seed::derive(seed, &[s])`, shots run in parallel on rayon and are
 //! summed in a fixed order, so results are bit-identical at any thread count.
 
 use crate::error::Result;
@@ -13,6 +13,7 @@ use crate::sim::NoisyProbabilities;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rayon::prelude::*;
+use tinylab_classical::seed;
 use tinylab_quantum::circuit::Instruction;
 use tinylab_quantum::fusion::{self, FusionConfig, Step};
 use tinylab_quantum::statevector::{Parallelism, SimOptions};
@@ -91,14 +92,6 @@ fn segments(
     Ok(out)
 }
 
-/// The seed of shot `shot`'s generator.
-fn shot_seed(seed: u64, shot: usize) -> u64 {
-    let mut z = seed ^ (shot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn uniform(rng: &mut ChaCha8Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
@@ -143,7 +136,7 @@ pub fn probabilities_trajectories(
         .map(|task| -> Result<(Vec<f64>, Vec<f64>)> {
             let (mut sum, mut sum_sq) = (vec![0.0; dim], vec![0.0; dim]);
             for shot in task * SHOTS_PER_TASK..((task + 1) * SHOTS_PER_TASK).min(shots) {
-                let state = trajectory(n, &segs, shot_seed(seed, shot), inner)?;
+                let state = trajectory(n, &segs, seed::derive(seed, &[shot as u64]), inner)?;
                 for (i, a) in state.amplitudes().iter().enumerate() {
                     let p = a.norm_sqr();
                     sum[i] += p;

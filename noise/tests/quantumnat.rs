@@ -308,10 +308,10 @@ fn sampled_layer_differentiates_each_drawn_circuit() {
     layer.visit_params("", &mut |_, p| grads = p.grad.as_ref().unwrap().iter().copied().collect());
     // Reference: the seeds the layer uses for call 0, row b.
     let params = layer.weights_f64();
-    let call_seed = tinylab_quantum::grad::derive_seed(42, 0);
+    let call_seed = tinylab_classical::seed::derive(42, &[0]);
     let mut want = [0.0f64; 2];
     for row in 0..3 {
-        let drawn = sampler.sample(&c, tinylab_quantum::grad::derive_seed(call_seed, row as u64)).unwrap();
+        let drawn = sampler.sample(&c, tinylab_classical::seed::derive(call_seed, &[row as u64])).unwrap();
         let xs: Vec<f64> = inputs[2 * row..2 * row + 2].iter().map(|&v| v as f64).collect();
         let values = tinylab_quantum::grad::Estimator::expectations(
             &StatevectorEstimator::default(),

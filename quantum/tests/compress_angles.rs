@@ -46,10 +46,8 @@ fn pruned_angles_are_zero_and_stay_zero_through_training() {
     for step in 0..5 {
         let mut ctx = Ctx::train(step);
         let out = model.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
-        ops::mse(&out, &Var::constant(y.clone())).unwrap().backward().unwrap();
-        nn::zero_grads(&mut model);
-        nn::accumulate_grads(&mut model, &ctx);
-        opt.step(&mut model, 0.05);
+        let loss = ops::mse(&out, &Var::constant(y.clone())).unwrap();
+        opt.backward_step(&mut model, &loss, &ctx, 0.05).unwrap();
     }
     let after = sparsity_report(&model, &angles);
     assert_eq!(after.nonzero(), 9, "pruned angles were regrown");

@@ -52,7 +52,7 @@ fn gradient_check(backend: LayerBackend) {
                         p.value.as_slice_mut().unwrap()[k] += delta;
                     }
                 });
-                let v = loss(&mut model, &x, &y, &mut Ctx::eval()).value().iter().next().copied().unwrap() as f64;
+                let v = loss(&mut model, &x, &y, &mut Ctx::eval()).item().unwrap() as f64;
                 model.visit_params_mut("", &mut |n, p| {
                     if n == name {
                         p.value.as_slice_mut().unwrap()[k] -= delta;
@@ -85,15 +85,13 @@ fn hybrid_model_trains() {
     let x = tensor::rand_uniform(&[16, 4], -1.0, 1.0, &mut rng);
     let y = tensor::rand_uniform(&[16, 1], -0.3, 0.3, &mut rng);
     let mut opt = Adam::new(0.0);
-    let first = loss(&mut model, &x, &y, &mut Ctx::eval()).value().iter().next().copied().unwrap();
+    let first = loss(&mut model, &x, &y, &mut Ctx::eval()).item().unwrap();
     for _ in 0..60 {
         let mut ctx = Ctx::train(0);
-        loss(&mut model, &x, &y, &mut ctx).backward().unwrap();
-        nn::zero_grads(&mut model);
-        nn::accumulate_grads(&mut model, &ctx);
-        opt.step(&mut model, 0.03);
+        let l = loss(&mut model, &x, &y, &mut ctx);
+        opt.backward_step(&mut model, &l, &ctx, 0.03).unwrap();
     }
-    let last = loss(&mut model, &x, &y, &mut Ctx::eval()).value().iter().next().copied().unwrap();
+    let last = loss(&mut model, &x, &y, &mut Ctx::eval()).item().unwrap();
     assert!(last < 0.5 * first, "loss {first} -> {last}");
 }
 

@@ -49,7 +49,7 @@ impl Experiment for DigitsCnn {
         let (train, test) =
             all.stratified_split(TRAIN_FRACTION, ctx.seed).map_err(tinylab_classical::ClassicalError::from)?;
         let mut model = zoo::reference_cnn(1, 8, 10, ctx.seed)?;
-        let mut optimizer = Sgd::new(momentum as f32, weight_decay as f32);
+        let mut optimizer = Sgd::new(momentum, weight_decay);
         let cfg = TrainConfig {
             epochs,
             batch_size,

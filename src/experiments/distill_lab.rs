@@ -7,7 +7,7 @@
 //! the whole training split, the students from a stratified tenth of it (143 images): the setting where
 //! a teacher's soft targets carry knowledge the few labels do not (on the full split every model is
 //! within a point of 98%). A full run averages three trials, each with its own split and
-//! initialisation (`derive_seed(seed, [trial])`); `--quick` runs one short trial.
+//! initialisation (`seed::derive(seed, &[trial])`); `--quick` runs one short trial.
 
 use super::compression::{Recipe, Split, digits_split, test_accuracy};
 use super::{Experiment, ExperimentError, Metrics, RunContext};
@@ -61,7 +61,7 @@ impl Experiment for DistillLab {
                      "weight": settings.hint_weight, "adapter": "1x1 conv 16 -> 32 channels"}}),
         );
         let results: Vec<Trial> = (0..trials)
-            .map(|t| run_trial(&settings, tinylab_classical::train::derive_seed(ctx.seed, &[t as u64])))
+            .map(|t| run_trial(&settings, tinylab_classical::seed::derive(ctx.seed, &[t as u64])))
             .collect::<Result<_, _>>()?;
 
         let mean = |pick: fn(&Trial) -> f32| results.iter().map(|t| pick(t) as f64).sum::<f64>() / results.len() as f64;

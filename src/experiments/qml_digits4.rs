@@ -14,13 +14,13 @@ use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::{Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::qml::DeviceModel;
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::tasks::{DIGITS_0_TO_3, DIGITS_3_VS_6, PooledDigits, TRAIN_FRACTION, angles};
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
@@ -77,7 +77,7 @@ fn run_task(
     encoders::ryzxy_4x4(&mut circuit)?;
     ansatz::u3_cu3(&mut circuit, BLOCKS, "w")?;
     let readout: Vec<PauliSum> = (0..classes).map(PauliSum::z).collect::<Result<_, _>>()?;
-    let mut layer = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1))?;
+    let mut layer = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1]))?;
     let mut optimizer = Adam::new(0.0);
 
     // Training.
@@ -86,18 +86,15 @@ fn run_task(
     let start = Instant::now();
     for epoch in 0..epochs {
         let mut total = 0.0;
-        let order_seed = derive_seed(ctx.seed, 100 + epoch as u64);
+        let order_seed = seed::derive(ctx.seed, &[100 + epoch as u64]);
         for (images, labels) in train.batches(BATCH, Some(order_seed))? {
             let n = labels.len();
             let x = tensor::from_vec(&[n, 16], angles(images.iter()))?;
             let mut tape_ctx = Ctx::train(0);
             let logits = layer.forward(&Var::constant(x), &mut tape_ctx)?;
             let loss = ops::cross_entropy(&logits, &labels)?;
-            total += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 * n as f64;
-            loss.backward()?;
-            nn::zero_grads(&mut layer);
-            nn::accumulate_grads(&mut layer, &tape_ctx);
-            optimizer.step(&mut layer, LR);
+            total += loss.item()? as f64 * n as f64;
+            optimizer.backward_step(&mut layer, &loss, &tape_ctx, LR)?;
         }
         losses.push(total / train.len() as f64);
     }
@@ -123,7 +120,7 @@ fn run_task(
         let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
         let exact = device.expectations(&x, None, 0)?;
         exact_predictions.push(argmax(&exact));
-        let seed = derive_seed(ctx.seed, 10_000 + i as u64);
+        let seed = seed::derive(ctx.seed, &[10_000 + i as u64]);
         let sampled = device.expectations(&x, Some(SHOTS), seed)?;
         shot_predictions.push(argmax(&sampled));
     }

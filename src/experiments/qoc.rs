@@ -21,14 +21,14 @@ use crate::plot::{LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::ImageDataset;
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::{Var, ops, stats, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::DeviceCircuit;
 use tinylab_noise::robust::qoc::{Chip, OnChipTrainer, PruningConfig, QocConfig, device_accuracy};
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::tasks::{DIGITS_3_VS_6, PooledDigits, angles_f64};
 use tinylab_quantum::qml::{QuantumLayer, ansatz, encoders};
@@ -168,11 +168,8 @@ fn train_noiseless(
         let mut ctx = Ctx::train(0);
         let logits = ops::scale(&layer.forward(&Var::constant(x), &mut ctx)?, LOGIT_SCALE);
         let loss = ops::cross_entropy(&logits, y)?;
-        curve.losses.push(loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64);
-        loss.backward()?;
-        nn::zero_grads(&mut layer);
-        nn::accumulate_grads(&mut layer, &ctx);
-        optimizer.step(&mut layer, schedule.learning_rate.at(k));
+        curve.losses.push(loss.item()? as f64);
+        optimizer.backward_step(&mut layer, &loss, &ctx, schedule.learning_rate.at(k))?;
         if schedule.is_checkpoint(k + 1) {
             curve.points.push((k + 1, 0, test.accuracy(&layer.weights_f64())?));
         }
@@ -194,7 +191,7 @@ fn schedule(
     let mut batches = Vec::with_capacity(steps);
     let mut epoch = 0u64;
     while batches.len() < steps {
-        let order = train.batches(batch, Some(derive_seed(seed, 100 + epoch)))?;
+        let order = train.batches(batch, Some(seed::derive(seed, &[100 + epoch])))?;
         for (images, labels) in order {
             if batches.len() == steps {
                 break;
@@ -254,7 +251,7 @@ impl Experiment for Qoc {
             PauliSum::from_labels(&[(1.0, "IIIZ"), (1.0, "IIZI")])?,
             PauliSum::from_labels(&[(1.0, "IZII"), (1.0, "ZIII")])?,
         ];
-        let layer = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1))?;
+        let layer = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1]))?;
         let profile = DeviceProfile::builtin(DEVICE)?;
         let device = DeviceCircuit::new(&circuit, &readout, &profile, None)?;
         let test_set = TestSet {
@@ -265,7 +262,7 @@ impl Experiment for Qoc {
         let schedule = schedule(&train, batch, steps, eval_every, ctx.seed)?;
 
         let chip = || Chip::new(device.clone(), SHOTS);
-        let train_seed = derive_seed(ctx.seed, 2);
+        let train_seed = seed::derive(ctx.seed, &[2]);
         let full = train_on_chip(&layer, chip()?, None, &schedule, &test_set, train_seed, ctx.quick)?;
         let pruned = train_on_chip(&layer, chip()?, Some(pruning), &schedule, &test_set, train_seed, ctx.quick)?;
         let noiseless = train_noiseless(&layer, &schedule, &test_set, ctx.quick)?;
@@ -275,8 +272,8 @@ impl Experiment for Qoc {
         ctx.set_config("trials", trials);
         let mut trial_rows = vec![(full.clone(), pruned.clone())];
         for trial in 1..trials as u64 {
-            let init = QuantumLayer::new(circuit.clone(), readout.clone(), derive_seed(ctx.seed, 1 + 10 * trial))?;
-            let seed = derive_seed(ctx.seed, 2 + 10 * trial);
+            let init = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1 + 10 * trial]))?;
+            let seed = seed::derive(ctx.seed, &[2 + 10 * trial]);
             let a = train_on_chip(&init, chip()?, None, &schedule, &test_set, seed, ctx.quick)?;
             let b = train_on_chip(&init, chip()?, Some(pruning), &schedule, &test_set, seed, ctx.quick)?;
             trial_rows.push((a, b));

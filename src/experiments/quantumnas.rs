@@ -34,6 +34,7 @@ use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::ImageDataset;
 use tinylab_classical::optim::LrSchedule;
+use tinylab_classical::seed;
 use tinylab_classical::stats::{StatsError, mean, spearman};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::nas::train::steps;
@@ -44,7 +45,6 @@ use tinylab_noise::robust::nas::{
 };
 use tinylab_quantum::Circuit;
 use tinylab_quantum::circuit::CircuitStats;
-use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::qml::encoders;
 use tinylab_quantum::qml::tasks::{DIGITS_0_TO_3, DIGITS_3_VS_6, PooledDigits, angles};
 
@@ -98,7 +98,7 @@ struct Plan {
 }
 
 fn plan(quick: bool, seed: u64) -> Plan {
-    let seed = derive_seed(seed, 4);
+    let seed = seed::derive(seed, &[4]);
     if quick {
         Plan {
             super_epochs: 10,
@@ -298,7 +298,7 @@ fn study_seed(
     let model = problem.model;
     let evaluator = problem.evaluator;
     let start = Instant::now();
-    let e = EvolutionSettings { seed: derive_seed(plan.evolution.seed, seed), ..plan.evolution };
+    let e = EvolutionSettings { seed: seed::derive(plan.evolution.seed, &[seed]), ..plan.evolution };
     let progress = bar(e.population + (e.iterations - 1) * (e.mutations + e.crossovers), "candidates (evolution)");
     let evolution = evolutionary_search(problem, &e, &mut |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
@@ -306,7 +306,7 @@ fn study_seed(
     let evaluations = evolution.evaluated.len();
     let start = Instant::now();
     let progress = bar(evaluations, "candidates (random search)");
-    let random = random_search(problem, evaluations, derive_seed(seed, 2), &mut |n| progress.inc(n as u64))?;
+    let random = random_search(problem, evaluations, seed::derive(seed, &[2]), &mut |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
     metrics.insert_timing(key("random_search_seconds"), start.elapsed().as_secs_f64());
     metrics.insert(key("search_evaluations"), evaluations);
@@ -331,7 +331,7 @@ fn study_seed(
     let mut scratch = Vec::new();
     let mut searched_model = None;
     for (d, (config, layout)) in designs.iter().enumerate() {
-        let test_seed = derive_seed(seed, 3 + d as u64);
+        let test_seed = seed::derive(seed, &[3 + d as u64]);
         let (tested, tuned) =
             finish(model, config, layout, Start::Inherited, evaluator, sets, &schedules.fine, test_seed)?;
         metrics.insert(key(&format!("{}.inherited", DESIGNS[d])), json!(tested));
@@ -339,7 +339,7 @@ fn study_seed(
         if d == 0 {
             searched_model = Some(tuned);
         }
-        let init = Start::Scratch(derive_seed(seed, 100));
+        let init = Start::Scratch(seed::derive(seed, &[100]));
         let (tested, _) = finish(model, config, layout, init, evaluator, sets, &schedules.fine, test_seed)?;
         metrics.insert(key(&format!("{}.scratch", DESIGNS[d])), json!(tested));
         scratch.push(tested);
@@ -385,7 +385,7 @@ fn study_device(
     for k in 0..plan.search_seeds {
         let key = |name: &str| format!("{prefix}.{device}.seed{k}.{name}");
         let (study, tuned, layout) =
-            study_seed(problem, plan, sets, schedules, derive_seed(seed, k as u64), &key, metrics)?;
+            study_seed(problem, plan, sets, schedules, seed::derive(seed, &[k as u64]), &key, metrics)?;
         seeds.push(study);
         if first.is_none() {
             first = Some((tuned, layout));
@@ -413,7 +413,7 @@ fn study_device(
     // How well the search's proxy ranks circuits: random candidates' noisy validation loss with
     // inherited weights against their noisy test loss after the same fine-tuning as the designs
     // (QuantumNAS, Sec. 5, reports this correlation for its SuperCircuits).
-    let mut rng = tinylab_classical::tensor::rng(derive_seed(seed, 999));
+    let mut rng = tinylab_classical::tensor::rng(seed::derive(seed, &[999]));
     let mut proxy = Vec::with_capacity(plan.proxy_candidates);
     for _ in 0..plan.proxy_candidates {
         let c = Candidate::random(model.supercircuit(), profile.num_qubits, &mut rng)?;
@@ -483,7 +483,7 @@ fn study_task(
     let key = |name: &str| format!("{task}.{name}");
     // Data: train / test, and the training digits split again into fit / validation.
     let PooledDigits { train: train_set, test: test_set } = PooledDigits::new(digits_kept, TRAIN_FRACTION, ctx.seed)?;
-    let (fit_set, validation_set) = train_set.stratified_split(FIT_FRACTION, derive_seed(ctx.seed, 3))?;
+    let (fit_set, validation_set) = train_set.stratified_split(FIT_FRACTION, seed::derive(ctx.seed, &[3]))?;
     let sets = Sets {
         fit: labelled(&fit_set, usize::MAX)?,
         validation: labelled(&validation_set, plan.validation_rows)?,
@@ -500,7 +500,7 @@ fn study_task(
     let groups = default_groups(digits_kept.len(), supercircuit.n_qubits());
     ctx.set_config(key("readout_groups"), json!(groups));
     let readout = class_readout(&groups, LOGIT_SCALE)?;
-    let mut model = SuperCircuitModel::new(supercircuit, readout, derive_seed(ctx.seed, 5))?;
+    let mut model = SuperCircuitModel::new(supercircuit, readout, seed::derive(ctx.seed, &[5]))?;
     metrics.insert(key("supercircuit_params"), model.supercircuit().n_params());
     let start = Instant::now();
     let progress = bar(steps(&sets.fit, super_settings), "SuperCircuit steps");
@@ -518,7 +518,16 @@ fn study_task(
         .iter()
         .enumerate()
         .map(|(i, &device)| {
-            study_device(task, device, &model, &sets, plan, schedules, derive_seed(ctx.seed, 10 + i as u64), metrics)
+            study_device(
+                task,
+                device,
+                &model,
+                &sets,
+                plan,
+                schedules,
+                seed::derive(ctx.seed, &[10 + i as u64]),
+                metrics,
+            )
         })
         .collect()
 }
@@ -541,13 +550,13 @@ impl Experiment for QuantumNas {
             epochs: plan.super_epochs,
             batch_size: BATCH,
             lr: cosine(SUPER_LR, plan.super_epochs),
-            seed: derive_seed(ctx.seed, 1),
+            seed: seed::derive(ctx.seed, &[1]),
         };
         let fine = TrainSettings {
             epochs: plan.fine_epochs,
             batch_size: BATCH,
             lr: cosine(FINE_LR, plan.fine_epochs),
-            seed: derive_seed(ctx.seed, 2),
+            seed: seed::derive(ctx.seed, &[2]),
         };
         let schedules = Schedules {
             fine,

@@ -31,15 +31,15 @@ use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::data::{ImageDataset, synthetic};
-use tinylab_classical::nn::{self, Ctx, Module};
+use tinylab_classical::nn::{Ctx, Module};
 use tinylab_classical::optim::{Adam, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::stats::mean;
 use tinylab_classical::train::permutation;
 use tinylab_classical::{Var, ops, tensor};
 use tinylab_noise::DeviceProfile;
 use tinylab_noise::robust::nat::{NatBlock, NatClassifier, OutcomeQuantizer, PostProcess};
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::encoders::{self, Rotation};
 use tinylab_quantum::qml::tasks::{PooledDigits, angles};
@@ -117,7 +117,7 @@ fn digits_task(name: &'static str, short: &'static str, keep: &[usize], seed: u6
 
 /// Four Gaussian blobs in 8 dimensions, each feature mapped to `[0, π]` by the training set's range.
 fn blobs_task(seed: u64) -> Result<Task, ExperimentError> {
-    let data = synthetic::gaussian_mixture(400, 4, 8, 1.5, derive_seed(seed, 5))?;
+    let data = synthetic::gaussian_mixture(400, 4, 8, 1.5, seed::derive(seed, &[5]))?;
     let (train, test) = data.stratified_split(TRAIN_FRACTION, seed)?;
     let rows = |d: &ImageDataset| -> Vec<f32> { d.images.iter().copied().collect() };
     let (train_raw, test_raw) = (rows(&train), rows(&test));
@@ -198,7 +198,7 @@ fn train(model: &mut NatClassifier, task: &Task, epochs: usize, seed: u64) -> Re
     let f = task.n_features;
     let mut losses = Vec::with_capacity(epochs);
     for epoch in 0..epochs {
-        let order = permutation(n, derive_seed(seed, 100 + epoch as u64));
+        let order = permutation(n, seed::derive(seed, &[100 + epoch as u64]));
         let mut total = 0.0;
         for chunk in order.chunks(BATCH) {
             let x: Vec<f32> = chunk.iter().flat_map(|&i| task.train_x[i * f..(i + 1) * f].iter().copied()).collect();
@@ -206,11 +206,8 @@ fn train(model: &mut NatClassifier, task: &Task, epochs: usize, seed: u64) -> Re
             let mut ctx = Ctx::train(0);
             let logits = model.forward(&Var::constant(tensor::from_vec(&[chunk.len(), f], x)?), &mut ctx)?;
             let loss = ops::cross_entropy(&logits, &labels)?;
-            total += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
-            loss.backward()?;
-            nn::zero_grads(model);
-            nn::accumulate_grads(model, &ctx);
-            optimizer.step(model, LR);
+            total += loss.item()? as f64 * chunk.len() as f64;
+            optimizer.backward_step(model, &loss, &ctx, LR)?;
         }
         losses.push(total / n as f64);
     }
@@ -245,7 +242,7 @@ fn run_variant(
             profile,
             None,
             PostProcess { normalize, quantize: quantizer },
-            derive_seed(seed, 1),
+            seed::derive(seed, &[1]),
         ),
         NatBlock::new(
             &second,
@@ -253,14 +250,14 @@ fn run_variant(
             profile,
             None,
             PostProcess { normalize, quantize: None },
-            derive_seed(seed, 4),
+            seed::derive(seed, &[4]),
         ),
     ]
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
     let mut model = NatClassifier::new(blocks)?;
     if inject {
-        model = model.with_noise_injection(NOISE_FACTOR, derive_seed(seed, 2))?;
+        model = model.with_noise_injection(NOISE_FACTOR, seed::derive(seed, &[2]))?;
     }
     let start = Instant::now();
     let losses = train(&mut model, task, epochs, seed)?;
@@ -273,7 +270,7 @@ fn run_variant(
     let noiseless = accuracy(&noiseless_logits, task.classes, &task.test_y);
     let inputs: Vec<f64> = task.test_x.iter().map(|&v| v as f64).collect();
     let start = Instant::now();
-    let device_logits = model.device_logits(&inputs, Some(SHOTS), derive_seed(seed, 3))?;
+    let device_logits = model.device_logits(&inputs, Some(SHOTS), seed::derive(seed, &[3]))?;
     let device = accuracy(&device_logits, task.classes, &task.test_y);
     let stats = model.blocks.iter().map(|b| b.deployed().map(|d| d.stats())).collect::<Result<Vec<_>, _>>()?;
     let record = json!({
@@ -353,7 +350,7 @@ impl Experiment for QuantumNat {
                     let (mut noiseless, mut on_device) = (Vec::new(), Vec::new());
                     for trial in 0..trials {
                         bar.set_message(format!("{} on {device}: {}, trial {trial}", task.name, variant.name));
-                        let seed = derive_seed(ctx.seed, 1000 + trial as u64);
+                        let seed = seed::derive(ctx.seed, &[1000 + trial as u64]);
                         let (result, mut record) = run_variant(task, &profile, variant, epochs, seed)?;
                         let timing = format!("{}.{device}.{}.trial{trial}.train_seconds", task.name, variant.name);
                         metrics.insert_timing(timing, record["train_seconds"].as_f64().unwrap_or(0.0));
@@ -420,7 +417,7 @@ impl Experiment for QuantumNat {
                     Variant { name: "norm+inject+quant", inject: true, normalize: true, levels: Some(levels) };
                 let mut on_device = Vec::new();
                 for trial in 0..trials {
-                    let seed = derive_seed(ctx.seed, 1000 + trial as u64);
+                    let seed = seed::derive(ctx.seed, &[1000 + trial as u64]);
                     on_device.push(run_variant(digits4, &profile, variant, epochs, seed)?.0.device);
                 }
                 metrics.insert(format!("levels_sweep.{}.{device}.levels{levels}", digits4.name), mean(&on_device)?);

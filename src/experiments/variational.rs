@@ -1,77 +1,17 @@
-//! Pieces shared by the variational experiments (`vqe_h2`, `qaoa_maxcut`, `barren_plateau`): a small
-//! `f64` Adam optimizer and a minimisation loop on exact adjoint gradients (the circuits come from
-//! `tinylab_quantum::library`).
+//! Pieces shared by the variational experiments (`vqe_h2`, `qaoa_maxcut`, `barren_plateau`): a
+//! minimisation loop on exact adjoint gradients with `classical::optim`'s Adam (stepping the plain
+//! `f64` parameter vector through [`VectorOptimizer`]); the circuits come from
+//! `tinylab_quantum::library`.
 //!
-//! The optimizer works on plain slices so that any objective returning `(value, gradient)` can use
-//! it; [`expectation_and_gradient`] is the objective of every experiment here: `<ψ(θ)|O|ψ(θ)>` and
+//! The loop works on plain slices so that any objective returning `(value, gradient)` can use it; [`expectation_and_gradient`] is the objective of every experiment here: `<ψ(θ)|O|ψ(θ)>` and
 //! its gradient by adjoint differentiation (about three circuit passes, whatever the parameter count).
 
 use super::ExperimentError;
+use tinylab_classical::optim::{Adam, VectorOptimizer};
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::{Wrt, adjoint};
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::{Parallelism, SimOptions};
-
-/// Adam (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015) on a flat vector of
-/// `f64` parameters, minimising.
-///
-/// Each [`step`](Adam::step) updates the moment estimates with the gradient and moves every parameter
-/// by `-lr * m̂ / (sqrt(v̂) + eps)` with bias-corrected moments `m̂`, `v̂`. The defaults are those of
-/// the paper and of PyTorch: `beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`.
-///
-/// Usage: `let mut adam = Adam::new(n, lr);` then, per iteration, `adam.step(&mut params, &grad)?`
-/// with the gradient of the objective at `params`; [`minimise`] wraps that loop.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Adam {
-    /// Step size.
-    pub lr: f64,
-    /// Decay of the first-moment (mean) estimate.
-    pub beta1: f64,
-    /// Decay of the second-moment (uncentred variance) estimate.
-    pub beta2: f64,
-    /// Added to `sqrt(v̂)` to keep the step finite.
-    pub eps: f64,
-    m: Vec<f64>,
-    v: Vec<f64>,
-    t: i32,
-}
-
-impl Adam {
-    /// An optimizer for `n_params` parameters with step size `lr` and the default moments.
-    pub fn new(n_params: usize, lr: f64) -> Self {
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, m: vec![0.0; n_params], v: vec![0.0; n_params], t: 0 }
-    }
-
-    /// Number of steps taken so far.
-    pub fn steps(&self) -> usize {
-        self.t.max(0) as usize
-    }
-
-    /// One update of `params` along `-grad`. Both slices must have the optimizer's length, and the
-    /// gradient must be finite; otherwise nothing changes and an error says why.
-    pub fn step(&mut self, params: &mut [f64], grad: &[f64]) -> Result<(), ExperimentError> {
-        if params.len() != self.m.len() || grad.len() != self.m.len() {
-            return Err(ExperimentError::other(format!(
-                "adam: optimizer for {} parameters given {} parameters and {} gradient entries",
-                self.m.len(),
-                params.len(),
-                grad.len()
-            )));
-        }
-        if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
-            return Err(ExperimentError::other(format!("adam: gradient entry {i} is {}", grad[i])));
-        }
-        self.t = self.t.saturating_add(1);
-        let correction1 = 1.0 - self.beta1.powi(self.t);
-        let correction2 = 1.0 - self.beta2.powi(self.t);
-        for (((p, &g), m), v) in params.iter_mut().zip(grad).zip(&mut self.m).zip(&mut self.v) {
-            *m = self.beta1 * *m + (1.0 - self.beta1) * g;
-            *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
-            *p -= self.lr * (*m / correction1) / ((*v / correction2).sqrt() + self.eps);
-        }
-        Ok(())
-    }
-}
 
 /// When [`minimise`] stops: after `max_steps` Adam steps, or earlier once the gradient's Euclidean
 /// norm falls below `grad_tol`.
@@ -101,12 +41,13 @@ pub struct Minimum {
 }
 
 /// Minimises `objective` (which returns the value and the gradient at the given parameters) from
-/// `init` with [`Adam`], keeping the best point evaluated.
+/// `init` with [`Adam`] (PyTorch's defaults, no weight decay), keeping the best point evaluated.
 pub fn minimise<F>(mut objective: F, init: Vec<f64>, descent: &Descent) -> Result<Minimum, ExperimentError>
 where
     F: FnMut(&[f64]) -> Result<(f64, Vec<f64>), ExperimentError>,
 {
-    let mut adam = Adam::new(init.len(), descent.lr);
+    let mut adam = Adam::new(0.0);
+    let mut steps = 0;
     let mut params = init;
     let mut best =
         Minimum { params: params.clone(), value: f64::INFINITY, evaluations: 0, converged: false, history: Vec::new() };
@@ -126,10 +67,11 @@ where
             best.converged = true;
             return Ok(best);
         }
-        if adam.steps() >= descent.max_steps {
+        if steps >= descent.max_steps {
             return Ok(best);
         }
-        adam.step(&mut params, &grad)?;
+        adam.step_vector("params", &mut params, &grad, descent.lr)?;
+        steps += 1;
     }
 }
 
@@ -176,12 +118,9 @@ mod tests {
     }
 
     #[test]
-    fn adam_refuses_mismatched_or_non_finite_gradients() {
-        let mut adam = Adam::new(2, 0.1);
-        let mut x = vec![1.0, 2.0];
-        assert!(adam.step(&mut x, &[1.0]).is_err());
-        assert!(adam.step(&mut x, &[1.0, f64::NAN]).is_err());
-        assert_eq!(x, vec![1.0, 2.0]);
-        assert_eq!(adam.steps(), 0);
+    fn minimise_refuses_a_non_finite_gradient() {
+        let objective = |_: &[f64]| -> Result<(f64, Vec<f64>), ExperimentError> { Ok((1.0, vec![f64::NAN])) };
+        let descent = Descent { lr: 0.1, max_steps: 10, grad_tol: 0.0 };
+        assert!(minimise(objective, vec![0.0], &descent).is_err());
     }
 }

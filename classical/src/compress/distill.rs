@@ -9,10 +9,11 @@
 
 use crate::autograd::Var;
 use crate::error::{Result, arg_err, shape_err};
-use crate::nn::{self, Conv2d, Ctx, Module, Sequential};
+use crate::nn::{Conv2d, Ctx, Module, Sequential};
 use crate::ops::{self, Conv2dSpec};
 use crate::optim::{LrSchedule, Optimizer, Sgd};
-use crate::train::{EpochMetrics, EpochTally, derive_seed, gather_batch, permutation};
+use crate::seed;
+use crate::train::{Batch, Batches, EpochMetrics, EpochTally, LabelledArray};
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 
@@ -102,19 +103,20 @@ pub fn distill<O: Optimizer>(
     if train.0.shape()[0] != train.1.len() || cfg.batch_size == 0 {
         return Err(shape_err("distill", train.0.shape(), &[train.1.len()], "one label per image, batch size > 0"));
     }
-    let n = train.1.len();
+    let data = LabelledArray::new(train.0.view(), train.1)?;
+    let val = LabelledArray::new(val.0.view(), val.1)?;
     let mut adapter: Option<Conv2d> = None;
     let mut adapter_opt = Sgd::new(0.9, 0.0);
     let mut history = Vec::new();
     for epoch in 0..cfg.epochs {
         let lr = cfg.lr.at(epoch);
-        let order = permutation(n, derive_seed(cfg.seed, &[epoch as u64]));
+        let order = data.order(seed::derive(cfg.seed, &[epoch as u64]));
         let mut tally = EpochTally::default();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let x = Var::constant(gather_batch(train.0, chunk));
-            let y: Vec<usize> = chunk.iter().map(|&i| train.1[i]).collect();
+            let Batch { input, targets: y } = data.batch(chunk)?;
+            let x = Var::constant(input);
             let (t_logits, t_feat) = forward_tapped(teacher, &x, cfg.hint.map(|h| h.teacher_layer), &mut Ctx::eval())?;
-            let mut ctx = Ctx::train(derive_seed(cfg.seed, &[epoch as u64, b as u64]));
+            let mut ctx = Ctx::train(seed::derive(cfg.seed, &[epoch as u64, b as u64]));
             let (s_logits, s_feat) = forward_tapped(student, &x, cfg.hint.map(|h| h.student_layer), &mut ctx)?;
             let mut loss = kd_loss(&s_logits, &t_logits, &y, cfg.temperature, cfg.alpha)?;
             if let (Some(hint), Some(sf), Some(tf)) = (cfg.hint, s_feat, t_feat) {
@@ -130,18 +132,13 @@ pub fn distill<O: Optimizer>(
                 };
                 loss = ops::add(&loss, &ops::scale(&feature_loss(&sf, &tf)?, hint.weight))?;
             }
-            loss.backward()?;
-            nn::zero_grads(student);
-            nn::accumulate_grads(student, &ctx);
-            optimizer.step(student, lr);
+            optimizer.backward_step(student, &loss, &ctx, lr)?;
             if let Some(a) = &mut adapter {
-                nn::zero_grads(a);
-                nn::accumulate_grads(a, &ctx);
-                adapter_opt.step(a, lr);
+                adapter_opt.step_from(a, &ctx, lr);
             }
-            tally.add_batch(&loss, s_logits.value(), &y);
+            tally.add_batch(loss.item()?, s_logits.value(), &y);
         }
-        history.push(tally.finish(epoch, lr, student, val)?);
+        history.push(tally.finish(epoch, lr, student, &val)?);
     }
     Ok(history)
 }

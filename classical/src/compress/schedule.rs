@@ -15,7 +15,8 @@ use super::prune::{Target, prune_magnitude, sparsity_report};
 use crate::error::{Result, arg_err};
 use crate::nn::{self, Module, Param, StateDict};
 use crate::optim::{LrSchedule, Optimizer};
-use crate::train::{TrainConfig, derive_seed, evaluate, fit};
+use crate::seed;
+use crate::train::{TrainConfig, evaluate, fit};
 use ndarray::Array4;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -133,7 +134,7 @@ where
             epochs,
             batch_size: cfg.batch_size,
             lr,
-            seed: derive_seed(cfg.seed, &[stage as u64]),
+            seed: seed::derive(cfg.seed, &[stage as u64]),
             patience: None,
             clip_grad_norm: None,
             progress: false,

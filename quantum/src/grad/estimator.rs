@@ -13,6 +13,7 @@ use crate::error::{QuantumError, Result};
 use crate::pauli::{PauliString, PauliSum};
 use crate::statevector::measure::sample_indices;
 use crate::statevector::{SimOptions, Statevector};
+use tinylab_classical::seed;
 
 /// Computes expectation values of observables for one binding of a circuit.
 pub trait Estimator: Sync {
@@ -135,14 +136,6 @@ fn rotated(circuit: &Circuit, basis: PauliString) -> Result<Circuit> {
     Ok(c)
 }
 
-/// Mixes a seed with an index (splitmix64), for independent streams per evaluation.
-pub fn derive_seed(seed: u64, index: u64) -> u64 {
-    let mut z = seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl<B: ProbabilityBackend> Estimator for BasisEstimator<B> {
     fn expectations(
         &self,
@@ -168,7 +161,7 @@ impl<B: ProbabilityBackend> Estimator for BasisEstimator<B> {
                 None => probs,
                 Some(shots) => {
                     let mut counts = vec![0.0; probs.len()];
-                    for i in sample_indices(&probs, shots, derive_seed(seed, s as u64))? {
+                    for i in sample_indices(&probs, shots, seed::derive(seed, &[s as u64]))? {
                         counts[i] += 1.0;
                     }
                     counts.iter().map(|c| c / shots as f64).collect()

@@ -20,9 +20,7 @@ mod tape;
 
 pub use adjoint::{AdjointOutput, BatchGradient, Gradient, adjoint, adjoint_tape, batch_expectations, batch_vjp};
 pub use derivative::{ShiftRule, base_derivative, shift_rule};
-pub use estimator::{
-    BasisEstimator, Estimator, ProbabilityBackend, StatevectorBackend, StatevectorEstimator, derive_seed,
-};
+pub use estimator::{BasisEstimator, Estimator, ProbabilityBackend, StatevectorBackend, StatevectorEstimator};
 pub use shift::{SelectedGradient, finite_difference, parameter_shift, parameter_shift_selected};
 pub use tape::{Tape, Wrt};
 

@@ -10,12 +10,13 @@
 
 use super::adjoint::Gradient;
 use super::derivative::{ShiftRule, shift_rule};
-use super::estimator::{Estimator, derive_seed};
+use super::estimator::Estimator;
 use super::tape::Wrt;
 use crate::circuit::{AngleSource, Circuit, Instruction};
 use crate::error::{QuantumError, Result};
 use crate::pauli::PauliSum;
 use rayon::prelude::*;
+use tinylab_classical::seed;
 
 /// One differentiable gate angle: where it is, what it depends on, and its shift rule.
 struct ShiftedAngle {
@@ -57,7 +58,7 @@ fn accumulate(grad: &mut Gradient, sources: &[(AngleSource, f64)], d: f64) {
 }
 
 /// The derivative of `<O>` with respect to each of `angles` by its shift rule; evaluation `e` is
-/// seeded with `derive_seed(seed, e + 1)`. Evaluations run in parallel and are summed in a fixed
+/// seeded with `seed::derive(seed, &[e + 1])`. Evaluations run in parallel and are summed in a fixed
 /// order.
 fn angle_derivatives(
     estimator: &dyn Estimator,
@@ -80,7 +81,13 @@ fn angle_derivatives(
         .enumerate()
         .map(|(e, &(a, shift, c))| {
             let shifted = circuit.with_angle_offset(angles[a].instruction, angles[a].position, shift)?;
-            Ok(c * estimator.expectations(&shifted, params, inputs, observables, derive_seed(seed, e as u64 + 1))?[0])
+            Ok(c * estimator.expectations(
+                &shifted,
+                params,
+                inputs,
+                observables,
+                seed::derive(seed, &[e as u64 + 1]),
+            )?[0])
         })
         .collect::<Result<_>>()?;
     let mut derivative = vec![0.0; angles.len()];
@@ -99,7 +106,7 @@ fn chain(grad: &mut Gradient, angles: &[ShiftedAngle], derivative: &[f64]) {
 
 /// `<O>` and its gradient by parameter-shift rules (two-term for Pauli rotations, four-term for
 /// controlled rotations, the general equidistant rule otherwise), every evaluation done by
-/// `estimator`. Sampling estimators draw evaluation `e` with seed `derive_seed(seed, e)`.
+/// `estimator`. Sampling estimators draw evaluation `e` with seed `seed::derive(seed, &[e])`.
 pub fn parameter_shift(
     estimator: &dyn Estimator,
     circuit: &Circuit,
@@ -112,7 +119,7 @@ pub fn parameter_shift(
     circuit.check_bindings(params, inputs)?;
     let angles = shifted_angles(circuit, params, inputs, |s| wrt.wants(s))?;
     let value =
-        estimator.expectations(circuit, params, inputs, std::slice::from_ref(observable), derive_seed(seed, 0))?[0];
+        estimator.expectations(circuit, params, inputs, std::slice::from_ref(observable), seed::derive(seed, &[0]))?[0];
     let mut grad = Gradient { value, params: vec![0.0; circuit.n_params()], inputs: vec![0.0; circuit.n_inputs()] };
     chain(&mut grad, &angles, &angle_derivatives(estimator, circuit, params, inputs, observable, &angles, seed)?);
     Ok(grad)
@@ -130,7 +137,7 @@ pub struct SelectedGradient {
 
 /// The gradient of `<O>` with respect to the parameters `i` with `selected[i]`, by the shift rules
 /// of [`parameter_shift`] (evaluation `e` of the selected angles seeded with
-/// `derive_seed(seed, e + 1)`), without evaluating `<O>` itself (on-chip training reads it from its
+/// `seed::derive(seed, &[e + 1])`), without evaluating `<O>` itself (on-chip training reads it from its
 /// forward run). This is what gradient pruning needs: a pruned parameter
 /// costs no circuit run (Wang et al., "QOC: Quantum On-Chip Training with Parameter Shift and
 /// Gradient Pruning", DAC 2022).

@@ -12,16 +12,14 @@
 
 use crate::circuit::Circuit;
 use crate::error::QuantumError;
-use crate::grad::{
-    Estimator, StatevectorEstimator, Wrt, adjoint, batch_expectations, batch_vjp, derive_seed, parameter_shift,
-};
+use crate::grad::{Estimator, StatevectorEstimator, Wrt, adjoint, batch_expectations, batch_vjp, parameter_shift};
 use crate::pauli::PauliSum;
 use crate::statevector::{Parallelism, SimOptions};
 use rayon::prelude::*;
 use std::sync::Arc;
 use tinylab_classical::autograd::Op;
 use tinylab_classical::nn::{Ctx, Module, Param, join};
-use tinylab_classical::{ClassicalError, Tensor, Var};
+use tinylab_classical::{ClassicalError, Tensor, Var, seed};
 
 /// Draws a random variant of a circuit: the same qubits, parameters and inputs, with gates added
 /// (for example Pauli errors sampled from a device's noise model, so that the average over draws is
@@ -185,7 +183,7 @@ fn evaluate(
             let mut out = Vec::with_capacity(batch * observables.len());
             for b in 0..batch {
                 let x = &inputs[b * n_in..(b + 1) * n_in];
-                out.extend(estimator.expectations(circuit, params, x, observables, derive_seed(seed, b as u64))?);
+                out.extend(estimator.expectations(circuit, params, x, observables, seed::derive(seed, &[b as u64]))?);
             }
             Ok(out)
         }
@@ -252,7 +250,7 @@ impl Op for QuantumOp {
                 for b in 0..self.batch {
                     let observable = PauliSum::combination(&self.observables, &cotangent[b * n_obs..(b + 1) * n_obs]);
                     let x = &self.inputs[b * n_in..(b + 1) * n_in];
-                    let seed = derive_seed(self.seed ^ 0x005E_ED0F_BAC4, b as u64);
+                    let seed = seed::derive(self.seed ^ 0x005E_ED0F_BAC4, &[b as u64]);
                     let g = parameter_shift(estimator.as_ref(), &self.circuit, &self.params, x, &observable, wrt, seed)
                         .map_err(layer_error)?;
                     params.iter_mut().zip(&g.params).for_each(|(t, p)| *t += p);
@@ -302,14 +300,16 @@ impl QuantumLayer {
         let params: Vec<f64> = w.value().iter().map(|&v| v as f64).collect();
         let inputs: Vec<f64> = x.value().iter().map(|&v| v as f64).collect();
         let seed = match &self.backend {
-            LayerBackend::Estimated { seed, .. } | LayerBackend::Sampled { seed, .. } => derive_seed(*seed, self.calls),
+            LayerBackend::Estimated { seed, .. } | LayerBackend::Sampled { seed, .. } => {
+                seed::derive(*seed, &[self.calls])
+            }
             LayerBackend::Exact(_) => 0,
         };
         self.calls += 1;
         let row_circuits = match &self.backend {
             LayerBackend::Sampled { sampler, .. } if ctx.train => Some(Arc::new(
                 (0..batch)
-                    .map(|b| sampler.sample(&self.circuit, derive_seed(seed, b as u64)))
+                    .map(|b| sampler.sample(&self.circuit, seed::derive(seed, &[b as u64])))
                     .collect::<crate::error::Result<Vec<_>>>()
                     .map_err(layer_error)?,
             )),

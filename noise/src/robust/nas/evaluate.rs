@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::model::NoiseModel;
 use crate::robust::device::DeviceCircuit;
 use std::sync::Arc;
-use tinylab_classical::train::derive_seed;
+use tinylab_classical::seed;
 use tinylab_quantum::Circuit;
 use tinylab_quantum::grad::batch_expectations;
 use tinylab_quantum::pauli::PauliSum;
@@ -102,7 +102,7 @@ impl DeviceEvaluator {
     /// from `shots` samples seeded by `seed` and the row index. Rows run in parallel; the result does
     /// not depend on the thread count.
     pub fn scores(&self, compiled: &DeviceCircuit, data: &Labelled, shots: Option<usize>, seed: u64) -> Result<Scores> {
-        let logits = compiled.expectations_rows(&[], &inputs_f64(data), shots, |i| derive_seed(seed, &[i as u64]))?;
+        let logits = compiled.expectations_rows(&[], &inputs_f64(data), shots, |i| seed::derive(seed, &[i as u64]))?;
         Ok(scores(&logits, self.observables.len(), data.labels()))
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{NoiseError, Result};
 use std::f64::consts::PI;
 use tinylab_classical::compress::prune::{Target, prune_magnitude};
 use tinylab_classical::nn::Module;
-use tinylab_classical::train::derive_seed;
+use tinylab_classical::seed;
 use tinylab_quantum::circuit::{GateApplication, Instruction};
 use tinylab_quantum::matrix::{C64, Matrix};
 use tinylab_quantum::ops::{OpMatrix, lower_gate};
@@ -79,7 +79,7 @@ pub fn iterative_prune(
     for (i, &target) in targets.iter().enumerate() {
         wrap_active_angles(model)?;
         prune_magnitude(model, &Target::Global(target), &filter)?;
-        let settings = TrainSettings { seed: derive_seed(fine_tune.seed, &[i as u64]), ..*fine_tune };
+        let settings = TrainSettings { seed: seed::derive(fine_tune.seed, &[i as u64]), ..*fine_tune };
         let fine_tune_losses = train(model, data, &settings, Sampling::Active, tick)?;
         let weights = model.active_weights();
         let report = tinylab_classical::compress::prune::sparsity_report(model as &dyn Module, &filter);

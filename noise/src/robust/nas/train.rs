@@ -9,7 +9,8 @@ use crate::error::{NoiseError, Result};
 use rand_chacha::rand_core::Rng;
 use tinylab_classical::nn::{self, Ctx, Module};
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
-use tinylab_classical::train::{derive_seed, permutation};
+use tinylab_classical::seed;
+use tinylab_classical::train::permutation;
 use tinylab_classical::{Var, ops, tensor};
 
 /// Feature rows with a class label each: the inputs of a classifier whose circuit reads
@@ -138,12 +139,12 @@ pub fn train(
     }
     let mut optimizer = Adam::new(0.0);
     let supercircuit = model.supercircuit().clone();
-    let mut sampler = tensor::rng(derive_seed(settings.seed, &[u64::MAX]));
+    let mut sampler = tensor::rng(seed::derive(settings.seed, &[u64::MAX]));
     let mut arch = Architecture::full(&supercircuit);
     let mut step = 0usize;
     let mut losses = Vec::with_capacity(settings.epochs);
     for epoch in 0..settings.epochs {
-        let order = permutation(data.len(), derive_seed(settings.seed, &[epoch as u64]));
+        let order = permutation(data.len(), seed::derive(settings.seed, &[epoch as u64]));
         let mut total = 0.0;
         let lr = settings.lr.at(epoch);
         for chunk in order.chunks(settings.batch_size) {
@@ -178,7 +179,7 @@ pub fn train(
                 let mut ctx = Ctx::train(0);
                 let logits = model.forward(&x, &mut ctx)?;
                 let loss = ops::cross_entropy(&logits, &labels)?;
-                step_loss += loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64 / configs.len() as f64;
+                step_loss += loss.item()? as f64 / configs.len() as f64;
                 loss.backward()?;
                 nn::accumulate_grads(model, &ctx);
             }

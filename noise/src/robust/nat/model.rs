@@ -11,9 +11,9 @@ use crate::error::{NoiseError, Result};
 use crate::robust::device::DeviceCircuit;
 use std::sync::Arc;
 use tinylab_classical::nn::{Ctx, Module, Param, join};
+use tinylab_classical::seed;
 use tinylab_classical::{Var, tensor};
 use tinylab_quantum::Circuit;
-use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::qml::{LayerBackend, QuantumLayer};
 use tinylab_quantum::statevector::SimOptions;
@@ -103,7 +103,7 @@ impl NatBlock {
 
     /// Post-processed outcomes of the rows of `inputs` (`rows x n_inputs`) on the device: each row's
     /// expectation values from the density matrix with readout error, exactly (`shots = None`) or
-    /// from `shots` samples (row `i` seeded by `derive_seed(seed, i)`), then post-processed over all
+    /// from `shots` samples (row `i` seeded by `seed::derive(seed, &[i])`), then post-processed over all
     /// rows as one batch.
     pub fn device_forward(
         &self,
@@ -112,7 +112,7 @@ impl NatBlock {
         shots: Option<usize>,
         seed: u64,
     ) -> Result<Vec<f64>> {
-        let outcomes = deployed.expectations_rows(&[], inputs, shots, |i| derive_seed(seed, i as u64))?;
+        let outcomes = deployed.expectations_rows(&[], inputs, shots, |i| seed::derive(seed, &[i as u64]))?;
         let rows = outcomes.len() / self.n_outputs();
         let batch = tensor::from_vec(&[rows, self.n_outputs()], outcomes.iter().map(|&v| v as f32).collect())?;
         let processed = self.post.apply(&Var::constant(batch))?;
@@ -147,13 +147,13 @@ impl NatClassifier {
     }
 
     /// Every block trained with noise injected at `factor`, block `k` drawing with
-    /// `derive_seed(seed, k)`.
+    /// `seed::derive(seed, &[k])`.
     pub fn with_noise_injection(self, factor: f64, seed: u64) -> Result<Self> {
         let blocks = self
             .blocks
             .into_iter()
             .enumerate()
-            .map(|(k, b)| b.with_noise_injection(factor, derive_seed(seed, k as u64)))
+            .map(|(k, b)| b.with_noise_injection(factor, seed::derive(seed, &[k as u64])))
             .collect::<Result<_>>()?;
         Ok(Self { blocks })
     }
@@ -168,11 +168,11 @@ impl NatClassifier {
     }
 
     /// Logits of the rows of `inputs` on the device (see [`NatBlock::device_forward`]), block after
-    /// block; block `k` samples with `derive_seed(seed, k)`.
+    /// block; block `k` samples with `seed::derive(seed, &[k])`.
     pub fn device_logits(&self, inputs: &[f64], shots: Option<usize>, seed: u64) -> Result<Vec<f64>> {
         let mut h = inputs.to_vec();
         for (k, block) in self.blocks.iter().enumerate() {
-            h = block.device_forward(&block.deployed()?, &h, shots, derive_seed(seed, k as u64))?;
+            h = block.device_forward(&block.deployed()?, &h, shots, seed::derive(seed, &[k as u64]))?;
         }
         Ok(h)
     }

@@ -11,7 +11,8 @@
 use crate::error::{NoiseError, Result};
 use crate::robust::device::DeviceCircuit;
 use rayon::prelude::*;
-use tinylab_quantum::grad::{Estimator, derive_seed, parameter_shift_selected};
+use tinylab_classical::seed;
+use tinylab_quantum::grad::{Estimator, parameter_shift_selected};
 use tinylab_quantum::pauli::PauliSum;
 
 /// Circuit executions on the chip: each distinct circuit run with `shots` shots counts once.
@@ -70,7 +71,7 @@ impl Chip {
     }
 
     /// The observables' estimates for `batch` rows of inputs (`batch × n_inputs` values), row-major
-    /// `batch × n_observables`: one execution per row, row `b` sampled with `derive_seed(seed, b)`.
+    /// `batch × n_observables`: one execution per row, row `b` sampled with `seed::derive(seed, &[b])`.
     /// Rows run in parallel; the result does not depend on the thread count.
     pub fn run(&mut self, params: &[f64], inputs: &[f64], batch: usize, seed: u64) -> Result<Vec<f64>> {
         let n_in = self.device.circuit().n_inputs();
@@ -85,7 +86,7 @@ impl Chip {
             .into_par_iter()
             .map(|b| {
                 let x = &inputs[b * n_in..(b + 1) * n_in];
-                self.device.expectations(params, x, Some(self.shots), derive_seed(seed, b as u64))
+                self.device.expectations(params, x, Some(self.shots), seed::derive(seed, &[b as u64]))
             })
             .collect::<Result<_>>()?;
         self.count(batch);

@@ -11,8 +11,8 @@ use crate::error::{NoiseError, Result};
 use crate::robust::device::DeviceCircuit;
 use rayon::prelude::*;
 use tinylab_classical::optim::{Adam, LrSchedule, Optimizer};
+use tinylab_classical::seed;
 use tinylab_classical::{Var, ops, tensor};
-use tinylab_quantum::grad::derive_seed;
 use tinylab_quantum::qml::QuantumLayer;
 
 /// Settings of on-chip training.
@@ -88,7 +88,7 @@ impl OnChipTrainer {
         }
         let pruner = config
             .pruning
-            .map(|p| GradientPruner::new(logical.n_params(), p, derive_seed(seed, u64::MAX)))
+            .map(|p| GradientPruner::new(logical.n_params(), p, seed::derive(seed, &[u64::MAX])))
             .transpose()?;
         Ok(Self { layer, chip, pruner, optimizer: Adam::new(0.0), config, seed, steps: 0 })
     }
@@ -122,7 +122,7 @@ impl OnChipTrainer {
             Some(p) => p.selection()?,
             None => vec![true; params.len()],
         };
-        let seed = derive_seed(self.seed, self.steps);
+        let seed = seed::derive(self.seed, &[self.steps]);
         let ChipGradient { loss, gradient } =
             chip_loss_gradient(&mut self.chip, &params, inputs, labels, self.config.logit_scale, &selected, seed)?;
         if let Some(p) = &mut self.pruner {
@@ -159,8 +159,8 @@ pub struct ChipGradient {
 /// parameters with `selected[i]`, from the chip alone: one forward execution per row gives the
 /// estimates `<O>_b` and, on the host, the loss with logits `logit_scale · <O>_b` and its cotangent
 /// `c_b = ∂loss/∂<O>_b`; then per row one parameter shift of `Σ_j c_bj O_j` on the compiled circuit.
-/// Rows are summed in order. Forward row `b` is seeded by `derive_seed(derive_seed(seed, 0), b)`, its
-/// gradient by `derive_seed(seed, 1 + b)`.
+/// Rows are summed in order. Forward row `b` is seeded by `seed::derive(seed::derive(seed, &[0]), &[b])`, its
+/// gradient by `seed::derive(seed, &[1 + b])`.
 pub fn chip_loss_gradient(
     chip: &mut Chip,
     params: &[f64],
@@ -180,7 +180,7 @@ pub fn chip_loss_gradient(
             got: inputs.len(),
         });
     }
-    let values = chip.run(params, inputs, batch, derive_seed(seed, 0))?;
+    let values = chip.run(params, inputs, batch, seed::derive(seed, &[0]))?;
     let expectations = Var::leaf(tensor::from_vec(&[batch, n_obs], values.iter().map(|&v| v as f32).collect())?);
     let loss = ops::cross_entropy(&ops::scale(&expectations, logit_scale), labels)?;
     loss.backward()?;
@@ -197,11 +197,11 @@ pub fn chip_loss_gradient(
             &inputs[b * n_in..(b + 1) * n_in],
             &cotangent[b * n_obs..(b + 1) * n_obs],
             selected,
-            derive_seed(seed, 1 + b as u64),
+            seed::derive(seed, &[1 + b as u64]),
         )?;
         gradient.iter_mut().zip(&g).for_each(|(t, v)| *t += v);
     }
-    let loss = loss.value().iter().next().copied().unwrap_or(f32::NAN) as f64;
+    let loss = loss.item()? as f64;
     Ok(ChipGradient { loss, gradient })
 }
 
@@ -228,8 +228,12 @@ pub fn device_accuracy(
         .par_iter()
         .enumerate()
         .map(|(i, &label)| {
-            let values =
-                device.expectations(params, &inputs[i * n_in..(i + 1) * n_in], shots, derive_seed(seed, i as u64))?;
+            let values = device.expectations(
+                params,
+                &inputs[i * n_in..(i + 1) * n_in],
+                shots,
+                seed::derive(seed, &[i as u64]),
+            )?;
             let best = (0..values.len()).fold(0, |best, k| if values[k] > values[best] { k } else { best });
             Ok(best == label)
         })
