@@ -50,10 +50,6 @@ fn planners(grid: usize) -> [Planner; 3] {
     [Planner::Greedy, Planner::InPlace, Planner::Patch { grid, stage_ops: None }]
 }
 
-fn ee(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ExperimentError {
-    ExperimentError::other(e)
-}
-
 /// Accuracy of the first `n` test images from their output bytes (argmax, first on ties).
 fn accuracy_of_outputs(outputs: &[Vec<i8>], labels: &[usize]) -> f64 {
     let right = outputs.iter().zip(labels).filter(|(o, l)| argmax(o.iter().map(|&v| v as f32)) == **l).count();
@@ -188,12 +184,12 @@ fn deploy(
         engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
     };
     let engine_accuracy = engine_on(labels);
-    let graph = McuGraph::from_int8(&q).map_err(ee)?;
+    let graph = McuGraph::from_int8(&q)?;
 
     let subset = |n: usize| -> Result<(Samples, &[usize]), ExperimentError> {
         let n = n.min(labels.len());
         let idx: Vec<usize> = (0..n).collect();
-        let s = Samples::from_engine(&q, &graph, &gather_batch(&d.split.test.images, &idx)).map_err(ee)?;
+        let s = Samples::from_engine(&q, &graph, &gather_batch(&d.split.test.images, &idx))?;
         Ok((s, &labels[..n]))
     };
     let (host_set, host_labels) = subset(d.host_samples)?;
@@ -202,24 +198,24 @@ fn deploy(
     let mut plans = Vec::new();
     let mut series = Vec::new();
     for planner in planners(d.grid) {
-        let p = plan(&graph, planner).map_err(ee)?;
+        let p = plan(&graph, planner)?;
         let mut row = plan_summary(&p);
         // Host build.
         let dir = ctx.out_dir.join("c").join(format!("{}-{}-host", d.name, planner_tag(planner)));
         let opts = ExportOptions { planner, target: Target::Host, board: Board::default() };
-        export_graph(&graph, &dir, &opts, &host_set).map_err(ee)?;
-        let exe = toolchain::build(&dir, Target::Host).map_err(ee)?;
-        let run = toolchain::run(&exe, Target::Host).map_err(ee)?;
+        export_graph(&graph, &dir, &opts, &host_set)?;
+        let exe = toolchain::build(&dir, Target::Host)?;
+        let run = toolchain::run(&exe, Target::Host)?;
         row["host"] = json!({"images": host_set.inputs.len(), "mismatching_outputs": run.mismatches,
                              "accuracy": accuracy_of_outputs(&run.outputs, host_labels),
                              "engine_accuracy": engine_on(host_labels)});
         if arm {
             let dir = ctx.out_dir.join("c").join(format!("{}-{}-m4", d.name, planner_tag(planner)));
             let opts = ExportOptions { planner, target: Target::CortexM4, board: Board::default() };
-            export_graph(&graph, &dir, &opts, &mcu_set).map_err(ee)?;
-            let elf = toolchain::build(&dir, Target::CortexM4).map_err(ee)?;
-            let run = toolchain::run(&elf, Target::CortexM4).map_err(ee)?;
-            let sizes = toolchain::size(&elf).map_err(ee)?;
+            export_graph(&graph, &dir, &opts, &mcu_set)?;
+            let elf = toolchain::build(&dir, Target::CortexM4)?;
+            let run = toolchain::run(&elf, Target::CortexM4)?;
+            let sizes = toolchain::size(&elf)?;
             let per = run.instructions.iter().sum::<u64>() / run.instructions.len().max(1) as u64;
             row["cortex_m4"] = json!({"images": mcu_set.inputs.len(), "mismatching_outputs": run.mismatches,
                                       "accuracy": accuracy_of_outputs(&run.outputs, mcu_labels),
@@ -264,12 +260,9 @@ fn anchors() -> Result<Vec<Value>, ExperimentError> {
         let mut model = zoo::mobilenet_v2_rounded(width, 1000, 0, zoo::make_divisible_channels)?;
         let x: Tensor = randn(&[1, 3, res, res], 1.0, &mut rng(1));
         let q: Int8Model = convert(&mut model, &x, &ConvertOptions::default())?;
-        let graph = McuGraph::from_int8(&q).map_err(ee)?;
-        let plans: Vec<Value> = planners(4)
-            .into_iter()
-            .map(|p| plan(&graph, p).map(|p| plan_summary(&p)))
-            .collect::<Result<_, _>>()
-            .map_err(ee)?;
+        let graph = McuGraph::from_int8(&q)?;
+        let plans: Vec<Value> =
+            planners(4).into_iter().map(|p| plan(&graph, p).map(|p| plan_summary(&p))).collect::<Result<_, _>>()?;
         let ratio = plans[1]["arena_bytes"].as_f64().unwrap_or(0.0) / plans[2]["arena_bytes"].as_f64().unwrap_or(1.0);
         out.push(json!({"name": name, "width": width, "resolution": res,
                         "channels": "make_divisible(c * width, 8) as torchvision / MCUNet", "macs": graph.macs(),
