@@ -28,18 +28,27 @@ fn constant_one_qubit(app: &GateApplication) -> Option<M2> {
     lowered.iter().try_fold(su2::IDENTITY, |acc, op| Some(mul(&su2::from_matrix(&op.matrix.to_dense())?, &acc)))
 }
 
+/// A run of one-qubit gates on one qubit: their product and the gates themselves.
+type Run = (M2, Vec<Instruction>);
+
 /// The circuit with each run of consecutive one-qubit gates with constant angles on a qubit (any
 /// such gate but `id`) multiplied out and written again as at most `rz sx rz sx rz` (see
-/// [`super::euler`]); equal up to a global phase. `id` gates (kept for their idle noise), gates with
-/// symbolic angles, multi-qubit gates, barriers and measurements end a run and are kept as they are.
+/// [`super::euler`]) when that is no longer than the run (a run already shorter than its rewrite, a
+/// lone `sx` say, is kept); equal up to a global phase. `id` gates (kept for their idle noise), gates
+/// with symbolic angles, multi-qubit gates, barriers and measurements end a run and are kept as they
+/// are. The result never has more instructions than the input.
 pub fn merge_single_qubit_runs(circuit: &Circuit) -> Result<Circuit, TranspileError> {
-    let mut pending: Vec<Option<M2>> = vec![None; circuit.n_qubits()];
+    let mut pending: Vec<Option<Run>> = vec![None; circuit.n_qubits()];
     let mut out = Vec::with_capacity(circuit.instructions().len());
-    let flush = |q: usize, pending: &mut Vec<Option<M2>>, out: &mut Vec<Instruction>| {
-        if let Some(m) = pending[q].take() {
+    let flush = |q: usize, pending: &mut Vec<Option<Run>>, out: &mut Vec<Instruction>| {
+        if let Some((m, original)) = pending[q].take() {
             let mut gates = Vec::new();
             euler::matrix_to_basis(&m, q, &mut gates);
-            out.extend(gates.into_iter().map(Instruction::Gate));
+            if gates.len() <= original.len() {
+                out.extend(gates.into_iter().map(Instruction::Gate));
+            } else {
+                out.extend(original);
+            }
         }
     };
     for inst in circuit.instructions() {
@@ -47,9 +56,12 @@ pub fn merge_single_qubit_runs(circuit: &Circuit) -> Result<Circuit, TranspileEr
             Instruction::Gate(app) => {
                 if let Some(m) = constant_one_qubit(app) {
                     let q = app.qubits[0];
-                    pending[q] = Some(match &pending[q] {
-                        Some(p) => mul(&m, p),
-                        None => m,
+                    pending[q] = Some(match pending[q].take() {
+                        Some((p, mut run)) => {
+                            run.push(inst.clone());
+                            (mul(&m, &p), run)
+                        }
+                        None => (m, vec![inst.clone()]),
                     });
                     continue;
                 }

@@ -531,3 +531,26 @@ proptest! {
         routed_matches(&Target::ibm(16, &GUADALUPE).unwrap(), n, layout_seed, &specs);
     }
 }
+
+#[test]
+fn merging_never_lengthens_a_run() {
+    // Every standard one-qubit gate alone and in pairs, at angles whose rewrite is longest: the merged
+    // circuit is exact and never has more instructions than the translated one (a lone `x` or `sx`
+    // must not become `rz sx rz`).
+    let one_qubit: Vec<StandardGate> = StandardGate::ALL.iter().copied().filter(|g| g.n_qubits() == 1).collect();
+    for &a in &one_qubit {
+        for b in one_qubit.iter().copied().map(Some).chain([None]) {
+            for angle in [0.0, FRAC_PI_2, PI, 0.7] {
+                let mut c = Circuit::new(1);
+                for g in [Some(a), b].into_iter().flatten() {
+                    c.append(Gate::Standard(g), &[0], &vec![Angle::Const(angle); g.n_params()]).unwrap();
+                }
+                let out = translate_to_basis(&c).unwrap();
+                let merged = merge_single_qubit_runs(&out).unwrap();
+                let what = format!("{} then {b:?} at {angle}", a.name());
+                assert!(merged.instructions().len() <= out.instructions().len(), "{what}");
+                assert_same_unitary(&c, &merged, &[], &[], &what);
+            }
+        }
+    }
+}
