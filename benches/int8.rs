@@ -12,9 +12,9 @@ use std::time::Duration;
 use tinylab as _;
 use tinylab_classical::Var;
 use tinylab_classical::int8::fixed_point::{Requant, RoundingPolicy, quantize_multiplier};
-use tinylab_classical::int8::kernels::Dims;
 use tinylab_classical::int8::kernels::conv::QConv2d;
 use tinylab_classical::int8::kernels::fully_connected::QLinear;
+use tinylab_classical::int8::kernels::{ConvKernel, Dims};
 use tinylab_classical::ops::{self, Conv2dSpec, gemm_into};
 use tinylab_classical::tensor::{self, rand_uniform};
 

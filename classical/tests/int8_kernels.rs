@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use tinylab_classical::int8::fixed_point::{Requant, RoundingPolicy, quantize_multiplier};
 use tinylab_classical::int8::gemm::Backend;
+use tinylab_classical::int8::kernels::ConvKernel;
 use tinylab_classical::int8::kernels::add::QAdd;
 use tinylab_classical::int8::kernels::conv::QConv2d;
 use tinylab_classical::int8::kernels::depthwise::QDepthwiseConv2d;

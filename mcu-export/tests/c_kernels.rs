@@ -21,6 +21,7 @@ use std::process::Command;
 use tinylab_classical::int8::fixed_point::{
     QuantizedMultiplier, Requant, RoundingPolicy, multiply_by_quantized_multiplier, quantize_multiplier,
 };
+use tinylab_classical::int8::kernels::ConvKernel;
 use tinylab_classical::int8::kernels::add::QAdd;
 use tinylab_classical::int8::kernels::conv::QConv2d;
 use tinylab_classical::int8::kernels::depthwise::QDepthwiseConv2d;

@@ -110,7 +110,10 @@ impl QuantizedWeights {
     /// Checks the per-channel vectors have one entry per output channel.
     pub(crate) fn check(&self, op: &'static str) -> Result<()> {
         let o = self.channels();
-        if self.scales.len() != o || self.zero_points.len() != o || self.values.len() != self.shape.iter().product() {
+        if self.scales.len() != o
+            || self.zero_points.len() != o
+            || self.values.len() != self.shape.iter().product::<usize>()
+        {
             return Err(shape_err(
                 op,
                 &self.shape,

@@ -7,7 +7,6 @@
 
 use super::{Dims, conv_out, source};
 use crate::error::{Result, arg_err, shape_err};
-use crate::int8::fixed_point::Requant;
 use crate::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant_gather, gemm_requant_i8};
 use crate::int8::weights::QuantizedWeights;
 use crate::ops::Conv2dSpec;
@@ -63,19 +62,6 @@ impl QConv2d {
             packed.push((p, epilogue));
         }
         Ok(Self { weights, shape, spec, packed })
-    }
-
-    /// A convolution from integers alone (unit weight scales): `weight` `(O, C/groups, KH, KW)`, i32
-    /// `bias` `(O)`, the input zero point and the output stage.
-    pub fn from_parts(
-        weight: Vec<i8>,
-        shape: [usize; 4],
-        bias: Vec<i32>,
-        spec: Conv2dSpec,
-        input_zero_point: i32,
-        requant: Requant,
-    ) -> Result<Self> {
-        Self::new(QuantizedWeights::unscaled(weight, shape.to_vec(), bias, input_zero_point, requant), spec)
     }
 
     /// The quantized weights.
@@ -214,9 +200,9 @@ fn offset_copy(dst: &mut [u8], src: &[i8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::int8::fixed_point::{RoundingPolicy, quantize_multiplier};
+    use crate::int8::fixed_point::{Requant, RoundingPolicy, quantize_multiplier};
     use crate::int8::gemm::Backend;
-    use crate::int8::kernels::{nchw_to_nhwc, nhwc_to_nchw};
+    use crate::int8::kernels::{ConvKernel, nchw_to_nhwc, nhwc_to_nchw};
     use crate::int8::reference;
     use crate::tensor::{rng, uniform};
 

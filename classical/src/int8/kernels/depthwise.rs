@@ -5,7 +5,6 @@
 
 use super::{Dims, conv_out};
 use crate::error::{Result, arg_err, shape_err};
-use crate::int8::fixed_point::Requant;
 use crate::int8::weights::QuantizedWeights;
 use crate::ops::Conv2dSpec;
 use rayon::prelude::*;
@@ -56,19 +55,6 @@ impl QDepthwiseConv2d {
             }
         }
         Ok(Self { weights, shape, spec, taps })
-    }
-
-    /// A depthwise convolution from integers alone (unit weight scales): `weight` `(O, 1, KH, KW)`,
-    /// i32 `bias` `(O)`, the input zero point and the output stage.
-    pub fn from_parts(
-        weight: Vec<i8>,
-        shape: [usize; 4],
-        bias: Vec<i32>,
-        spec: Conv2dSpec,
-        input_zero_point: i32,
-        requant: Requant,
-    ) -> Result<Self> {
-        Self::new(QuantizedWeights::unscaled(weight, shape.to_vec(), bias, input_zero_point, requant), spec)
     }
 
     /// The quantized weights.

@@ -10,7 +10,41 @@ pub mod fully_connected;
 pub mod pool;
 
 use crate::error::{Result, arg_err, shape_err};
+use crate::int8::fixed_point::Requant;
+use crate::int8::weights::QuantizedWeights;
 use crate::ops::Conv2dSpec;
+
+/// The convolution kernels ([`conv::QConv2d`], [`depthwise::QDepthwiseConv2d`]): built from quantized
+/// weights and a geometry, or from integers alone.
+pub trait ConvKernel: Sized {
+    /// The kernel for `weights` `(O, C/groups, KH, KW)` and geometry `spec`.
+    fn from_weights(weights: QuantizedWeights, spec: Conv2dSpec) -> Result<Self>;
+
+    /// The kernel from integers alone (unit weight scales, for tests and benches): `weight` in
+    /// PyTorch's order, i32 `bias` `(O)`, the input zero point and the output stage.
+    fn from_parts(
+        weight: Vec<i8>,
+        shape: [usize; 4],
+        bias: Vec<i32>,
+        spec: Conv2dSpec,
+        input_zero_point: i32,
+        requant: Requant,
+    ) -> Result<Self> {
+        Self::from_weights(QuantizedWeights::unscaled(weight, shape.to_vec(), bias, input_zero_point, requant), spec)
+    }
+}
+
+impl ConvKernel for conv::QConv2d {
+    fn from_weights(weights: QuantizedWeights, spec: Conv2dSpec) -> Result<Self> {
+        Self::new(weights, spec)
+    }
+}
+
+impl ConvKernel for depthwise::QDepthwiseConv2d {
+    fn from_weights(weights: QuantizedWeights, spec: Conv2dSpec) -> Result<Self> {
+        Self::new(weights, spec)
+    }
+}
 
 /// Logical sizes of an NHWC activation tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
