@@ -1,7 +1,7 @@
 //! The one seed-derivation scheme of the workspace.
 //!
 //! Every seeded stream (a shuffle, a dropout mask, a shot sample, a noise trajectory, a parameter
-//! initialisation) takes its seed from a base seed and a path of indices with [`derive`], so that
+//! initialisation) takes its seed from a base seed and a path of indices with [`derive()`], so that
 //! streams are independent of one another and a run is a pure function of its base seed, whatever
 //! the crate.
 //!

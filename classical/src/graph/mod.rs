@@ -12,7 +12,7 @@
 //! Passes change a graph and say what they changed: [`Pass::apply`] returns a [`PassReport`].
 //! [`FoldBatchNorm`], [`FuseActivations`] and [`RemoveDropout`] are the structural ones; analyses read
 //! a graph: [`cost`] (MACs, parameters, activation memory), [`channel_groups`] (which layers share
-//! channels, for structured pruning). The int8 converter ([`crate::int8::convert`]) lowers a graph to
+//! channels, for structured pruning). The int8 converter ([`crate::int8::convert()`]) lowers a graph to
 //! integer kernels, and `tinylab-mcu-export` lowers that to C. [`Graph::run`] evaluates a graph on
 //! tensors (the converter calibrates with it).
 //!

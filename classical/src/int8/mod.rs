@@ -22,7 +22,7 @@
 //! - [`Int8Model`]: layers in execution order reading the input or earlier layers ([`Source`]);
 //!   integer forward pass with float logits / probabilities at the end, the fake-quant float
 //!   simulation of the same quantization points, model size and MACs; `save` / `load`.
-//! - [`reference`]: an exact i128 / plain-loop oracle of the same arithmetic, for tests.
+//! - [`reference`](mod@reference): an exact i128 / plain-loop oracle of the same arithmetic, for tests.
 //!
 //! Layout: the engine stores activations NHWC internally (contiguous channels for im2row, per-channel
 //! requantization and depthwise loops); inputs and outputs are NCHW like the float models, and

@@ -151,7 +151,7 @@ pub struct QuantizedOutput {
     pub shape: Vec<usize>,
 }
 
-/// An integer-only model converted from a float model by [`convert`](super::convert).
+/// An integer-only model converted from a float model by [`convert`](super::convert()).
 #[derive(Debug, Clone)]
 pub struct Int8Model {
     pub(crate) input: QuantParams,
@@ -182,7 +182,7 @@ fn readers(nodes: &[Int8Node]) -> Vec<usize> {
 }
 
 impl Int8Model {
-    /// A model from its parts (normally built by [`convert`](super::convert)). `input_shape` is one
+    /// A model from its parts (normally built by [`convert`](super::convert())). `input_shape` is one
     /// sample's `(C, H, W)`; every layer reads the input or earlier layers, the last layer is the
     /// output.
     pub fn from_parts(
