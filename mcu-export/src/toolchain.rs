@@ -120,6 +120,48 @@ pub fn available(target: Target) -> bool {
     true
 }
 
+/// The environment variable that makes a missing tool a test failure instead of a skip: `.ci/run`
+/// sets it, so the toolchain tests cannot pass in CI by not running.
+pub const REQUIRE_TOOLCHAINS_ENV: &str = "TINYLAB_REQUIRE_TOOLCHAINS";
+
+/// True when [`REQUIRE_TOOLCHAINS_ENV`] is set to anything but empty or `0`.
+pub fn toolchains_required() -> bool {
+    std::env::var(REQUIRE_TOOLCHAINS_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// For tests that need `target`'s tools: true when they are here. When they are not, the test
+/// fails (a panic naming the missing pieces) if [`toolchains_required`], and otherwise a note is
+/// printed and the caller skips by returning early.
+pub fn available_or_skip(target: Target, test: &str) -> bool {
+    if available(target) {
+        return true;
+    }
+    let missing: Vec<&str> = required_tools(target).iter().copied().filter(|t| find_tool(t).is_err()).collect();
+    let what = if missing.is_empty() {
+        "newlib's librdimon.a (libnewlib-arm-none-eabi)".to_string()
+    } else {
+        missing.join(", ")
+    };
+    skip_or_fail(test, &format!("{target} needs {what}"))
+}
+
+/// As [`available_or_skip`] for one tool on `PATH`.
+pub fn tool_or_skip(tool: &str, test: &str) -> bool {
+    find_tool(tool).is_ok() || skip_or_fail(test, &format!("`{tool}` is not on PATH ({})", install_hint(tool)))
+}
+
+fn skip_or_fail(test: &str, why: &str) -> bool {
+    skip_or_fail_when(toolchains_required(), test, why)
+}
+
+/// False after a note when the tools are optional; a panic (a failing test) when `required`.
+#[allow(clippy::print_stderr)] // the skip note on stderr is what this test helper is for
+fn skip_or_fail_when(required: bool, test: &str, why: &str) -> bool {
+    assert!(!required, "{test}: {why}, and {REQUIRE_TOOLCHAINS_ENV} is set: the test must run");
+    eprintln!("note: skipping {test}: {why} (set {REQUIRE_TOOLCHAINS_ENV}=1 to make this a failure)");
+    false
+}
+
 /// What a finished command left: its exit code (`None` when killed by a signal), stdout and stderr.
 struct Finished {
     code: Option<i32>,
@@ -411,6 +453,15 @@ pub fn size(elf: &Path) -> Result<Sizes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_tool_skips_on_a_laptop_and_fails_in_ci() {
+        assert!(!skip_or_fail_when(false, "a test", "`x` is not on PATH"));
+        let failed = std::panic::catch_unwind(|| skip_or_fail_when(true, "a test", "`x` is not on PATH"));
+        let message = failed.unwrap_err();
+        let text = message.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("a test") && text.contains(REQUIRE_TOOLCHAINS_ENV), "{text}");
+    }
 
     #[test]
     fn tick_conversion() {

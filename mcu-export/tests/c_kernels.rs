@@ -127,16 +127,10 @@ impl Rand {
 // C program generation, compilation, output parsing
 // ------------------------------------------------------------------------------------------------
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
-}
-
+/// True when the test must return early for want of gcc (it fails instead under
+/// `TINYLAB_REQUIRE_TOOLCHAINS`, as in CI).
 fn skip_without_gcc(test: &str) -> bool {
-    if have("gcc") {
-        return false;
-    }
-    println!("note: gcc not found, skipping {test} (install gcc to run the C kernel checks)");
-    true
+    !tinylab_mcu_export::toolchain::tool_or_skip("gcc", test)
 }
 
 /// The start of every generated program: includes and a hex dump helper.
@@ -835,8 +829,10 @@ fn pools_and_clamp_match_rust() {
 /// arm-none-eabi-gcc.
 #[test]
 fn compiles_for_cortex_m4_without_runtime_helpers() {
-    if !have("arm-none-eabi-gcc") {
-        println!("note: arm-none-eabi-gcc not found, skipping the Cortex-M4 build check");
+    if !tinylab_mcu_export::toolchain::tool_or_skip(
+        "arm-none-eabi-gcc",
+        "compiles_for_cortex_m4_without_runtime_helpers",
+    ) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("tl_c_kernels_arm_{}", std::process::id()));

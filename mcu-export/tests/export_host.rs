@@ -220,8 +220,7 @@ proptest! {
 /// engine's.
 #[test]
 fn generated_c_equals_the_rust_engine_byte_for_byte() {
-    if !toolchain::available(Target::Host) {
-        eprintln!("gcc not found: skipping the host build test");
+    if !toolchain::available_or_skip(Target::Host, "the host build test") {
         return;
     }
     let mut checked = 0;
@@ -252,8 +251,7 @@ fn generated_c_equals_the_rust_engine_byte_for_byte() {
 /// planner, on more samples.
 #[test]
 fn zoo_models_run_bit_exact_on_the_host() {
-    if !toolchain::available(Target::Host) {
-        eprintln!("gcc not found: skipping the host build test");
+    if !toolchain::available_or_skip(Target::Host, "the host build test") {
         return;
     }
     for (name, mut model, shape) in [
@@ -338,8 +336,7 @@ fn every_module_kind_is_reachable_from_the_generator() {
 /// samples), and the instruction counts are deterministic.
 #[test]
 fn zoo_models_run_bit_exact_on_an_emulated_cortex_m4() {
-    if !toolchain::available(Target::CortexM4) {
-        eprintln!("arm-none-eabi-gcc / qemu-system-arm not found: skipping the Cortex-M4 test");
+    if !toolchain::available_or_skip(Target::CortexM4, "the Cortex-M4 test") {
         return;
     }
     for (name, mut model, shape) in [

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tinylab_mcu_export::ExportError;
 use tinylab_mcu_export::harness::{self, write_main, write_testdata};
 use tinylab_mcu_export::target::{Board, HEAP_BYTES, STACK_BYTES, Target, write_target_files};
-use tinylab_mcu_export::toolchain::{self, available, build, find_tool, find_tool_in, run, run_with_timeout, size};
+use tinylab_mcu_export::toolchain::{self, build, find_tool, find_tool_in, run, run_with_timeout, size};
 
 /// Instructions per unit of `input[0]` that the fake model spins on Cortex-M (`subs` + `bne` per
 /// iteration, SPIN_PER_UNIT iterations per unit).
@@ -98,14 +98,7 @@ fn plus_one(inputs: &[Vec<i8>]) -> Vec<Vec<i8>> {
 
 /// Whether `target` can run here; prints a note when it cannot.
 fn can_run(target: Target) -> bool {
-    let ok = available(target);
-    if !ok {
-        eprintln!(
-            "note: skipping the {target} checks: its tools are missing (gcc/make for the host; \
-             gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm for Cortex-M)"
-        );
-    }
-    ok
+    toolchain::available_or_skip(target, &format!("the {target} checks"))
 }
 
 /// Builds and runs the fake model on `target`: right outputs, exit code 0, then exit code = the
