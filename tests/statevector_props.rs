@@ -133,7 +133,7 @@ proptest! {
         let m = tinylab_quantum::statevector::unitary(&block, &[], &[]).unwrap();
         let run = |kernel| {
             let mut amps = state.amplitudes().to_vec();
-            apply_dense_with(kernel, &mut amps, n, targets, controls, &m, Parallelism::Auto);
+            apply_dense_with(kernel, &mut amps, n, targets, controls, &m, Parallelism::Auto).unwrap();
             amps
         };
         prop_assert!(max_diff(&run(DenseKernel::Portable), &run(DenseKernel::Avx2Fma)) < 1e-13);

@@ -129,9 +129,14 @@ fn relabel(op: &Op, qubits: &[usize]) -> Op {
     }
 }
 
-/// Applies `op` to a small state serially (used to build fused matrices and in tests).
-pub fn apply_op_serial(amps: &mut [C64], n_qubits: usize, op: &Op) {
-    crate::statevector::apply_op_unchecked(amps, n_qubits, op, Parallelism::Sequential);
+/// Applies `op` to a small state serially (used to build fused matrices and in tests); errors,
+/// changing nothing, when `op` does not fit `n_qubits` or `amps` is not `2^n_qubits` long.
+pub fn apply_op_serial(amps: &mut [C64], n_qubits: usize, op: &Op) -> crate::error::Result<()> {
+    crate::statevector::check_op(op, n_qubits)?;
+    crate::statevector::kernel::check_layout(amps, n_qubits, &op.targets, &op.controls)?;
+    // SAFETY: both checked just above.
+    unsafe { crate::statevector::apply_op_unchecked(amps, n_qubits, op, Parallelism::Sequential) };
+    Ok(())
 }
 
 /// The single op equivalent to applying `ops` in order (all inside `block`'s qubits).
@@ -170,7 +175,9 @@ pub fn compose(block: &Block, steps: &[Step]) -> Op {
     for c in 0..dim {
         col.iter_mut().enumerate().for_each(|(r, x)| *x = columns.get(c, r));
         for op in &local_ops {
-            apply_op_serial(&mut col, k, op);
+            // SAFETY: `relabel` puts every op of the block on the block's `k` local qubits (distinct,
+            // as the checked ops' qubits were), and `col` holds 2^k amplitudes.
+            unsafe { crate::statevector::apply_op_unchecked(&mut col, k, op, Parallelism::Sequential) };
         }
         for (r, x) in col.iter().enumerate() {
             columns.set(c, r, *x);

@@ -161,11 +161,17 @@ impl DensityMatrix {
     /// Applies a unitary op: `ρ -> U ρ U†`.
     pub fn apply_op(&mut self, op: &Op, parallelism: Parallelism) -> Result<()> {
         statevector::check_op(op, self.n_qubits)?;
-        self.apply_op_unchecked(op, parallelism);
+        // SAFETY: checked just above.
+        unsafe { self.apply_op_unchecked(op, parallelism) };
         Ok(())
     }
 
-    pub(crate) fn apply_op_unchecked(&mut self, op: &Op, parallelism: Parallelism) {
+    /// [`apply_op`](Self::apply_op) without the check.
+    ///
+    /// # Safety
+    /// `op` passed `check_op` for this state's qubit count (the vectorised matrix always holds
+    /// `4^n` entries).
+    pub(crate) unsafe fn apply_op_unchecked(&mut self, op: &Op, parallelism: Parallelism) {
         let n = self.n_qubits;
         let shifted = |qs: &[usize]| qs.iter().map(|q| q + n).collect::<Vec<_>>();
         let k = op.targets.len();
@@ -176,23 +182,46 @@ impl DensityMatrix {
             match &op.matrix {
                 OpMatrix::Dense(u) if k <= 2 => {
                     let s = u.conj().kron(u);
-                    kernel::apply_dense(&mut self.data, 2 * n, &targets, &[], &s, parallelism);
+                    // SAFETY: row qubits `q < n` and column qubits `q + n < 2n`, distinct because the
+                    // op's are; `s` is `4^k x 4^k` on `2k <= 4` targets; `data` holds `2^(2n)` entries.
+                    unsafe {
+                        kernel::apply_dense_unchecked(
+                            kernel::DenseKernel::best(),
+                            &mut self.data,
+                            2 * n,
+                            &targets,
+                            &[],
+                            &s,
+                            parallelism,
+                        )
+                    };
                     return;
                 }
                 OpMatrix::Diagonal(d) if 2 * k <= 10 => {
                     let dim = d.len();
                     let table: Vec<C64> = (0..dim * dim).map(|t| d[t % dim] * d[t / dim].conj()).collect();
                     if targets.len() <= 3 {
-                        kernel::apply_small_diagonal(&mut self.data, 2 * n, &targets, &[], &table, parallelism);
+                        // SAFETY: as above; the table has `2^(2k)` entries for the `2k` targets.
+                        unsafe {
+                            kernel::apply_small_diagonal_unchecked(
+                                &mut self.data,
+                                2 * n,
+                                &targets,
+                                &[],
+                                &table,
+                                parallelism,
+                            )
+                        };
                     } else {
-                        kernel::apply_diagonal_table(&mut self.data, 2 * n, &targets, &table, parallelism);
+                        kernel::apply_diagonal_table_unchecked(&mut self.data, 2 * n, &targets, &table, parallelism);
                     }
                     return;
                 }
                 _ => {}
             }
         }
-        statevector::apply_op_unchecked(&mut self.data, 2 * n, op, parallelism);
+        // SAFETY: the caller checked `op` for `n` qubits, so it is valid for the `2n`-qubit vector.
+        unsafe { statevector::apply_op_unchecked(&mut self.data, 2 * n, op, parallelism) };
         let conj = Op {
             targets: shifted(&op.targets),
             controls: shifted(&op.controls),
@@ -201,7 +230,8 @@ impl DensityMatrix {
                 OpMatrix::Diagonal(d) => OpMatrix::Diagonal(d.iter().map(|z| z.conj()).collect()),
             },
         };
-        statevector::apply_op_unchecked(&mut self.data, 2 * n, &conj, parallelism);
+        // SAFETY: `conj` acts on the column qubits `q + n < 2n`, distinct as the op's are.
+        unsafe { statevector::apply_op_unchecked(&mut self.data, 2 * n, &conj, parallelism) };
     }
 
     /// Evolves the state by the gates of `circuit` (noiselessly; trailing measurements ignored).
@@ -227,7 +257,8 @@ impl DensityMatrix {
         let fusion_on = options.fusion.enabled && 2 * self.n_qubits >= options.fusion.min_state_qubits;
         let cfg = if fusion_on { options.fusion } else { FusionConfig::disabled() };
         for op in fusion::fuse(steps, &cfg) {
-            self.apply_op_unchecked(&op, options.parallelism);
+            // SAFETY: fusion only merges the ops checked above, on their qubits.
+            unsafe { self.apply_op_unchecked(&op, options.parallelism) };
         }
         Ok(())
     }
@@ -263,8 +294,8 @@ impl DensityMatrix {
         let mut total = vec![C64::new(0.0, 0.0); self.data.len()];
         for m in kraus {
             let mut term = self.data.clone();
-            kernel::apply_dense(&mut term, 2 * n, qubits, &[], m, parallelism);
-            kernel::apply_dense(&mut term, 2 * n, &shifted, &[], &m.conj(), parallelism);
+            kernel::apply_dense(&mut term, 2 * n, qubits, &[], m, parallelism)?;
+            kernel::apply_dense(&mut term, 2 * n, &shifted, &[], &m.conj(), parallelism)?;
             total.iter_mut().zip(&term).for_each(|(a, b)| *a += b);
         }
         self.data = total;
@@ -276,7 +307,8 @@ impl DensityMatrix {
     /// (noisy simulators fuse gates and channels into such ops). `op` may be any linear map.
     pub fn apply_vectorised(&mut self, op: &Op, parallelism: Parallelism) -> Result<()> {
         statevector::check_op(op, 2 * self.n_qubits)?;
-        statevector::apply_op_unchecked(&mut self.data, 2 * self.n_qubits, op, parallelism);
+        // SAFETY: checked just above for the 2n-qubit vector.
+        unsafe { statevector::apply_op_unchecked(&mut self.data, 2 * self.n_qubits, op, parallelism) };
         Ok(())
     }
 
@@ -297,7 +329,7 @@ impl DensityMatrix {
         let n = self.n_qubits;
         let mut targets = qubits.to_vec();
         targets.extend(qubits.iter().map(|q| q + n));
-        kernel::apply_dense(&mut self.data, 2 * n, &targets, &[], s.matrix(), parallelism);
+        kernel::apply_dense(&mut self.data, 2 * n, &targets, &[], s.matrix(), parallelism)?;
         Ok(())
     }
 

@@ -78,11 +78,15 @@ pub fn adjoint_tape(
     if n >= FUSED_FORWARD_MIN_QUBITS {
         let steps: Vec<Step> = tape.steps.iter().map(|s| Step::Op(s.op.clone())).collect();
         for op in fusion::fuse(&steps, &FusionConfig::default()) {
-            apply_op_unchecked(&mut psi, n, &op, parallelism);
+            // SAFETY: the tape's ops are lowered from a circuit of `n` qubits whose builder checked every
+            // gate's qubits, and `psi` / `lambda` hold 2^n amplitudes.
+            unsafe { apply_op_unchecked(&mut psi, n, &op, parallelism) };
         }
     } else {
         for step in &tape.steps {
-            apply_op_unchecked(&mut psi, n, &step.op, parallelism);
+            // SAFETY: the tape's ops are lowered from a circuit of `n` qubits whose builder checked every
+            // gate's qubits, and `psi` / `lambda` hold 2^n amplitudes.
+            unsafe { apply_op_unchecked(&mut psi, n, &step.op, parallelism) };
         }
     }
     let mut lambda = crate::statevector::memory::allocate_states(n, 1)?;
@@ -101,7 +105,9 @@ pub fn adjoint_tape(
     // after it. (Running the two updates on two threads was measured slower below the kernels' own
     // parallel threshold: waking a worker costs more than a pass over a 12-qubit state.)
     if let Some(last) = steps.last() {
-        apply_op_unchecked(&mut psi, n, &last.inverse, parallelism);
+        // SAFETY: the tape's ops are lowered from a circuit of `n` qubits whose builder checked every
+        // gate's qubits, and `psi` / `lambda` hold 2^n amplitudes.
+        unsafe { apply_op_unchecked(&mut psi, n, &last.inverse, parallelism) };
     }
     for k in (0..steps.len()).rev() {
         let step = &steps[k];
@@ -116,9 +122,13 @@ pub fn adjoint_tape(
                 }
             }
         }
-        apply_op_unchecked(&mut lambda, n, &step.inverse, parallelism);
+        // SAFETY: the tape's ops are lowered from a circuit of `n` qubits whose builder checked every
+        // gate's qubits, and `psi` / `lambda` hold 2^n amplitudes.
+        unsafe { apply_op_unchecked(&mut lambda, n, &step.inverse, parallelism) };
         if k > 0 {
-            apply_op_unchecked(&mut psi, n, &steps[k - 1].inverse, parallelism);
+            // SAFETY: the tape's ops are lowered from a circuit of `n` qubits whose builder checked every
+            // gate's qubits, and `psi` / `lambda` hold 2^n amplitudes.
+            unsafe { apply_op_unchecked(&mut psi, n, &steps[k - 1].inverse, parallelism) };
         }
     }
     Ok(AdjointOutput { gradient: Gradient { value, params, inputs }, initial_costate: initial.map(|_| lambda) })
@@ -206,7 +216,9 @@ pub fn batch_expectations(
                     psi.fill(C64::new(0.0, 0.0));
                     psi[0] = C64::new(1.0, 0.0);
                     for step in &tape.steps {
-                        apply_op_unchecked(psi, n, &step.op, Parallelism::Sequential);
+                        // SAFETY: the tape's ops are lowered from a circuit of `n` qubits whose builder checked every
+                        // gate's qubits, and `psi` / `lambda` hold 2^n amplitudes.
+                        unsafe { apply_op_unchecked(psi, n, &step.op, Parallelism::Sequential) };
                     }
                     expectations(psi)
                 },

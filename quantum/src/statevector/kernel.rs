@@ -10,6 +10,7 @@
 //! fixed chunks; every amplitude is computed by exactly the same arithmetic either way, so results are
 //! bit-identical whatever the thread count.
 
+use crate::error::{QuantumError, Result};
 use crate::matrix::{C64, Matrix};
 use rayon::prelude::*;
 use std::marker::PhantomData;
@@ -99,13 +100,62 @@ fn for_each_chunk(count: usize, parallel: bool, body: impl Fn(std::ops::Range<us
     }
 }
 
+/// Checks what every kernel needs: `amps.len() == 2^n_qubits`, and the target and control qubits
+/// distinct and below `n_qubits`.
+pub fn check_layout(amps: &[C64], n_qubits: usize, targets: &[usize], controls: &[usize]) -> Result<()> {
+    if n_qubits >= usize::BITS as usize || amps.len() != 1usize << n_qubits {
+        return Err(QuantumError::SizeMismatch {
+            what: format!("amplitudes of a {n_qubits}-qubit state"),
+            expected: 1usize.checked_shl(n_qubits as u32).unwrap_or(0),
+            got: amps.len(),
+        });
+    }
+    let qubits: Vec<usize> = targets.iter().chain(controls).copied().collect();
+    for (i, &q) in qubits.iter().enumerate() {
+        if q >= n_qubits {
+            return Err(QuantumError::QubitOutOfRange { qubit: q, n_qubits });
+        }
+        if qubits[..i].contains(&q) {
+            return Err(QuantumError::RepeatedQubit { gate: "kernel".into(), qubit: q });
+        }
+    }
+    Ok(())
+}
+
 /// Applies `f` to every group of `D = 2^targets.len()` amplitudes whose `controls` are all 1.
 ///
 /// Within a group, position `j` holds the amplitude whose target bits spell `j` (bit `b` of `j` is
-/// qubit `targets[b]`). The caller guarantees qubits are distinct and `< n_qubits`, and
-/// `amps.len() == 2^n_qubits`.
-#[inline(always)]
+/// qubit `targets[b]`). Errors (changing nothing) when [`check_layout`] fails or `D` is not
+/// `2^targets.len()`.
 pub fn apply_grouped<const D: usize>(
+    amps: &mut [C64],
+    n_qubits: usize,
+    targets: &[usize],
+    controls: &[usize],
+    parallelism: Parallelism,
+    f: impl Fn(&mut [C64; D]) + Sync,
+) -> Result<()> {
+    check_layout(amps, n_qubits, targets, controls)?;
+    if targets.len() >= usize::BITS as usize || 1usize << targets.len() != D {
+        return Err(QuantumError::SizeMismatch {
+            what: "group of the targets".into(),
+            expected: D,
+            got: 1 << targets.len(),
+        });
+    }
+    // SAFETY: checked just above.
+    unsafe { apply_grouped_unchecked::<D>(amps, n_qubits, targets, controls, parallelism, f) };
+    Ok(())
+}
+
+/// [`apply_grouped`] without its checks.
+///
+/// # Safety
+/// `amps.len() == 2^n_qubits`, the qubits of `targets` and `controls` are distinct and below
+/// `n_qubits`, and `D == 2^targets.len()`: the kernel reads and writes through raw pointers at
+/// indices built from those qubits.
+#[inline(always)]
+pub(crate) unsafe fn apply_grouped_unchecked<const D: usize>(
     amps: &mut [C64],
     n_qubits: usize,
     targets: &[usize],
@@ -222,13 +272,26 @@ fn has_avx2_fma() -> bool {
     }
 }
 
-/// [`apply_grouped`] with a dense matrix, compiled for AVX2 + FMA.
+/// Proof that this CPU has AVX2 and FMA: only [`Avx2Fma::detect`] makes one, after asking the CPU.
+#[derive(Debug, Clone, Copy)]
+struct Avx2Fma(());
+
+impl Avx2Fma {
+    /// The token, when the CPU has both features.
+    fn detect() -> Option<Self> {
+        has_avx2_fma().then_some(Avx2Fma(()))
+    }
+}
+
+/// [`apply_grouped`] with a dense matrix, compiled for AVX2 + FMA (the token proves the CPU has
+/// them).
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA ([`has_avx2_fma`]).
+/// The layout preconditions of [`apply_grouped_unchecked`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn apply_dense_avx2_fma<const D: usize>(
+    _cpu: Avx2Fma,
     amps: &mut [C64],
     n_qubits: usize,
     targets: &[usize],
@@ -236,7 +299,8 @@ unsafe fn apply_dense_avx2_fma<const D: usize>(
     a: &DenseArray<D>,
     parallelism: Parallelism,
 ) {
-    apply_grouped::<D>(amps, n_qubits, targets, controls, parallelism, |v| a.apply::<true>(v))
+    // SAFETY: the caller's layout guarantees.
+    unsafe { apply_grouped_unchecked::<D>(amps, n_qubits, targets, controls, parallelism, |v| a.apply::<true>(v)) }
 }
 
 /// Largest number of targets of a dense matrix the kernels accept (fused blocks are capped by it).
@@ -259,8 +323,9 @@ impl DenseKernel {
     }
 }
 
-/// Applies a dense matrix on `targets` (at most [`MAX_DENSE_TARGETS`]) where all `controls` are 1,
-/// with the fastest kernel for this CPU.
+/// Applies a dense matrix on `targets` (1 to [`MAX_DENSE_TARGETS`]) where all `controls` are 1,
+/// with the fastest kernel for this CPU. Errors, changing nothing, on a bad layout
+/// ([`check_layout`]), a target count outside that range or a matrix of another size.
 pub fn apply_dense(
     amps: &mut [C64],
     n_qubits: usize,
@@ -268,7 +333,7 @@ pub fn apply_dense(
     controls: &[usize],
     m: &Matrix,
     parallelism: Parallelism,
-) {
+) -> Result<()> {
     apply_dense_with(DenseKernel::best(), amps, n_qubits, targets, controls, m, parallelism)
 }
 
@@ -282,24 +347,60 @@ pub fn apply_dense_with(
     controls: &[usize],
     m: &Matrix,
     parallelism: Parallelism,
+) -> Result<()> {
+    check_layout(amps, n_qubits, targets, controls)?;
+    let k = targets.len();
+    if !(1..=MAX_DENSE_TARGETS).contains(&k) {
+        return Err(QuantumError::Unsupported(format!("dense kernels take 1 to {MAX_DENSE_TARGETS} targets, got {k}")));
+    }
+    if m.dim() != 1 << k {
+        return Err(QuantumError::SizeMismatch {
+            what: format!("matrix on {k} targets"),
+            expected: 1 << k,
+            got: m.dim(),
+        });
+    }
+    // SAFETY: checked just above.
+    unsafe { apply_dense_unchecked(kernel, amps, n_qubits, targets, controls, m, parallelism) };
+    Ok(())
+}
+
+/// [`apply_dense_with`] without its checks.
+///
+/// # Safety
+/// The preconditions of [`apply_grouped_unchecked`], `targets.len()` in `1..=MAX_DENSE_TARGETS` and
+/// `m` of dimension `2^targets.len()`.
+pub(crate) unsafe fn apply_dense_unchecked(
+    kernel: DenseKernel,
+    amps: &mut [C64],
+    n_qubits: usize,
+    targets: &[usize],
+    controls: &[usize],
+    m: &Matrix,
+    parallelism: Parallelism,
 ) {
-    let fast = kernel == DenseKernel::Avx2Fma && has_avx2_fma();
-    match targets.len() {
-        1 => apply_dense_sized::<2>(fast, amps, n_qubits, targets, controls, m, parallelism),
-        2 => apply_dense_sized::<4>(fast, amps, n_qubits, targets, controls, m, parallelism),
-        3 => apply_dense_sized::<8>(fast, amps, n_qubits, targets, controls, m, parallelism),
-        4 => apply_dense_sized::<16>(fast, amps, n_qubits, targets, controls, m, parallelism),
-        5 => apply_dense_sized::<32>(fast, amps, n_qubits, targets, controls, m, parallelism),
-        6 => apply_dense_sized::<64>(fast, amps, n_qubits, targets, controls, m, parallelism),
-        k => panic!("apply_dense supports 1..={MAX_DENSE_TARGETS} targets, got {k}"),
+    let cpu = if kernel == DenseKernel::Avx2Fma { Avx2Fma::detect() } else { None };
+    // SAFETY (every arm): the caller's guarantees; the arm matches D to the target count.
+    unsafe {
+        match targets.len() {
+            1 => apply_dense_sized::<2>(cpu, amps, n_qubits, targets, controls, m, parallelism),
+            2 => apply_dense_sized::<4>(cpu, amps, n_qubits, targets, controls, m, parallelism),
+            3 => apply_dense_sized::<8>(cpu, amps, n_qubits, targets, controls, m, parallelism),
+            4 => apply_dense_sized::<16>(cpu, amps, n_qubits, targets, controls, m, parallelism),
+            5 => apply_dense_sized::<32>(cpu, amps, n_qubits, targets, controls, m, parallelism),
+            _ => apply_dense_sized::<64>(cpu, amps, n_qubits, targets, controls, m, parallelism),
+        }
     }
 }
 
-/// [`apply_dense_with`] for one matrix size. Kept out of line so that each call reserves the stack
-/// of its own size only (a 64 x 64 matrix is 64 KiB; small ops must not pay for probing it).
+/// [`apply_dense_unchecked`] for one matrix size. Kept out of line so that each call reserves the
+/// stack of its own size only (a 64 x 64 matrix is 64 KiB; small ops must not pay for probing it).
+///
+/// # Safety
+/// As [`apply_dense_unchecked`], with `D == 2^targets.len()`.
 #[inline(never)]
-fn apply_dense_sized<const D: usize>(
-    fast: bool,
+unsafe fn apply_dense_sized<const D: usize>(
+    cpu: Option<Avx2Fma>,
     amps: &mut [C64],
     n_qubits: usize,
     targets: &[usize],
@@ -309,18 +410,49 @@ fn apply_dense_sized<const D: usize>(
 ) {
     let a = DenseArray::<D>::new(m);
     #[cfg(target_arch = "x86_64")]
-    if fast {
-        // SAFETY: `fast` implies the CPU supports AVX2 and FMA.
-        return unsafe { apply_dense_avx2_fma::<D>(amps, n_qubits, targets, controls, &a, parallelism) };
+    if let Some(cpu) = cpu {
+        // SAFETY: the token proves AVX2 and FMA; the layout is the caller's guarantee.
+        return unsafe { apply_dense_avx2_fma::<D>(cpu, amps, n_qubits, targets, controls, &a, parallelism) };
     }
-    let _ = fast;
-    apply_grouped::<D>(amps, n_qubits, targets, controls, parallelism, |v| a.apply::<false>(v))
+    let _ = cpu;
+    // SAFETY: the caller's guarantees.
+    unsafe { apply_grouped_unchecked::<D>(amps, n_qubits, targets, controls, parallelism, |v| a.apply::<false>(v)) }
 }
 
-/// Applies a diagonal on few `targets` (at most 3) where all `controls` are 1. Target qubits whose
+/// Applies a diagonal on few `targets` (1 to 3) where all `controls` are 1. Target qubits whose
 /// diagonal entry for bit 0 is exactly 1 are treated as controls, so amplitudes left unchanged are not
-/// touched (`p`, `t`, `cz`, `cp` touch a half or a quarter of the state).
+/// touched (`p`, `t`, `cz`, `cp` touch a half or a quarter of the state). Errors, changing nothing, on
+/// a bad layout, a target count outside 1 to 3 or a diagonal of another length.
 pub fn apply_small_diagonal(
+    amps: &mut [C64],
+    n_qubits: usize,
+    targets: &[usize],
+    controls: &[usize],
+    d: &[C64],
+    parallelism: Parallelism,
+) -> Result<()> {
+    check_layout(amps, n_qubits, targets, controls)?;
+    let k = targets.len();
+    if !(1..=3).contains(&k) {
+        return Err(QuantumError::Unsupported(format!("the small diagonal kernel takes 1 to 3 targets, got {k}")));
+    }
+    if d.len() != 1 << k {
+        return Err(QuantumError::SizeMismatch {
+            what: format!("diagonal on {k} targets"),
+            expected: 1 << k,
+            got: d.len(),
+        });
+    }
+    // SAFETY: checked just above.
+    unsafe { apply_small_diagonal_unchecked(amps, n_qubits, targets, controls, d, parallelism) };
+    Ok(())
+}
+
+/// [`apply_small_diagonal`] without its checks.
+///
+/// # Safety
+/// The preconditions of [`apply_grouped_unchecked`], 1 to 3 targets and `d.len() == 2^targets.len()`.
+pub(crate) unsafe fn apply_small_diagonal_unchecked(
     amps: &mut [C64],
     n_qubits: usize,
     targets: &[usize],
@@ -333,29 +465,56 @@ pub fn apply_small_diagonal(
         let mut all_controls = controls.to_vec();
         all_controls.push(targets[0]);
         let d1 = d[1];
-        return apply_grouped::<1>(amps, n_qubits, &[], &all_controls, parallelism, |v| v[0] *= d1);
+        // SAFETY: the caller's guarantees; the target joins the (distinct) controls.
+        return unsafe {
+            apply_grouped_unchecked::<1>(amps, n_qubits, &[], &all_controls, parallelism, |v| v[0] *= d1)
+        };
     }
     macro_rules! go {
         ($d:literal) => {{
             let mut a = [one; $d];
             a.copy_from_slice(d);
-            apply_grouped::<$d>(amps, n_qubits, targets, controls, parallelism, |v| {
-                for (x, s) in v.iter_mut().zip(&a) {
-                    *x *= s;
-                }
-            })
+            // SAFETY: the caller's guarantees; the arm matches D to the target count.
+            unsafe {
+                apply_grouped_unchecked::<$d>(amps, n_qubits, targets, controls, parallelism, |v| {
+                    for (x, s) in v.iter_mut().zip(&a) {
+                        *x *= s;
+                    }
+                })
+            }
         }};
     }
     match targets.len() {
         1 => go!(2),
         2 => go!(4),
-        3 => go!(8),
-        k => panic!("apply_small_diagonal supports 1..=3 targets, got {k}"),
+        _ => go!(8),
     }
 }
 
 /// Multiplies amplitude `i` by `table[t(i)]`, where bit `b` of `t(i)` is bit `qubits[b]` of `i`.
+/// Errors, changing nothing, on a bad layout or a table of another length than `2^qubits.len()`.
 pub fn apply_diagonal_table(
+    amps: &mut [C64],
+    n_qubits: usize,
+    qubits: &[usize],
+    table: &[C64],
+    parallelism: Parallelism,
+) -> Result<()> {
+    check_layout(amps, n_qubits, qubits, &[])?;
+    if qubits.len() >= usize::BITS as usize || table.len() != 1 << qubits.len() {
+        return Err(QuantumError::SizeMismatch {
+            what: format!("diagonal table on {} qubits", qubits.len()),
+            expected: 1usize.checked_shl(qubits.len() as u32).unwrap_or(0),
+            got: table.len(),
+        });
+    }
+    apply_diagonal_table_unchecked(amps, n_qubits, qubits, table, parallelism);
+    Ok(())
+}
+
+/// [`apply_diagonal_table`] without its checks (safe code: a bad table panics on its index, it
+/// never reads out of bounds); for callers that built the table themselves.
+pub(crate) fn apply_diagonal_table_unchecked(
     amps: &mut [C64],
     n_qubits: usize,
     qubits: &[usize],
@@ -373,5 +532,48 @@ pub fn apply_diagonal_table(
         amps.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| body(c * CHUNK, chunk));
     } else {
         body(0, amps);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::Matrix;
+
+    /// The public kernels refuse, changing nothing, every layout their raw-pointer loops could not
+    /// survive: a qubit beyond the state (the release-build write past the slice this used to be), a
+    /// repeated qubit, a state of another length, too many targets, a matrix, diagonal or table of
+    /// another size.
+    #[test]
+    fn public_kernels_check_their_preconditions() {
+        let zero = C64::new(0.0, 0.0);
+        let mut amps = vec![C64::new(0.5, 0.0); 4];
+        let before = amps.clone();
+        let m1 = Matrix::identity(2);
+        let m2 = Matrix::identity(4);
+        let auto = Parallelism::Auto;
+        assert!(matches!(
+            apply_dense(&mut amps, 2, &[5], &[], &m1, auto),
+            Err(QuantumError::QubitOutOfRange { qubit: 5, .. })
+        ));
+        assert!(apply_dense(&mut amps, 2, &[0], &[0], &m1, auto).is_err());
+        assert!(apply_dense(&mut amps, 3, &[0], &[], &m1, auto).is_err());
+        assert!(apply_dense(&mut amps, 2, &[0], &[], &m2, auto).is_err());
+        assert!(apply_dense(&mut amps, 2, &[], &[], &m1, auto).is_err());
+        let mut big = vec![zero; 1 << 8];
+        assert!(apply_dense(&mut big, 8, &[0, 1, 2, 3, 4, 5, 6], &[], &Matrix::identity(128), auto).is_err());
+        assert!(apply_small_diagonal(&mut amps, 2, &[3], &[], &[zero, zero], auto).is_err());
+        assert!(apply_small_diagonal(&mut amps, 2, &[0], &[], &[zero], auto).is_err());
+        assert!(apply_small_diagonal(&mut big, 8, &[0, 1, 2, 3], &[], &[zero; 16], auto).is_err());
+        assert!(apply_diagonal_table(&mut amps, 2, &[0, 1], &[zero; 3], auto).is_err());
+        assert!(apply_diagonal_table(&mut amps, 2, &[0, 9], &[zero; 4], auto).is_err());
+        assert!(apply_grouped::<4>(&mut amps, 2, &[0], &[], auto, |_| {}).is_err());
+        assert!(apply_grouped::<2>(&mut amps, 2, &[2], &[], auto, |_| {}).is_err());
+        assert_eq!(amps, before, "a refused call changed the state");
+        // And the valid calls still work: X on qubit 1 of |00> + ... swaps halves.
+        let x = Matrix::from_rows(vec![zero, C64::new(1.0, 0.0), C64::new(1.0, 0.0), zero]).unwrap();
+        let mut s = vec![C64::new(1.0, 0.0), zero, zero, zero];
+        apply_dense(&mut s, 2, &[1], &[], &x, auto).unwrap();
+        assert_eq!(s[2], C64::new(1.0, 0.0));
     }
 }

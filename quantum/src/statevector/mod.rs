@@ -36,16 +36,25 @@ pub struct Statevector {
     amps: Vec<C64>,
 }
 
-/// Applies `op` without checking its qubits (callers have checked them against `n_qubits`).
-pub(crate) fn apply_op_unchecked(amps: &mut [C64], n_qubits: usize, op: &Op, parallelism: Parallelism) {
+/// Applies `op` without checking it.
+///
+/// # Safety
+/// `op` passed [`check_op`] for `n_qubits`, and `amps.len() == 2^n_qubits`: the kernels index the
+/// amplitudes through raw pointers at positions built from the op's qubits.
+pub(crate) unsafe fn apply_op_unchecked(amps: &mut [C64], n_qubits: usize, op: &Op, parallelism: Parallelism) {
+    let kernel = kernel::DenseKernel::best();
     match &op.matrix {
-        OpMatrix::Dense(m) => kernel::apply_dense(amps, n_qubits, &op.targets, &op.controls, m, parallelism),
+        // SAFETY: check_op bounds the qubits and the matrix size; the caller sizes `amps`.
+        OpMatrix::Dense(m) => unsafe {
+            kernel::apply_dense_unchecked(kernel, amps, n_qubits, &op.targets, &op.controls, m, parallelism)
+        },
         OpMatrix::Diagonal(d) if op.targets.len() <= 3 => {
-            kernel::apply_small_diagonal(amps, n_qubits, &op.targets, &op.controls, d, parallelism)
+            // SAFETY: as above (check_op made `d` of length 2^targets).
+            unsafe { kernel::apply_small_diagonal_unchecked(amps, n_qubits, &op.targets, &op.controls, d, parallelism) }
         }
         OpMatrix::Diagonal(d) => {
             if op.controls.is_empty() {
-                kernel::apply_diagonal_table(amps, n_qubits, &op.targets, d, parallelism)
+                kernel::apply_diagonal_table_unchecked(amps, n_qubits, &op.targets, d, parallelism)
             } else {
                 // Fold the controls into the table: entries with a control at 0 are 1.
                 let mut qubits = op.targets.clone();
@@ -56,7 +65,7 @@ pub(crate) fn apply_op_unchecked(amps: &mut [C64], n_qubits: usize, op: &Op, par
                         if t >> k == (1 << op.controls.len()) - 1 { d[t & ((1 << k) - 1)] } else { C64::new(1.0, 0.0) }
                     })
                     .collect();
-                kernel::apply_diagonal_table(amps, n_qubits, &qubits, &table, parallelism)
+                kernel::apply_diagonal_table_unchecked(amps, n_qubits, &qubits, &table, parallelism)
             }
         }
     }
@@ -171,7 +180,8 @@ impl Statevector {
     /// Applies one op after checking its qubits.
     pub fn apply_op(&mut self, op: &Op, parallelism: Parallelism) -> Result<()> {
         check_op(op, self.n_qubits)?;
-        apply_op_unchecked(&mut self.amps, self.n_qubits, op, parallelism);
+        // SAFETY: checked just above; the state holds 2^n amplitudes.
+        unsafe { apply_op_unchecked(&mut self.amps, self.n_qubits, op, parallelism) };
         Ok(())
     }
 
@@ -199,7 +209,8 @@ impl Statevector {
         let fusion_on = options.fusion.enabled && self.n_qubits >= options.fusion.min_state_qubits;
         let cfg = if fusion_on { options.fusion } else { FusionConfig::disabled() };
         for op in fusion::fuse(steps, &cfg) {
-            apply_op_unchecked(&mut self.amps, self.n_qubits, &op, options.parallelism);
+            // SAFETY: fusion merges the ops checked above, on their qubits.
+            unsafe { apply_op_unchecked(&mut self.amps, self.n_qubits, &op, options.parallelism) };
         }
         Ok(())
     }
@@ -259,7 +270,7 @@ impl Statevector {
             chosen -= 1;
         }
         let m = branches[chosen].scale(C64::new(1.0 / probs[chosen].sqrt(), 0.0));
-        kernel::apply_dense(&mut self.amps, self.n_qubits, qubits, &[], &m, parallelism);
+        kernel::apply_dense(&mut self.amps, self.n_qubits, qubits, &[], &m, parallelism)?;
         Ok(chosen)
     }
 
@@ -348,7 +359,8 @@ pub fn unitary(circuit: &Circuit, params: &[f64], inputs: &[f64]) -> Result<crat
     for (c, column) in columns.chunks_mut(dim).enumerate() {
         column[c] = C64::new(1.0, 0.0);
         for op in &ops {
-            apply_op_unchecked(column, n, op, Parallelism::Sequential);
+            // SAFETY: every op checked above; a column holds 2^n amplitudes.
+            unsafe { apply_op_unchecked(column, n, op, Parallelism::Sequential) };
         }
     }
     Ok(crate::matrix::Matrix::from_rows(columns)?.transpose())
