@@ -1,5 +1,6 @@
 //! Every registered experiment, run with `--quick` through the CLI: it writes the documented files,
-//! and the same seed gives the same `metrics.json` apart from the wall-clock `timings`.
+//! the same seed gives the same `metrics.json` apart from the wall-clock `timings`, and the quick
+//! forms reach their headline results (not only files that exist).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +19,62 @@ fn run(name: &str, seed: &str, out: &Path) -> serde_json::Value {
     metrics
 }
 
+/// The value at `path` of `metrics`: a top-level key of that name (some experiments flatten their
+/// keys), else the dotted path through nested objects.
+fn at<'a>(metrics: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    match metrics.get(path) {
+        Some(v) => v,
+        None => path.split('.').fold(metrics, |v, k| &v[k]),
+    }
+}
+
+fn number(metrics: &serde_json::Value, path: &str) -> f64 {
+    at(metrics, path).as_f64().unwrap_or_else(|| panic!("{path} is not a number in {metrics}"))
+}
+
+/// Each experiment's headline claim on its quick form (seed 3).
+fn assert_headline(name: &str, m: &serde_json::Value) {
+    match name {
+        "digits_cnn" => assert!(number(m, "test_accuracy") >= 0.97, "{name}: {}", m["test_accuracy"]),
+        "prune_lab" => {
+            // The 5x fewer non-zero weights (80% sparse) model, fine-tuned, within a point of dense.
+            let (dense, pruned) =
+                (number(m, "digits.baseline_accuracy"), number(m, "digits.five_x.accuracy_finetuned"));
+            assert!(pruned >= dense - 0.01, "{name}: {pruned} vs dense {dense}");
+        }
+        "mcu_deploy" => {
+            for model in ["digits_cnn", "mbv2_w035"] {
+                for plan in at(m, &format!("{model}.plans")).as_array().expect("plans") {
+                    for target in ["host", "cortex_m4"] {
+                        let mismatches = &plan[target]["mismatching_outputs"];
+                        if !mismatches.is_null() || std::env::var_os("TINYLAB_REQUIRE_TOOLCHAINS").is_some() {
+                            assert_eq!(mismatches, 0, "{name}: {model} {target} {}", plan["planner"]);
+                        }
+                    }
+                }
+            }
+        }
+        "quant_lab" => {
+            // The int8 engine equals its fake-quant twin under every calibration (the 0.1-point goal).
+            let runs = m["int8"].as_array().expect("int8 runs");
+            assert!(!runs.is_empty(), "{name}: no int8 runs");
+            for run in runs {
+                assert!(number(run, "engine_minus_fake_quant_points").abs() <= 0.1, "{name}: {run}");
+            }
+        }
+        "vqe_h2" => assert_eq!(m["ucc_all_within_chemical_accuracy"], true, "{name}"),
+        "qaoa_maxcut" => {
+            let (p1, p2) = (number(m, "mean_ratio_p1"), number(m, "mean_ratio_p2"));
+            assert!(p2 > p1, "{name}: p = 2 ratio {p2} is not above p = 1's {p1}");
+        }
+        "quantumnat" => {
+            let gain = number(m, "quantumnat_gain_over_baseline_points");
+            assert!(gain > 0.0, "{name}: the combined method is {gain} points from the baseline on the device");
+        }
+        _ => {}
+    }
+}
+
 fn scratch(name: &str, tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tinylab-exp-{}-{name}-{tag}", std::process::id()))
 }
@@ -31,6 +88,7 @@ fn every_experiment_is_reproducible_and_writes_its_files() {
         let first = run(name, "3", &a);
         let second = run(name, "3", &b);
         assert_eq!(first, second, "{name}: metrics differ between two runs with the same seed");
+        assert_headline(name, &first);
         for file in ["config.json", "metrics.json", "report.md"] {
             assert!(a.join(file).is_file(), "{name}: {file} missing");
         }
