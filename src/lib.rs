@@ -12,6 +12,8 @@
 //! The simulators and models live in the member crates (`tinylab-quantum`, `tinylab-classical`, ...);
 //! this package only composes them.
 
+#![forbid(unsafe_code)]
+
 /// The allocator of every tinylab binary, example and bench: mimalloc keeps freed blocks for reuse,
 /// where glibc returns multi-megabyte activations to the OS and page-faults them back in on the next
 /// training step (a third of the reference CNN's step time with glibc).

@@ -162,4 +162,13 @@ fn loading_a_mismatched_state_dict_names_the_parameter_and_shapes() {
     let mut twin = Sequential::new().push(Flatten).push(Linear::new(64, 10, true, &mut r));
     nn::load_state_dict(&mut twin, &nn::state_dict(&mut small)).unwrap();
     assert_eq!(bits(&nn::state_dict(&mut twin)), bits(&nn::state_dict(&mut small)));
+    // A state whose data does not fill its shape (a corrupt or hand-edited one) is an error naming
+    // both counts, not a panic, and leaves the model untouched even where earlier entries fitted.
+    let before = bits(&nn::state_dict(&mut twin));
+    let mut corrupt = nn::state_dict(&mut wide);
+    corrupt.params = nn::state_dict(&mut small).params;
+    corrupt.params.get_mut("1.weight").unwrap().1.pop();
+    let err = nn::load_state_dict(&mut twin, &corrupt).unwrap_err().to_string();
+    assert!(err.contains("1.weight") && err.contains("640") && err.contains("639"), "{err}");
+    assert_eq!(bits(&nn::state_dict(&mut twin)), before);
 }

@@ -9,6 +9,8 @@
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
+#![forbid(unsafe_code)]
+
 pub mod codegen;
 pub mod error;
 pub mod export;

@@ -13,6 +13,8 @@
 //!
 //! Dependency rule: may import `tinylab-quantum` and `tinylab-classical`.
 
+#![forbid(unsafe_code)]
+
 pub mod channel;
 pub mod device;
 pub mod error;

@@ -4,3 +4,5 @@
 //! autograd of `tinylab-classical`.
 //!
 //! Dependency rule: may import `tinylab-classical`.
+
+#![forbid(unsafe_code)]

@@ -4,3 +4,5 @@
 //! on the autograd of `tinylab-classical`, compressed with its shared passes.
 //!
 //! Dependency rule: may import `tinylab-classical`.
+
+#![forbid(unsafe_code)]

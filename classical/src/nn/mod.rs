@@ -260,43 +260,58 @@ pub fn state_dict(model: &mut dyn Module) -> StateDict {
     StateDict { params, buffers }
 }
 
-/// Loads `state` into `model`; every name must exist with the same shape (errors name the first
-/// mismatch).
+/// Loads `state` into `model`; every name must exist with the same shape and as many values as the
+/// shape holds (errors name the first mismatch). Everything is checked before anything is written,
+/// so a failed load leaves the model as it was.
 pub fn load_state_dict(model: &mut dyn Module, state: &StateDict) -> Result<()> {
     let mut error = None;
     let mut seen = 0;
-    model.visit_params_mut("", &mut |name, p| {
-        if error.is_some() {
-            return;
+    let mut fail = |e| {
+        if error.is_none() {
+            error = Some(e);
         }
-        match state.params.get(&name) {
-            Some((shape, data)) if shape.as_slice() == p.value.shape() => {
-                p.value = Tensor::from_shape_vec(ndarray::IxDyn(shape), data.clone()).expect("shape matches data");
-                seen += 1;
-            }
-            Some((shape, _)) => {
-                error = Some(arg_err(
-                    "load_state_dict",
-                    format!("`{name}` has shape {shape:?}, model has {:?}", p.value.shape()),
-                ))
-            }
-            None => error = Some(arg_err("load_state_dict", format!("`{name}` missing from the state"))),
+    };
+    model.visit_params("", &mut |name, p| match state.params.get(&name) {
+        Some((shape, data)) if shape.as_slice() != p.value.shape() => {
+            fail(arg_err("load_state_dict", format!("`{name}` has shape {shape:?}, model has {:?}", p.value.shape())))
         }
+        Some((shape, data)) if shape.iter().product::<usize>() != data.len() => fail(arg_err(
+            "load_state_dict",
+            format!(
+                "`{name}` has shape {shape:?} ({} values) but {} values",
+                shape.iter().product::<usize>(),
+                data.len()
+            ),
+        )),
+        Some(_) => seen += 1,
+        None => fail(arg_err("load_state_dict", format!("`{name}` missing from the state"))),
     });
-    model.visit_buffers_mut("", &mut |name, b| {
-        if error.is_some() {
-            return;
-        }
+    let mut lengths = Vec::new();
+    model.visit_buffers_mut("", &mut |name, b| lengths.push((name, b.len())));
+    for (name, len) in lengths {
         match state.buffers.get(&name) {
-            Some(v) if v.len() == b.len() => b.clone_from(v),
-            _ => error = Some(arg_err("load_state_dict", format!("buffer `{name}` missing or of another length"))),
+            Some(v) if v.len() == len => {}
+            Some(v) => fail(arg_err("load_state_dict", format!("buffer `{name}` has {} values, model {len}", v.len()))),
+            None => fail(arg_err("load_state_dict", format!("buffer `{name}` missing from the state"))),
         }
-    });
+    }
     if let Some(e) = error {
         return Err(e);
     }
     if seen != state.params.len() {
         return Err(arg_err("load_state_dict", format!("state has {} parameters, model {seen}", state.params.len())));
     }
+    model.visit_params_mut("", &mut |name, p| {
+        if let Some((shape, data)) = state.params.get(&name)
+            && let Ok(v) = Tensor::from_shape_vec(ndarray::IxDyn(shape), data.clone())
+        {
+            p.value = v;
+        }
+    });
+    model.visit_buffers_mut("", &mut |name, b| {
+        if let Some(v) = state.buffers.get(&name) {
+            b.clone_from(v);
+        }
+    });
     Ok(())
 }
