@@ -111,13 +111,30 @@ pub fn check_layout(amps: &[C64], n_qubits: usize, targets: &[usize], controls: 
         });
     }
     let qubits: Vec<usize> = targets.iter().chain(controls).copied().collect();
+    check_qubits(&qubits, n_qubits, "kernel")
+}
+
+/// Checks that `qubits` are below `n_qubits` and distinct; `what` names the operation in the error.
+pub(crate) fn check_qubits(qubits: &[usize], n_qubits: usize, what: &str) -> Result<()> {
     for (i, &q) in qubits.iter().enumerate() {
         if q >= n_qubits {
             return Err(QuantumError::QubitOutOfRange { qubit: q, n_qubits });
         }
         if qubits[..i].contains(&q) {
-            return Err(QuantumError::RepeatedQubit { gate: "kernel".into(), qubit: q });
+            return Err(QuantumError::RepeatedQubit { gate: what.into(), qubit: q });
         }
+    }
+    Ok(())
+}
+
+/// Checks a kernel's target count `k` is in `1..=max` (`takes` names the kernel: "dense kernels
+/// take") and that its matrix or diagonal (`what`) has `2^k` entries per side.
+fn check_targets(takes: &str, k: usize, max: usize, what: &str, size: usize) -> Result<()> {
+    if !(1..=max).contains(&k) {
+        return Err(QuantumError::Unsupported(format!("{takes} 1 to {max} targets, got {k}")));
+    }
+    if size != 1 << k {
+        return Err(QuantumError::SizeMismatch { what: format!("{what} on {k} targets"), expected: 1 << k, got: size });
     }
     Ok(())
 }
@@ -349,17 +366,7 @@ pub fn apply_dense_with(
     parallelism: Parallelism,
 ) -> Result<()> {
     check_layout(amps, n_qubits, targets, controls)?;
-    let k = targets.len();
-    if !(1..=MAX_DENSE_TARGETS).contains(&k) {
-        return Err(QuantumError::Unsupported(format!("dense kernels take 1 to {MAX_DENSE_TARGETS} targets, got {k}")));
-    }
-    if m.dim() != 1 << k {
-        return Err(QuantumError::SizeMismatch {
-            what: format!("matrix on {k} targets"),
-            expected: 1 << k,
-            got: m.dim(),
-        });
-    }
+    check_targets("dense kernels take", targets.len(), MAX_DENSE_TARGETS, "matrix", m.dim())?;
     // SAFETY: checked just above.
     unsafe { apply_dense_unchecked(kernel, amps, n_qubits, targets, controls, m, parallelism) };
     Ok(())
@@ -432,17 +439,7 @@ pub fn apply_small_diagonal(
     parallelism: Parallelism,
 ) -> Result<()> {
     check_layout(amps, n_qubits, targets, controls)?;
-    let k = targets.len();
-    if !(1..=3).contains(&k) {
-        return Err(QuantumError::Unsupported(format!("the small diagonal kernel takes 1 to 3 targets, got {k}")));
-    }
-    if d.len() != 1 << k {
-        return Err(QuantumError::SizeMismatch {
-            what: format!("diagonal on {k} targets"),
-            expected: 1 << k,
-            got: d.len(),
-        });
-    }
+    check_targets("the small diagonal kernel takes", targets.len(), 3, "diagonal", d.len())?;
     // SAFETY: checked just above.
     unsafe { apply_small_diagonal_unchecked(amps, n_qubits, targets, controls, d, parallelism) };
     Ok(())

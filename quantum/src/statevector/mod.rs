@@ -74,14 +74,7 @@ pub(crate) unsafe fn apply_op_unchecked(amps: &mut [C64], n_qubits: usize, op: &
 /// Checks an op's qubits: in range, distinct, and a matrix of the right size.
 pub(crate) fn check_op(op: &Op, n_qubits: usize) -> Result<()> {
     let qubits: Vec<usize> = op.qubits().collect();
-    for (i, &q) in qubits.iter().enumerate() {
-        if q >= n_qubits {
-            return Err(QuantumError::QubitOutOfRange { qubit: q, n_qubits });
-        }
-        if qubits[..i].contains(&q) {
-            return Err(QuantumError::RepeatedQubit { gate: "op".into(), qubit: q });
-        }
-    }
+    kernel::check_qubits(&qubits, n_qubits, "op")?;
     let dim = match &op.matrix {
         OpMatrix::Dense(m) => m.dim(),
         OpMatrix::Diagonal(d) => d.len(),
