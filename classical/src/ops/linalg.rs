@@ -168,6 +168,8 @@ fn matmul_value(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 #[derive(Debug)]
 struct Linear {
     has_bias: bool,
+    /// `W^T`, contiguous: made once in the forward pass, read again by the backward pass.
+    wt: Tensor,
 }
 
 impl Op for Linear {
@@ -191,8 +193,7 @@ impl Op for Linear {
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
         // The same arithmetic as matmul(x, transpose(w)) + b: the gradient of W^T, transposed.
-        let wt = into_contiguous(inputs[1].clone().reversed_axes());
-        let (gx, gwt) = matmul_grads(inputs[0], &wt, grad, needs[0])?;
+        let (gx, gwt) = matmul_grads(inputs[0], &self.wt, grad, needs[0])?;
         let gw = into_contiguous(gwt.reversed_axes());
         let mut grads = vec![gx, Some(gw)];
         if self.has_bias {
@@ -228,7 +229,7 @@ pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
     }
     let wt = into_contiguous(weight.value().clone().reversed_axes());
     let y = matmul_value(x.value(), &wt)?;
-    let op = Linear { has_bias: bias.is_some() };
+    let op = Linear { has_bias: bias.is_some(), wt };
     Ok(match bias {
         Some(b) => Var::from_op(op, &[x, weight, b], &y + b.value()),
         None => Var::from_op(op, &[x, weight], y),
