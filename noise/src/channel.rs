@@ -47,8 +47,10 @@ impl Channel {
     /// A channel from user Kraus operators, validated: every operator `2^k x 2^k` with `k >= 1`, and
     /// `Σ K†K = I` to [`CPTP_TOLERANCE`] (a Kraus form is completely positive by construction).
     pub fn from_kraus(name: &str, kraus: Vec<Matrix>) -> Result<Self> {
-        let first =
-            kraus.first().ok_or_else(|| NoiseError::Unsupported(format!("channel `{name}` has no Kraus operators")))?;
+        let first = kraus.first().ok_or_else(|| NoiseError::InvalidChannel {
+            channel: name.to_string(),
+            reason: "has no Kraus operators",
+        })?;
         let dim = first.dim();
         if !dim.is_power_of_two() || dim < 2 {
             return Err(NoiseError::SizeMismatch {
@@ -66,7 +68,10 @@ impl Channel {
                 });
             }
             if k.data().iter().any(|z| !z.re.is_finite() || !z.im.is_finite()) {
-                return Err(NoiseError::Unsupported(format!("channel `{name}` has a non-finite Kraus entry")));
+                return Err(NoiseError::InvalidChannel {
+                    channel: name.to_string(),
+                    reason: "has a non-finite Kraus entry",
+                });
             }
         }
         let channel = Self { name: name.to_string(), n_qubits: dim.trailing_zeros() as usize, kraus };
@@ -192,7 +197,7 @@ impl Channel {
     /// `0 <= λ <= 4^k / (4^k - 1)` (the upper end is the fully depolarizing Pauli channel).
     pub fn depolarizing(lambda: f64, n_qubits: usize) -> Result<Self> {
         if n_qubits == 0 || n_qubits > 3 {
-            return Err(NoiseError::Unsupported(format!("depolarizing channels on 1..=3 qubits, got {n_qubits}")));
+            return Err(NoiseError::QubitCount { what: "a depolarizing channel", min: 1, max: 3, got: n_qubits });
         }
         let n_paulis = 1usize << (2 * n_qubits);
         let max = n_paulis as f64 / (n_paulis as f64 - 1.0);

@@ -57,9 +57,117 @@ pub enum NoiseError {
         /// The size given.
         got: usize,
     },
-    /// Anything else that is not supported, with the reason.
-    #[error("{0}")]
-    Unsupported(String),
+    /// A channel that cannot be built from what was given (no Kraus operators, a non-finite entry).
+    #[error("channel `{channel}` {reason}")]
+    InvalidChannel {
+        /// The channel's name.
+        channel: String,
+        /// What is wrong, as a predicate ("has no Kraus operators").
+        reason: &'static str,
+    },
+    /// A register of a size the operation does not take: a depolarizing channel on 4 qubits, more
+    /// logical qubits than the device has.
+    #[error("{what} takes {min} to {max} qubits, got {got}")]
+    QubitCount {
+        /// The operation.
+        what: &'static str,
+        /// Fewest qubits allowed.
+        min: usize,
+        /// Most qubits allowed.
+        max: usize,
+        /// The number given.
+        got: usize,
+    },
+    /// A setting of a method (a search, a trainer, a quantizer, an extrapolation) outside what the
+    /// method accepts.
+    #[error("{setting} = {value}: {requirement}")]
+    InvalidSetting {
+        /// The setting, as its field or argument is called.
+        setting: &'static str,
+        /// The value given, formatted.
+        value: String,
+        /// What the method needs.
+        requirement: &'static str,
+    },
+    /// A collection that must not be empty is.
+    #[error("{what} is empty: {requirement}")]
+    Empty {
+        /// The collection.
+        what: &'static str,
+        /// Why it needs an element.
+        requirement: &'static str,
+    },
+    /// An index past the end of a collection.
+    #[error("{what} index {index} out of range for {len} entries")]
+    IndexOutOfRange {
+        /// What is indexed.
+        what: &'static str,
+        /// The index given.
+        index: usize,
+        /// The number of entries.
+        len: usize,
+    },
+    /// A tensor of a rank or shape the operation does not take.
+    #[error("{what} takes {expected}, got shape {got:?}")]
+    InvalidShape {
+        /// The operation.
+        what: &'static str,
+        /// The shape needed, in words ("(batch, outputs)").
+        expected: &'static str,
+        /// The shape given.
+        got: Vec<usize>,
+    },
+    /// Readout errors that a method can only model as a symmetric bit flip are asymmetric.
+    #[error("{method} needs symmetric readout errors; qubit {qubit} has P(1|0) = {p01} and P(0|1) = {p10}")]
+    AsymmetricReadout {
+        /// The method that needs symmetry.
+        method: &'static str,
+        /// The qubit.
+        qubit: usize,
+        /// P(read 1 | prepared 0).
+        p01: f64,
+        /// P(read 0 | prepared 1).
+        p10: f64,
+    },
+    /// A readout confusion matrix that cannot be inverted, so its error cannot be mitigated.
+    #[error("readout confusion matrix of qubit {qubit} is singular (determinant {determinant:.3e})")]
+    SingularConfusion {
+        /// The qubit.
+        qubit: usize,
+        /// The matrix's determinant.
+        determinant: f64,
+    },
+    /// An observable the backend cannot measure.
+    #[error("observable {index} {reason}")]
+    UnsupportedObservable {
+        /// The observable's position in the list given.
+        index: usize,
+        /// Why it cannot be measured.
+        reason: &'static str,
+    },
+    /// A search that could not find enough distinct candidates within its budget.
+    #[error(
+        "{search} found {found} of {wanted} distinct candidates within the budget {budget} after {proposals} proposals"
+    )]
+    BudgetNotMet {
+        /// The search ("random search", "evolution").
+        search: &'static str,
+        /// Distinct candidates found.
+        found: usize,
+        /// Candidates wanted.
+        wanted: usize,
+        /// The budget, formatted.
+        budget: String,
+        /// Proposals drawn.
+        proposals: usize,
+    },
+    /// The loss of a training step did not depend on the quantity whose gradient is needed (a model
+    /// wired so that backpropagation cannot reach it).
+    #[error("the loss does not depend on {what}, so it has no gradient")]
+    NoGradient {
+        /// The quantity.
+        what: &'static str,
+    },
     /// A device profile could not be read or is inconsistent.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use tinylab_quantum::grad::ProbabilityBackend;
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::SimOptions;
-use tinylab_quantum::{Circuit, QuantumError};
+use tinylab_quantum::{BackendError, Circuit, QuantumError};
 
 fn as_quantum(e: NoiseError) -> QuantumError {
     match e {
         NoiseError::Quantum(q) => q,
-        other => QuantumError::Backend(other.to_string()),
+        other => QuantumError::Backend(BackendError::new(other)),
     }
 }
 

@@ -7,7 +7,7 @@
 //! Shot `s` draws from a ChaCha8 stream seeded by `seed::derive(seed, &[s])`, shots run in parallel on rayon and are
 //! summed in a fixed order, so results are bit-identical at any thread count.
 
-use crate::error::Result;
+use crate::error::{NoiseError, Result};
 use crate::model::NoiseModel;
 use crate::sim::NoisyProbabilities;
 use rand_chacha::ChaCha8Rng;
@@ -123,7 +123,11 @@ pub fn probabilities_trajectories(
     options: &SimOptions,
 ) -> Result<(NoisyProbabilities, Vec<f64>)> {
     if shots == 0 {
-        return Err(QuantumError::Unsupported("trajectories need at least one shot".into()).into());
+        return Err(NoiseError::InvalidSetting {
+            setting: "shots",
+            value: "0".into(),
+            requirement: "trajectories need at least one shot",
+        });
     }
     let n = circuit.n_qubits();
     let cfg = if options.fusion.enabled { options.fusion } else { FusionConfig::disabled() };

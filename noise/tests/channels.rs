@@ -131,6 +131,13 @@ fn invalid_channels_are_refused() {
     assert!(matches!(Channel::bit_flip(1.5), Err(NoiseError::OutOfRange { .. })));
     assert!(matches!(Channel::thermal_relaxation(50e-6, 120e-6, 1e-6, 0.0), Err(NoiseError::T2AboveTwiceT1 { .. })));
     assert!(Channel::depolarizing(1.5, 1).is_err());
+    let err = Channel::depolarizing(0.1, 4).unwrap_err();
+    assert!(matches!(err, NoiseError::QubitCount { min: 1, max: 3, got: 4, .. }), "{err:?}");
+    let err = Channel::from_kraus("none", vec![]).unwrap_err();
+    assert_eq!(err.to_string(), "channel `none` has no Kraus operators");
+    let mut nan = Matrix::identity(2);
+    nan.set(0, 1, c(f64::NAN, 0.0));
+    assert!(matches!(Channel::from_kraus("nan", vec![nan]), Err(NoiseError::InvalidChannel { .. })));
     let half = Matrix::identity(2).scale(c(0.5, 0.0));
     let err = Channel::from_kraus("leaky", vec![half]).unwrap_err();
     assert!(matches!(err, NoiseError::NotTracePreserving { .. }));

@@ -131,3 +131,38 @@ fn hand_built_models() {
     assert!((out.measured_probabilities[0b10] - 0.025).abs() < 1e-15);
     assert!(model.add_quantum_error(Channel::bit_flip(0.1).unwrap(), "cx", &[0, 1]).is_err());
 }
+
+/// A backend failure reaches the quantum crate's callers with the noise crate's typed error intact:
+/// `QuantumError::Backend` keeps it (downcast gives it back) instead of flattening it to text.
+#[test]
+fn backend_errors_keep_their_source() {
+    use std::sync::Arc;
+    use tinylab_noise::NoiseError;
+    use tinylab_noise::qml::TrajectoryBackend;
+    use tinylab_quantum::QuantumError;
+    use tinylab_quantum::grad::ProbabilityBackend;
+    let backend = TrajectoryBackend {
+        model: Arc::new(NoiseModel::builtin("manila").unwrap()),
+        trajectories: 0,
+        seed: 1,
+        readout: true,
+        options: SimOptions::default(),
+    };
+    let err = backend.probabilities(&ghz_manila(2), &[], &[]).unwrap_err();
+    let QuantumError::Backend(source) = &err else { panic!("expected a backend error, got {err:?}") };
+    let noise = source.downcast_ref::<NoiseError>().expect("the noise error is kept");
+    assert!(matches!(noise, NoiseError::InvalidSetting { setting: "shots", .. }), "{noise:?}");
+    assert_eq!(err.to_string(), "shots = 0: trajectories need at least one shot");
+}
+
+/// Invalid arguments of the mitigation methods are typed errors naming the value.
+#[test]
+fn mitigation_refuses_invalid_arguments() {
+    use tinylab_noise::NoiseError;
+    let err = extrapolate(&[1.0, 1.0], &[0.5, 0.4], Extrapolation::Linear).unwrap_err();
+    assert!(matches!(err, NoiseError::InvalidSetting { .. }), "{err:?}");
+    let mut model = NoiseModel::new("stuck");
+    model.add_readout_error(ReadoutError::new([[0.5, 0.5], [0.5, 0.5]]).unwrap(), 0);
+    let err = mitigate_readout(&[0.5, 0.5], 1, &model).unwrap_err();
+    assert!(matches!(err, NoiseError::SingularConfusion { qubit: 0, .. }), "{err:?}");
+}

@@ -143,9 +143,10 @@ pub enum QuantumError {
     /// A probability distribution that cannot be sampled (not finite or all zero).
     #[error("cannot sample: {0}")]
     Sampling(String),
-    /// A probability backend defined in another crate (a noise model) failed.
-    #[error("noisy backend: {0}")]
-    Backend(String),
+    /// A probability backend defined in another crate (a noise model) failed; the backend's own error
+    /// is kept whole (reach it with [`BackendError::downcast_ref`]).
+    #[error(transparent)]
+    Backend(BackendError),
     /// Errors from the OpenQASM 2 reader and writer (boxed: they carry positions and names, and would
     /// otherwise make every `Result` of this crate large).
     #[error(transparent)]
@@ -155,6 +156,44 @@ pub enum QuantumError {
 impl From<crate::qasm::QasmError> for QuantumError {
     fn from(e: crate::qasm::QasmError) -> Self {
         QuantumError::Qasm(Box::new(e))
+    }
+}
+
+/// The error of a backend defined in another crate (a noise model's density matrix or trajectories),
+/// carried inside [`QuantumError::Backend`] without flattening it to text: `Display` and `source()`
+/// are the backend error's own, and [`BackendError::downcast_ref`] gives back its type.
+#[derive(Debug, Clone)]
+pub struct BackendError(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// Wraps a backend's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+
+    /// The backend's error as its own type, if it is a `T`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two backend errors are equal when they are the same error or say the same thing (the wrapped
+/// types need not be comparable).
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
     }
 }
 

@@ -30,7 +30,7 @@ pub mod transpile;
 
 pub use circuit::{Angle, AngleSource, Circuit};
 pub use density::DensityMatrix;
-pub use error::{QuantumError, Result};
+pub use error::{BackendError, QuantumError, Result};
 pub use gate::{Gate, StandardGate};
 pub use matrix::{C64, Matrix};
 pub use statevector::{BatchedStatevector, Statevector};

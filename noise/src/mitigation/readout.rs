@@ -22,7 +22,7 @@ pub fn mitigate_readout(measured: &[f64], n_qubits: usize, model: &NoiseModel) -
         // measured[j] = Σ_i P(j|i) true[i]: the matrix M[j][i] = P(j|i) = [[a, c], [b, d]].
         let det = a * d - b * c;
         if det.abs() < 1e-12 {
-            return Err(NoiseError::Unsupported(format!("readout confusion matrix of qubit {q} is singular")));
+            return Err(NoiseError::SingularConfusion { qubit: q, determinant: det });
         }
         let inv = [[d / det, -c / det], [-b / det, a / det]];
         let bit = 1usize << q;

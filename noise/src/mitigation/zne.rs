@@ -104,7 +104,11 @@ pub fn zne_expectation(
     method: Extrapolation,
 ) -> Result<ZneResult> {
     if scales.len() < 2 {
-        return Err(NoiseError::Unsupported("zero-noise extrapolation needs at least two scale factors".into()));
+        return Err(NoiseError::InvalidSetting {
+            setting: "scale factors",
+            value: format!("{scales:?}"),
+            requirement: "zero-noise extrapolation needs at least two",
+        });
     }
     let (mut reached, mut values) = (Vec::new(), Vec::new());
     for &s in scales {
@@ -121,7 +125,11 @@ pub fn zne_expectation(
 pub fn extrapolate(x: &[f64], y: &[f64], method: Extrapolation) -> Result<f64> {
     let distinct = x.iter().enumerate().all(|(i, a)| x[..i].iter().all(|b| (a - b).abs() > 1e-12));
     if x.len() != y.len() || x.len() < 2 || !distinct {
-        return Err(NoiseError::Unsupported("extrapolation needs at least two distinct scale factors".into()));
+        return Err(NoiseError::InvalidSetting {
+            setting: "(scale factors, values)",
+            value: format!("({x:?}, {y:?})"),
+            requirement: "as many values as scale factors, and at least two distinct scale factors",
+        });
     }
     Ok(match method {
         Extrapolation::Linear => {

@@ -71,7 +71,11 @@ pub fn iterative_prune(
     tick: &mut dyn FnMut(usize),
 ) -> Result<Vec<PruneStep>> {
     if let Some(w) = targets.windows(2).find(|w| w[1] < w[0]) {
-        return Err(NoiseError::Unsupported(format!("pruning targets must not decrease, got {} after {}", w[1], w[0])));
+        return Err(NoiseError::InvalidSetting {
+            setting: "pruning targets",
+            value: format!("{} after {}", w[1], w[0]),
+            requirement: "targets must not decrease",
+        });
     }
     let names = model.active_param_names();
     let filter = |name: &str, _: &tinylab_classical::nn::Param| names.iter().any(|n| n == name);

@@ -18,10 +18,18 @@ use tinylab_quantum::pauli::{Pauli, PauliString, PauliSum};
 /// positive.
 pub fn class_readout(groups: &[Vec<usize>], scale: f64) -> Result<Vec<PauliSum>> {
     if groups.is_empty() || groups.iter().any(Vec::is_empty) {
-        return Err(NoiseError::Unsupported(format!("a readout needs non-empty qubit groups, got {groups:?}")));
+        return Err(NoiseError::InvalidSetting {
+            setting: "readout qubit groups",
+            value: format!("{groups:?}"),
+            requirement: "at least one group, and no group empty",
+        });
     }
     if !(scale.is_finite() && scale > 0.0) {
-        return Err(NoiseError::Unsupported(format!("the logit scale must be finite and positive, got {scale}")));
+        return Err(NoiseError::InvalidSetting {
+            setting: "logit scale",
+            value: scale.to_string(),
+            requirement: "finite and positive",
+        });
     }
     groups
         .iter()

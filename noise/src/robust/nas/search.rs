@@ -35,9 +35,12 @@ impl Candidate {
     pub fn random(supercircuit: &SuperCircuit, n_physical: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
         let n = supercircuit.n_qubits();
         if n > n_physical {
-            return Err(NoiseError::Unsupported(format!(
-                "{n} logical qubits do not fit on a device of {n_physical} qubits"
-            )));
+            return Err(NoiseError::QubitCount {
+                what: "a device layout of the SuperCircuit's logical qubits",
+                min: 1,
+                max: n_physical,
+                got: n,
+            });
         }
         let arch = Architecture::random(supercircuit, rng);
         let mut physical: Vec<usize> = (0..n_physical).collect();
@@ -221,16 +224,22 @@ impl Searcher<'_, '_> {
                 return Ok((index, candidate));
             }
         }
-        Err(NoiseError::Unsupported(format!(
-            "no candidate within the budget {:?} after {MAX_PROPOSALS} proposals",
-            self.problem.budget
-        )))
+        Err(NoiseError::BudgetNotMet {
+            search: "the proposal loop",
+            found: 0,
+            wanted: 1,
+            budget: format!("{:?}", self.problem.budget),
+            proposals: MAX_PROPOSALS,
+        })
     }
 
     fn outcome(self) -> Result<SearchOutcome> {
         let best = (0..self.evaluated.len())
             .min_by(|&a, &b| self.evaluated[a].scores.loss.total_cmp(&self.evaluated[b].scores.loss).then(a.cmp(&b)))
-            .ok_or_else(|| NoiseError::Unsupported("the search evaluated no candidate".into()))?;
+            .ok_or(NoiseError::Empty {
+                what: "the evaluated candidates",
+                requirement: "a search outcome needs a scored candidate",
+            })?;
         Ok(SearchOutcome { evaluated: self.evaluated, best })
     }
 }
@@ -244,11 +253,11 @@ pub fn evolutionary_search(
 ) -> Result<SearchOutcome> {
     let s = settings;
     if s.parents == 0 || s.parents > s.population || s.iterations == 0 || !(0.0..=1.0).contains(&s.mutation_prob) {
-        return Err(NoiseError::Unsupported(format!(
-            "evolution needs 1 <= parents <= population, at least one iteration and a mutation probability in \
-             [0, 1]; got {} parents, population {}, {} iterations, probability {}",
-            s.parents, s.population, s.iterations, s.mutation_prob
-        )));
+        return Err(NoiseError::InvalidSetting {
+            setting: "evolution settings (parents, population, iterations, mutation probability)",
+            value: format!("({}, {}, {}, {})", s.parents, s.population, s.iterations, s.mutation_prob),
+            requirement: "1 <= parents <= population, at least one iteration, a mutation probability in [0, 1]",
+        });
     }
     let supercircuit = problem.model.supercircuit();
     let n_physical = problem.evaluator.n_physical();
@@ -305,11 +314,13 @@ pub fn random_search(
     let mut proposals = 0;
     while searcher.evaluated.len() < evaluations {
         if proposals == MAX_PROPOSALS * evaluations.max(1) {
-            return Err(NoiseError::Unsupported(format!(
-                "random search found {} of {evaluations} distinct candidates within the budget after {proposals} \
-                 proposals",
-                searcher.evaluated.len()
-            )));
+            return Err(NoiseError::BudgetNotMet {
+                search: "random search",
+                found: searcher.evaluated.len(),
+                wanted: evaluations,
+                budget: format!("{:?}", searcher.problem.budget),
+                proposals,
+            });
         }
         proposals += 1;
         searcher.score(&Candidate::random(supercircuit, n_physical, &mut rng)?)?;

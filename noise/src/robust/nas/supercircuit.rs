@@ -154,27 +154,33 @@ impl SuperCircuit {
     /// `min_width` gates in every layer (at most the full layer).
     pub fn new(encoder: Circuit, layers: Vec<LayerKind>, max_blocks: usize, min_width: usize) -> Result<Self> {
         if encoder.n_params() != 0 {
-            return Err(NoiseError::Unsupported(format!(
-                "the encoder of a SuperCircuit must have no trainable parameters, it has {}",
-                encoder.n_params()
-            )));
+            return Err(NoiseError::InvalidSetting {
+                setting: "encoder trainable parameters",
+                value: encoder.n_params().to_string(),
+                requirement: "the encoder of a SuperCircuit has none",
+            });
         }
         if encoder.n_inputs() == 0 {
-            return Err(NoiseError::Unsupported("the encoder of a SuperCircuit must read input features".into()));
+            return Err(NoiseError::InvalidSetting {
+                setting: "encoder inputs",
+                value: "0".into(),
+                requirement: "the encoder of a SuperCircuit must read input features",
+            });
         }
         if layers.is_empty() || max_blocks == 0 {
-            return Err(NoiseError::Unsupported(format!(
-                "a SuperCircuit needs at least one layer and one block, got {} layers and {max_blocks} blocks",
-                layers.len()
-            )));
+            return Err(NoiseError::InvalidSetting {
+                setting: "(layers, blocks)",
+                value: format!("({}, {max_blocks})", layers.len()),
+                requirement: "a SuperCircuit needs at least one layer and one block",
+            });
         }
         let n = encoder.n_qubits();
         if let Some(kind) = layers.iter().find(|k| min_width > k.max_width(n)) {
-            return Err(NoiseError::Unsupported(format!(
-                "min_width {min_width} exceeds the {} gates of a full `{}` layer on {n} qubits",
-                kind.max_width(n),
-                kind.name()
-            )));
+            return Err(NoiseError::SizeMismatch {
+                what: format!("min_width (at most the gates of a full `{}` layer on {n} qubits)", kind.name()),
+                expected: kind.max_width(n),
+                got: min_width,
+            });
         }
         let mut gates = Vec::new();
         let mut next = 0;
@@ -239,11 +245,11 @@ impl SuperCircuit {
     /// no width above its full layer.
     pub fn validate(&self, config: &SubCircuitConfig) -> Result<()> {
         if config.n_blocks() == 0 || config.n_blocks() > self.max_blocks {
-            return Err(NoiseError::Unsupported(format!(
-                "a SubCircuit keeps 1 to {} blocks, the config has {}",
-                self.max_blocks,
-                config.n_blocks()
-            )));
+            return Err(NoiseError::SizeMismatch {
+                what: "blocks of a SubCircuit config (1 to the SuperCircuit's)".into(),
+                expected: self.max_blocks,
+                got: config.n_blocks(),
+            });
         }
         for (b, row) in config.widths.iter().enumerate() {
             if row.len() != self.layers.len() {
@@ -255,10 +261,11 @@ impl SuperCircuit {
             }
             for (l, &w) in row.iter().enumerate() {
                 if w > self.max_width(l) {
-                    return Err(NoiseError::Unsupported(format!(
-                        "width {w} of layer {l} in block {b} exceeds the full layer's {} gates",
-                        self.max_width(l)
-                    )));
+                    return Err(NoiseError::SizeMismatch {
+                        what: format!("width of layer {l} in block {b} (at most the full layer's gates)"),
+                        expected: self.max_width(l),
+                        got: w,
+                    });
                 }
             }
         }
@@ -309,10 +316,11 @@ impl SuperCircuit {
     /// has one angle per gate). Errors when `n_params` is zero or above the full SuperCircuit's.
     pub fn regular(&self, n_params: usize) -> Result<(SubCircuitConfig, usize)> {
         if n_params == 0 || n_params > self.n_params {
-            return Err(NoiseError::Unsupported(format!(
-                "a regular design has 1 to {} parameters, asked for {n_params}",
-                self.n_params
-            )));
+            return Err(NoiseError::SizeMismatch {
+                what: "parameters of a regular design (1 to the SuperCircuit's)".into(),
+                expected: self.n_params,
+                got: n_params,
+            });
         }
         let mut left = n_params;
         let mut widths = Vec::new();

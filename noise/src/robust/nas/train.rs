@@ -68,7 +68,7 @@ impl Labelled {
     /// The rows `indices`, in that order.
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
         if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(NoiseError::Unsupported(format!("row {bad} of a set of {} rows", self.len())));
+            return Err(NoiseError::IndexOutOfRange { what: "row", index: bad, len: self.len() });
         }
         let features = indices.iter().flat_map(|&i| self.row(i).iter().copied()).collect();
         Ok(Self { features, n_features: self.n_features, labels: indices.iter().map(|&i| self.labels[i]).collect() })
@@ -131,11 +131,11 @@ pub fn train(
     tick: &mut dyn FnMut(usize),
 ) -> Result<Vec<f64>> {
     if settings.batch_size == 0 || data.is_empty() {
-        return Err(NoiseError::Unsupported(format!(
-            "training needs rows and a positive batch size, got {} rows and batch size {}",
-            data.len(),
-            settings.batch_size
-        )));
+        return Err(NoiseError::InvalidSetting {
+            setting: "(rows, batch size)",
+            value: format!("({}, {})", data.len(), settings.batch_size),
+            requirement: "training needs rows and a positive batch size",
+        });
     }
     let mut optimizer = Adam::new(0.0);
     let supercircuit = model.supercircuit().clone();

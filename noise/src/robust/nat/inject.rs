@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use tinylab_quantum::circuit::Instruction;
 use tinylab_quantum::gate::StandardGate;
 use tinylab_quantum::qml::CircuitSampler;
-use tinylab_quantum::{Angle, Circuit, QuantumError};
+use tinylab_quantum::{Angle, BackendError, Circuit, QuantumError};
 
 /// The non-identity terms of a Pauli channel: Pauli indices (base-4 digit `j` on the gate's `j`-th
 /// qubit, 0..3 = I X Y Z) with their probabilities, already scaled by the noise factor.
@@ -96,10 +96,12 @@ impl NoiseInjector {
         for (q, e) in model.readout_errors() {
             let [[_, p01], [p10, _]] = e.probabilities;
             if (p01 - p10).abs() > 1e-12 {
-                return Err(NoiseError::Unsupported(format!(
-                    "noise injection draws readout errors as X flips, which needs symmetric errors; qubit {q} has \
-                     P(1|0) = {p01} and P(0|1) = {p10}"
-                )));
+                return Err(NoiseError::AsymmetricReadout {
+                    method: "noise injection (readout errors drawn as X flips)",
+                    qubit: q,
+                    p01,
+                    p10,
+                });
             }
             let p = p01 * factor;
             if p > 1.0 {
@@ -181,7 +183,7 @@ impl CircuitSampler for NoiseInjector {
     fn sample(&self, circuit: &Circuit, seed: u64) -> std::result::Result<Circuit, QuantumError> {
         self.sample_with(circuit, &mut ChaCha8Rng::seed_from_u64(seed)).map_err(|e| match e {
             NoiseError::Quantum(q) => q,
-            other => QuantumError::Backend(other.to_string()),
+            other => QuantumError::Backend(BackendError::new(other)),
         })
     }
 }

@@ -132,7 +132,10 @@ impl NatClassifier {
     /// the one before produces.
     pub fn new(blocks: Vec<NatBlock>) -> Result<Self> {
         if blocks.is_empty() {
-            return Err(NoiseError::Unsupported("a QuantumNAT classifier needs at least one block".into()));
+            return Err(NoiseError::Empty {
+                what: "the block list",
+                requirement: "a QuantumNAT classifier needs at least one block",
+            });
         }
         for (k, pair) in blocks.windows(2).enumerate() {
             if pair[1].n_inputs() != pair[0].n_outputs() {

@@ -21,9 +21,11 @@ use tinylab_classical::tensor;
 pub fn normalize(x: &Var) -> Result<Var> {
     let shape = x.shape().to_vec();
     if shape.len() != 2 {
-        return Err(NoiseError::Unsupported(format!(
-            "post-measurement normalization takes (batch, outputs), got shape {shape:?}"
-        )));
+        return Err(NoiseError::InvalidShape {
+            what: "post-measurement normalization",
+            expected: "(batch, outputs)",
+            got: shape,
+        });
     }
     let columns = shape[1];
     let ones = Var::constant(tensor::from_vec(&[columns], vec![1.0; columns])?);
@@ -47,9 +49,11 @@ impl OutcomeQuantizer {
     /// A quantizer, checked: odd `levels >= 3`, finite `clip > 0`.
     pub fn new(levels: usize, clip: f32) -> Result<Self> {
         if levels < 3 || levels.is_multiple_of(2) || levels > 1 << 16 {
-            return Err(NoiseError::Unsupported(format!(
-                "post-measurement quantization needs an odd number of levels from 3 (so 0 is a level), got {levels}"
-            )));
+            return Err(NoiseError::InvalidSetting {
+                setting: "post-measurement quantization levels",
+                value: levels.to_string(),
+                requirement: "an odd number from 3 to 65536 (so 0 is a level)",
+            });
         }
         if !(clip > 0.0 && clip.is_finite()) {
             return Err(NoiseError::OutOfRange {

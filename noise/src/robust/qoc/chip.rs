@@ -38,13 +38,18 @@ impl Chip {
     /// observable with an `X` or `Y` factor (the chip measures in the computational basis only).
     pub fn new(device: DeviceCircuit, shots: usize) -> Result<Self> {
         if shots == 0 {
-            return Err(NoiseError::Unsupported("the chip needs at least one shot per circuit".into()));
+            return Err(NoiseError::InvalidSetting {
+                setting: "shots",
+                value: "0".into(),
+                requirement: "the chip needs at least one shot per circuit",
+            });
         }
         for (j, o) in device.observables().iter().enumerate() {
             if o.terms().iter().any(|(_, p)| p.masks().0 != 0) {
-                return Err(NoiseError::Unsupported(format!(
-                    "observable {j} has an X or Y factor; the chip reads Z-basis observables only"
-                )));
+                return Err(NoiseError::UnsupportedObservable {
+                    index: j,
+                    reason: "has an X or Y factor; the chip reads Z-basis observables only",
+                });
             }
         }
         Ok(Self { device, shots, executions: Executions::default() })

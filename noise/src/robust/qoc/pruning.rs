@@ -36,12 +36,18 @@ impl PruningConfig {
     pub fn validate(&self) -> Result<()> {
         check_range("pruning ratio", self.ratio, 0.0, 1.0)?;
         if self.ratio >= 1.0 {
-            return Err(NoiseError::Unsupported("pruning ratio must be below 1: at least one gradient is kept".into()));
+            return Err(NoiseError::InvalidSetting {
+                setting: "pruning ratio",
+                value: self.ratio.to_string(),
+                requirement: "below 1: at least one gradient is kept",
+            });
         }
         if self.accumulation_window == 0 {
-            return Err(NoiseError::Unsupported(
-                "accumulation window must be at least 1 step: pruning needs accumulated magnitudes".into(),
-            ));
+            return Err(NoiseError::InvalidSetting {
+                setting: "accumulation window",
+                value: "0".into(),
+                requirement: "at least 1 step: pruning needs accumulated magnitudes",
+            });
         }
         Ok(())
     }
@@ -58,7 +64,11 @@ impl PruningConfig {
 /// already is. Errors for negative or non-finite weights or `keep > weights.len()`.
 pub fn sample_kept(weights: &[f64], keep: usize, rng: &mut ChaCha8Rng) -> Result<Vec<usize>> {
     if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
-        return Err(NoiseError::Unsupported(format!("gradient magnitudes must be finite and non-negative, got {w}")));
+        return Err(NoiseError::InvalidSetting {
+            setting: "gradient magnitude",
+            value: w.to_string(),
+            requirement: "finite and non-negative",
+        });
     }
     if keep > weights.len() {
         return Err(NoiseError::SizeMismatch {

@@ -84,7 +84,11 @@ impl OnChipTrainer {
             }
         }
         if !config.logit_scale.is_finite() {
-            return Err(NoiseError::Unsupported(format!("logit scale must be finite, got {}", config.logit_scale)));
+            return Err(NoiseError::InvalidSetting {
+                setting: "logit scale",
+                value: config.logit_scale.to_string(),
+                requirement: "finite",
+            });
         }
         let pruner = config
             .pruning
@@ -186,7 +190,7 @@ pub fn chip_loss_gradient(
     loss.backward()?;
     let cotangent: Vec<f64> = expectations
         .grad()
-        .ok_or_else(|| NoiseError::Unsupported("the loss did not reach the expectation values".into()))?
+        .ok_or(NoiseError::NoGradient { what: "the expectation values" })?
         .iter()
         .map(|&g| g as f64)
         .collect();
