@@ -13,6 +13,7 @@
 //!    64x64; MCUNetV2's MobileNetV2 at 224x224), side by side with the published figures.
 
 use super::compression::{Recipe, Split, colored_shapes_split, digits_split};
+use super::trials::{Spread, TRIALS, trial_seeds};
 use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::{Value, json};
@@ -36,7 +37,8 @@ const CALIBRATION_IMAGES: usize = 256;
 struct Deployment {
     name: &'static str,
     description: String,
-    model: Sequential,
+    /// The untrained model for a seed (one per trial).
+    make_model: fn(u64) -> Result<Sequential, tinylab_classical::ClassicalError>,
     split: Split,
     recipe: Recipe,
     /// Test images run on the host build and on the emulated MCU.
@@ -78,7 +80,7 @@ impl Experiment for McuDeploy {
             Deployment {
                 name: "digits_cnn",
                 description: "zoo::reference_cnn(1, 8, 10) on the bundled digits".into(),
-                model: zoo::reference_cnn(1, 8, 10, seed)?,
+                make_model: |s| zoo::reference_cnn(1, 8, 10, s),
                 split: digits_split(seed)?,
                 recipe: Recipe { epochs: if quick { 3 } else { 15 }, lr: 0.05, batch_size: 32 },
                 host_samples: usize::MAX,
@@ -88,7 +90,7 @@ impl Experiment for McuDeploy {
             Deployment {
                 name: "mbv2_w035",
                 description: format!("zoo::mobilenet_v2(0.35, 4) on synthetic::colored_shapes 3x{res}x{res}"),
-                model: zoo::mobilenet_v2(0.35, 4, seed)?,
+                make_model: |s| zoo::mobilenet_v2(0.35, 4, s),
                 split: colored_shapes_split(if quick { 300 } else { 2000 }, res, 0.2, seed)?,
                 recipe: Recipe { epochs: if quick { 1 } else { 12 }, lr: 0.02, batch_size: 32 },
                 host_samples: if quick { 20 } else { 200 },
@@ -99,18 +101,23 @@ impl Experiment for McuDeploy {
         let arm = toolchain::available(Target::CortexM4);
         ctx.set_config("arm_toolchain_available", arm);
         ctx.set_config("calibration_images", CALIBRATION_IMAGES);
+        ctx.set_config(
+            "trials",
+            json!({"count": TRIALS, "seeds": trial_seeds(seed, TRIALS),
+                   "varies": "initial weights and batch order (same data split); trial 0 is deployed"}),
+        );
         ctx.set_config("mcu", "qemu-system-arm -M mps2-an386 (Cortex-M4F), -icount shift=0; gcc-arm-none-eabi");
         let mut metrics = Metrics::new();
         let mut sram_rows = Vec::new();
         let mut layer_series = Vec::new();
-        for mut d in deployments {
+        for d in deployments {
             ctx.set_config(
                 d.name,
                 json!({"model": d.description, "data": d.split.source, "recipe": d.recipe.describe(),
                        "host_test_images": d.host_samples.min(d.split.test.len()),
                        "mcu_test_images": d.mcu_samples.min(d.split.test.len()), "patch_grid": d.grid}),
             );
-            let (m, rows, series) = deploy(ctx, &mut d, arm)?;
+            let (m, rows, series) = deploy(ctx, &d, arm)?;
             metrics.insert(d.name, m);
             sram_rows.extend(rows);
             layer_series.extend(series);
@@ -163,26 +170,49 @@ impl Experiment for McuDeploy {
     }
 }
 
-/// Trains, converts and deploys one model; returns its metrics, its peak-SRAM row and its per-layer
-/// memory series.
+/// One trained and converted model: its float test accuracy, the int8 model and the engine's
+/// predictions on the test images.
+struct Trained {
+    float_accuracy: f64,
+    int8: Int8Model,
+    engine_predictions: Vec<usize>,
+}
+
+/// Trains `d`'s model from `seed`, converts it (min-max calibration on the first training images)
+/// and runs the int8 engine over the test images.
+fn train_and_convert(d: &Deployment, seed: u64) -> Result<Trained, ExperimentError> {
+    let mut model = (d.make_model)(seed)?;
+    let history = d.recipe.train(&mut model, &d.split, seed)?;
+    let float_accuracy = history.last().map_or(0.0, |h| h.val_accuracy as f64);
+    let calib: Vec<usize> = (0..CALIBRATION_IMAGES.min(d.split.train.len())).collect();
+    let int8 = convert(&mut model, &gather_batch(&d.split.train.images, &calib), &ConvertOptions::default())?;
+    let engine_predictions = int8.predict(&d.split.test.images.clone().into_dyn())?;
+    Ok(Trained { float_accuracy, int8, engine_predictions })
+}
+
+/// Trains, converts and deploys one model (trial 0), trains the further trials for the spread of
+/// the accuracies; returns its metrics, its peak-SRAM row and its per-layer memory series.
 #[allow(clippy::type_complexity)]
 fn deploy(
     ctx: &mut RunContext,
-    d: &mut Deployment,
+    d: &Deployment,
     arm: bool,
 ) -> Result<(Value, Vec<(String, Value)>, Vec<Series>), ExperimentError> {
-    let seed = ctx.seed;
-    let history = d.recipe.train(&mut d.model, &d.split, seed)?;
-    let float_accuracy = history.last().map_or(0.0, |h| h.val_accuracy);
-    let calib: Vec<usize> = (0..CALIBRATION_IMAGES.min(d.split.train.len())).collect();
-    let q = convert(&mut d.model, &gather_batch(&d.split.train.images, &calib), &ConvertOptions::default())?;
-    q.save(&ctx.out_dir.join(format!("{}_int8.ckpt", d.name)))?;
-    let test_x = d.split.test.images.clone().into_dyn();
-    let engine_pred = q.predict(&test_x)?;
     let labels = &d.split.test.labels;
-    let engine_on = |labels: &[usize]| {
-        engine_pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
+    let trials: Vec<Trained> =
+        trial_seeds(ctx.seed, TRIALS).into_iter().map(|s| train_and_convert(d, s)).collect::<Result<_, _>>()?;
+    let accuracy = |p: &[usize], labels: &[usize]| {
+        p.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
     };
+    let trial_metrics = json!({
+        "float_accuracy": Spread::of(&trials.iter().map(|t| t.float_accuracy).collect::<Vec<_>>()).to_json(),
+        "int8_engine_accuracy":
+            Spread::of(&trials.iter().map(|t| accuracy(&t.engine_predictions, labels)).collect::<Vec<_>>()).to_json(),
+    });
+    let Trained { float_accuracy, int8: q, engine_predictions: engine_pred } =
+        trials.into_iter().next().ok_or_else(|| ExperimentError::other("no trial ran"))?;
+    q.save(&ctx.out_dir.join(format!("{}_int8.ckpt", d.name)))?;
+    let engine_on = |labels: &[usize]| accuracy(&engine_pred, labels);
     let engine_accuracy = engine_on(labels);
     let graph = McuGraph::from_int8(&q)?;
 
@@ -232,7 +262,7 @@ fn deploy(
     }
     let m = json!({"float_accuracy": float_accuracy, "int8_engine_accuracy": engine_accuracy,
                    "test_images": labels.len(), "macs": graph.macs(), "constant_bytes": graph.constant_bytes(),
-                   "int8_size": q.size(), "plans": plans.clone()});
+                   "int8_size": q.size(), "trials": trial_metrics, "plans": plans.clone()});
     Ok((m, vec![(d.name.to_string(), Value::Array(plans))], series))
 }
 

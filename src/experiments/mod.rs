@@ -40,6 +40,7 @@ mod quantumnas;
 mod quantumnat;
 mod quickstart;
 mod report;
+mod trials;
 mod variational;
 mod vqe_h2;
 
