@@ -25,7 +25,9 @@ fn sgemm(c: &mut Criterion) {
         let mut out = vec![0.0f32; n * n];
         group.throughput(Throughput::Elements((2 * n * n * n) as u64));
         group.bench_function(BenchmarkId::from_parameter(n), |bench| {
-            bench.iter(|| gemm_into(n, n, n, a.as_slice().unwrap(), n, 1, b.as_slice().unwrap(), n, 1, &mut out, false))
+            bench.iter(|| {
+                gemm_into(n, n, n, a.as_slice().unwrap(), n, 1, b.as_slice().unwrap(), n, 1, &mut out, false).unwrap()
+            })
         });
     }
     group.finish();

@@ -72,7 +72,9 @@ fn fully_connected(c: &mut Criterion) {
     let mut out = vec![0.0f32; n * o];
     // y = x W^T: W^T(k, o) = w[o * k + k'] (row stride 1, column stride k).
     group.bench_function(BenchmarkId::new("f32", "1024x1024_b64"), |bench| {
-        bench.iter(|| gemm_into(n, o, k, x.as_slice().unwrap(), k, 1, w.as_slice().unwrap(), 1, k, &mut out, false))
+        bench.iter(|| {
+            gemm_into(n, o, k, x.as_slice().unwrap(), k, 1, w.as_slice().unwrap(), 1, k, &mut out, false).unwrap()
+        })
     });
     let q = QLinear::from_parts(bytes(o * k, 5), o, k, vec![0; o], -7, requant(o, k)).expect("valid layer");
     let xq = bytes(n * k, 6);

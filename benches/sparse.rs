@@ -82,7 +82,7 @@ impl Case {
     fn dense(&mut self) {
         let Shape { m, k, n, .. } = self.s;
         let (a, b) = (self.a.as_slice().expect("contiguous"), self.b.as_slice().expect("contiguous"));
-        gemm_into(m, n, k, a, k, 1, b, n, 1, &mut self.out, false);
+        gemm_into(m, n, k, a, k, 1, b, n, 1, &mut self.out, false).unwrap();
     }
 
     fn csr(&self) -> Tensor {

@@ -105,7 +105,7 @@ proptest! {
         prop_assert_eq!(bits(&flat(&bm)), bits(&want));
         // Dense GEMM sums in another order (and with FMA): equal within k ulps of sum |a||b|.
         let mut dense = vec![0.0f32; m * n];
-        gemm_into(m, n, k, a.as_slice().unwrap(), k, 1, b.as_slice().unwrap(), n, 1, &mut dense, false);
+        gemm_into(m, n, k, a.as_slice().unwrap(), k, 1, b.as_slice().unwrap(), n, 1, &mut dense, false).unwrap();
         for i in 0..m {
             for j in 0..n {
                 let scale: f32 = (0..k).map(|l| (a[[i, l]] * b[[l, j]]).abs()).sum();

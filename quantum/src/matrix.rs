@@ -82,7 +82,24 @@ impl Matrix {
         self.data[r * self.dim + c] = v;
     }
 
-    /// Matrix product `self * rhs`.
+    /// Matrix product `self * rhs`, or an error naming both sizes when they differ.
+    pub fn try_matmul(&self, rhs: &Matrix) -> crate::Result<Matrix> {
+        if self.dim != rhs.dim {
+            return Err(crate::QuantumError::SizeMismatch {
+                what: "matrix product (both factors the same size)".into(),
+                expected: self.dim,
+                got: rhs.dim,
+            });
+        }
+        Ok(self.matmul(rhs))
+    }
+
+    /// Matrix product `self * rhs` of two matrices of one size (the simulators' products, whose
+    /// sizes agree by construction).
+    ///
+    /// # Panics
+    ///
+    /// When the sizes differ; [`Matrix::try_matmul`] returns an error instead.
     pub fn matmul(&self, rhs: &Matrix) -> Matrix {
         assert_eq!(self.dim, rhs.dim, "matmul of matrices of different sizes");
         let n = self.dim;
@@ -199,4 +216,16 @@ impl Matrix {
 /// The maximum of `values`, NaN if any value is NaN (`f64::max` would drop it).
 fn max_propagating_nan(values: impl Iterator<Item = f64>) -> f64 {
     values.fold(0.0, |m: f64, d| if m.is_nan() || d.is_nan() { f64::NAN } else { m.max(d) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_matmul_refuses_different_sizes() {
+        let err = Matrix::identity(2).try_matmul(&Matrix::identity(4)).unwrap_err();
+        assert_eq!(err.to_string(), "matrix product (both factors the same size): expected 2, got 4");
+        assert_eq!(Matrix::identity(2).try_matmul(&Matrix::identity(2)).unwrap(), Matrix::identity(2));
+    }
 }

@@ -252,7 +252,7 @@ impl Op for Conv2d {
                                 cols
                             };
                             let dwg = &mut dw[g * og * rows..(g + 1) * og * rows];
-                            gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, dwg, true);
+                            gemm_into(og, rows, l, dyg, l, 1, colsg, 1, l, dwg, true)?;
                         }
                         // dcols = W_g^T (rows, og) x dY_g (og, L)
                         if !need_dx {
@@ -271,16 +271,16 @@ impl Op for Conv2d {
                                 1,
                                 &mut dx_i[g * rows * l..(g + 1) * rows * l],
                                 false,
-                            );
+                            )?;
                         } else {
-                            gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, dcols, false);
+                            gemm_into(rows, l, og, wg, 1, rows, dyg, l, 1, dcols, false)?;
                             geo.col2im(dcols, g, dx_i);
                         }
                     }
                 }
-                dw
+                Ok(dw)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let mut dw = vec![0.0f32; ws.len()];
         for part in &partial_dw {
             dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
@@ -327,7 +327,7 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
     let bias_values: Option<Vec<f32>> = bias.map(|b| b.value().iter().copied().collect());
     let mut out = vec![0.0f32; geo.n * geo.o * l];
     let scratch = || vec![0.0f32; if geo.is_pointwise() { 0 } else { rows * l }];
-    out.par_chunks_mut(geo.o * l).enumerate().for_each_init(scratch, |cols, (i, yi)| {
+    out.par_chunks_mut(geo.o * l).enumerate().try_for_each_init(scratch, |cols, (i, yi)| -> Result<()> {
         let xi = &xs[i * chw..(i + 1) * chw];
         for g in 0..geo.spec.groups {
             let colsg: &[f32] = if geo.is_pointwise() {
@@ -337,14 +337,15 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
                 cols
             };
             let wg = &ws[g * og * rows..(g + 1) * og * rows];
-            gemm_into(og, l, rows, wg, rows, 1, colsg, l, 1, &mut yi[g * og * l..(g + 1) * og * l], false);
+            gemm_into(og, l, rows, wg, rows, 1, colsg, l, 1, &mut yi[g * og * l..(g + 1) * og * l], false)?;
         }
         if let Some(b) = &bias_values {
             for (o, &bo) in b.iter().enumerate() {
                 yi[o * l..(o + 1) * l].iter_mut().for_each(|v| *v += bo);
             }
         }
-    });
+        Ok(())
+    })?;
     let value = Tensor::from_shape_vec(IxDyn(&[geo.n, geo.o, geo.oh, geo.ow]), out).expect("shape");
     let mut inputs = vec![x, weight];
     if let Some(b) = bias {

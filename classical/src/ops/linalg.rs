@@ -1,7 +1,7 @@
 //! Matrix products on the `gemm` crate (never a hand-rolled inner GEMM).
 
 use crate::autograd::{Op, Var};
-use crate::error::{Result, shape_err};
+use crate::error::{Result, arg_err, shape_err};
 use crate::tensor::{Tensor, contiguous, into_contiguous};
 use ndarray::IxDyn;
 
@@ -26,6 +26,9 @@ const K_BLOCK: usize = 512;
 /// `c` is summed in the same order whatever the thread count; `k` is cut here into equal blocks of at
 /// most [`K_BLOCK`] (as the crate cuts it) so that the order does not depend on the cache sizes
 /// either.
+///
+/// Errors (and touches nothing) when `c` holds fewer than `m * n` elements or the strides reach past
+/// the end of `a` or `b`.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_into(
     m: usize,
@@ -39,20 +42,34 @@ pub fn gemm_into(
     b_cs: usize,
     c: &mut [f32],
     accumulate: bool,
-) {
-    assert!(c.len() >= m * n, "gemm_into: output too small");
+) -> Result<()> {
+    if c.len() < m * n {
+        return Err(arg_err(
+            "gemm_into",
+            format!("the output holds {} elements, a {m}x{n} product needs {}", c.len(), m * n),
+        ));
+    }
     if m == 0 || n == 0 {
-        return;
+        return Ok(());
     }
     if k == 0 {
         if !accumulate {
             c[..m * n].fill(0.0);
         }
-        return;
+        return Ok(());
     }
-    let max_a = (m - 1) * a_rs + (k - 1) * a_cs;
-    let max_b = (k - 1) * b_rs + (n - 1) * b_cs;
-    assert!(max_a < a.len() && max_b < b.len(), "gemm_into: operand slices too small for their strides");
+    // The last element each operand's strides reach (saturating: a stride that overflows cannot fit).
+    let reach = |rows: usize, rs: usize, cols: usize, cs: usize| {
+        (rows - 1).checked_mul(rs).and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)))
+    };
+    for (name, rows, rs, cols, cs, len) in [("a", m, a_rs, k, a_cs, a.len()), ("b", k, b_rs, n, b_cs, b.len())] {
+        if reach(rows, rs, cols, cs).is_none_or(|last| last >= len) {
+            return Err(arg_err(
+                "gemm_into",
+                format!("{name} is {rows}x{cols} with strides ({rs}, {cs}), which reach past its {len} elements"),
+            ));
+        }
+    }
     let threads = rayon::current_num_threads();
     let parallelism = if m * n * k >= PARALLEL_FLOPS && threads > 1 {
         gemm::Parallelism::Rayon(threads)
@@ -90,6 +107,7 @@ pub fn gemm_into(
             );
         }
     }
+    Ok(())
 }
 
 /// Shapes of a matmul: batch count, m, k, n, and whether `b` is shared by the batch.
@@ -137,11 +155,11 @@ fn matmul_grads(a: &Tensor, b: &Tensor, grad: &Tensor, need_a: bool) -> Result<(
         let bi = if shared_b { b_s } else { &b_s[i * k * n..(i + 1) * k * n] };
         if need_a {
             // dA = dC B^T: (m,n) x (n,k); B^T(j, l) = B(l, j) = b[l * n + j].
-            gemm_into(m, k, n, gi, n, 1, bi, 1, n, &mut ga[i * m * k..(i + 1) * m * k], false);
+            gemm_into(m, k, n, gi, n, 1, bi, 1, n, &mut ga[i * m * k..(i + 1) * m * k], false)?;
         }
         // dB = A^T dC: (k,m) x (m,n), summed over the batch when B is shared.
         let gb_i = if shared_b { &mut gb[..] } else { &mut gb[i * k * n..(i + 1) * k * n] };
-        gemm_into(k, n, m, ai, 1, k, gi, n, 1, gb_i, false);
+        gemm_into(k, n, m, ai, 1, k, gi, n, 1, gb_i, false)?;
     }
     let ga = need_a.then(|| Tensor::from_shape_vec(IxDyn(a.shape()), ga).expect("shape"));
     Ok((ga, Tensor::from_shape_vec(IxDyn(b.shape()), gb).expect("shape")))
@@ -173,7 +191,7 @@ fn matmul_value(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             1,
             &mut out[i * m * n..(i + 1) * m * n],
             false,
-        );
+        )?;
     }
     let shape: Vec<usize> = match a.shape() {
         [_, _] => vec![m, n],
@@ -270,6 +288,19 @@ mod tests {
         c
     }
 
+    /// Operands too small for their shape and strides are errors naming them, not out-of-bounds reads.
+    #[test]
+    fn undersized_operands_are_errors() {
+        let (a, b) = (vec![1.0f32; 6], vec![1.0f32; 6]);
+        let mut c = vec![0.0f32; 4];
+        assert!(gemm_into(2, 2, 3, &a, 3, 1, &b, 2, 1, &mut c, false).is_ok());
+        let err = gemm_into(2, 2, 4, &a, 4, 1, &b, 2, 1, &mut c, false).unwrap_err().to_string();
+        assert!(err.contains("a is 2x4 with strides (4, 1)") && err.contains("6 elements"), "{err}");
+        let err = gemm_into(2, 3, 3, &a, 3, 1, &b, 3, 1, &mut c, false).unwrap_err().to_string();
+        assert!(err.contains("output holds 4 elements") && err.contains("needs 6"), "{err}");
+        assert!(gemm_into(2, 2, 3, &a, usize::MAX, 1, &b, 2, 1, &mut c, false).is_err());
+    }
+
     /// Across the block boundary (k of 512, 513, 1300) and the whole/blocked threshold (sides of 64
     /// and 65), with and without accumulation, the product is the f64 one to f32 rounding.
     #[test]
@@ -284,9 +315,9 @@ mod tests {
             let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
             let expected = reference(m, n, k, &a, &b);
             let mut c = vec![0.0f32; m * n];
-            gemm_into(m, n, k, &a, k, 1, &b, n, 1, &mut c, false);
+            gemm_into(m, n, k, &a, k, 1, &b, n, 1, &mut c, false).unwrap();
             let mut twice = c.clone();
-            gemm_into(m, n, k, &a, k, 1, &b, n, 1, &mut twice, true);
+            gemm_into(m, n, k, &a, k, 1, &b, n, 1, &mut twice, true).unwrap();
             for ((&got, &acc), &want) in c.iter().zip(&twice).zip(&expected) {
                 let tolerance = 1e-5 * (k as f64).sqrt();
                 assert!((got as f64 - want).abs() < tolerance, "{m}x{n}x{k}: {got} vs {want}");
