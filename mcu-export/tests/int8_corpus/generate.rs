@@ -395,6 +395,44 @@ fn cases() -> Vec<Case> {
                     .push(Linear::new(4, 5, true, r))
             },
         ),
+        float_case(
+            "conv_column_width1",
+            "3x3 convolution, padding 1, on a 9x1 column (most taps padded)",
+            24,
+            [2, 9, 1],
+            SINGLE,
+            &["inplace"],
+            |r| Sequential::new().push(Conv2d::new(2, 3, 3, s(1, 1), true, r)).push(act(Activation::Relu)),
+        ),
+        float_case(
+            "single_pixel_input",
+            "3x3 convolution on a 1x1 input, global average pooling of one pixel, linear",
+            25,
+            [5, 1, 1],
+            DOUBLE,
+            &["inplace"],
+            |r| {
+                Sequential::new()
+                    .push(Conv2d::new(5, 4, 3, s(1, 1), true, r))
+                    .push(GlobalAvgPool)
+                    .push(Linear::new(4, 3, true, r))
+            },
+        ),
+        float_case(
+            "add_x_plus_x",
+            "an addition reading one tensor twice (a residual with an empty body), ReLU after",
+            26,
+            [3, 6, 6],
+            SINGLE,
+            &["inplace", "greedy"],
+            |r| {
+                Sequential::new().push(Conv2d::new(3, 4, 3, s(1, 1), true, r)).push(Residual {
+                    body: Sequential::new(),
+                    shortcut: None,
+                    post: Some(Activation::Relu),
+                })
+            },
+        ),
     ];
     for (name, policy, seed) in [("small_cnn", DOUBLE, 22), ("small_cnn_single_rounding", SINGLE, 23)] {
         let model = converted(zoo::reference_cnn(1, 8, 10, seed).unwrap(), [1, 8, 8], seed, policy);
@@ -403,7 +441,7 @@ fn cases() -> Vec<Case> {
             description: "the reference CNN (conv-BN-ReLU-maxpool twice, linear) on 8x8 digits",
             inputs: inputs(&model, seed),
             model,
-            planners: &["inplace", "greedy", "patch:2"],
+            planners: &["inplace", "greedy", "patch:2", "patch:3:1"],
             c_export_rule: None,
         });
     }
