@@ -433,6 +433,45 @@ fn cases() -> Vec<Case> {
                 })
             },
         ),
+        float_case(
+            "fc_wide_odd",
+            "fully connected 333 -> 19 (odd sizes past the SIMD widths and tails)",
+            27,
+            [37, 3, 3],
+            DOUBLE,
+            &["inplace"],
+            |r| Sequential::new().push(Flatten).push(Linear::new(333, 19, true, r)),
+        ),
+        float_case(
+            "conv_many_channels_odd",
+            "3x3 convolution 37 -> 19 channels, then 1x1 19 -> 33 (GEMM tails)",
+            28,
+            [37, 5, 5],
+            SINGLE,
+            &["inplace"],
+            |r| {
+                Sequential::new()
+                    .push(Conv2d::new(37, 19, 3, s(1, 1), true, r))
+                    .push(bn(19, r))
+                    .push(act(Activation::Relu))
+                    .push(Conv2d::new(19, 33, 1, s(1, 0), true, r))
+            },
+        ),
+        float_case(
+            "depthwise_many_channels",
+            "depthwise 3x3 on 35 channels, stride 2 (vector lanes and tails)",
+            29,
+            [35, 6, 5],
+            DOUBLE,
+            &["inplace", "greedy"],
+            |r| {
+                Sequential::new()
+                    .push(Conv2d::new(35, 35, 1, s(1, 0), false, r))
+                    .push(Conv2d::new(35, 35, 3, s(2, 1).with_groups(35), true, r))
+                    .push(bn(35, r))
+                    .push(act(Activation::Relu6))
+            },
+        ),
     ];
     for (name, policy, seed) in [("small_cnn", DOUBLE, 22), ("small_cnn_single_rounding", SINGLE, 23)] {
         let model = converted(zoo::reference_cnn(1, 8, 10, seed).unwrap(), [1, 8, 8], seed, policy);
