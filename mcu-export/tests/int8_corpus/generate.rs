@@ -488,14 +488,15 @@ fn cases() -> Vec<Case> {
     v
 }
 
-/// Cases written as integers.
+/// Cases written as integers, each drawing its parameters from its own seed (so adding a case leaves
+/// the others unchanged).
 fn hand_cases() -> Vec<Case> {
-    let mut r = rng(100);
     let mut v = Vec::new();
 
     // Saturation: per-channel multipliers from zero through tiny to far above 1, large biases, an
     // input zero point of 7: every output channel saturates differently, both clamps are reached.
     for (name, policy, seed) in [("saturating_conv", DOUBLE, 101), ("saturating_conv_single_rounding", SINGLE, 102)] {
+        let mut r = rng(seed);
         let reals = [0.0, 1e-9, 2f64.powi(-31), 3e-5, 0.5, 1.0 - 1e-12, 1.0, 37.0, 300.0];
         let o = reals.len();
         let ms = reals.iter().map(|&m| mult(m, policy)).collect();
@@ -523,6 +524,7 @@ fn hand_cases() -> Vec<Case> {
     // axis, a ReLU-like clamp at a non-zero zero point.
     {
         let policy = SINGLE;
+        let mut r = rng(103);
         let o = 3;
         let ms = (0..o).map(|k| mult(0.002 * (k + 1) as f64, policy)).collect();
         let rq = Requant::new(ms, 11, 11, 127, policy).unwrap();
@@ -549,6 +551,7 @@ fn hand_cases() -> Vec<Case> {
     // Depthwise with a multiplier, rectangular stride and per-channel scales over four decades.
     {
         let policy = DOUBLE;
+        let mut r = rng(104);
         let (c, mult_c) = (3, 2);
         let o = c * mult_c;
         let ms = (0..o).map(|k| mult(1e-4 * 10f64.powf(k as f64 * 0.8), policy)).collect();
@@ -575,6 +578,7 @@ fn hand_cases() -> Vec<Case> {
 
     // Fully connected at the extreme input zero points, per-channel multipliers, a ReLU6-like clamp.
     for (name, zp, policy, seed) in [("fc_input_zp_min", -128, SINGLE, 105), ("fc_input_zp_max", 127, DOUBLE, 106)] {
+        let mut r = rng(seed);
         let (o, k) = (6, 20);
         let ms = (0..o).map(|j| mult([1e-5, 3e-4, 1e-3, 0.01, 0.2, 0.9][j], policy)).collect();
         let rq = Requant::new(ms, 3, 3, 90, policy).unwrap();
@@ -603,6 +607,7 @@ fn hand_cases() -> Vec<Case> {
     // An addition of inputs whose scales differ by 1000x into a small output scale: most sums
     // saturate, the clamp [-20, 90] cuts both ends.
     for (name, policy, seed) in [("add_saturating", DOUBLE, 107), ("add_saturating_single_rounding", SINGLE, 108)] {
+        let mut r = rng(seed);
         let c = 4;
         let ms = (0..c).map(|k| mult(0.01 + 0.02 * k as f64, policy)).collect();
         let rq = Requant::new(ms, -40, -128, 127, policy).unwrap();
@@ -659,8 +664,47 @@ fn hand_cases() -> Vec<Case> {
         ));
     }
 
+    // Flat tensors: two fully connected branches of a flattened 2x2 map added, the sum flattened
+    // again, clamped and fed to a last layer.
+    {
+        let policy = SINGLE;
+        let mut r = rng(112);
+        let fc = |r: &mut ChaCha8Rng, o: usize, k: usize, zp: i32, out_zp: i32| {
+            let ms = (0..o).map(|j| mult(0.004 + 0.001 * j as f64, policy)).collect();
+            let rq = Requant::new(ms, out_zp, -128, 127, policy).unwrap();
+            let bias = (0..o).map(|_| int(r, -4000, 4000)).collect();
+            let w = QuantizedWeights::unscaled(i8s(r, o * k, -127, 127), vec![o, k], bias, zp, rq);
+            Int8Layer::FullyConnected(QLinear::new(w).unwrap())
+        };
+        let (a, b, last) = (fc(&mut r, 8, 12, -6, 10), fc(&mut r, 8, 12, -6, -30), fc(&mut r, 5, 8, 1, 0));
+        let add = QAdd::new((0.2, 10), (0.05, -30), (0.15, 1), -128, 127, policy).unwrap();
+        let model = Int8Model::from_parts(
+            qp(0.03, -6),
+            [3, 2, 2],
+            vec![
+                node("0", vec![Source::Input], Int8Layer::Flatten, qp(0.03, -6)),
+                node("1", vec![Source::Node(0)], a, qp(0.2, 10)),
+                node("2", vec![Source::Node(0)], b, qp(0.05, -30)),
+                node("3", vec![Source::Node(1), Source::Node(2)], Int8Layer::Add(add), qp(0.15, 1)),
+                node("4", vec![Source::Node(3)], Int8Layer::Flatten, qp(0.15, 1)),
+                node("5", vec![Source::Node(4)], Int8Layer::Clamp { min: -100, max: 100 }, qp(0.15, 1)),
+                node("6", vec![Source::Node(5)], last, qp(0.1, 0)),
+            ],
+            policy,
+        )
+        .unwrap();
+        v.push(hand_case(
+            "add_flat_vectors",
+            "two fully connected branches of a flattened 2x2 map added, flattened again, clamped, a last layer",
+            112,
+            model,
+            None,
+        ));
+    }
+
     // Concatenations: no C kernel yet, so the C engines skip them by rule.
     for (name, policy, seed) in [("concat_two_convs", DOUBLE, 110), ("concat_input_and_conv", SINGLE, 111)] {
+        let mut r = rng(seed);
         let c = 2;
         let conv = |r: &mut ChaCha8Rng, o: usize| {
             let ms = (0..o).map(|k| mult(0.003 * (k + 1) as f64, policy)).collect();
