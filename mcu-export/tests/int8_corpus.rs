@@ -2,8 +2,8 @@
 //! every int8 engine, byte for byte:
 //!
 //! - the Rust engine ([`Int8Model::run_quantized`]) against the exact i128 reference
-//!   ([`tinylab_classical::int8::reference::forward`]), on all of a case's inputs as one batch and one
-//!   sample at a time;
+//!   ([`tinylab_classical::int8::reference::forward`]), on all of a case's inputs as one batch, one
+//!   sample at a time, and repeated to a batch of 64;
 //! - the generated C built with the host gcc, and
 //! - the generated C built with arm-none-eabi-gcc and run on an emulated Cortex-M4 (qemu, mps2-an386),
 //!   both against the Rust engine.
@@ -41,6 +41,9 @@ use tinylab_mcu_export::toolchain;
 
 /// The corpus must not shrink below this many cases unnoticed.
 const MIN_CASES: usize = 20;
+
+/// The batch of the Rust engine's many-sample run (the inputs repeated).
+const BIG_BATCH: usize = 64;
 
 /// One case file: `<name>.json` beside the model checkpoint it names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -164,7 +167,12 @@ fn rust_engine_equals_the_i128_reference() {
             let one = engine_output(&case.model, x);
             consider(mismatched_bytes(&one.data, &oracle.data[i * per..(i + 1) * per]), format!("{name}, sample {i}"));
         }
-        runs += 1 + n;
+        // A large batch (the inputs repeated): the engine's parallel and many-row paths.
+        let big: Vec<i8> = batch.repeat(BIG_BATCH / n);
+        let m = n * (BIG_BATCH / n);
+        let engine_big = case.model.run_quantized(&big, [m, c, h, w]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        consider(mismatched_bytes(&engine_big.data, &oracle.data.repeat(m / n)), format!("{name}, batch of {m}"));
+        runs += 2 + n;
     }
     report("rust engine vs i128 reference", cases.len(), runs, &[], worst);
     eprintln!("({:.2} s)", t.elapsed().as_secs_f64());
