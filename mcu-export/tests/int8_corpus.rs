@@ -335,6 +335,23 @@ fn generated_c_on_an_emulated_cortex_m4_equals_the_rust_engine() {
     c_engine_equals_the_rust_engine(Target::CortexM4);
 }
 
+/// Regression: a model whose kernel calls take no view (here fully connected layers only) got the
+/// static `tl_view_at` helper anyway, and its export failed to build under -Werror
+/// (-Wunused-function). The corpus case `fc_input_zp_max` found it; the helper is now emitted only
+/// where a call uses it.
+#[test]
+fn the_view_helper_is_emitted_only_where_used() {
+    let cases = load_corpus();
+    let model_c = |name: &str| {
+        let case = cases.iter().find(|c| c.file.name == name).unwrap();
+        let graph = McuGraph::from_int8(&case.model).unwrap();
+        let plan = plan_for_board(&graph, Planner::InPlace, &Board::default()).unwrap();
+        generate(&graph, &plan).unwrap().model_c
+    };
+    assert!(!model_c("fc_input_zp_max").contains("tl_view_at"));
+    assert_eq!(model_c("conv3x3_pad1_relu").matches("static tl_view tl_view_at(").count(), 1);
+}
+
 /// Rewrites the corpus (see the fixture directory's README).
 #[test]
 #[ignore = "writes the corpus files; run on purpose"]
