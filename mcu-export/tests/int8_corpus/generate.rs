@@ -485,6 +485,10 @@ fn cases() -> Vec<Case> {
         });
     }
     v.extend(hand_cases());
+    // The converter must still give the structure the descriptions promise.
+    let x2 = v.iter().find(|c| c.name == "add_x_plus_x").unwrap();
+    let add = x2.model.nodes().iter().find(|n| matches!(n.layer, Int8Layer::Add(_))).unwrap();
+    assert_eq!(add.inputs[0], add.inputs[1], "add_x_plus_x: {:?}", add.inputs);
     v
 }
 
