@@ -65,18 +65,20 @@ pub(crate) struct Recipe {
     pub lr: f64,
     /// Minibatch size.
     pub batch_size: usize,
+    /// Epochs of linear warm-up before the cosine decay.
+    pub warmup: usize,
 }
 
 impl Recipe {
     /// The cosine schedule of this recipe.
     pub fn schedule(&self) -> LrSchedule {
-        LrSchedule::Cosine { base: self.lr as f32, min: 0.0, warmup: 0, total: self.epochs }
+        LrSchedule::Cosine { base: self.lr as f32, min: 0.0, warmup: self.warmup, total: self.epochs }
     }
 
     /// The recipe for the configuration file.
     pub fn describe(&self) -> Value {
         json!({"optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4, "lr": self.lr, "schedule": "cosine",
-               "epochs": self.epochs, "batch_size": self.batch_size})
+               "warmup_epochs": self.warmup, "epochs": self.epochs, "batch_size": self.batch_size})
     }
 
     /// Trains `model` with SGD (momentum 0.9, weight decay 5e-4) on `split.train`, validating on

@@ -55,8 +55,8 @@ impl Experiment for DeepCompression {
 
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
         let quick = ctx.quick;
-        let train = Recipe { epochs: if quick { 2 } else { 30 }, lr: 0.05, batch_size: 32 };
-        let finetune = Recipe { epochs: if quick { 1 } else { 8 }, lr: 0.01, batch_size: 32 };
+        let train = Recipe { epochs: if quick { 2 } else { 30 }, lr: 0.05, batch_size: 32, warmup: 0 };
+        let finetune = Recipe { epochs: if quick { 1 } else { 8 }, lr: 0.01, batch_size: 32, warmup: 0 };
         let rounds = if quick { 1 } else { 3 };
         let pipelines = [
             Pipeline {

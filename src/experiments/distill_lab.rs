@@ -42,7 +42,7 @@ impl Experiment for DistillLab {
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
         let quick = ctx.quick;
         let settings = Settings {
-            recipe: Recipe { epochs: if quick { 2 } else { 30 }, lr: 0.05, batch_size: 32 },
+            recipe: Recipe { epochs: if quick { 2 } else { 30 }, lr: 0.05, batch_size: 32, warmup: 0 },
             temperature: 4.0,
             alpha: 0.9,
             hint_weight: 1.0,

@@ -82,7 +82,7 @@ impl Experiment for McuDeploy {
                 description: "zoo::reference_cnn(1, 8, 10) on the bundled digits".into(),
                 make_model: |s| zoo::reference_cnn(1, 8, 10, s),
                 split: digits_split(seed)?,
-                recipe: Recipe { epochs: if quick { 3 } else { 15 }, lr: 0.05, batch_size: 32 },
+                recipe: Recipe { epochs: if quick { 3 } else { 15 }, lr: 0.05, batch_size: 32, warmup: 0 },
                 host_samples: usize::MAX,
                 mcu_samples: if quick { 40 } else { usize::MAX },
                 grid: 2,
@@ -92,7 +92,14 @@ impl Experiment for McuDeploy {
                 description: format!("zoo::mobilenet_v2(0.35, 4) on synthetic::colored_shapes 3x{res}x{res}"),
                 make_model: |s| zoo::mobilenet_v2(0.35, 4, s),
                 split: colored_shapes_split(if quick { 300 } else { 2000 }, res, 0.2, seed)?,
-                recipe: Recipe { epochs: if quick { 1 } else { 12 }, lr: 0.02, batch_size: 32 },
+                // 12 epochs without warm-up left some seeds on a three-class plateau (73%, 83%, 97.5%
+                // for seeds 7, 1, 2); 20 with one warm-up epoch reach 91.75% with seed 7.
+                recipe: Recipe {
+                    epochs: if quick { 1 } else { 20 },
+                    lr: 0.02,
+                    batch_size: 32,
+                    warmup: if quick { 0 } else { 1 },
+                },
                 host_samples: if quick { 20 } else { 200 },
                 mcu_samples: if quick { 4 } else { 30 },
                 grid: 4,

@@ -79,8 +79,8 @@ impl Experiment for PruneLab {
                 split: digits_split(seed)?,
                 input_shape: vec![1, 8, 8],
                 build: Box::new(|s| Ok(zoo::reference_cnn(1, 8, 10, s)?)),
-                train: Recipe { epochs: if quick { 2 } else { 20 }, lr: 0.05, batch_size: 32 },
-                finetune: Recipe { epochs: if quick { 1 } else { 10 }, lr: 0.01, batch_size: 32 },
+                train: Recipe { epochs: if quick { 2 } else { 20 }, lr: 0.05, batch_size: 32, warmup: 0 },
+                finetune: Recipe { epochs: if quick { 1 } else { 10 }, lr: 0.01, batch_size: 32, warmup: 0 },
             },
             Setting {
                 name: "shapes32",
@@ -88,8 +88,8 @@ impl Experiment for PruneLab {
                 split: if quick { shapes_split(200, 16, seed)? } else { shapes_split(2500, 32, seed)? },
                 input_shape: if quick { vec![1, 16, 16] } else { vec![1, 32, 32] },
                 build: Box::new(|s| Ok(zoo::vgg_small(1, &[16, 32, 64], 4, s)?)),
-                train: Recipe { epochs: if quick { 1 } else { 15 }, lr: 0.05, batch_size: 32 },
-                finetune: Recipe { epochs: if quick { 1 } else { 5 }, lr: 0.01, batch_size: 32 },
+                train: Recipe { epochs: if quick { 1 } else { 15 }, lr: 0.05, batch_size: 32, warmup: 0 },
+                finetune: Recipe { epochs: if quick { 1 } else { 5 }, lr: 0.01, batch_size: 32, warmup: 0 },
             },
         ];
         let mut metrics = Metrics::new();

@@ -10,6 +10,7 @@
 //! `from_backend` construction, readout error included): exactly, and with 8192 seeded shots per test
 //! image, as on hardware.
 
+use super::trials::{Spread, TRIALS, trial_seeds};
 use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{BarChart, BarGroup, LineChart, Series};
 use serde_json::json;
@@ -65,19 +66,22 @@ struct TaskResult {
     device_shots: f64,
 }
 
+/// Trains and evaluates one task with weights and batch order from `seed` (the split always comes
+/// from `split_seed`, the run's seed), writing its figures into `metrics`.
 fn run_task(
     task: &Task,
-    ctx: &RunContext,
+    split_seed: u64,
+    seed: u64,
     epochs: usize,
     metrics: &mut Metrics,
 ) -> Result<TaskResult, ExperimentError> {
-    let PooledDigits { train, test } = PooledDigits::new(task.digits, TRAIN_FRACTION, ctx.seed)?;
+    let PooledDigits { train, test } = PooledDigits::new(task.digits, TRAIN_FRACTION, split_seed)?;
     let classes = task.digits.len();
     let mut circuit = Circuit::new(4);
     encoders::ryzxy_4x4(&mut circuit)?;
     ansatz::u3_cu3(&mut circuit, BLOCKS, "w")?;
     let readout: Vec<PauliSum> = (0..classes).map(PauliSum::z).collect::<Result<_, _>>()?;
-    let mut layer = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(ctx.seed, &[1]))?;
+    let mut layer = QuantumLayer::new(circuit.clone(), readout.clone(), seed::derive(seed, &[1]))?;
     let mut optimizer = Adam::new(0.0);
 
     // Training.
@@ -86,7 +90,7 @@ fn run_task(
     let start = Instant::now();
     for epoch in 0..epochs {
         let mut total = 0.0;
-        let order_seed = seed::derive(ctx.seed, &[100 + epoch as u64]);
+        let order_seed = seed::derive(seed, &[100 + epoch as u64]);
         for (images, labels) in train.batches(BATCH, Some(order_seed))? {
             let n = labels.len();
             let x = tensor::from_vec(&[n, 16], angles(images.iter()))?;
@@ -120,8 +124,8 @@ fn run_task(
         let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
         let exact = device.expectations(&x, None, 0)?;
         exact_predictions.push(argmax(&exact));
-        let seed = seed::derive(ctx.seed, &[10_000 + i as u64]);
-        let sampled = device.expectations(&x, Some(SHOTS), seed)?;
+        let shot_seed = seed::derive(seed, &[10_000 + i as u64]);
+        let sampled = device.expectations(&x, Some(SHOTS), shot_seed)?;
         shot_predictions.push(argmax(&sampled));
     }
     let noisy_seconds = start.elapsed().as_secs_f64();
@@ -170,8 +174,28 @@ impl Experiment for QmlDigits4 {
         );
         let mut metrics = Metrics::new();
         let mut results = Vec::new();
+        let seeds = trial_seeds(ctx.seed, TRIALS);
+        ctx.set_config(
+            "trials",
+            json!({"count": TRIALS, "seeds": seeds,
+                                        "varies": "initial weights, batch order and shot seeds (same split)"}),
+        );
         for task in &TASKS {
-            results.push(run_task(task, ctx, epochs, &mut metrics)?);
+            let first = run_task(task, ctx.seed, ctx.seed, epochs, &mut metrics)?;
+            // Further trials: their figures go to the spreads only.
+            let mut trials = vec![(first.noiseless, first.device_exact, first.device_shots)];
+            for &seed in &seeds[1..] {
+                let r = run_task(task, ctx.seed, seed, epochs, &mut Metrics::new())?;
+                trials.push((r.noiseless, r.device_exact, r.device_shots));
+            }
+            let spread =
+                |pick: fn(&(f64, f64, f64)) -> f64| Spread::of(&trials.iter().map(pick).collect::<Vec<_>>()).to_json();
+            metrics.insert(
+                format!("{}.trials", task.name),
+                json!({"test_accuracy_noiseless": spread(|t| t.0), "test_accuracy_manila_exact": spread(|t| t.1),
+                       "test_accuracy_manila_8192_shots": spread(|t| t.2)}),
+            );
+            results.push(first);
         }
         ctx.plot(
             "train_loss",

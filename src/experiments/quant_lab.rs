@@ -102,8 +102,8 @@ impl Experiment for QuantLab {
 
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
         let quick = ctx.quick;
-        let train_recipe = Recipe { epochs: if quick { 2 } else { 20 }, lr: 0.05, batch_size: 32 };
-        let finetune = Recipe { epochs: if quick { 1 } else { 5 }, lr: 0.01, batch_size: 32 };
+        let train_recipe = Recipe { epochs: if quick { 2 } else { 20 }, lr: 0.05, batch_size: 32, warmup: 0 };
+        let finetune = Recipe { epochs: if quick { 1 } else { 5 }, lr: 0.01, batch_size: 32, warmup: 0 };
         let split = digits_split(ctx.seed)?;
         ctx.set_config("data", split.source.clone());
         ctx.set_config("model", "reference_cnn(1, 8, 10)");
