@@ -106,7 +106,10 @@ impl Tally {
             let list: Vec<String> = self.skipped.iter().map(|(c, r)| format!("{c}: {r}")).collect();
             format!("{} skipped ({})", self.skipped.len(), list.join("; "))
         };
-        format!("{}: {} cases run, {skipped}, worst error {:.3e} ({})", self.engine, self.run, self.worst.0, self.worst.1)
+        format!(
+            "{}: {} cases run, {skipped}, worst error {:.3e} ({})",
+            self.engine, self.run, self.worst.0, self.worst.1
+        )
     }
 
     /// Prints [`Tally::summary`] to stderr (shown by `cargo test -- --nocapture`) and asserts that at

@@ -72,9 +72,15 @@ pub struct Mix {
 }
 
 impl Mix {
-    /// Every standard gate, user unitaries and up to three controls, constant angles in `[-π, π)`.
+    /// Every standard gate, user unitaries and up to six controls, constant angles in `[-π, π)`.
     pub fn all() -> Self {
-        Mix { gates: StandardGate::ALL.to_vec(), unitaries: true, max_controls: 3, angle_scale: PI, angles: Angles::Const }
+        Mix {
+            gates: StandardGate::ALL.to_vec(),
+            unitaries: true,
+            max_controls: 6,
+            angle_scale: PI,
+            angles: Angles::Const,
+        }
     }
 
     /// Standard gates only (what OpenQASM 2 writes by name), constant angles in `[-π, π)`.
@@ -107,8 +113,7 @@ enum Choice {
 }
 
 fn choices(mix: &Mix, n: usize) -> Vec<Choice> {
-    let mut out: Vec<Choice> =
-        mix.gates.iter().filter(|g| g.n_qubits() <= n).map(|&g| Choice::Standard(g)).collect();
+    let mut out: Vec<Choice> = mix.gates.iter().filter(|g| g.n_qubits() <= n).map(|&g| Choice::Standard(g)).collect();
     if mix.unitaries {
         out.extend((1..=n.min(2)).map(Choice::Unitary));
     }
