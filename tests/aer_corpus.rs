@@ -44,7 +44,7 @@ fn run_corpus(name: &str, engine: impl Fn(&Circuit) -> Result<Vec<f64>, String>)
             Ok(got) => {
                 let error = corpus::max_abs_diff(&got, &want.probabilities);
                 tally.record(&case, error);
-                if !(error < TOL) {
+                if error.is_nan() || error >= TOL {
                     failures.push(format!("{case}: max |p - p_aer| = {error:.3e}"));
                 }
             }

@@ -107,7 +107,7 @@ fn trajectories_match_aer(shots: usize) {
                 let d = (m - w).abs();
                 worst_abs = worst_abs.max(d);
                 worst_z = worst_z.max(d / s.max(f64::MIN_POSITIVE));
-                if !(d <= Z_MAX * s) {
+                if d.is_nan() || d > Z_MAX * s {
                     failures.push(format!("{} {what}[{i}]: {m:.6} vs Aer {w:.6} (SE {s:.2e})", case.name));
                 }
             }
