@@ -1,44 +1,18 @@
-//! The fixture corpus: every circuit of `tests/fixtures/circuits/` against the probabilities Qiskit Aer
-//! gave for it (see `tests/fixtures/README.md`), fused and unfused, and our own sampler against the
-//! exact distribution by a chi-square test.
+//! Sampling on the fixture corpus: Aer's counts for every circuit of `tests/fixtures/circuits/` fit
+//! our exact distribution, and our own sampler passes a chi-square test against it. (The exact
+//! probabilities against Aer's, through every engine, are `tests/aer_corpus.rs`.)
 
 mod common;
 
 use common::stats::{chi_square, chi_square_critical};
 use std::path::{Path, PathBuf};
-use tinylab_quantum::fusion::FusionConfig;
 use tinylab_quantum::statevector::SimOptions;
 use tinylab_quantum::statevector::measure::outcome_to_clbits;
 use tinylab_quantum::{Statevector, qasm};
+use tinylab_testkit::corpus;
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/circuits");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "qasm"))
-        .collect();
-    files.sort();
-    files
-}
-
-struct Reference {
-    n_qubits: usize,
-    probabilities: Vec<f64>,
-    counts: Vec<(String, usize)>,
-}
-
-fn reference(qasm_path: &Path) -> Reference {
-    let text = std::fs::read_to_string(qasm_path.with_extension("json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    Reference {
-        n_qubits: v["n_qubits"].as_u64().unwrap() as usize,
-        probabilities: v["probabilities"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect(),
-        counts: v["counts"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, c)| (k.clone(), c.as_u64().unwrap() as usize)).collect())
-            .unwrap_or_default(),
-    }
+    corpus::cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/circuits"), "qasm")
 }
 
 fn simulate(path: &Path, options: &SimOptions) -> (tinylab_quantum::Circuit, Vec<f64>) {
@@ -49,42 +23,13 @@ fn simulate(path: &Path, options: &SimOptions) -> (tinylab_quantum::Circuit, Vec
     (circuit, p)
 }
 
-#[test]
-fn corpus_is_large_enough() {
-    assert!(fixtures().len() >= 30, "only {} fixture circuits", fixtures().len());
-}
-
-#[test]
-fn probabilities_match_qiskit_aer_to_1e_10() {
-    let configs = [
-        ("fused", SimOptions::default()),
-        ("unfused", SimOptions { fusion: FusionConfig::disabled(), ..SimOptions::default() }),
-        (
-            "fused-5q",
-            SimOptions {
-                fusion: FusionConfig { max_dense_qubits: 5, ..FusionConfig::default() },
-                ..SimOptions::default()
-            },
-        ),
-    ];
-    for path in fixtures() {
-        let want = reference(&path);
-        for (label, options) in &configs {
-            let (circuit, got) = simulate(&path, options);
-            assert_eq!(circuit.n_qubits(), want.n_qubits, "{}", path.display());
-            let worst = got.iter().zip(&want.probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            assert!(worst < 1e-10, "{} ({label}): max |p - p_aer| = {worst:e}", path.display());
-        }
-    }
-}
-
 /// Aer's sampled counts (with the file's own measurements and classical registers) fit the
 /// distribution our exact probabilities give to the classical bits: checks how measurements map
 /// qubits to classical bits and registers.
 #[test]
 fn aer_counts_fit_our_measured_distribution() {
     for path in fixtures() {
-        let want = reference(&path);
+        let want = corpus::aer_reference(&path);
         if want.counts.is_empty() {
             continue;
         }

@@ -1,14 +1,12 @@
 //! The density-matrix simulator: pure states agree with the statevector simulator, channels keep
 //! states valid, and the state functions meet their closed forms.
 
-mod common;
-
-use common::{Dice, random_circuit};
 use proptest::prelude::*;
 use tinylab_quantum::density::{Superop, metrics};
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::{Parallelism, SimOptions};
 use tinylab_quantum::{C64, Circuit, DensityMatrix, Matrix, QuantumError, Statevector};
+use tinylab_testkit::{Dice, Mix, random_circuit};
 
 fn c(re: f64, im: f64) -> C64 {
     C64::new(re, im)
@@ -63,7 +61,7 @@ proptest! {
     /// fused or not, sequential or threaded.
     #[test]
     fn pure_evolution_matches_the_statevector(seed in any::<u64>(), n in 1usize..6, depth in 0usize..40) {
-        let circuit = random_circuit(&mut Dice::new(seed), n, depth);
+        let circuit = random_circuit(&mut Dice::new(seed), n, depth, &Mix::all());
         let sv = Statevector::from_circuit(&circuit, &[], &[]).unwrap();
         let expected = outer(&sv);
         let rho = DensityMatrix::from_circuit(&circuit, &[], &[]).unwrap();
@@ -83,7 +81,7 @@ proptest! {
     #[test]
     fn channels_preserve_trace_and_positivity(seed in any::<u64>(), n in 2usize..5, gamma in 0.0f64..1.0, p in 0.0f64..1.0) {
         let mut dice = Dice::new(seed);
-        let circuit = random_circuit(&mut dice, n, 12);
+        let circuit = random_circuit(&mut dice, n, 12, &Mix::all());
         let mut rho = DensityMatrix::from_circuit(&circuit, &[], &[]).unwrap();
         let q = dice.qubits(n, 2);
         rho.apply_kraus(&[q[0]], &amplitude_damping(gamma), Parallelism::Auto).unwrap();
@@ -105,7 +103,7 @@ proptest! {
     fn kraus_application_matches_the_matrix_formula(seed in any::<u64>(), gamma in 0.0f64..1.0) {
         let mut dice = Dice::new(seed);
         let n = 3;
-        let circuit = random_circuit(&mut dice, n, 10);
+        let circuit = random_circuit(&mut dice, n, 10, &Mix::all());
         let mut rho = DensityMatrix::from_circuit(&circuit, &[], &[]).unwrap();
         let q = dice.below(n);
         let before = rho.to_matrix();

@@ -1,12 +1,10 @@
 //! Pauli expectations against an independent dense computation `<ψ|P|ψ>` with `P` built as a
 //! Kronecker product of 2x2 matrices.
 
-mod common;
-
-use common::{Dice, random_circuit};
 use proptest::prelude::*;
 use tinylab_quantum::pauli::{Pauli, PauliString, PauliSum};
 use tinylab_quantum::{C64, Matrix, Statevector};
+use tinylab_testkit::{Dice, Mix, random_circuit};
 
 fn pauli_matrix(p: Pauli) -> Matrix {
     let (o, z, i) = (C64::new(1.0, 0.0), C64::new(0.0, 0.0), C64::new(0.0, 1.0));
@@ -45,7 +43,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
     fn pauli_strings_match_dense_matrices(seed in any::<u64>(), n in 1usize..6, letters in proptest::collection::vec(0usize..4, 6)) {
-        let sv = Statevector::from_circuit(&random_circuit(&mut Dice::new(seed), n, 25), &[], &[]).unwrap();
+        let sv = Statevector::from_circuit(&random_circuit(&mut Dice::new(seed), n, 25, &Mix::all()), &[], &[]).unwrap();
         let label: String = letters[..n].iter().map(|&l| ['I', 'X', 'Y', 'Z'][l]).collect();
         let got = PauliString::from_label(&label).unwrap().expectation(&sv).unwrap();
         let want = dense_expectation(&label, &sv);
@@ -55,7 +53,7 @@ proptest! {
 
 #[test]
 fn pauli_sums_are_weighted_sums() {
-    let sv = Statevector::from_circuit(&random_circuit(&mut Dice::new(5), 3, 30), &[], &[]).unwrap();
+    let sv = Statevector::from_circuit(&random_circuit(&mut Dice::new(5), 3, 30, &Mix::all()), &[], &[]).unwrap();
     let terms = [(0.5, "XYZ"), (-1.25, "IZZ"), (2.0, "YII")];
     let sum = PauliSum::from_labels(&terms).unwrap().expectation(&sv).unwrap();
     let want: f64 = terms.iter().map(|(w, l)| w * dense_expectation(l, &sv)).sum();

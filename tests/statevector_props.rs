@@ -2,11 +2,12 @@
 
 mod common;
 
-use common::{Dice, max_diff, random_circuit};
+use common::max_diff;
 use proptest::prelude::*;
 use tinylab_quantum::fusion::FusionConfig;
 use tinylab_quantum::statevector::{Parallelism, SimOptions};
 use tinylab_quantum::{Angle, BatchedStatevector, C64, Circuit, Statevector};
+use tinylab_testkit::{Dice, Mix, random_circuit};
 
 fn run_with(circuit: &Circuit, options: &SimOptions) -> Statevector {
     let mut sv = Statevector::new(circuit.n_qubits()).unwrap();
@@ -24,7 +25,7 @@ proptest! {
     /// Unitary evolution keeps the squared norm at 1.
     #[test]
     fn random_circuits_preserve_the_norm(seed in any::<u64>(), n in 1usize..8, depth in 0usize..60) {
-        let c = random_circuit(&mut Dice::new(seed), n, depth);
+        let c = random_circuit(&mut Dice::new(seed), n, depth, &Mix::all());
         let sv = Statevector::from_circuit(&c, &[], &[]).unwrap();
         prop_assert!((sv.norm_sqr() - 1.0).abs() < 1e-12, "norm^2 = {}", sv.norm_sqr());
     }
@@ -33,8 +34,8 @@ proptest! {
     #[test]
     fn circuit_then_inverse_returns_the_start(seed in any::<u64>(), n in 1usize..7, depth in 0usize..40) {
         let mut dice = Dice::new(seed);
-        let prep = random_circuit(&mut dice, n, 8);
-        let body = random_circuit(&mut dice, n, depth);
+        let prep = random_circuit(&mut dice, n, 8, &Mix::all());
+        let body = random_circuit(&mut dice, n, depth, &Mix::all());
         let start = Statevector::from_circuit(&prep, &[], &[]).unwrap();
         let mut full = prep.clone();
         full.extend(&body).unwrap().extend(&body.inverse().unwrap()).unwrap();
@@ -45,7 +46,7 @@ proptest! {
     /// Gate fusion changes the number of passes, not the state.
     #[test]
     fn fused_and_unfused_agree(seed in any::<u64>(), n in 1usize..9, depth in 0usize..80, cap in 1usize..6) {
-        let c = random_circuit(&mut Dice::new(seed), n, depth);
+        let c = random_circuit(&mut Dice::new(seed), n, depth, &Mix::all());
         let fused = SimOptions {
             fusion: FusionConfig { max_dense_qubits: cap, max_diagonal_qubits: cap + 3, ..FusionConfig::default() },
             ..SimOptions::default()
@@ -64,7 +65,7 @@ proptest! {
         for q in 0..n {
             c.ry(Angle::input(q), q).unwrap();
         }
-        c.extend(&random_circuit(&mut dice, n, 20)).unwrap();
+        c.extend(&random_circuit(&mut dice, n, 20, &Mix::all())).unwrap();
         for q in 0..n {
             c.rz(theta.scaled(0.5 + q as f64), q).unwrap();
             c.rx(Angle::input(q).scaled(2.0).shifted(0.1), q).unwrap();
@@ -84,7 +85,7 @@ proptest! {
 /// (16 qubits: above the parallel threshold).
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let c = random_circuit(&mut Dice::new(2024), 16, 120);
+    let c = random_circuit(&mut Dice::new(2024), 16, 120, &Mix::all());
     let run_in_pool = |threads: usize, parallelism: Parallelism| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
@@ -126,10 +127,10 @@ proptest! {
     fn fast_dense_kernel_matches_portable(seed in any::<u64>(), n in 6usize..11, k in 1usize..6, n_controls in 0usize..2) {
         use tinylab_quantum::statevector::kernel::{DenseKernel, apply_dense_with};
         let mut dice = Dice::new(seed);
-        let state = Statevector::from_circuit(&random_circuit(&mut dice, n, 30), &[], &[]).unwrap();
+        let state = Statevector::from_circuit(&random_circuit(&mut dice, n, 30, &Mix::all()), &[], &[]).unwrap();
         let qubits = dice.qubits(n, k + n_controls);
         let (targets, controls) = qubits.split_at(k);
-        let block = random_circuit(&mut dice, k, 12);
+        let block = random_circuit(&mut dice, k, 12, &Mix::all());
         let m = tinylab_quantum::statevector::unitary(&block, &[], &[]).unwrap();
         let run = |kernel| {
             let mut amps = state.amplitudes().to_vec();
@@ -147,7 +148,7 @@ proptest! {
     /// user unitaries and multi-controlled gates alike.
     #[test]
     fn qasm_export_import_round_trip(seed in any::<u64>(), n in 1usize..7, depth in 0usize..40) {
-        let c = random_circuit(&mut Dice::new(seed), n, depth);
+        let c = random_circuit(&mut Dice::new(seed), n, depth, &Mix::all());
         let text = tinylab_quantum::qasm::to_qasm(&c).unwrap();
         let back = tinylab_quantum::qasm::parse(&text).unwrap();
         let a = Statevector::from_circuit(&c, &[], &[]).unwrap();

@@ -1,13 +1,12 @@
 //! Gradient methods agree with each other: adjoint = parameter shift = finite differences on random
-//! circuits and observables (parameters shared and scaled, inputs, controlled rotations, phase gates,
-//! multi-controlled gates); batched = one by one; shot-based estimates are unbiased within their
+//! circuits of the one generator (`tinylab_testkit`: every standard gate, user unitaries,
+//! multi-controlled gates; parameters shared and scaled, inputs) and observables; batched = one by one; shot-based estimates are unbiased within their
 //! standard error; a parameter-shift gradient on a subset of the parameters equals the full one there
 //! and costs exactly the evaluations of the selected angles.
 
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tinylab_quantum::circuit::Angle;
-use tinylab_quantum::gate::{Gate, StandardGate};
 use tinylab_quantum::grad::{
     self, BasisEstimator, Estimator, GradientMethod, StatevectorBackend, StatevectorEstimator, Wrt, batch_expectations,
     batch_vjp, parameter_shift_selected,
@@ -15,75 +14,12 @@ use tinylab_quantum::grad::{
 use tinylab_quantum::pauli::PauliSum;
 use tinylab_quantum::statevector::SimOptions;
 use tinylab_quantum::{Circuit, Statevector};
+use tinylab_testkit::{Mix, generate, observable, strategy};
 
-/// One random gate: kind, qubit seeds, angle-source selectors, angle values.
-type GateSpec = (u8, [usize; 3], [u8; 3], [f64; 3]);
-
-/// A random circuit on `n` qubits with `n_params` parameters and `n_inputs` inputs, from a list of
-/// (gate kind, qubit seeds, angle seeds).
-fn build(n: usize, n_params: usize, n_inputs: usize, spec: &[GateSpec]) -> Circuit {
-    let mut c = Circuit::new(n);
-    for k in 0..n_params {
-        c.param(&format!("t{k}")).unwrap();
-    }
-    let angle = |sel: u8, v: f64| -> Angle {
-        match sel % 4 {
-            0 => Angle::Const(v),
-            1 => Angle::Param { index: (v.abs() * 97.0) as usize % n_params, scale: 1.0, offset: 0.0 },
-            2 => Angle::Param { index: (v.abs() * 31.0) as usize % n_params, scale: -0.7, offset: 0.3 },
-            _ => Angle::Input { index: (v.abs() * 13.0) as usize % n_inputs, scale: 1.3, offset: -0.2 },
-        }
-    };
-    for &(kind, qs, sels, vals) in spec {
-        let q0 = qs[0] % n;
-        let q1 = (q0 + 1 + qs[1] % (n - 1)) % n;
-        let a = |i: usize| angle(sels[i], vals[i]);
-        let (gate, qubits, angles): (Gate, Vec<usize>, Vec<Angle>) = match kind % 12 {
-            0 => (StandardGate::Rx.into(), vec![q0], vec![a(0)]),
-            1 => (StandardGate::Ry.into(), vec![q0], vec![a(0)]),
-            2 => (StandardGate::Rz.into(), vec![q0], vec![a(0)]),
-            3 => (StandardGate::U3.into(), vec![q0], vec![a(0), a(1), a(2)]),
-            4 => (StandardGate::Cx.into(), vec![q0, q1], vec![]),
-            5 => (StandardGate::Crx.into(), vec![q0, q1], vec![a(0)]),
-            6 => (StandardGate::Cu3.into(), vec![q0, q1], vec![a(0), a(1), a(2)]),
-            7 => (StandardGate::Cp.into(), vec![q0, q1], vec![a(0)]),
-            8 => (StandardGate::Rzz.into(), vec![q0, q1], vec![a(0)]),
-            9 => (StandardGate::H.into(), vec![q0], vec![]),
-            10 => (StandardGate::Ryy.into(), vec![q0, q1], vec![a(0)]),
-            _ => {
-                // A doubly controlled ry when there are three qubits, else a controlled ry.
-                if n >= 3 {
-                    let q2 = (0..n).find(|q| *q != q0 && *q != q1).unwrap();
-                    (Gate::controlled(StandardGate::Ry.into(), 2).unwrap(), vec![q0, q1, q2], vec![a(0)])
-                } else {
-                    (StandardGate::Cry.into(), vec![q0, q1], vec![a(0)])
-                }
-            }
-        };
-        c.append(gate, &qubits, &angles).unwrap();
-    }
-    c
-}
-
-fn observable(n: usize, terms: &[(f64, [u8; 4])]) -> PauliSum {
-    let labels: Vec<(f64, String)> = terms
-        .iter()
-        .map(|(w, ps)| (*w, (0..n).map(|q| ['I', 'X', 'Y', 'Z'][(ps[q % 4] % 4) as usize]).collect()))
-        .collect();
-    let refs: Vec<(f64, &str)> = labels.iter().map(|(w, l)| (*w, l.as_str())).collect();
-    PauliSum::from_labels(&refs).unwrap()
-}
-
-fn spec_strategy() -> impl Strategy<Value = Vec<GateSpec>> {
-    prop::collection::vec(
-        (
-            any::<u8>(),
-            prop::array::uniform3(0usize..16),
-            prop::array::uniform3(any::<u8>()),
-            prop::array::uniform3(-3.0f64..3.0),
-        ),
-        1..14,
-    )
+/// The generator's mix for gradients: every standard gate, user unitaries, up to two controls, and
+/// angles from 3 parameters (shared, scaled and shifted) and 2 inputs.
+fn mix() -> Mix {
+    Mix { max_controls: 2, ..Mix::all() }.symbolic(3, 2)
 }
 
 /// The exact estimator, counting its calls.
@@ -116,12 +52,12 @@ proptest! {
     #[test]
     fn adjoint_shift_and_finite_differences_agree(
         n in 2usize..5,
-        spec in spec_strategy(),
-        terms in prop::collection::vec((-1.5f64..1.5, prop::array::uniform4(any::<u8>())), 1..4),
+        draws in strategy::draws(1..14),
+        terms in strategy::pauli_terms(1..4),
         params in prop::collection::vec(-3.0f64..3.0, 3),
         inputs in prop::collection::vec(-2.0f64..2.0, 2),
     ) {
-        let c = build(n, 3, 2, &spec);
+        let c = generate::circuit(n, &draws, &mix());
         let obs = observable(n, &terms);
         let x = &inputs[..c.n_inputs()];
         let opts = SimOptions::default();
@@ -139,16 +75,16 @@ proptest! {
 
     #[test]
     fn batched_equals_one_by_one(
-        spec in spec_strategy(),
+        draws in strategy::draws(1..14),
         params in prop::collection::vec(-3.0f64..3.0, 3),
         rows in prop::collection::vec(-2.0f64..2.0, 10),
         cot in prop::collection::vec(-1.0f64..1.0, 10),
     ) {
         let n = 3;
-        let mut c = build(n, 3, 2, &spec);
+        let mut c = generate::circuit(n, &draws, &mix());
         // Make sure both inputs are read.
         c.ry(Angle::input(0), 0).unwrap().rx(Angle::input(1), 1).unwrap();
-        let observables = vec![PauliSum::z(0).unwrap(), observable(n, &[(0.5, [1, 2, 3, 0])])];
+        let observables = vec![PauliSum::z(0).unwrap(), observable(n, &[(0.5, 0b00_11_10_01)])];
         let batch = 5;
         let values = batch_expectations(&c, &params, &rows, &observables, &SimOptions::default()).unwrap();
         let vjp = batch_vjp(&c, &params, &rows, &observables, &cot, Wrt::ALL, &SimOptions::default()).unwrap();
@@ -181,13 +117,13 @@ proptest! {
     /// reported evaluations are the estimator calls made.
     #[test]
     fn selected_gradient_is_the_full_one_restricted(
-        spec in spec_strategy(),
-        terms in prop::collection::vec((-1.5f64..1.5, prop::array::uniform4(any::<u8>())), 1..3),
+        draws in strategy::draws(1..14),
+        terms in strategy::pauli_terms(1..3),
         params in prop::collection::vec(-3.0f64..3.0, 3),
         inputs in prop::collection::vec(-2.0f64..2.0, 2),
         selected in prop::collection::vec(any::<bool>(), 3),
     ) {
-        let c = build(3, 3, 2, &spec);
+        let c = generate::circuit(3, &draws, &mix());
         let obs = observable(3, &terms);
         let x = &inputs[..c.n_inputs()];
         let exact = StatevectorEstimator::default();

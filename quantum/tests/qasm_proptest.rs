@@ -2,9 +2,11 @@
 //! mutated real programs), and random standard-gate circuits survive export and import unchanged.
 
 use proptest::prelude::*;
+use tinylab_quantum::Circuit;
 use tinylab_quantum::circuit::Register;
 use tinylab_quantum::qasm::{self, QasmError};
-use tinylab_quantum::{Angle, Circuit, Gate, StandardGate};
+use tinylab_testkit::dice::distinct;
+use tinylab_testkit::{Mix, generate, strategy};
 
 /// Parses and checks that any error is a one-line message with a position.
 fn parse_quietly(src: &str) {
@@ -169,30 +171,23 @@ fn fixture_sources() -> Vec<String> {
     out
 }
 
+/// Standard-gate circuits of the one generator (angles up to 1e6) on two quantum registers, with
+/// measurements and barriers between the gates (chosen from each gate's draw).
 fn random_circuit() -> impl Strategy<Value = Circuit> {
-    let gate = (0..StandardGate::ALL.len(), prop::collection::vec(-1e6f64..1e6, 4), any::<u64>());
-    prop::collection::vec(gate, 0..40).prop_map(|gates| {
+    strategy::draws(0..40).prop_map(|draws| {
         let mut c = Circuit::with_registers(
             vec![Register { name: "q".into(), size: 4 }, Register { name: "w".into(), size: 2 }],
             vec![Register { name: "c".into(), size: 6 }],
         );
-        for (g, angles, seed) in gates {
-            let g = StandardGate::ALL[g];
-            // `seed` picks distinct qubits.
-            let mut all: Vec<usize> = (0..6).collect();
-            let mut s = seed;
-            for i in 0..g.n_qubits() {
-                let j = i + (s % (6 - i) as u64) as usize;
-                s /= 6;
-                all.swap(i, j);
+        let mix = Mix::standard().scaled(1e6);
+        for draw in &draws {
+            generate::append(&mut c, std::slice::from_ref(draw), &mix);
+            let qubits = distinct(6, 2, draw.matrix);
+            if draw.matrix % 7 == 0 {
+                c.measure(qubits[0], (draw.matrix % 6) as usize).unwrap();
             }
-            let angles: Vec<Angle> = angles[..g.n_params()].iter().map(|&a| Angle::Const(a)).collect();
-            c.append(Gate::Standard(g), &all[..g.n_qubits()], &angles).unwrap();
-            if seed % 7 == 0 {
-                c.measure(all[0], (seed % 6) as usize).unwrap();
-            }
-            if seed % 11 == 0 {
-                c.barrier(&all[..2]).unwrap();
+            if draw.matrix % 11 == 0 {
+                c.barrier(&qubits).unwrap();
             }
         }
         c

@@ -1,5 +1,7 @@
-//! Tests of the transpiler: translation preserves unitaries (every gate kind, symbolic angles, random
-//! circuits), routing preserves states up to the final permutation, and bad input gives typed errors.
+//! Tests of the transpiler: translation preserves unitaries (every gate kind, symbolic angles),
+//! routing preserves states up to the final permutation, and bad input gives typed errors. The
+//! property tests on random circuits of the one generator are `tests/transpile_props.rs` (an
+//! integration test, so that the generator's `tinylab-quantum` is this one).
 
 use super::*;
 use crate::circuit::{Angle, Instruction};
@@ -7,7 +9,6 @@ use crate::gate::{Gate, StandardGate};
 use crate::matrix::{C64, Matrix};
 use crate::ops::u3_matrix;
 use crate::statevector::{Statevector, unitary};
-use proptest::prelude::*;
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// Largest phase-insensitive entry-wise distance accepted between unitaries or states.
@@ -15,42 +16,6 @@ const TOL: f64 = 1e-9;
 
 /// IBM manila: the line 0-1-2-3-4, both directions.
 const MANILA: [(usize, usize); 8] = [(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2), (3, 4), (4, 3)];
-
-/// IBM guadalupe (16-qubit heavy hex), the coupling map of `noise/profiles/guadalupe.json`.
-const GUADALUPE: [(usize, usize); 32] = [
-    (0, 1),
-    (1, 0),
-    (1, 2),
-    (1, 4),
-    (2, 1),
-    (2, 3),
-    (3, 2),
-    (3, 5),
-    (4, 1),
-    (4, 7),
-    (5, 3),
-    (5, 8),
-    (6, 7),
-    (7, 4),
-    (7, 6),
-    (7, 10),
-    (8, 5),
-    (8, 9),
-    (8, 11),
-    (9, 8),
-    (10, 7),
-    (10, 12),
-    (11, 8),
-    (11, 14),
-    (12, 10),
-    (12, 13),
-    (12, 15),
-    (13, 12),
-    (13, 14),
-    (14, 11),
-    (14, 13),
-    (15, 12),
-];
 
 /// A line 0 -> 1 -> ... -> n-1 with one direction only, so that routing must reverse `cx` gates.
 fn directed_line(n: usize) -> Target {
@@ -444,91 +409,6 @@ fn parameterised_circuits_route_with_symbolic_angles() {
     assert_eq!(routed.param_names(), ["theta"]);
     for value in [0.3, -2.1] {
         assert_routed_state(&c, &routed, &layout, &[value], "symbolic");
-    }
-}
-
-/// One random gate: (index into the pool, qubit-order seed, angles).
-type GateSpec = (usize, u64, [f64; 4]);
-
-fn build(n: usize, pool: &[Gate], specs: &[GateSpec]) -> Circuit {
-    let mut c = Circuit::new(n);
-    for q in 0..n {
-        c.ry(0.3 + 0.5 * q as f64, q).unwrap();
-    }
-    for &(g, seed, angles) in specs {
-        let gate = pool[g % pool.len()].clone();
-        if gate.n_qubits() > n {
-            continue;
-        }
-        let qubits = pick_qubits(n, gate.n_qubits(), seed);
-        let angles: Vec<Angle> = angles[..gate.n_params()].iter().map(|&a| Angle::Const(a)).collect();
-        c.append(gate, &qubits, &angles).unwrap();
-    }
-    c
-}
-
-fn all_gates() -> Vec<Gate> {
-    let mut seed = 5u64;
-    let mut pool: Vec<Gate> = StandardGate::ALL.iter().map(|&g| Gate::Standard(g)).collect();
-    pool.push(Gate::unitary(random_unitary(1, &mut seed)).unwrap());
-    pool.push(Gate::unitary(random_unitary(2, &mut seed)).unwrap());
-    pool.push(Gate::controlled(Gate::unitary(random_unitary(1, &mut seed)).unwrap(), 2).unwrap());
-    pool
-}
-
-fn routing_gates() -> Vec<Gate> {
-    use StandardGate as G;
-    [G::H, G::Rx, G::Ry, G::T, G::Cx, G::Cx, G::Cz, G::Swap, G::Rzz, G::Cry, G::Ccx, G::Iswap]
-        .iter()
-        .map(|&g| Gate::Standard(g))
-        .collect()
-}
-
-fn specs(max_len: usize) -> impl Strategy<Value = Vec<GateSpec>> {
-    prop::collection::vec((0usize..1000, any::<u64>(), prop::array::uniform4(-7.0f64..7.0)), 1..max_len)
-}
-
-fn routed_matches(target: &Target, n: usize, layout_seed: u64, specs: &[GateSpec]) {
-    let c = build(n, &routing_gates(), specs);
-    let layout = pick_qubits(target.n_qubits, n, layout_seed);
-    let (routed, final_layout) = transpile(&c, target, &layout).unwrap();
-    check(&routed, target).unwrap();
-    assert_eq!(routed.n_qubits(), target.n_qubits);
-    assert_routed_state(&c, &routed, &final_layout, &[], &format!("layout {layout:?}"));
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
-
-    #[test]
-    fn random_circuits_translate_exactly(n in 1usize..=4, specs in specs(14)) {
-        let c = build(n, &all_gates(), &specs);
-        let out = translate_to_basis(&c).unwrap();
-        assert_basis_only(&out, "random circuit");
-        assert_same_unitary(&c, &out, &[], &[], "random circuit");
-        let merged = merge_single_qubit_runs(&out).unwrap();
-        assert_basis_only(&merged, "merged");
-        assert!(merged.instructions().len() <= out.instructions().len());
-        assert_same_unitary(&c, &merged, &[], &[], "merged");
-    }
-
-    #[test]
-    fn random_circuits_route_on_manila(n in 3usize..=5, layout_seed in any::<u64>(), specs in specs(12)) {
-        routed_matches(&Target::ibm(5, &MANILA).unwrap(), n, layout_seed, &specs);
-    }
-
-    #[test]
-    fn random_circuits_route_on_a_directed_line(n in 3usize..=5, layout_seed in any::<u64>(), specs in specs(12)) {
-        routed_matches(&directed_line(5), n, layout_seed, &specs);
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
-
-    #[test]
-    fn random_circuits_route_on_guadalupe(n in 3usize..=5, layout_seed in any::<u64>(), specs in specs(10)) {
-        routed_matches(&Target::ibm(16, &GUADALUPE).unwrap(), n, layout_seed, &specs);
     }
 }
 
