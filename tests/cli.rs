@@ -126,3 +126,70 @@ fn trajectories_and_transpile_from_the_cli() {
     let bad = tinylab(&["sim", &qasm, "--noise", "atlantis"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("guadalupe"));
 }
+
+/// Runs tinylab with `args` and checks the failure contract: non-zero exit, nothing on stdout, one
+/// line `error: ...` on stderr that contains every one of `needles`.
+fn assert_one_line_failure(args: &[&str], needles: &[&str]) {
+    let out = tinylab(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+    }
+    assert!(out.stdout.is_empty(), "{args:?}");
+}
+
+/// Malformed int8 checkpoints, device profiles and run arguments: one line naming the file and the
+/// fault, exit 1, and no output directory left behind.
+#[test]
+fn malformed_inputs_print_one_line_and_write_nothing() {
+    let dir = std::env::temp_dir().join(format!("tinylab-cli-malformed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("c-out");
+    let out_s = out.to_str().unwrap();
+
+    let garbage = dir.join("garbage.ckpt");
+    std::fs::write(&garbage, b"definitely not a checkpoint").unwrap();
+    assert_one_line_failure(&["export-mcu", garbage.to_str().unwrap(), "--out", out_s], &["garbage.ckpt", "magic"]);
+    let mut truncated = b"TINYLAB\0".to_vec();
+    truncated.extend_from_slice(&1u32.to_le_bytes());
+    truncated.extend_from_slice(&13u16.to_le_bytes());
+    truncated.extend_from_slice(b"int8_model.v2");
+    let truncated_path = dir.join("truncated.ckpt");
+    std::fs::write(&truncated_path, &truncated).unwrap();
+    assert_one_line_failure(
+        &["export-mcu", truncated_path.to_str().unwrap(), "--out", out_s],
+        &["truncated.ckpt", "truncated"],
+    );
+    let mut v9 = truncated.clone();
+    v9[8] = 9;
+    std::fs::write(&truncated_path, &v9).unwrap();
+    assert_one_line_failure(
+        &["export-mcu", truncated_path.to_str().unwrap(), "--out", out_s],
+        &["truncated.ckpt", "version 9"],
+    );
+    assert!(!out.exists(), "a failed export wrote {}", out.display());
+
+    let qasm = fixture("bell.qasm");
+    let profile = dir.join("profile.json");
+    let manila =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("noise/profiles/manila.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&manila).unwrap();
+    v["qubits"][1]["t2"] = serde_json::json!(v["qubits"][1]["t1"].as_f64().unwrap() * 2.5);
+    std::fs::write(&profile, v.to_string()).unwrap();
+    assert_one_line_failure(&["sim", &qasm, "--noise", profile.to_str().unwrap()], &["profile.json", "qubits[1]"]);
+    std::fs::write(&profile, &manila[..manila.len() / 2]).unwrap();
+    assert_one_line_failure(&["sim", &qasm, "--noise", profile.to_str().unwrap()], &["profile.json", "line"]);
+
+    assert_one_line_failure(&["run", "no_such_experiment", "--quick", "--out", out_s], &["no_such_experiment"]);
+    assert!(!out.exists());
+    let precious = dir.join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), "keep me").unwrap();
+    assert_one_line_failure(&["run", "quickstart", "--quick", "--out", precious.to_str().unwrap()], &["precious"]);
+    assert_eq!(std::fs::read_to_string(precious.join("notes.txt")).unwrap(), "keep me");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -71,6 +71,19 @@ pub enum DeviceError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A qubit whose dephasing time exceeds twice its relaxation time, which no qubit can have
+    /// (`1/T2 = 1/(2 T1) + 1/T_phi` with `T_phi > 0`).
+    #[error("device profile `{source_name}`: qubits[{qubit}]: T2 = {t2} exceeds 2 T1 = {}", 2.0 * t1)]
+    T2AboveTwiceT1 {
+        /// The file or built-in name.
+        source_name: String,
+        /// The qubit.
+        qubit: usize,
+        /// Its T1 (seconds).
+        t1: f64,
+        /// Its T2 (seconds).
+        t2: f64,
+    },
     /// A name that is not one of the built-in profiles.
     #[error("no built-in device profile `{name}`; built in: {}", DeviceProfile::builtin_names().join(", "))]
     UnknownDevice {
@@ -78,6 +91,9 @@ pub enum DeviceError {
         name: String,
     },
 }
+
+/// The most qubits a calibrated gate may act on.
+pub const MAX_GATE_QUBITS: usize = 2;
 
 /// Calibration of one qubit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,9 +223,9 @@ impl DeviceProfile {
     }
 
     /// Checks the profile's consistency: one `qubits` entry per qubit; coupling pairs and gate qubits
-    /// within the device, distinct, and every two-qubit gate on a coupling pair; every gate named in
+    /// within the device, distinct, at most [`MAX_GATE_QUBITS`] per gate, and every two-qubit gate on a coupling pair; every gate named in
     /// `basis_gates`; T1, T2, frequency positive and durations non-negative (finite) when present;
-    /// errors in `[0, 1]`. `T2 > 2 T1` is allowed (Aer clamps T2 to `2 T1`).
+    /// errors in `[0, 1]`; `T2 <= 2 T1` where both are given.
     pub fn validate(&self) -> Result<(), DeviceError> {
         self.validate_as(&self.name)
     }
@@ -256,6 +272,11 @@ impl DeviceProfile {
             positive(format!("qubits[{q}].frequency"), p.frequency)?;
             probability(format!("qubits[{q}].readout_error"), p.readout_error)?;
             duration(format!("qubits[{q}].readout_length"), p.readout_length)?;
+            if let (Some(t1), Some(t2)) = (p.t1, p.t2)
+                && t2 > 2.0 * t1
+            {
+                return Err(DeviceError::T2AboveTwiceT1 { source_name: source.to_string(), qubit: q, t1, t2 });
+            }
         }
         for (i, g) in self.gates.iter().enumerate() {
             if !self.basis_gates.contains(&g.gate) {
@@ -263,6 +284,14 @@ impl DeviceProfile {
             }
             if g.qubits.is_empty() {
                 return Err(invalid(format!("gates[{i}].qubits"), "no qubits".into()));
+            }
+            // A noise model builds a 2^k-dimensional channel per gate: a calibration of a gate on
+            // many qubits would allocate without bound, and devices calibrate 1- and 2-qubit gates.
+            if g.qubits.len() > MAX_GATE_QUBITS {
+                return Err(invalid(
+                    format!("gates[{i}].qubits"),
+                    format!("{} qubits; calibrations are of gates on at most {MAX_GATE_QUBITS}", g.qubits.len()),
+                ));
             }
             for (k, &q) in g.qubits.iter().enumerate() {
                 in_range(format!("gates[{i}].qubits[{k}]"), q)?;
@@ -419,5 +448,34 @@ mod tests {
         assert!(e.to_string().contains("not in coupling_map"), "{e}");
         v["gates"][cx]["qubits"] = serde_json::json!([1, 1]);
         assert!(from_value(&v).unwrap_err().to_string().contains("appears twice"));
+    }
+
+    /// Regression: `qubits[0].t2 = 3 * t1` was accepted (and silently clamped to `2 T1` by the noise
+    /// model); no qubit has `T2 > 2 T1`.
+    #[test]
+    fn t2_above_twice_t1_is_refused() {
+        let mut v = manila_json();
+        let t1 = v["qubits"][0]["t1"].as_f64().unwrap();
+        v["qubits"][0]["t2"] = serde_json::json!(3.0 * t1);
+        let e = from_value(&v).unwrap_err();
+        assert!(matches!(e, DeviceError::T2AboveTwiceT1 { qubit: 0, .. }), "{e:?}");
+        assert!(e.to_string().contains("test.json") && e.to_string().contains("exceeds 2 T1"), "{e}");
+        v["qubits"][0]["t2"] = serde_json::json!(2.0 * t1);
+        from_value(&v).unwrap();
+    }
+
+    /// Regression: a calibration of a gate on any number of distinct qubits was accepted, and
+    /// `NoiseModel::from_profile` builds a 2^k-dimensional channel for a gate on k qubits (16 qubits
+    /// of guadalupe: 4^16 Kraus operators of 2^16 x 2^16), an allocation the file size does not bound.
+    #[test]
+    fn gates_on_more_than_two_qubits_are_refused() {
+        let mut v = manila_json();
+        v["gates"][0]["qubits"] = serde_json::json!([0, 1, 2]);
+        let e = from_value(&v).unwrap_err();
+        assert!(
+            matches!(&e, DeviceError::Invalid { field, .. } if field == "gates[0].qubits")
+                && e.to_string().contains("3 qubits"),
+            "{e}"
+        );
     }
 }

@@ -21,9 +21,13 @@ pub struct RunContext {
     pub seed: u64,
     /// A reduced run for tests and CI: seconds, not minutes; the same code paths on less work.
     pub quick: bool,
-    /// The directory that receives every file of the run.
+    /// The directory that receives every file of the run. Under
+    /// [`run_experiment`](super::run_experiment) a temporary sibling of the final directory, renamed
+    /// onto it when the run has finished; keep files that must survive a failed run in
+    /// [`resume_dir`](Self::resume_dir).
     pub out_dir: PathBuf,
     experiment: String,
+    resume_dir: Option<PathBuf>,
     config: BTreeMap<String, Value>,
     plots: Vec<PlotRecord>,
     notes: Vec<String>,
@@ -48,6 +52,7 @@ impl RunContext {
             quick,
             out_dir: out_dir.into(),
             experiment: experiment.into(),
+            resume_dir: None,
             config: BTreeMap::new(),
             plots: Vec::new(),
             notes: Vec::new(),
@@ -57,6 +62,19 @@ impl RunContext {
     /// The name of the experiment being run.
     pub fn experiment(&self) -> &str {
         &self.experiment
+    }
+
+    /// Where to keep files that must survive an interrupted run, such as a training checkpoint to
+    /// resume from (`TrainConfig::checkpoint`): under [`run_experiment`](super::run_experiment),
+    /// `PARENT/.NAME.resume` next to the results, kept when the run fails, removed when it succeeds
+    /// (files in [`out_dir`](Self::out_dir) only appear once the whole run has finished). For a
+    /// context made with [`new`](Self::new), `out_dir` itself. Not created.
+    pub fn resume_dir(&self) -> &Path {
+        self.resume_dir.as_deref().unwrap_or(&self.out_dir)
+    }
+
+    pub(crate) fn set_resume_dir(&mut self, dir: PathBuf) {
+        self.resume_dir = Some(dir);
     }
 
     /// Records one configuration entry (shots, epochs, learning rate, data set, ...) for `config.json`.

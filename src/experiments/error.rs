@@ -34,6 +34,15 @@ pub enum ExperimentError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The output directory cannot receive a run (no final component, or a directory that is not a
+    /// previous run's results and would be deleted by the replacement).
+    #[error("output directory {}: {why}", path.display())]
+    OutDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why it was refused.
+        why: String,
+    },
     /// A value could not be turned into JSON.
     #[error("encoding {} as JSON: {source}", path.display())]
     Json {

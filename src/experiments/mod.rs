@@ -3,7 +3,9 @@
 //! An [`Experiment`] has a name, a one-line description and a [`run`](Experiment::run) that reads the
 //! seed and the `quick` flag from a [`RunContext`], records its configuration, draws charts through
 //! [`RunContext::plot`] and returns [`Metrics`]. [`run_experiment`] finds it in [`registry`], times it and
-//! writes everything into one directory (`results/NAME/` unless told otherwise):
+//! writes everything into one directory (`results/NAME/` unless told otherwise), atomically: the run
+//! writes into `results/.NAME.tmp-PID-K`, renamed onto `results/NAME` only once every file is written,
+//! so an interrupted run never leaves a `results/NAME` that looks complete:
 //!
 //! | file | contents |
 //! |---|---|
@@ -31,6 +33,7 @@ mod distill_lab;
 mod error;
 mod mcu_deploy;
 mod metrics;
+mod output;
 mod prune_lab;
 mod qaoa_maxcut;
 mod qml_digits4;
@@ -48,6 +51,7 @@ pub use context::{PlotRecord, RunContext};
 pub use digits_cnn::DigitsCnn;
 pub use error::ExperimentError;
 pub use metrics::{Metrics, TIMINGS_KEY};
+pub use output::resume_dir;
 pub use quickstart::Quickstart;
 
 use std::path::{Path, PathBuf};
@@ -121,28 +125,53 @@ pub struct RunSummary {
 }
 
 /// Runs the registered experiment `name` with `seed` (reduced work when `quick`) and writes its
-/// results into `out` (default: [`default_out_dir`]), creating the directory.
+/// results into `out` (default: [`default_out_dir`]).
 ///
-/// The run's wall-clock time goes into the `total_seconds` timing. Files of earlier runs in the same
-/// directory are overwritten, never deleted.
+/// The run's wall-clock time goes into the `total_seconds` timing. The run writes into a temporary
+/// sibling directory that replaces `out` only once every file is written (see [`resume_dir`] for
+/// files that must survive an interrupted run): a failed or interrupted run leaves the previous
+/// results, or none, never a half-written directory. An existing `out` that is not a results
+/// directory (no `metrics.json` or `config.json`, and not empty) is refused, not replaced.
 pub fn run_experiment(name: &str, seed: u64, quick: bool, out: Option<&Path>) -> Result<RunSummary, ExperimentError> {
     let experiment = find(name)?;
     let out_dir = out.map_or_else(|| default_out_dir(experiment.name()), Path::to_path_buf);
-    std::fs::create_dir_all(&out_dir).map_err(|source| ExperimentError::Io { path: out_dir.clone(), source })?;
-    let mut ctx = RunContext::new(experiment.name(), seed, quick, &out_dir);
+    run_into(experiment, seed, quick, &out_dir)
+}
 
-    let start = Instant::now();
-    let mut metrics = experiment.run(&mut ctx)?;
-    metrics.insert_timing("total_seconds", start.elapsed().as_secs_f64());
-    if let Some(key) = metrics.reserved_key() {
-        return Err(ExperimentError::ReservedMetric(key.to_string()));
-    }
-
-    let mut files = vec![ctx.write_config()?, ctx.write_metrics(&metrics)?];
-    for plot in ctx.plots() {
-        files.extend([plot.files.png.clone(), plot.files.svg.clone()]);
-    }
-    files.push(ctx.write_report(experiment.description(), &metrics)?);
+/// [`run_experiment`] of an experiment that need not be registered.
+fn run_into(
+    experiment: &dyn Experiment,
+    seed: u64,
+    quick: bool,
+    out_dir: &Path,
+) -> Result<RunSummary, ExperimentError> {
+    let staging = output::Staging::begin(out_dir)?;
+    let mut ctx = RunContext::new(experiment.name(), seed, quick, &staging.tmp);
+    ctx.set_resume_dir(resume_dir(out_dir)?);
+    let written = (|| -> Result<(Vec<PathBuf>, Metrics), ExperimentError> {
+        let start = Instant::now();
+        let mut metrics = experiment.run(&mut ctx)?;
+        metrics.insert_timing("total_seconds", start.elapsed().as_secs_f64());
+        if let Some(key) = metrics.reserved_key() {
+            return Err(ExperimentError::ReservedMetric(key.to_string()));
+        }
+        let mut files = vec![ctx.write_config()?, ctx.write_metrics(&metrics)?];
+        for plot in ctx.plots() {
+            files.extend([plot.files.png.clone(), plot.files.svg.clone()]);
+        }
+        files.push(ctx.write_report(experiment.description(), &metrics)?);
+        Ok((files, metrics))
+    })();
+    let (files, metrics) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            staging.abort();
+            return Err(e);
+        }
+    };
+    let tmp = staging.tmp.clone();
+    let out_dir = staging.commit()?;
+    let files = files.into_iter().map(|f| f.strip_prefix(&tmp).map_or(f.clone(), |rel| out_dir.join(rel))).collect();
     Ok(RunSummary { experiment: experiment.name(), out_dir, files, metrics })
 }
 
@@ -194,6 +223,116 @@ mod tests {
             assert!(!names[..i].contains(name), "`{name}` is registered twice");
         }
         assert!(registry().iter().all(|e| !e.description().is_empty() && !e.description().contains('\n')));
+    }
+
+    /// A test experiment: writes a file and a resume checkpoint, then fails when `fail` is set.
+    struct Probe {
+        fail: bool,
+        tag: &'static str,
+    }
+
+    impl Experiment for Probe {
+        fn name(&self) -> &'static str {
+            "probe"
+        }
+        fn description(&self) -> &'static str {
+            "writes one file, fails on request"
+        }
+        fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
+            ctx.write_json("partial.json", &self.tag)?;
+            std::fs::create_dir_all(ctx.resume_dir()).unwrap();
+            std::fs::write(ctx.resume_dir().join("train.ckpt"), self.tag).unwrap();
+            if self.fail {
+                return Err(ExperimentError::other("interrupted on purpose"));
+            }
+            let mut m = Metrics::new();
+            m.insert("tag", self.tag);
+            Ok(m)
+        }
+    }
+
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tinylab-out-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Names in `dir`, sorted.
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_failed_first_run_leaves_no_results_and_no_temp_dir_but_keeps_its_resume_checkpoint() {
+        let root = scratch("first");
+        let out = root.join("probe");
+        let err = run_into(&Probe { fail: true, tag: "a" }, 1, true, &out).unwrap_err();
+        assert!(err.to_string().contains("interrupted on purpose"), "{err}");
+        assert_eq!(listing(&root), vec![".probe.resume"]);
+        assert_eq!(std::fs::read_to_string(root.join(".probe.resume/train.ckpt")).unwrap(), "a");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_failed_rerun_leaves_the_previous_results_untouched_and_a_success_replaces_them() {
+        let root = scratch("rerun");
+        let out = root.join("probe");
+        let summary = run_into(&Probe { fail: false, tag: "first" }, 1, true, &out).unwrap();
+        assert_eq!(summary.out_dir, out);
+        assert!(summary.files.iter().all(|f| f.starts_with(&out) && f.is_file()), "{:?}", summary.files);
+        assert_eq!(listing(&root), vec!["probe"], "a success removes its resume directory");
+        let metrics = std::fs::read_to_string(out.join("metrics.json")).unwrap();
+        std::fs::write(out.join("extra.txt"), "from the first run").unwrap();
+
+        run_into(&Probe { fail: true, tag: "second" }, 1, true, &out).unwrap_err();
+        assert_eq!(std::fs::read_to_string(out.join("metrics.json")).unwrap(), metrics);
+        assert_eq!(std::fs::read_to_string(out.join("partial.json")).unwrap().trim(), "\"first\"");
+        assert_eq!(listing(&root), vec![".probe.resume", "probe"]);
+
+        run_into(&Probe { fail: false, tag: "third" }, 1, true, &out).unwrap();
+        assert!(std::fs::read_to_string(out.join("metrics.json")).unwrap().contains("third"));
+        assert!(!out.join("extra.txt").exists(), "the old directory is replaced, not merged");
+        assert_eq!(listing(&root), vec!["probe"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn an_output_directory_that_is_not_results_is_refused_not_replaced() {
+        let root = scratch("refuse");
+        let precious = root.join("home");
+        std::fs::create_dir_all(&precious).unwrap();
+        std::fs::write(precious.join("thesis.tex"), "years of work").unwrap();
+        let err = run_into(&Probe { fail: false, tag: "x" }, 1, true, &precious).unwrap_err();
+        assert!(matches!(err, ExperimentError::OutDir { .. }) && err.to_string().contains("home"), "{err}");
+        assert_eq!(listing(&precious), vec!["thesis.tex"]);
+        assert_eq!(listing(&root), vec!["home"]);
+        for bad in [Path::new("."), Path::new("/"), Path::new("a/..")] {
+            let err = run_into(&Probe { fail: false, tag: "x" }, 1, true, bad).unwrap_err();
+            assert!(matches!(err, ExperimentError::OutDir { .. }), "{}: {err}", bad.display());
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn temp_dirs_of_killed_runs_are_removed_by_the_next_run() {
+        let root = scratch("stale");
+        // No process has this id (above every Linux pid_max).
+        let stale = root.join(".probe.tmp-4194305000-0");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("metrics.json"), "{}").unwrap();
+        let other = root.join(".other.tmp-4194305000-0");
+        std::fs::create_dir_all(&other).unwrap();
+        run_into(&Probe { fail: false, tag: "x" }, 1, true, &root.join("probe")).unwrap();
+        let mut want = vec![".other.tmp-4194305000-0", "probe"];
+        if !Path::new("/proc/self").exists() {
+            want.insert(1, ".probe.tmp-4194305000-0");
+        }
+        assert_eq!(listing(&root), want);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -19,12 +19,26 @@ pub struct IdxArray {
     pub data: Vec<f32>,
 }
 
+/// The most bytes a gzip-compressed IDX file may expand to (MNIST's largest file is 47 MB): a small
+/// file that inflates without bound (a "zip bomb") is an error, not an exhausted memory.
+pub const MAX_INFLATED_BYTES: u64 = 1 << 30;
+
 /// Reads an IDX file, decompressing it first when it starts with the gzip magic.
 pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
+    read_idx_limited(path, MAX_INFLATED_BYTES)
+}
+
+fn read_idx_limited(path: &Path, limit: u64) -> Result<IdxArray, DataError> {
     let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| format_err(path, format!("gzip: {e}")))?;
+        GzDecoder::new(raw.as_slice())
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| format_err(path, format!("gzip: {e}")))?;
+        if out.len() as u64 > limit {
+            return Err(format_err(path, format!("gzip expands beyond {limit} bytes")));
+        }
         out
     } else {
         raw
@@ -85,9 +99,17 @@ pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<Ima
     if lab.dims.len() != 1 || lab.dims[0] != img.dims[0] {
         return Err(format_err(labels, format!("labels {:?} do not match {} images", lab.dims, img.dims[0])));
     }
+    // `l as usize` would read -1 (signed types) and NaN (float types) as class 0 and 2.5 as 2.
+    if let Some((i, &l)) = lab.data.iter().enumerate().find(|&(_, &l)| !(l >= 0.0 && l.fract() == 0.0)) {
+        return Err(format_err(labels, format!("label {l} of sample {i} is not a class index (an integer >= 0)")));
+    }
     let labels_usize: Vec<usize> = lab.data.iter().map(|&l| l as usize).collect();
     if let Some((i, &l)) = labels_usize.iter().enumerate().find(|&(_, &l)| l >= classes) {
         return Err(format_err(labels, format!("label {l} of sample {i} is not below {classes}")));
+    }
+    // Pixels are unsigned bytes; other type codes could hold NaN or values outside [0, 255].
+    if let Some((i, &v)) = img.data.iter().enumerate().find(|&(_, &v)| !(0.0..=255.0).contains(&v)) {
+        return Err(format_err(images, format!("pixel {i} = {v} is not an unsigned byte value in [0, 255]")));
     }
     let (n, h, w) = (img.dims[0], img.dims[1], img.dims[2]);
     let pixels = img.data.into_iter().map(|v| v / 255.0).collect();
@@ -144,6 +166,44 @@ mod tests {
         assert_eq!(d.images[[0, 0, 1, 0]], 0.2);
         std::fs::write(&lp, idx_bytes(0x08, &[2], &[3, 11])).unwrap();
         assert!(load_idx_pair(&ip, &lp, 10).unwrap_err().to_string().contains("label 11"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Regression: a gzip file inflated without a bound (2 KB of gzip can hold 2 MB of zeros).
+    #[test]
+    fn gzip_that_expands_too_far_is_refused() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("tinylab-idx-bomb-{}.idx.gz", std::process::id()));
+        let body = vec![0u8; 1 << 20];
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&idx_bytes(0x08, &[1 << 20], &body)).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let e = read_idx_limited(&path, 1 << 16).unwrap_err().to_string();
+        assert!(e.contains("expands beyond 65536") && e.contains("bomb"), "{e}");
+        assert_eq!(read_idx(&path).unwrap().data.len(), 1 << 20);
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// Regression: labels stored as signed bytes (`0x09`, `[0xff]` = -1) or floats (`0x0D`, NaN or
+    /// 2.5) were cast with `as usize` and read as classes 0 and 2; pixels stored as f32 could be NaN.
+    #[test]
+    fn labels_that_are_not_class_indices_and_pixels_that_are_not_bytes_are_refused() {
+        let dir = std::env::temp_dir().join(format!("tinylab-idx-labels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ip, lp) = (dir.join("img.idx"), dir.join("lab.idx"));
+        std::fs::write(&ip, idx_bytes(0x08, &[1, 1, 1], &[7])).unwrap();
+        for (code, body) in
+            [(0x09, vec![0xff]), (0x0D, f32::NAN.to_be_bytes().to_vec()), (0x0D, 2.5f32.to_be_bytes().to_vec())]
+        {
+            std::fs::write(&lp, idx_bytes(code, &[1], &body)).unwrap();
+            let e = load_idx_pair(&ip, &lp, 10).unwrap_err().to_string();
+            assert!(e.contains("lab.idx") && e.contains("not a class index"), "{e}");
+        }
+        std::fs::write(&lp, idx_bytes(0x08, &[1], &[3])).unwrap();
+        std::fs::write(&ip, idx_bytes(0x0D, &[1, 1, 1], &f32::NAN.to_be_bytes())).unwrap();
+        let e = load_idx_pair(&ip, &lp, 10).unwrap_err().to_string();
+        assert!(e.contains("img.idx") && e.contains("pixel 0"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

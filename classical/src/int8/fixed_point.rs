@@ -33,6 +33,12 @@ pub struct QuantizedMultiplier {
 }
 
 impl QuantizedMultiplier {
+    /// True when the kernels can apply it: a non-negative mantissa and a shift in `[-31, 30]` (outside
+    /// that the shifts of [`multiply_by_quantized_multiplier`] overflow).
+    pub fn in_range(self) -> bool {
+        self.multiplier >= 0 && (-31..=30).contains(&self.shift)
+    }
+
     /// The real number this multiplier stands for (exact in f64).
     pub fn to_f64(self) -> f64 {
         self.multiplier as f64 * 2f64.powi(self.shift - 31)
@@ -170,7 +176,7 @@ impl Requant {
                 ),
             ));
         }
-        if let Some(m) = multipliers.iter().find(|m| m.multiplier < 0 || m.shift > 30 || m.shift < -31) {
+        if let Some(m) = multipliers.iter().find(|m| !m.in_range()) {
             return Err(arg_err("Requant::new", format!("multiplier {m:?} out of range")));
         }
         Ok(Self { multipliers, output_zero_point, act_min, act_max, policy })

@@ -165,6 +165,88 @@ pub(crate) fn scale_zp(p: &QuantParams) -> (f32, i32) {
     (p.scale[0], p.zero_point[0])
 }
 
+/// The most elements one sample's activation may have in a model built by
+/// [`Int8Model::from_parts`] (or loaded): global average pooling sums a whole plane in i32, and
+/// `128 * 2^24` still fits; it also bounds what a corrupt file's shapes can make the engine allocate.
+pub const MAX_ACTIVATION_ELEMENTS: usize = 1 << 24;
+
+/// The largest pooling window side: average pooling sums `k * k` values in i32.
+pub const MAX_POOL_KERNEL: usize = 2048;
+
+/// Checks per-tensor int8 parameters: one finite positive scale, one zero point in `[-128, 127]`.
+fn check_activation_params(what: &str, p: &QuantParams) -> Result<()> {
+    let ok = p.scale.len() == 1
+        && p.zero_point.len() == 1
+        && p.qmin == -128
+        && p.qmax == 127
+        && p.scale[0].is_finite()
+        && p.scale[0] > 0.0
+        && (-128..=127).contains(&p.zero_point[0]);
+    if !ok {
+        return Err(arg_err(
+            "Int8Model",
+            format!(
+                "{what}: quantization must be per tensor on [-128, 127] with a positive scale and an i8 zero point, got scales {:?}, zero points {:?}, range [{}, {}]",
+                p.scale, p.zero_point, p.qmin, p.qmax
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the parameters of a layer that its constructor does not (layers read from a file are
+/// built field by field): clamp ranges in i8, multipliers the kernels can apply, pooling windows.
+fn check_layer(layer: &Int8Layer) -> std::result::Result<(), String> {
+    let i8r = -128..=127;
+    let clamp_ok = |lo: i32, hi: i32| i8r.contains(&lo) && i8r.contains(&hi) && lo <= hi;
+    match layer {
+        Int8Layer::Clamp { min, max } if !clamp_ok(*min, *max) => {
+            Err(format!("clamp range [{min}, {max}] is not an i8 range"))
+        }
+        Int8Layer::Add(a) => {
+            if !clamp_ok(a.act_min, a.act_max) {
+                return Err(format!("clamp range [{}, {}] is not an i8 range", a.act_min, a.act_max));
+            }
+            if !a.input_zero_points.iter().chain([&a.output_zero_point]).all(|zp| i8r.contains(zp)) {
+                return Err(format!(
+                    "zero points {:?} and {} are not all i8",
+                    a.input_zero_points, a.output_zero_point
+                ));
+            }
+            match a.input_multipliers.iter().chain([&a.output_multiplier]).find(|m| !m.in_range()) {
+                Some(m) => Err(format!("multiplier {m:?} out of range")),
+                None => Ok(()),
+            }
+        }
+        Int8Layer::Concat(c) => {
+            if c.inputs.len() < 2 {
+                return Err(format!("a concatenation of {} inputs", c.inputs.len()));
+            }
+            if !i8r.contains(&c.output_zero_point) {
+                return Err(format!("output zero point {} is not an i8", c.output_zero_point));
+            }
+            for (i, input) in c.inputs.iter().enumerate() {
+                if !i8r.contains(&input.zero_point) || input.multiplier.is_some_and(|m| !m.in_range()) {
+                    return Err(format!(
+                        "input {i}: zero point {} or multiplier {:?} out of range",
+                        input.zero_point, input.multiplier
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Int8Layer::MaxPool(s) | Int8Layer::AvgPool(s)
+            if s.kernel == 0 || s.kernel > MAX_POOL_KERNEL || s.stride == 0 || s.padding * 2 > s.kernel =>
+        {
+            Err(format!(
+                "pooling window {} (stride {}, padding {}): needs a kernel in 1..={MAX_POOL_KERNEL}, a positive stride and padding at most half the kernel",
+                s.kernel, s.stride, s.padding
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Per layer, how many later layers read its output (the model output counts as one reader).
 fn readers(nodes: &[Int8Node]) -> Vec<usize> {
     let mut count = vec![0; nodes.len()];
@@ -191,10 +273,18 @@ impl Int8Model {
         nodes: Vec<Int8Node>,
         policy: RoundingPolicy,
     ) -> Result<Self> {
-        if input.channels() != 1 || input.qmin != -128 || input.qmax != 127 {
-            return Err(arg_err("Int8Model", "input parameters must be per tensor on [-128, 127]"));
+        check_activation_params("input", &input)?;
+        let elements = input_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if input_shape.contains(&0) || elements.is_none_or(|e| e > MAX_ACTIVATION_ELEMENTS) {
+            return Err(arg_err(
+                "Int8Model",
+                format!("input shape {input_shape:?}: needs 1..={MAX_ACTIVATION_ELEMENTS} elements per sample"),
+            ));
         }
         for (i, n) in nodes.iter().enumerate() {
+            check_layer(&n.layer)
+                .map_err(|why| arg_err("Int8Model", format!("layer {i} `{}` ({}): {why}", n.path, n.layer.name())))?;
+            check_activation_params(&format!("layer {i} `{}` output", n.path), &n.output)?;
             let arity = match n.layer {
                 Int8Layer::Add(_) => Some(2),
                 Int8Layer::Concat(ref c) => Some(c.inputs.len()),
@@ -212,7 +302,10 @@ impl Int8Model {
                 ));
             }
         }
-        Ok(Self { input, input_shape, nodes, policy })
+        let model = Self { input, input_shape, nodes, policy };
+        // Every activation's shape follows from the layers, within MAX_ACTIVATION_ELEMENTS.
+        model.shapes()?;
+        Ok(model)
     }
 
     /// Quantization of the input.
@@ -338,7 +431,22 @@ impl Int8Model {
                     Source::Node(j) => out[*j],
                 })
                 .collect();
-            out.push(output_shape(node, &args)?);
+            let (d, flat) = output_shape(node, &args)?;
+            let elements = [d.c, d.h, d.w].iter().try_fold(1usize, |a, &x| a.checked_mul(x));
+            if elements.is_none_or(|e| e > MAX_ACTIVATION_ELEMENTS) {
+                return Err(arg_err(
+                    "Int8Model",
+                    format!(
+                        "`{}` ({}) makes a ({}, {}, {}) activation, over {MAX_ACTIVATION_ELEMENTS} elements per sample",
+                        node.path,
+                        node.layer.name(),
+                        d.c,
+                        d.h,
+                        d.w
+                    ),
+                ));
+            }
+            out.push((d, flat));
         }
         Ok((input, out))
     }

@@ -138,15 +138,15 @@ impl Int8Model {
             }
             Err(e) => return Err(e.into()),
         };
+        let in_file = |e| arg_err("Int8Model::load", format!("{}: {e}", path.display()));
         let nodes = saved
             .nodes
             .into_iter()
             .map(|n| {
-                let layer =
-                    load_layer(n.layer).map_err(|e| arg_err("Int8Model::load", format!("layer `{}`: {e}", n.path)))?;
+                let layer = load_layer(n.layer).map_err(|e| in_file(arg_err("layer", format!("`{}`: {e}", n.path))))?;
                 Ok(Int8Node { path: n.path, inputs: n.inputs, layer, output: n.output, act: n.act })
             })
             .collect::<Result<_>>()?;
-        Int8Model::from_parts(saved.input, saved.input_shape, nodes, saved.policy)
+        Int8Model::from_parts(saved.input, saved.input_shape, nodes, saved.policy).map_err(in_file)
     }
 }

@@ -112,7 +112,7 @@ impl QuantizedWeights {
         let o = self.channels();
         if self.scales.len() != o
             || self.zero_points.len() != o
-            || self.values.len() != self.shape.iter().product::<usize>()
+            || Some(self.values.len()) != self.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
         {
             return Err(shape_err(
                 op,

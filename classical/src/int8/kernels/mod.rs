@@ -95,11 +95,16 @@ pub fn out_size(op: &'static str, size: usize, k: usize, stride: usize, pad: usi
     if k == 0 || stride == 0 || dil == 0 {
         return Err(arg_err(op, format!("kernel {k}, stride {stride} and dilation {dil} must be positive")));
     }
-    let span = dil * (k - 1) + 1;
-    if size + 2 * pad < span {
+    // Checked: the sizes may come from a file.
+    let span = dil.checked_mul(k - 1).and_then(|s| s.checked_add(1));
+    let padded = pad.checked_mul(2).and_then(|p| p.checked_add(size));
+    let (Some(span), Some(padded)) = (span, padded) else {
+        return Err(arg_err(op, format!("kernel {k}, dilation {dil}, padding {pad}: the window size overflows")));
+    };
+    if padded < span {
         return Err(arg_err(op, format!("window span {span} exceeds the padded input {size} + 2*{pad}")));
     }
-    Ok((size + 2 * pad - span) / stride + 1)
+    Ok((padded - span) / stride + 1)
 }
 
 /// Output `(oh, ow)` of a convolution with kernel `(kh, kw)`.
