@@ -35,7 +35,14 @@ fn number(metrics: &serde_json::Value, path: &str) -> f64 {
 /// Each experiment's headline claim on its quick form (seed 3).
 fn assert_headline(name: &str, m: &serde_json::Value) {
     match name {
-        "digits_cnn" => assert!(number(m, "test_accuracy") >= 0.97, "{name}: {}", m["test_accuracy"]),
+        "digits_cnn" => {
+            assert!(number(m, "test_accuracy") >= 0.97, "{name}: {}", m["test_accuracy"]);
+            // Three trials, the first being the run above, all of them learning.
+            let trials = at(m, "trials.test_accuracy.values").as_array().expect("trial accuracies");
+            assert_eq!(trials.len(), 3, "{name}: {trials:?}");
+            assert_eq!(trials[0].as_f64(), Some(number(m, "test_accuracy")), "{name}: trial 0 is the run");
+            assert!(number(m, "trials.test_accuracy.min") >= 0.9, "{name}: {}", m["trials"]);
+        }
         "prune_lab" => {
             // The 5x fewer non-zero weights (80% sparse) model, fine-tuned, within a point of dense.
             let (dense, pruned) =
@@ -44,6 +51,9 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
         }
         "mcu_deploy" => {
             for model in ["digits_cnn", "mbv2_w035"] {
+                let trials = at(m, &format!("{model}.trials.int8_engine_accuracy.values")).as_array().expect("trials");
+                assert_eq!(trials.len(), 3, "{name}: {model} {trials:?}");
+                assert_eq!(trials[0].as_f64(), Some(number(m, &format!("{model}.int8_engine_accuracy"))));
                 for plan in at(m, &format!("{model}.plans")).as_array().expect("plans") {
                     for target in ["host", "cortex_m4"] {
                         let mismatches = &plan[target]["mismatching_outputs"];
@@ -75,13 +85,128 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
     }
 }
 
+/// The pinned quick-form metrics (seed 3) of every experiment and the machine they were made on.
+const PINNED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/experiments/quick_seed3.json");
+
+/// Set to rewrite [`PINNED`] from this run (on purpose, after a change that moves the numbers).
+const UPDATE_ENV: &str = "TINYLAB_UPDATE_FIXTURES";
+
+/// What decides the bits of the float results besides the code: the CPU model, the SIMD paths the
+/// kernels pick at run time (the `gemm` crate and the statevector kernels use FMA when present) and
+/// the cache sizes (the `gemm` crate blocks the summation over `k` by them). Results are
+/// bit-identical across thread counts on any machine, and across machines with the same signature.
+fn machine_signature() -> serde_json::Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown", str::trim)
+        .to_string();
+    let caches: Vec<String> = (0..4)
+        .filter_map(|i| std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size")).ok())
+        .map(|s| s.trim().to_string())
+        .collect();
+    #[cfg(target_arch = "x86_64")]
+    let features: Vec<&str> = [
+        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+        ("fma", std::arch::is_x86_feature_detected!("fma")),
+        ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    #[cfg(not(target_arch = "x86_64"))]
+    let features: Vec<&str> = Vec::new();
+    serde_json::json!({"arch": std::env::consts::ARCH, "cpu": model, "features": features, "caches": caches})
+}
+
+/// Where `a` and `b` differ: the first path whose value differs, with a relative numeric tolerance
+/// (`None` for equality up to JSON's float parsing).
+fn first_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    tolerance: Option<f64>,
+    path: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(u), Some(v)) => first_difference(u, v, tolerance, &format!("{path}.{k}")),
+                _ => Some(format!("{path}.{k}: present on one side only")),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (u, v))| first_difference(u, v, tolerance, &format!("{path}[{i}]"))),
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let off = (x - y).abs();
+            let moved = match tolerance {
+                Some(t) => off > t * x.abs().max(y.abs()).max(1.0),
+                // serde_json's default float parser can be one unit in the last place off, so a
+                // number read back from the fixture may differ by an ulp from the same bits read from
+                // metrics.json: allow 4 ulps, nothing more.
+                None => off > 4.0 * f64::EPSILON * x.abs().max(y.abs()),
+            };
+            (moved || off.is_nan() && x.to_bits() != y.to_bits()).then(|| format!("{path}: {x} vs pinned {y}"))
+        }
+        _ => (a != b).then(|| format!("{path}: {a} vs pinned {b}")),
+    }
+}
+
+/// Compares this run's quick-form metrics with the pinned ones: bit for bit on a machine with the
+/// fixture's signature, else to a loose tolerance (training amplifies rounding differences). With
+/// [`UPDATE_ENV`] set it writes the fixture instead.
+fn check_pinned(all: &serde_json::Map<String, serde_json::Value>) {
+    let here = machine_signature();
+    if std::env::var_os(UPDATE_ENV).is_some() {
+        let fixture = serde_json::json!({"machine": here, "seed": 3, "metrics": all});
+        std::fs::create_dir_all(Path::new(PINNED).parent().unwrap()).unwrap();
+        std::fs::write(PINNED, serde_json::to_string_pretty(&fixture).unwrap() + "\n").unwrap();
+        eprintln!("wrote {PINNED}");
+        return;
+    }
+    let text =
+        std::fs::read_to_string(PINNED).unwrap_or_else(|e| panic!("{PINNED}: {e} (set {UPDATE_ENV}=1 to make it)"));
+    let pinned: serde_json::Value = serde_json::from_str(&text).expect("pinned metrics are JSON");
+    let same_machine = pinned["machine"] == here;
+    let tolerance = if same_machine { None } else { Some(0.05) };
+    eprintln!(
+        "pinned metrics: comparing {} (this machine {here}, fixture made on {})",
+        if same_machine { "bit for bit" } else { "to 5% (another machine signature)" },
+        pinned["machine"]
+    );
+    let arm = tinylab_mcu_export::toolchain::available(tinylab_mcu_export::target::Target::CortexM4);
+    for (name, metrics) in all {
+        if name == "mcu_deploy" && !arm {
+            // Its Cortex-M4 figures exist only with the ARM toolchain (CI requires it).
+            eprintln!("pinned metrics: mcu_deploy not compared (no ARM toolchain and qemu here)");
+            continue;
+        }
+        let expected = &pinned["metrics"][name];
+        assert!(!expected.is_null(), "{name} has no pinned metrics: set {UPDATE_ENV}=1 and commit {PINNED}");
+        if let Some(diff) = first_difference(metrics, expected, tolerance, name) {
+            panic!(
+                "{diff}: the quick-form metrics moved; if on purpose, rerun with {UPDATE_ENV}=1 and commit {PINNED}"
+            );
+        }
+    }
+}
+
 fn scratch(name: &str, tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tinylab-exp-{}-{name}-{tag}", std::process::id()))
 }
 
-/// Each experiment writes config, metrics, report and PNG+SVG plots, and reruns reproduce its metrics.
+/// Each experiment writes config, metrics, report and PNG+SVG plots, reruns reproduce its metrics,
+/// and the metrics are the pinned ones.
 #[test]
 fn every_experiment_is_reproducible_and_writes_its_files() {
+    let mut all = serde_json::Map::new();
     for experiment in registry() {
         let name = experiment.name();
         let (a, b) = (scratch(name, "a"), scratch(name, "b"));
@@ -109,7 +234,9 @@ fn every_experiment_is_reproducible_and_writes_its_files() {
         }
         std::fs::remove_dir_all(&a).ok();
         std::fs::remove_dir_all(&b).ok();
+        all.insert(name.to_string(), first);
     }
+    check_pinned(&all);
 }
 
 /// The digits CNN reaches the accuracy the issue asks for even in its quick form (3 epochs).
