@@ -186,14 +186,14 @@ struct Trained {
 }
 
 /// Trains `d`'s model from `seed`, converts it (min-max calibration on the first training images)
-/// and runs the int8 engine over the test images.
-fn train_and_convert(d: &Deployment, seed: u64) -> Result<Trained, ExperimentError> {
+/// and runs the int8 engine over the test images `test_x` (`d`'s, made once for all trials).
+fn train_and_convert(d: &Deployment, test_x: &Tensor, seed: u64) -> Result<Trained, ExperimentError> {
     let mut model = (d.make_model)(seed)?;
     let history = d.recipe.train(&mut model, &d.split, seed)?;
     let float_accuracy = history.last().map_or(0.0, |h| h.val_accuracy as f64);
     let calib: Vec<usize> = (0..CALIBRATION_IMAGES.min(d.split.train.len())).collect();
     let int8 = convert(&mut model, &gather_batch(&d.split.train.images, &calib), &ConvertOptions::default())?;
-    let engine_predictions = int8.predict(&d.split.test.images.clone().into_dyn())?;
+    let engine_predictions = int8.predict(test_x)?;
     Ok(Trained { float_accuracy, int8, engine_predictions })
 }
 
@@ -206,8 +206,11 @@ fn deploy(
     arm: bool,
 ) -> Result<(Value, Vec<(String, Value)>, Vec<Series>), ExperimentError> {
     let labels = &d.split.test.labels;
-    let trials: Vec<Trained> =
-        trial_seeds(ctx.seed, TRIALS).into_iter().map(|s| train_and_convert(d, s)).collect::<Result<_, _>>()?;
+    let test_x = d.split.test.images.clone().into_dyn();
+    let trials: Vec<Trained> = trial_seeds(ctx.seed, TRIALS)
+        .into_iter()
+        .map(|s| train_and_convert(d, &test_x, s))
+        .collect::<Result<_, _>>()?;
     let accuracy = |p: &[usize], labels: &[usize]| {
         p.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
     };
