@@ -2,7 +2,8 @@
 //! convolution 64->128 on 16x16 (batch 4 each), and a 1024x1024 fully connected layer on a batch of
 //! 64. The int8 side is the engine's kernels (im2row + the fused i8 GEMM, or the GEMM straight on the
 //! NHWC input for the 1x1 convolution and the fully connected layer; requantized i8 outputs); the f32 side is `ops::conv2d` (im2col + the gemm crate) and `ops::gemm_into`.
-//! Throughput is reported as multiply-adds x 2 per second.
+//! Throughput is reported as multiply-adds x 2 per second. `int8` is the backend detected on this CPU;
+//! `int8_Portable` (and the other available backends) run the same layers on the other kernels.
 //!
 //! `cargo bench --bench int8 -- --warm-up-time 1 --measurement-time 3`
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use tinylab as _;
 use tinylab_classical::Var;
 use tinylab_classical::int8::fixed_point::{Requant, RoundingPolicy, quantize_multiplier};
+use tinylab_classical::int8::gemm::Backend;
 use tinylab_classical::int8::kernels::conv::QConv2d;
 use tinylab_classical::int8::kernels::fully_connected::QLinear;
 use tinylab_classical::int8::kernels::{ConvKernel, Dims};
@@ -23,12 +25,23 @@ fn bytes(n: usize, seed: u64) -> Vec<i8> {
     (0..n).map(|_| (tensor::uniform(&mut r) * 255.0 - 127.0) as i8).collect()
 }
 
+/// The backends this CPU runs other than the detected one (`int8` is the detected one), so that each
+/// kernel's speed-up over the portable loop is measured in the same run.
+fn other_backends() -> Vec<Backend> {
+    [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni]
+        .into_iter()
+        .filter(|b| b.available() && *b != Backend::detect())
+        .collect()
+}
+
 fn requant(channels: usize, k: usize) -> Requant {
     let m = quantize_multiplier(1.0 / (64.0 * (k as f64).sqrt()), RoundingPolicy::DoubleRounding).expect("valid");
     Requant::new(vec![m; channels], -3, -128, 127, RoundingPolicy::DoubleRounding).expect("valid")
 }
 
 fn conv(c: &mut Criterion) {
+    // benches/side_by_side_int8.sh reads this line from stderr.
+    eprintln!("tinylab int8 backend: {:?} (detected; also measured: {:?})", Backend::detect(), other_backends());
     let mut group = c.benchmark_group("int8_vs_f32_conv");
     group.sample_size(20).measurement_time(Duration::from_secs(3));
     // (name, batch, cin, cout, k, side, padding)
@@ -57,6 +70,11 @@ fn conv(c: &mut Criterion) {
         let xq = bytes(n * cin * side * side, 3);
         let d = Dims::new(n, cin, side, side);
         group.bench_function(BenchmarkId::new("int8", name), |bench| bench.iter(|| q.forward(&xq, d).expect("conv")));
+        for backend in other_backends() {
+            group.bench_function(BenchmarkId::new(format!("int8_{backend:?}"), name), |bench| {
+                bench.iter(|| q.forward_with(backend, &xq, d).expect("conv"))
+            });
+        }
     }
     group.finish();
 }
@@ -81,6 +99,11 @@ fn fully_connected(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("int8", "1024x1024_b64"), |bench| {
         bench.iter(|| q.forward(&xq, n).expect("fc"))
     });
+    for backend in other_backends() {
+        group.bench_function(BenchmarkId::new(format!("int8_{backend:?}"), "1024x1024_b64"), |bench| {
+            bench.iter(|| q.forward_with(backend, &xq, n).expect("fc"))
+        });
+    }
     group.finish();
 }
 

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use tinylab_classical::int8::fixed_point::{Requant, RoundingPolicy, quantize_multiplier};
-use tinylab_classical::int8::gemm::Backend;
+use tinylab_classical::int8::gemm::{Backend, Epilogue, PackedWeights, correction, gemm_requant_i8};
 use tinylab_classical::int8::kernels::ConvKernel;
 use tinylab_classical::int8::kernels::add::QAdd;
 use tinylab_classical::int8::kernels::conv::QConv2d;
@@ -141,6 +141,36 @@ proptest! {
         let fc = QLinear::from_parts(weight, o, k, bias, zp, rq).unwrap();
         for b in backends() {
             prop_assert_eq!(&fc.forward_with(b, &x, n).unwrap(), &want, "backend {:?}", b);
+        }
+    }
+
+    /// The GEMM itself, every backend against the portable loop byte for byte: random rows, `k` (not a
+    /// multiple of 4), channel counts across panel and half-panel edges, an output column offset inside
+    /// a wider output, and extreme operands (u8 255 against weight -128 everywhere: the largest products,
+    /// where a saturating i16 pair sum would differ).
+    #[test]
+    fn gemm_backends_equal_portable(rows in 1usize..30, k in 1usize..300, o in 1usize..100, channel0 in 0usize..5,
+                                    extreme in any::<bool>(), seed in any::<u64>(), single in any::<bool>()) {
+        let mut r = rng(seed);
+        let (x, weight) = if extreme {
+            (vec![127i8; rows * k], vec![-128i8; o * k])
+        } else {
+            (bytes(&mut r, rows * k, -128), bytes(&mut r, o * k, -128))
+        };
+        let bias: Vec<i32> = (0..o).map(|_| int(&mut r, -20000, 20000)).collect();
+        let zp = int(&mut r, -128, 127);
+        let rq = requant(&mut r, channel0 + o, single);
+        let packed = PackedWeights::new(&weight, o, k).unwrap();
+        let ep = Epilogue::new(&packed, &correction(&packed, &bias, zp), &rq, channel0).unwrap();
+        let ldc = channel0 + o + 3;
+        let run = |b: Backend| {
+            let mut out = vec![0i8; rows * ldc];
+            gemm_requant_i8(b, &x, k, rows, &packed, &ep, &mut out, ldc).unwrap();
+            out
+        };
+        let want = run(Backend::Portable);
+        for b in backends() {
+            prop_assert_eq!(&run(b), &want, "backend {:?}", b);
         }
     }
 

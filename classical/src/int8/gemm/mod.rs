@@ -10,13 +10,19 @@
 //! The weights are packed once into panels of [`NR`] output channels, `[k / 4][NR][4]` bytes, so the
 //! micro-kernel loads 4 consecutive `k` of 16 channels per 512-bit register and broadcasts 4 bytes of
 //! each of [`MR`] activation rows. Three backends compute the same wrapping i32 sums (integer addition
-//! is associative, so the order cannot change a result): AVX-512 VNNI intrinsics, the portable loop
-//! compiled for AVX2, and the portable loop for the baseline target; [`Backend::detect`] picks the best
-//! at run time.
+//! is associative, so the order cannot change a result): AVX-512 VNNI intrinsics ([`vnni`]), AVX2
+//! intrinsics on i16 pairs ([`avx2`], which widens the panels once into a layout of its own), and the
+//! portable loop for the baseline target; [`Backend::detect`] picks the best at run time.
 
 use super::fixed_point::{QuantizedMultiplier, Requant, RoundingPolicy, multiply_by_quantized_multiplier};
 use crate::error::{Result, shape_err};
 use rayon::prelude::*;
+use std::sync::OnceLock;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 /// Rows (positions or samples) per micro-tile.
 pub const MR: usize = 8;
@@ -24,15 +30,23 @@ pub const MR: usize = 8;
 pub const NR: usize = 32;
 /// Products with at least this many multiply-adds run on rayon's threads.
 const PARALLEL_MACS: usize = 1 << 18;
+/// Bytes of u8 activation rows in one row block (a share of a 512 KiB L2).
+const ROW_BLOCK_BYTES: usize = 96 * 1024;
+/// Bytes of i16 weights in one channel block (a share of a 512 KiB L2).
+const PANEL_BLOCK_BYTES: usize = 192 * 1024;
 
-/// Which implementation of the micro-kernel runs (all give identical results).
+/// Which implementation of the micro-kernel runs (all give identical results). Measured speed-ups
+/// (`benches/side_by_side_int8.sh`, 2 threads; the conv 3x3 32->64 32x32 b4 / conv 1x1 64->128 16x16 b4 /
+/// fc 1024x1024 b64 workloads) are written next to each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// Plain Rust for the baseline target.
+    /// Plain Rust for the baseline target (and the twin every other backend is tested against).
     Portable,
-    /// The plain Rust loop compiled with AVX2 enabled.
+    /// `vpmaddwd` intrinsics on i16 pairs, 4 x 16 register blocks ([`avx2`]). On a 2-core AMD EPYC
+    /// (Zen 3, AVX2 only): AVX2_SPEEDUP.
     Avx2,
-    /// `vpdpbusd` intrinsics (AVX-512 F/BW/VNNI).
+    /// `vpdpbusd` intrinsics (AVX-512 F/BW/VNNI), 8 x 32 register blocks ([`vnni`]); 0.92-1.40 of
+    /// PyTorch's fbgemm time on a 2-core AVX-512 VNNI machine.
     Avx512Vnni,
 }
 
@@ -71,12 +85,21 @@ impl Backend {
 static DETECTED: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
 
 /// Weights `(O, K)` packed into panels of [`NR`] channels and groups of 4 along `K` (zero padded).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PackedWeights {
     rows: usize,
     k: usize,
     data: Vec<i8>,
     sums: Vec<i32>,
+    /// The AVX2 kernel's i16 layout, made on its first use (a cache: not part of the value).
+    #[cfg(target_arch = "x86_64")]
+    wide: OnceLock<avx2::WidePanels>,
+}
+
+impl PartialEq for PackedWeights {
+    fn eq(&self, other: &Self) -> bool {
+        (self.rows, self.k, &self.data, &self.sums) == (other.rows, other.k, &other.data, &other.sums)
+    }
 }
 
 impl PackedWeights {
@@ -94,7 +117,20 @@ impl PackedWeights {
             }
         }
         let sums = (0..rows).map(|o| w[o * k..(o + 1) * k].iter().map(|&v| v as i32).sum()).collect();
-        Ok(Self { rows, k, data, sums })
+        Ok(Self {
+            rows,
+            k,
+            data,
+            sums,
+            #[cfg(target_arch = "x86_64")]
+            wide: OnceLock::new(),
+        })
+    }
+
+    /// The panels widened for the AVX2 kernel (made once, on first use).
+    #[cfg(target_arch = "x86_64")]
+    fn wide(&self) -> &avx2::WidePanels {
+        self.wide.get_or_init(|| avx2::WidePanels::new(self))
     }
 
     /// Output channels.
@@ -368,57 +404,80 @@ fn run(
         return Err(crate::error::arg_err("gemm_requant", format!("backend {backend:?} is not supported by this CPU")));
     }
     let (pk, k) = (w.padded_k(), w.k);
-    let tile = |buf: &mut Vec<u8>, (t, out_tile): (usize, &mut [i8])| {
-        let r0 = t * MR;
-        let valid = (rows - r0).min(MR);
-        // Missing rows of a last partial tile repeat the first (their results are dropped).
-        let pick = |r: usize| r0 + if r < valid { r } else { 0 };
-        let row_slices: [&[u8]; MR] = match a {
-            Rows::Unsigned(a) => std::array::from_fn(|r| &a[pick(r) * lda..pick(r) * lda + pk]),
+    let panels = w.rows.div_ceil(NR);
+    let parallel = rows * w.rows * w.k >= PARALLEL_MACS;
+    // Rows per block: an equal share per thread in whole tiles, capped so that a block's activation
+    // rows stay in L2 (the block's gathered or offset rows are made once and read by every panel).
+    let share = if parallel { rows.div_ceil(rayon::current_num_threads().max(1)) } else { rows };
+    let block_rows = (share.div_ceil(MR) * MR).min((ROW_BLOCK_BYTES / pk).max(MR) / MR * MR).max(MR);
+    // Panels per channel block: as many as keep their weights (widened, for AVX2) in L2 while every
+    // tile of the row block passes over them, so large weight matrices are read once per row block.
+    let panels_per_block = (PANEL_BLOCK_BYTES / (NR * pk * 2)).max(1);
+    let block = |(buf, wide): &mut (Vec<u8>, Vec<i16>), (b, out_block): (usize, &mut [i8])| {
+        let r0 = b * block_rows;
+        let n = (rows - r0).min(block_rows);
+        // The block's u8 rows, `pk` bytes apart (bytes past `k` stay zero) or `lda` apart in place.
+        let (rows_u8, stride): (&[u8], usize) = match a {
+            Rows::Unsigned(a) => (&a[r0 * lda..], lda),
             Rows::Signed(x) => {
-                for r in 0..valid {
+                for r in 0..n {
                     let src = &x[(r0 + r) * lda..(r0 + r) * lda + k];
                     for (d, &v) in buf[r * pk..r * pk + k].iter_mut().zip(src) {
                         *d = (v as u8) ^ 0x80;
                     }
                 }
-                let buf = &buf[..];
-                std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
+                (&buf[..], pk)
             }
             Rows::Gather(gather) => {
-                gather(r0, &mut buf[..valid * pk]);
-                let buf = &buf[..];
-                std::array::from_fn(|r| &buf[if r < valid { r } else { 0 } * pk..][..pk])
+                gather(r0, &mut buf[..n * pk]);
+                (&buf[..], pk)
             }
         };
-        let job = Tile { rows: row_slices, valid, w, epilogue, out: out_tile, ldc };
-        match backend {
-            Backend::Portable => job.run_portable(),
-            // SAFETY: `available()` was checked above.
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => unsafe { job.run_avx2() },
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx512Vnni => unsafe { job.run_vnni() },
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => unreachable!("unavailable backends are rejected above"),
+        for first in (0..panels).step_by(panels_per_block) {
+            let panel_range = first..(first + panels_per_block).min(panels);
+            for (t, out_tile) in out_block.chunks_mut(MR * ldc).enumerate() {
+                let valid = (n - t * MR).min(MR);
+                // Missing rows of a last partial tile repeat the first (their results are dropped).
+                let row_slices: [&[u8]; MR] = std::array::from_fn(|r| {
+                    let at = (t * MR + if r < valid { r } else { 0 }) * stride;
+                    &rows_u8[at..at + pk]
+                });
+                let job =
+                    Tile { rows: row_slices, valid, panels: panel_range.clone(), w, epilogue, out: out_tile, ldc };
+                match backend {
+                    Backend::Portable => job.run_portable(),
+                    // SAFETY: `available()` was checked above.
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2 => unsafe { job.run_avx2(wide) },
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512Vnni => unsafe { job.run_vnni() },
+                    #[cfg(not(target_arch = "x86_64"))]
+                    _ => unreachable!("unavailable backends are rejected above"),
+                }
+            }
         }
     };
-    // Per-worker tile buffer (only the signed and gathered forms write it; bytes past `k` stay zero).
-    let new_buf = || if matches!(a, Rows::Unsigned(_)) { Vec::new() } else { vec![0u8; MR * pk] };
+    // Per-worker buffers: the block's u8 rows (only the signed and gathered forms write it) and the
+    // AVX2 kernel's i16 tile rows.
+    let new_buf = || {
+        let bytes = if matches!(a, Rows::Unsigned(_)) { Vec::new() } else { vec![0u8; block_rows * pk] };
+        (bytes, if backend == Backend::Avx2 { vec![0i16; MR * pk] } else { Vec::new() })
+    };
     let out = &mut out[..rows * ldc];
-    if rows * w.rows * w.k >= PARALLEL_MACS {
-        out.par_chunks_mut(MR * ldc).enumerate().for_each_init(new_buf, tile);
+    if parallel {
+        out.par_chunks_mut(block_rows * ldc).enumerate().for_each_init(new_buf, block);
     } else {
         let mut buf = new_buf();
-        out.chunks_mut(MR * ldc).enumerate().for_each(|job| tile(&mut buf, job));
+        out.chunks_mut(block_rows * ldc).enumerate().for_each(|job| block(&mut buf, job));
     }
     Ok(())
 }
 
-/// One row tile of [`gemm_requant`]: all output channels of up to [`MR`] rows.
+/// One row tile of [`gemm_requant`]: the channels of `panels` for up to [`MR`] rows.
 struct Tile<'a> {
     rows: [&'a [u8]; MR],
     valid: usize,
+    panels: std::ops::Range<usize>,
     w: &'a PackedWeights,
     epilogue: &'a Epilogue,
     out: &'a mut [i8],
@@ -481,11 +540,10 @@ impl<'a> Tile<'a> {
         }
     }
 
-    #[inline(always)]
-    fn run_generic(&mut self) {
+    fn run_portable(mut self) {
         let rows = self.rows;
         let k4 = self.w.padded_k() / 4;
-        for p in 0..self.w.rows.div_ceil(NR) {
+        for p in self.panels.clone() {
             let panel = &self.w.data[p * k4 * NR * 4..(p + 1) * k4 * NR * 4];
             let mut acc = [[0i32; NR]; MR];
             for (kk, wk) in panel.chunks_exact(NR * 4).enumerate() {
@@ -498,122 +556,6 @@ impl<'a> Tile<'a> {
                 }
             }
             self.store(p, &acc);
-        }
-    }
-
-    fn run_portable(mut self) {
-        self.run_generic();
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn run_avx2(mut self) {
-        self.run_generic();
-    }
-
-    // AVX-512 intrinsics are stable since Rust 1.89, the workspace's minimum.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn run_vnni(mut self) {
-        use std::arch::x86_64::*;
-        let rows = self.rows;
-        let k4 = self.w.padded_k() / 4;
-        for p in 0..self.w.rows.div_ceil(NR) {
-            let panel = &self.w.data[p * k4 * NR * 4..(p + 1) * k4 * NR * 4];
-            let mut acc = [[_mm512_setzero_si512(); 2]; MR];
-            for kk in 0..k4 {
-                // SAFETY: the panel holds k4 * NR * 4 bytes and rows hold k4 * 4 bytes each (checked by
-                // the slice bounds above); unaligned loads are used throughout.
-                unsafe {
-                    let wp = panel.as_ptr().add(kk * NR * 4);
-                    let w0 = _mm512_loadu_si512(wp as *const __m512i);
-                    let w1 = _mm512_loadu_si512(wp.add(64) as *const __m512i);
-                    for r in 0..MR {
-                        let x = _mm512_set1_epi32((rows[r].as_ptr().add(kk * 4) as *const i32).read_unaligned());
-                        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, w0);
-                        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, w1);
-                    }
-                }
-            }
-            if self.epilogue.fast {
-                match self.epilogue.policy {
-                    // SAFETY: same target features as this function.
-                    RoundingPolicy::DoubleRounding => unsafe { self.store_vnni::<true>(p, &acc) },
-                    RoundingPolicy::SingleRounding => unsafe { self.store_vnni::<false>(p, &acc) },
-                }
-            } else {
-                let mut out = [[0i32; NR]; MR];
-                for r in 0..MR {
-                    // SAFETY: each row of `out` holds NR = 32 i32, two 512-bit stores.
-                    unsafe {
-                        _mm512_storeu_si512(out[r].as_mut_ptr() as *mut __m512i, acc[r][0]);
-                        _mm512_storeu_si512(out[r].as_mut_ptr().add(16) as *mut __m512i, acc[r][1]);
-                    }
-                }
-                self.store(p, &out);
-            }
-        }
-    }
-
-    /// The output stage of panel `p` on the accumulator registers: [`Rescale`] on the even and odd
-    /// 64-bit products (`vpmuldq`), merged back to 32-bit lanes, zero point, clamp, and a masked
-    /// narrowing store of the panel's valid channels (`DOUBLE` selects the rounding policy).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn store_vnni<const DOUBLE: bool>(&mut self, p: usize, acc: &[[std::arch::x86_64::__m512i; 2]; MR]) {
-        use std::arch::x86_64::*;
-        let ep = self.epilogue;
-        let pp = &ep.panels[p];
-        let n = (self.w.rows - p * NR).min(NR);
-        let c0 = ep.channel0 + p * NR;
-        let zp = _mm512_set1_epi32(ep.zero_point);
-        let (lo, hi) = (_mm512_set1_epi32(ep.act_min), _mm512_set1_epi32(ep.act_max));
-        let below = _mm512_set1_epi64(-(1 << 30));
-        // Bounds: every store below writes channels c0 + 16 h + (< 16, masked to < n) of rows < valid,
-        // inside `out` (checked by `run`: rows * ldc elements and channel0 + w.rows <= ldc).
-        assert!(self.out.len() >= (self.valid - 1) * self.ldc + c0 + n);
-        for h in 0..2 {
-            if n <= 16 * h {
-                break;
-            }
-            let mask: __mmask16 = if n >= 16 * (h + 1) { 0xffff } else { ((1u32 << (n - 16 * h)) - 1) as u16 };
-            // SAFETY: the parameter arrays hold NR = 32 lanes (i32) / 8 lanes per split (i64).
-            let (corr, left, m_even, add, neg_fix, shift) = unsafe {
-                let load = |ptr: *const i32| _mm512_loadu_si512(ptr as *const __m512i);
-                let load64 = |ptr: *const i64| _mm512_loadu_si512(ptr as *const __m512i);
-                (
-                    load(pp.corr.as_ptr().add(16 * h)),
-                    load(pp.left.as_ptr().add(16 * h)),
-                    load(pp.multiplier.as_ptr().add(16 * h)),
-                    [load64(pp.add_split[2 * h].as_ptr()), load64(pp.add_split[2 * h + 1].as_ptr())],
-                    [load64(pp.neg_fix_split[2 * h].as_ptr()), load64(pp.neg_fix_split[2 * h + 1].as_ptr())],
-                    [load64(pp.shift64_split[2 * h].as_ptr()), load64(pp.shift64_split[2 * h + 1].as_ptr())],
-                )
-            };
-            let m_odd = _mm512_srli_epi64::<32>(m_even);
-            for (r, acc_r) in acc.iter().enumerate().take(self.valid) {
-                let x = _mm512_add_epi32(acc_r[h], corr);
-                let x = if DOUBLE { _mm512_sllv_epi32(x, left) } else { x };
-                let prods = [_mm512_mul_epi32(x, m_even), _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), m_odd)];
-                let res: [__m512i; 2] = std::array::from_fn(|s| {
-                    let v = _mm512_add_epi64(prods[s], add[s]);
-                    let v = if DOUBLE {
-                        let neg = _mm512_cmplt_epi64_mask(prods[s], below);
-                        _mm512_mask_sub_epi64(v, neg, v, neg_fix[s])
-                    } else {
-                        v
-                    };
-                    _mm512_srav_epi64(v, shift[s])
-                });
-                // Odd lanes take the low dword of each odd product (dwords 0 and 2 of each 128-bit lane).
-                let v = _mm512_mask_shuffle_epi32::<_MM_PERM_CCAA>(res[0], 0xaaaa, res[1]);
-                let v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zp), lo), hi);
-                // SAFETY: see the bounds assertion above.
-                unsafe {
-                    let dst = self.out.as_mut_ptr().add(r * self.ldc + c0 + 16 * h);
-                    _mm512_mask_cvtepi32_storeu_epi8(dst, mask, v);
-                }
-            }
         }
     }
 }
@@ -672,8 +614,15 @@ mod tests {
     /// from i8 rows and from gathered rows, and with a hand-built stage outside [`Requant::new`]'s ranges (scalar path).
     #[test]
     fn backends_equal_scalar_output_stage() {
+        // A product that is one row block and one channel block, and one long enough in `k` to split into
+        // several channel blocks and (above the parallel threshold) several row blocks.
+        for shape in [(61, 37, 45), (44, 3101, 70)] {
+            output_stage_case(shape);
+        }
+    }
+
+    fn output_stage_case((rows, k, o): (usize, usize, usize)) {
         let mut r = rng(12);
-        let (rows, k, o) = (61usize, 37usize, 45usize);
         let mut byte = || ((uniform(&mut r) * 256.0) as i32 - 128) as i8;
         let x: Vec<i8> = (0..rows * k).map(|_| byte()).collect();
         let w: Vec<i8> = (0..o * k).map(|_| byte()).collect();
