@@ -97,8 +97,8 @@ impl Tile<'_> {
     }
 
     /// The output stage of panel `p` in groups of 8 channels: [`super::Rescale`] on the even and odd
-    /// 64-bit products (`vpmuldq`; the arithmetic 64-bit right shift AVX2 lacks is a logical shift
-    /// between two sign flips), merged back to 32-bit lanes, zero point, clamp, narrowed to 8 bytes
+    /// 64-bit products (`vpmuldq`; the arithmetic 64-bit right shift AVX2 lacks is a logical shift of
+    /// the value biased by 2^63, minus the shifted bias), merged back to 32-bit lanes, zero point, clamp, narrowed to 8 bytes
     /// (`DOUBLE` selects the rounding policy).
     #[target_feature(enable = "avx2")]
     unsafe fn store_avx2<const DOUBLE: bool>(&mut self, p: usize, acc: &[[i32; NR]; MR]) {
@@ -109,7 +109,6 @@ impl Tile<'_> {
         let zp = _mm256_set1_epi32(ep.zero_point);
         let (lo, hi) = (_mm256_set1_epi32(ep.act_min), _mm256_set1_epi32(ep.act_max));
         let below = _mm256_set1_epi64x(-(1 << 30));
-        let zero = _mm256_setzero_si256();
         // Dword 0 of each 128-bit lane holds 4 narrowed channels after the two packs.
         let gather_bytes = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
         for g in 0..n.div_ceil(8) {
@@ -125,7 +124,8 @@ impl Tile<'_> {
             };
             let (corr, left, m_even) = (load(&pp.corr), load(&pp.left), load(&pp.multiplier));
             let m_odd = _mm256_srli_epi64::<32>(m_even);
-            let add = [load64(&pp.add_split, 0), load64(&pp.add_split, 1)];
+            let add = [load64(&pp.biased_add_split, 0), load64(&pp.biased_add_split, 1)];
+            let unbias = [load64(&pp.unbias_split, 0), load64(&pp.unbias_split, 1)];
             let neg_fix = [load64(&pp.neg_fix_split, 0), load64(&pp.neg_fix_split, 1)];
             let shift = [load64(&pp.shift64_split, 0), load64(&pp.shift64_split, 1)];
             let width = (n - 8 * g).min(8);
@@ -141,18 +141,21 @@ impl Tile<'_> {
                     } else {
                         v
                     };
-                    let sign = _mm256_cmpgt_epi64(zero, v);
-                    _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(v, sign), shift[s]), sign)
+                    // `v + 2^63` is `v` as an unsigned number: floor((v + 2^63) / 2^s) - 2^(63 - s) is
+                    // floor(v / 2^s) exactly, for s in 1..=62.
+                    _mm256_sub_epi64(_mm256_srlv_epi64(v, shift[s]), unbias[s])
                 });
                 // Even channels sit in the low dwords of `res[0]`, odd ones in the low dwords of `res[1]`.
                 let v = _mm256_blend_epi32::<0b1010_1010>(res[0], _mm256_slli_epi64::<32>(res[1]));
                 let v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zp), lo), hi);
                 let v = _mm256_packs_epi32(v, v);
                 let v = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v, v), gather_bytes);
-                let bytes = (_mm256_extract_epi64::<0>(v) as u64).to_le_bytes();
+                let bytes = (_mm256_extract_epi64::<0>(v) as u64).to_le_bytes().map(|b| b as i8);
                 let at = r * self.ldc + c0 + 8 * g;
-                for (d, &b) in self.out[at..at + width].iter_mut().zip(&bytes) {
-                    *d = b as i8;
+                if width == 8 {
+                    self.out[at..at + 8].copy_from_slice(&bytes);
+                } else {
+                    self.out[at..at + width].copy_from_slice(&bytes[..width]);
                 }
             }
         }

@@ -230,6 +230,10 @@ struct PanelParams {
     neg_fix: [i64; NR],
     shift64: [i64; NR],
     add_split: [[i64; 8]; 4],
+    /// `add + 2^63` (wrapping) and `2^(63 - shift)`, split the same way: the AVX2 epilogue's
+    /// arithmetic shift as a logical shift of the biased value minus the shifted bias.
+    biased_add_split: [[i64; 8]; 4],
+    unbias_split: [[i64; 8]; 4],
     neg_fix_split: [[i64; 8]; 4],
     shift64_split: [[i64; 8]; 4],
 }
@@ -275,6 +279,8 @@ impl Epilogue {
                     neg_fix: [0; NR],
                     shift64: [0; NR],
                     add_split: [[0; 8]; 4],
+                    biased_add_split: [[0; 8]; 4],
+                    unbias_split: [[0; 8]; 4],
                     neg_fix_split: [[0; 8]; 4],
                     shift64_split: [[0; 8]; 4],
                 };
@@ -294,6 +300,8 @@ impl Epilogue {
                     (pp.left[j], pp.add[j], pp.neg_fix[j], pp.shift64[j]) = (rs.left, rs.add, rs.neg_fix, rs.shift);
                     let (slot, i) = ((j / 16) * 2 + j % 2, (j % 16) / 2);
                     pp.add_split[slot][i] = rs.add;
+                    pp.biased_add_split[slot][i] = rs.add.wrapping_add(i64::MIN);
+                    pp.unbias_split[slot][i] = (1u64 << 63).wrapping_shr(rs.shift as u32) as i64;
                     pp.neg_fix_split[slot][i] = rs.neg_fix;
                     pp.shift64_split[slot][i] = rs.shift;
                 }
