@@ -8,6 +8,7 @@
 //! Loaders check every header and length and return a [`DataError`] naming the file and what was
 //! wrong.
 
+pub mod audio;
 pub mod cifar;
 mod dataset;
 mod digits;
