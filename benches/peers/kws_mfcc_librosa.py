@@ -12,7 +12,8 @@ adds two closed-form test signals, and computes the MLPerf Tiny KWS features wit
   scipy.fft.dct(type=2, norm="ortho") with coefficient 0 times sqrt(2) (TensorFlow's
   mfccs_from_log_mel_spectrograms), the first 10.
 
-Writes classical/tests/fixtures/mfcc/librosa_mfcc.json (the mel filterbank too). Run in a venv with
+Writes classical/tests/fixtures/mfcc/librosa_mfcc.json: per signal the (49, 10) MFCCs, and the mel
+filterbank's non-zero weights. Run in a venv with
 librosa:  python3 -m venv ~/.cache/tinylab-peers-kws && ~/.cache/tinylab-peers-kws/bin/pip install
 librosa && ~/.cache/tinylab-peers-kws/bin/python benches/peers/kws_mfcc_librosa.py
 """
@@ -96,8 +97,9 @@ def main():
     fb = None
     for name, clip in signals:
         c, log_mel, fb = mfcc(clip)
-        out["clips"].append({"name": name, "mfcc": np.round(c, 9).tolist(), "log_mel": np.round(log_mel, 9).tolist()})
-    out["mel_filterbank"] = np.round(fb, 12).tolist()
+        out["clips"].append({"name": name, "mfcc": np.round(c, 6).tolist()})
+    # The filterbank's non-zero weights as [filter, bin, weight].
+    out["mel_filterbank"] = [[int(m), int(k), round(float(fb[m, k]), 12)] for m, k in zip(*np.nonzero(fb))]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, separators=(",", ":")))
     print(f"wrote {OUT} ({len(out['clips'])} signals)", file=sys.stderr)
