@@ -138,7 +138,14 @@ fn small_kws_model() -> tinylab_classical::int8::Int8Model {
     };
     let (train, test) = (&data.train, &data.test);
     fit(&mut net, &mut Adam::new(0.0), (&train.images, &train.labels), (&test.images, &test.labels), &cfg).unwrap();
-    convert(&mut net, &data.train.images.clone().into_dyn(), &ConvertOptions::default()).unwrap()
+    let model = convert(&mut net, &data.train.images.clone().into_dyn(), &ConvertOptions::default()).unwrap();
+    // The model learned: its int8 accuracy on the held-out voices is far above chance (1/12).
+    let predicted = model.predict(&test.images.clone().into_dyn()).unwrap();
+    let correct = predicted.iter().zip(&test.labels).filter(|(p, l)| p == l).count();
+    let accuracy = correct as f64 / test.len() as f64;
+    eprintln!("small int8 CNN on the bundled features: test accuracy {accuracy:.3} ({correct}/{}, unseen voices)", test.len());
+    assert!(accuracy > 0.4, "{accuracy}");
+    model
 }
 
 /// Raw audio -> C MFCC -> the CNN on `target`: the model's input and output bytes and the keyword

@@ -303,3 +303,116 @@ fn full(utts: &[Utterance], opts: &KwsOptions) -> Result<KwsData, DataError> {
         form: KwsForm::Full,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> KwsData {
+        kws_dataset(&KwsOptions { source: KwsSource::Bundled, ..KwsOptions::default() }).unwrap()
+    }
+
+    #[test]
+    fn the_quick_form_is_split_by_voice() {
+        let d = quick();
+        assert_eq!(d.form, KwsForm::Quick);
+        assert_eq!(d.train.image_shape(), [1, N_FRAMES, N_MFCC]);
+        assert_eq!(d.train.classes, 12);
+        // 32 voices, a fifth (6) held out; one map per voice and class, silence split alike.
+        assert_eq!((d.train_voices.len(), d.test_voices.len()), (26, 6));
+        assert!(d.train_voices.iter().all(|v| !d.test_voices.contains(v)));
+        assert_eq!(d.test.class_counts(), vec![6; 12]);
+        assert_eq!(d.train.class_counts(), vec![26; 12]);
+        // Features are MFCCs in their units: the int8 grid of step 2/3 within [-124.7, 46].
+        assert!(d.train.images.iter().all(|&v| (-124.7..=46.0).contains(&v)));
+        let c0_mean = d.train.images.slice(ndarray::s![.., 0, .., 0]).mean().unwrap();
+        assert!(c0_mean < 0.0 && c0_mean > -124.0, "{c0_mean}");
+        // Another seed holds out other voices; the same seed the same ones.
+        let other = kws_dataset(&KwsOptions { source: KwsSource::Bundled, seed: 1, ..KwsOptions::default() }).unwrap();
+        assert_ne!(other.test_voices, d.test_voices);
+        assert_eq!(quick().test_voices, d.test_voices);
+        assert!(kws_dataset(&KwsOptions { test_voice_fraction: 1.0, source: KwsSource::Bundled, ..KwsOptions::default() }).is_err());
+    }
+
+    /// A tiny cache in a temporary directory: 5 voices, 2 keywords and 2 other words, tones as
+    /// "speech".
+    fn tiny_cache() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tl-kws-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (w, word) in ["yes", "no", "cat", "dog"].iter().enumerate() {
+            std::fs::create_dir_all(dir.join(word)).unwrap();
+            for v in 0..5 {
+                for s in [140, 180] {
+                    let f = 200.0 * (w + 1) as f64 + 10.0 * v as f64;
+                    let samples: Vec<u8> = (0..6000)
+                        .flat_map(|n| ((8000.0 * (f * n as f64 / 16000.0 * std::f64::consts::TAU).sin()) as i16).to_le_bytes())
+                        .collect();
+                    std::fs::write(dir.join(word).join(format!("en-us+m{v}_s{s}_p50.raw")), samples).unwrap();
+                }
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn the_full_form_reads_the_cache_balances_and_augments() {
+        let dir = tiny_cache();
+        let utts = load_cache(&dir).unwrap();
+        assert_eq!(utts.len(), 40);
+        assert_eq!(utts.iter().filter(|u| u.class == UNKNOWN).count(), 20);
+        assert_eq!(utts[0].voice, "en-us+m0");
+        let opts = KwsOptions { source: KwsSource::Cache(dir.clone()), train_copies: 2, ..KwsOptions::default() };
+        let d = kws_dataset(&opts).unwrap();
+        assert_eq!(d.form, KwsForm::Full);
+        assert_eq!(d.test_voices.len(), 1);
+        // Test: 1 voice x 2 keywords x 2 files = 4 keyword clips; unknown and silence ceil(4 / 10) = 1 each.
+        let mut want = vec![0; 12];
+        want[3] = 2; // "no"
+        want[9] = 2; // "yes"
+        want[SILENCE] = 1;
+        want[UNKNOWN] = 1;
+        assert_eq!(d.test.class_counts(), want);
+        // Train: 4 voices x 2 x 2 = 16, 2 unknown, 2 silence, twice (two augmented copies).
+        assert_eq!(d.train.len(), 2 * 20);
+        let half = d.train.len() / 2;
+        assert_ne!(d.train.images.slice(ndarray::s![..half, .., .., ..]), d.train.images.slice(ndarray::s![half.., .., .., ..]));
+        // Seeded: the same options give the same features.
+        assert_eq!(kws_dataset(&opts).unwrap().train, d.train);
+        // A cache without clips is a clear error.
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let err = kws_dataset(&KwsOptions { source: KwsSource::Cache(empty), ..KwsOptions::default() }).unwrap_err();
+        assert!(err.to_string().contains("gen_kws.sh"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The full form from the espeak-ng cache (`scripts/gen_kws.sh`; fails without it): counts per
+    /// class and how many int8 features saturate.
+    #[test]
+    #[ignore = "needs the espeak-ng cache of scripts/gen_kws.sh"]
+    #[allow(clippy::print_stderr)]
+    fn the_full_form_from_the_cache() {
+        let dir = default_cache_dir().expect("a cache directory");
+        let utts = load_cache(&dir).unwrap();
+        let d = kws_dataset(&KwsOptions { source: KwsSource::Cache(dir), ..KwsOptions::default() }).unwrap();
+        let mut per_word = std::collections::BTreeMap::new();
+        for u in &utts {
+            *per_word.entry(u.word.as_str()).or_insert(0) += 1;
+        }
+        let lo = (-128 - INT8_ZERO_POINT) as f32 * INT8_SCALE;
+        let hi = (127 - INT8_ZERO_POINT) as f32 * INT8_SCALE;
+        let sat = d.train.images.iter().filter(|&&v| v <= lo || v >= hi).count();
+        for k in 0..N_MFCC {
+            let col = d.train.images.slice(ndarray::s![.., 0, .., k]);
+            let (l, h) = (col.iter().filter(|&&v| v <= lo).count(), col.iter().filter(|&&v| v >= hi).count());
+            let (mn, mx) = col.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            eprintln!("coefficient {k}: min {mn} max {mx}, at the int8 limits: low {l} high {h}");
+        }
+        eprintln!("{} utterances: {per_word:?}", utts.len());
+        eprintln!("voices: {} train, {} test ({:?})", d.train_voices.len(), d.test_voices.len(), d.test_voices);
+        eprintln!("train {:?}\ntest {:?}", d.train.class_counts(), d.test.class_counts());
+        eprintln!("int8 features at the limits of the int8 range: {sat} of {}", d.train.images.len());
+        assert_eq!(d.train_voices.len() + d.test_voices.len(), 88);
+        assert_eq!(d.test.class_counts()[..SILENCE], vec![4 * d.test_voices.len(); SILENCE]);
+    }
+}

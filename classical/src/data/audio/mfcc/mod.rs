@@ -126,24 +126,32 @@ mod tests {
     use super::*;
 
     #[test]
-    #[ignore]
-    fn probe_errors() {
-        let mut sigs: Vec<(String, Vec<i16>)> = Vec::new();
-        for &(f, a) in &[(440.0, 8000.0), (1000.0, 30000.0), (3000.0, 100.0), (200.0, 3.0)] {
-            sigs.push((format!("tone {f} {a}"), (0..16000).map(|n| (a * (2.0 * std::f64::consts::PI * f * n as f64 / 16000.0).sin()).round() as i16).collect()));
+    fn wrong_lengths_are_refused() {
+        for f in [|a: &[i16]| mfcc_q7(a).map(|_| ()), |a: &[i16]| mfcc_float(a).map(|_| ())] {
+            let err = f(&[0; 15999]).unwrap_err().to_string();
+            assert!(err.contains("16000 samples") && err.contains("15999"), "{err}");
         }
-        let mut r = crate::tensor::rng(1);
-        sigs.push(("noise".into(), (0..16000).map(|_| ((crate::tensor::uniform(&mut r) - 0.5) * 65535.0) as i16).collect()));
-        for (name, s) in &sigs {
-            let q = mfcc_q7(s).unwrap();
-            let f = mfcc_float(s).unwrap();
-            let err: Vec<f64> = q.iter().zip(&f).map(|(&q, &f)| (q as f64 / 128.0 - f).abs()).collect();
-            let max = err.iter().cloned().fold(0.0, f64::max);
-            let mean = err.iter().sum::<f64>() / err.len() as f64;
-            let lq = log_mel_fixed(s).unwrap();
-            let lf = log_mel_float(s).unwrap();
-            let lmax = lq.iter().zip(&lf).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            eprintln!("{name}: max {max:.4} mean {mean:.4} logmel max {lmax:.4} c0 {:.2} c1 {:.2}", f[0], f[1]);
+        assert!(mfcc_int8(&[]).is_err() && log_mel_fixed(&[0; 16001]).is_err() && log_mel_float(&[1]).is_err());
+    }
+
+    #[test]
+    fn silence_is_the_floor_in_both_implementations() {
+        // Every band at ln 2^-20: c0 = 40 ln(2^-20) sqrt(2/40) = -123.997, the rest 0.
+        let want = 40.0 * (-20.0 * std::f64::consts::LN_2) * (2.0f64 / 40.0).sqrt();
+        let f = mfcc_float(&[0; CLIP_SAMPLES]).unwrap();
+        let q = mfcc_q7(&[0; CLIP_SAMPLES]).unwrap();
+        for t in 0..N_FRAMES {
+            assert!((f[t * N_MFCC] - want).abs() < 1e-9);
+            assert!((f64::from(q[t * N_MFCC]) / 128.0 - want).abs() < 0.01, "{}", q[t * N_MFCC]);
+            assert!(q[t * N_MFCC + 1..(t + 1) * N_MFCC].iter().all(|&v| v == 0));
         }
+        // The int8 grid: -124.0 is q = -128 exactly (the bottom of the range).
+        assert_eq!(q7_to_int8(q[0]), -128);
+        assert_eq!(q7_to_int8(0), INT8_ZERO_POINT as i8);
+        assert_eq!(q7_to_int8(i16::MAX), 127);
+        // 1.5 units are 2.25 steps of 2/3, 0.5 units 0.75 steps, -0.5 units -0.75 steps.
+        assert_eq!(q7_to_int8(192), INT8_ZERO_POINT as i8 + 2);
+        assert_eq!(q7_to_int8(64), INT8_ZERO_POINT as i8 + 1);
+        assert_eq!(q7_to_int8(-64), INT8_ZERO_POINT as i8 - 1);
     }
 }
