@@ -66,7 +66,12 @@ fn the_mel_filterbank_is_librosas() {
     }
     for m in 0..N_MEL {
         for k in 0..257 {
-            assert!((dense[m][k] - peer[m][k]).abs() < 1e-9, "filter {m}, bin {k}: {} vs librosa {}", dense[m][k], peer[m][k]);
+            assert!(
+                (dense[m][k] - peer[m][k]).abs() < 1e-9,
+                "filter {m}, bin {k}: {} vs librosa {}",
+                dense[m][k],
+                peer[m][k]
+            );
         }
     }
 }
@@ -117,8 +122,11 @@ fn fixed_point_is_within_its_quantization_error() {
             worst_peer = worst_peer.max(mx);
             sum_peer += mn;
         }
-        let deq: Vec<f64> =
-            mfcc_int8(s).unwrap().iter().map(|&q| f64::from((i32::from(q) - INT8_ZERO_POINT) as f32 * INT8_SCALE)).collect();
+        let deq: Vec<f64> = mfcc_int8(s)
+            .unwrap()
+            .iter()
+            .map(|&q| f64::from((i32::from(q) - INT8_ZERO_POINT) as f32 * INT8_SCALE))
+            .collect();
         // Inside the int8 range the error is the fixed-point one plus half a step.
         let inside: Vec<(f64, f64)> =
             deq.iter().zip(&float).filter(|(_, f)| **f > -124.0 && **f < 46.0).map(|(a, b)| (*a, *b)).collect();
@@ -159,8 +167,16 @@ fn a_pure_tone_lands_in_its_mel_band() {
             // Below ~300 Hz the filters are narrower than the Hann window's main lobe (4 bins of
             // 31.25 Hz): the neighbour may tie within the lobe.
             let slack = if centre < 300.0 { 1 } else { 0 };
-            assert!(best.abs_diff(m) <= slack, "tone at {centre:.1} Hz (filter {m}), frame {t}: band {best} is largest");
-            assert!((row[m] - float[t * N_MEL + m]).abs() < 0.01, "tone {centre:.1} Hz: {} vs {}", row[m], float[t * N_MEL + m]);
+            assert!(
+                best.abs_diff(m) <= slack,
+                "tone at {centre:.1} Hz (filter {m}), frame {t}: band {best} is largest"
+            );
+            assert!(
+                (row[m] - float[t * N_MEL + m]).abs() < 0.01,
+                "tone {centre:.1} Hz: {} vs {}",
+                row[m],
+                float[t * N_MEL + m]
+            );
         }
     }
 }

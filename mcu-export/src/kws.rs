@@ -14,12 +14,12 @@
 //! `crate::harness`): [`crate::toolchain::run`] parses it, and [`parse_kws_lines`] reads the extra
 //! `model_cycles` and `keyword` lines.
 
+use crate::KERNELS_H;
 use crate::codegen::{GeneratedModel, generate};
 use crate::error::{Result, arg_err, io_err};
 use crate::export::{ExportOptions, plan_for_board};
 use crate::graph::McuGraph;
 use crate::target::write_target_files;
-use crate::KERNELS_H;
 use std::fmt::Write as _;
 use std::path::Path;
 use tinylab_classical::data::audio::mfcc::{
@@ -138,8 +138,18 @@ fn write_testdata(dir: &Path, clips: &[Vec<i16>], expected: &[Vec<i8>], table: O
         }
         c.push_str("};\n\n");
     };
-    rows("int16_t", "tl_kws_audio", &CLIP_SAMPLES.to_string(), &mut clips.iter().map(|r| r.iter().map(|&v| i64::from(v)).collect()));
-    rows("int8_t", "tl_kws_expected", "TL_KWS_OUT_SIZE", &mut expected.iter().map(|r| r.iter().map(|&v| i64::from(v)).collect()));
+    rows(
+        "int16_t",
+        "tl_kws_audio",
+        &CLIP_SAMPLES.to_string(),
+        &mut clips.iter().map(|r| r.iter().map(|&v| i64::from(v)).collect()),
+    );
+    rows(
+        "int8_t",
+        "tl_kws_expected",
+        "TL_KWS_OUT_SIZE",
+        &mut expected.iter().map(|r| r.iter().map(|&v| i64::from(v)).collect()),
+    );
     let identity: [i8; 256] = std::array::from_fn(|i| i as u8 as i8);
     let t = table.unwrap_or(&identity);
     let _ = writeln!(c, "const int8_t tl_kws_input_table[256] = {{");
@@ -159,7 +169,9 @@ fn write_testdata(dir: &Path, clips: &[Vec<i16>], expected: &[Vec<i8>], table: O
 /// Writes the front end's sources and the driver into `dir`.
 fn write_front_end(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    for (name, text) in [("tl_mfcc.h", MFCC_H), ("tl_mfcc.c", MFCC_C), ("tl_mfcc_tables.h", MFCC_TABLES_H), ("kws_main.c", KWS_MAIN_C)] {
+    for (name, text) in
+        [("tl_mfcc.h", MFCC_H), ("tl_mfcc.c", MFCC_C), ("tl_mfcc_tables.h", MFCC_TABLES_H), ("kws_main.c", KWS_MAIN_C)]
+    {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(io_err(p))?;
     }
@@ -214,7 +226,12 @@ pub fn export_kws(model: &Int8Model, dir: &Path, opts: &ExportOptions, clips: &[
     let plan = plan_for_board(&graph, opts.planner, &opts.board)?;
     let GeneratedModel { model_h, model_c, kernels_c } = generate(&graph, &plan)?;
     write_front_end(dir)?;
-    for (name, text) in [("model.h", model_h.as_str()), ("model.c", &model_c), ("tl_kernels.h", KERNELS_H), ("tl_kernels.c", &kernels_c)] {
+    for (name, text) in [
+        ("model.h", model_h.as_str()),
+        ("model.c", &model_c),
+        ("tl_kernels.h", KERNELS_H),
+        ("tl_kernels.c", &kernels_c),
+    ] {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(io_err(p))?;
     }

@@ -48,10 +48,16 @@ fn test_clips(seed: u64) -> Vec<(String, Vec<i16>)> {
     let r = &mut rng(seed);
     let mut clips = Vec::new();
     for amp in [32767.0, 3000.0, 4.0] {
-        clips.push((format!("noise {amp}"), (0..CLIP_SAMPLES).map(|_| ((uniform(r) * 2.0 - 1.0) * amp).round() as i16).collect()));
+        clips.push((
+            format!("noise {amp}"),
+            (0..CLIP_SAMPLES).map(|_| ((uniform(r) * 2.0 - 1.0) * amp).round() as i16).collect(),
+        ));
     }
     clips.push(("min".into(), vec![i16::MIN; CLIP_SAMPLES]));
-    clips.push(("alternating".into(), (0..CLIP_SAMPLES).map(|n| if n % 2 == 0 { i16::MAX } else { i16::MIN }).collect()));
+    clips.push((
+        "alternating".into(),
+        (0..CLIP_SAMPLES).map(|n| if n % 2 == 0 { i16::MAX } else { i16::MIN }).collect(),
+    ));
     clips.push(("silence".into(), vec![0; CLIP_SAMPLES]));
     let mut impulse = vec![0; CLIP_SAMPLES];
     impulse[4321] = 20000;
@@ -65,7 +71,10 @@ fn test_clips(seed: u64) -> Vec<(String, Vec<i16>)> {
     let b = bundled().unwrap();
     for (i, c) in b.clips.iter().enumerate() {
         clips.push((format!("{} centred", KWS_CLASSES[c.class]), centred_clip(&c.samples)));
-        clips.push((format!("{} augmented", KWS_CLASSES[c.class]), Augment::default().clip(&c.samples, seed + i as u64)));
+        clips.push((
+            format!("{} augmented", KWS_CLASSES[c.class]),
+            Augment::default().clip(&c.samples, seed + i as u64),
+        ));
     }
     clips
 }
@@ -143,7 +152,10 @@ fn small_kws_model() -> tinylab_classical::int8::Int8Model {
     let predicted = model.predict(&test.images.clone().into_dyn()).unwrap();
     let correct = predicted.iter().zip(&test.labels).filter(|(p, l)| p == l).count();
     let accuracy = correct as f64 / test.len() as f64;
-    eprintln!("small int8 CNN on the bundled features: test accuracy {accuracy:.3} ({correct}/{}, unseen voices)", test.len());
+    eprintln!(
+        "small int8 CNN on the bundled features: test accuracy {accuracy:.3} ({correct}/{}, unseen voices)",
+        test.len()
+    );
     assert!(accuracy > 0.4, "{accuracy}");
     model
 }
@@ -162,7 +174,13 @@ fn check_kws(target: Target, model: &tinylab_classical::int8::Int8Model, clips: 
     assert_eq!(keywords, expected.keywords, "{target}");
     let model_instr = model_cycles
         .iter()
-        .map(|&c| if target.is_cortex_m() { toolchain::ticks_to_instructions(c.saturating_sub(out.timer_overhead)) } else { 0 })
+        .map(|&c| {
+            if target.is_cortex_m() {
+                toolchain::ticks_to_instructions(c.saturating_sub(out.timer_overhead))
+            } else {
+                0
+            }
+        })
         .collect();
     (out.instructions, model_instr)
 }
@@ -176,7 +194,8 @@ fn keyword_spotting_from_raw_audio_on_host_and_cortex_m4() {
     }
     let model = small_kws_model();
     let b = bundled().unwrap();
-    let clips: Vec<Vec<i16>> = b.clips.iter().map(|c| centred_clip(&c.samples)).chain([vec![0; CLIP_SAMPLES]]).collect();
+    let clips: Vec<Vec<i16>> =
+        b.clips.iter().map(|c| centred_clip(&c.samples)).chain([vec![0; CLIP_SAMPLES]]).collect();
     if host {
         check_kws(Target::Host, &model, &clips);
     }

@@ -154,7 +154,8 @@ pub fn decode(data: &[u8], name: &str) -> Result<Bundle, DataError> {
 pub fn encode(b: &Bundle) -> Result<Vec<u8>, DataError> {
     let too_many = |what: &str, n: usize| format_err("bundle", format!("{n} {what} do not fit the format"));
     let mut out = MAGIC.to_vec();
-    let u16_of = |n: usize, what: &str| u16::try_from(n).ok().filter(|&v| v != NO_VOICE).ok_or_else(|| too_many(what, n));
+    let u16_of =
+        |n: usize, what: &str| u16::try_from(n).ok().filter(|&v| v != NO_VOICE).ok_or_else(|| too_many(what, n));
     out.extend(u16_of(b.voices.len(), "voices")?.to_le_bytes());
     for v in &b.voices {
         out.push(u8::try_from(v.len()).map_err(|_| too_many("bytes of a voice name", v.len()))?);
@@ -209,7 +210,8 @@ pub fn build_bundle(dir: &Path) -> Result<Bundle, DataError> {
     let mut clips = Vec::new();
     for class in (0..KWS_CLASSES.len()).filter(|&c| c != SILENCE) {
         let u = of(&voices[0], class);
-        let u = u.iter().find(|u| u.name.ends_with("_s140_p35")).or(u.first()).ok_or_else(|| missing(&voices[0], class))?;
+        let u =
+            u.iter().find(|u| u.name.ends_with("_s140_p35")).or(u.first()).ok_or_else(|| missing(&voices[0], class))?;
         clips.push(BundledClip { class, voice: u.voice.clone(), samples: u.samples.clone() });
     }
     let aug = Augment::default();

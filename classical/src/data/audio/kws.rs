@@ -144,7 +144,13 @@ pub struct KwsOptions {
 impl Default for KwsOptions {
     /// Auto source, a fifth of the voices held out, seed 0, Speech Commands augmentation, one copy.
     fn default() -> Self {
-        Self { source: KwsSource::Auto, test_voice_fraction: 0.2, seed: 0, augment: Augment::default(), train_copies: 1 }
+        Self {
+            source: KwsSource::Auto,
+            test_voice_fraction: 0.2,
+            seed: 0,
+            augment: Augment::default(),
+            train_copies: 1,
+        }
     }
 }
 
@@ -209,7 +215,8 @@ fn quick(opts: &KwsOptions) -> Result<KwsData, DataError> {
     let b = bundled()?;
     let test_voice = split_voices(&b.voices, opts.test_voice_fraction, opts.seed)?;
     let n_silence = b.features.iter().filter(|f| f.voice.is_none()).count();
-    let silence_test = split_voices(&vec![String::new(); n_silence], opts.test_voice_fraction, derive(opts.seed, &[1]))?;
+    let silence_test =
+        split_voices(&vec![String::new(); n_silence], opts.test_voice_fraction, derive(opts.seed, &[1]))?;
     let (mut tr, mut te) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
     let mut s = 0;
     for f in &b.features {
@@ -224,7 +231,8 @@ fn quick(opts: &KwsOptions) -> Result<KwsData, DataError> {
         side.0.push(f.mfcc.clone());
         side.1.push(f.class);
     }
-    let names = |want: bool| b.voices.iter().zip(&test_voice).filter(|(_, t)| **t == want).map(|(v, _)| v.clone()).collect();
+    let names =
+        |want: bool| b.voices.iter().zip(&test_voice).filter(|(_, t)| **t == want).map(|(v, _)| v.clone()).collect();
     Ok(KwsData {
         train: to_dataset(&tr.0, tr.1)?,
         test: to_dataset(&te.0, te.1)?,
@@ -294,7 +302,8 @@ fn full(utts: &[Utterance], opts: &KwsOptions) -> Result<KwsData, DataError> {
         labels.extend(l);
     }
     let (test_maps, test_labels) = featurise(utts, &test_samples, &opts.augment, derive(opts.seed, &[5]))?;
-    let names = |want: bool| voices.iter().zip(&test_voice).filter(|(_, t)| **t == want).map(|(v, _)| v.clone()).collect();
+    let names =
+        |want: bool| voices.iter().zip(&test_voice).filter(|(_, t)| **t == want).map(|(v, _)| v.clone()).collect();
     Ok(KwsData {
         train: to_dataset(&maps, labels)?,
         test: to_dataset(&test_maps, test_labels)?,
@@ -331,7 +340,10 @@ mod tests {
         let other = kws_dataset(&KwsOptions { source: KwsSource::Bundled, seed: 1, ..KwsOptions::default() }).unwrap();
         assert_ne!(other.test_voices, d.test_voices);
         assert_eq!(quick().test_voices, d.test_voices);
-        assert!(kws_dataset(&KwsOptions { test_voice_fraction: 1.0, source: KwsSource::Bundled, ..KwsOptions::default() }).is_err());
+        assert!(
+            kws_dataset(&KwsOptions { test_voice_fraction: 1.0, source: KwsSource::Bundled, ..KwsOptions::default() })
+                .is_err()
+        );
     }
 
     /// A tiny cache in a temporary directory: 5 voices, 2 keywords and 2 other words, tones as
@@ -345,7 +357,9 @@ mod tests {
                 for s in [140, 180] {
                     let f = 200.0 * (w + 1) as f64 + 10.0 * v as f64;
                     let samples: Vec<u8> = (0..6000)
-                        .flat_map(|n| ((8000.0 * (f * n as f64 / 16000.0 * std::f64::consts::TAU).sin()) as i16).to_le_bytes())
+                        .flat_map(|n| {
+                            ((8000.0 * (f * n as f64 / 16000.0 * std::f64::consts::TAU).sin()) as i16).to_le_bytes()
+                        })
                         .collect();
                     std::fs::write(dir.join(word).join(format!("en-us+m{v}_s{s}_p50.raw")), samples).unwrap();
                 }
@@ -375,7 +389,10 @@ mod tests {
         // Train: 4 voices x 2 x 2 = 16, 2 unknown, 2 silence, twice (two augmented copies).
         assert_eq!(d.train.len(), 2 * 20);
         let half = d.train.len() / 2;
-        assert_ne!(d.train.images.slice(ndarray::s![..half, .., .., ..]), d.train.images.slice(ndarray::s![half.., .., .., ..]));
+        assert_ne!(
+            d.train.images.slice(ndarray::s![..half, .., .., ..]),
+            d.train.images.slice(ndarray::s![half.., .., .., ..])
+        );
         // Seeded: the same options give the same features.
         assert_eq!(kws_dataset(&opts).unwrap().train, d.train);
         // A cache without clips is a clear error.

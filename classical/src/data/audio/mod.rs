@@ -2,6 +2,6 @@
 //! spoken-keyword data set ([`kws`], with its bundled quick form in [`bundle`]).
 
 pub mod augment;
-pub mod mfcc;
 pub mod bundle;
 pub mod kws;
+pub mod mfcc;

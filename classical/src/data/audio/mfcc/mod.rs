@@ -75,7 +75,10 @@ fn frame(audio: &[i16], t: usize) -> &[i16; FRAME_LEN] {
 
 fn check_clip(op: &'static str, audio: &[i16]) -> Result<(), DataError> {
     if audio.len() != CLIP_SAMPLES {
-        return Err(invalid(op, format!("a clip must have {CLIP_SAMPLES} samples (1 s at 16 kHz), got {}", audio.len())));
+        return Err(invalid(
+            op,
+            format!("a clip must have {CLIP_SAMPLES} samples (1 s at 16 kHz), got {}", audio.len()),
+        ));
     }
     Ok(())
 }

@@ -90,8 +90,7 @@ pub fn mel_to_hz(mel: f64) -> f64 {
 /// `k * 16000 / 512`.
 pub fn mel_filterbank() -> Vec<MelFilter<f64>> {
     let (lo, hi) = (hz_to_mel(MEL_LOW_HZ), hz_to_mel(MEL_HIGH_HZ));
-    let points: Vec<f64> =
-        (0..N_MEL + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (N_MEL + 1) as f64)).collect();
+    let points: Vec<f64> = (0..N_MEL + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (N_MEL + 1) as f64)).collect();
     (0..N_MEL)
         .map(|m| {
             let (left, centre, right) = (points[m], points[m + 1], points[m + 2]);
