@@ -73,13 +73,10 @@ static void tl_twiddle(int32_t re, int32_t im, int k, int32_t *out_re, int32_t *
     *out_im = (int32_t)(((int64_t)im * c - (int64_t)re * s + (1 << 14)) >> 15);
 }
 
+/* The 8-bit index n with its bits reversed, in 32-bit multiplies and masks (the byte-reversal
+   idiom of Bit Twiddling Hacks, "Reverse the bits in a byte with 4 operations"). */
 static uint32_t tl_reverse8(uint32_t n) {
-    uint32_t r = 0u;
-    int b;
-    for (b = 0; b < 8; b++) {
-        r = (r << 1) | ((n >> b) & 1u);
-    }
-    return r;
+    return ((((n * 0x0802u) & 0x22110u) | ((n * 0x8020u) & 0x88440u)) * 0x10101u >> 16) & 0xFFu;
 }
 
 /* Step 3 and 4: the power spectrum (>> 8) of tl_v into tl_power. */
