@@ -64,8 +64,8 @@ pub(crate) fn window_normalise(frame: &[i16; FRAME_LEN], t: &MfccTables) -> Opti
     Some((p, e))
 }
 
-/// `(a + b) (c - i s) ` in q15 with rounding: the product of `(ar, ai)` and the twiddle `W^k =
-/// cos - i sin` of table index `k`.
+/// `(re + i im) (cos - i sin)` in q15 with rounding: the product with the twiddle `W^k` of table
+/// index `k` (products in i64, each component rounded once).
 fn twiddle(re: i32, im: i32, k: usize, t: &MfccTables) -> (i32, i32) {
     let (c, s) = (i64::from(t.cos_q15[k]), i64::from(t.sin_q15[k]));
     let (re, im) = (i64::from(re), i64::from(im));
