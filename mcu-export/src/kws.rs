@@ -260,3 +260,43 @@ pub fn parse_kws_lines(stdout: &str) -> Result<(Vec<u64>, Vec<usize>)> {
     }
     Ok((cycles, keywords))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_table_maps_the_front_ends_quantization_to_the_models() {
+        // The same quantization: the identity.
+        let same = input_table(INT8_SCALE, INT8_ZERO_POINT).unwrap();
+        assert!((0..256).all(|i| same[i] == i as u8 as i8));
+        // Scale 4/3 (twice as coarse), zero point 0: q = round((q' - 58) / 2), saturated.
+        let t = input_table(4.0 / 3.0, 0).unwrap();
+        assert_eq!(t[58], 0);
+        assert_eq!(t[62], 2);
+        assert_eq!(t[(-128i8) as u8 as usize], -93); // (-186) / 2
+        let t = input_table(0.1, 0).unwrap();
+        assert_eq!((t[127], t[(-128i8) as u8 as usize]), (127, -128));
+        assert!(input_table(0.0, 0).is_err() && input_table(f32::NAN, 0).is_err());
+    }
+
+    #[test]
+    fn driver_lines_are_parsed_in_order() {
+        let text = "out 0 00\ncycles 0 5\nmodel_cycles 0 17\nkeyword 0 3\nmodel_cycles 1 18\nkeyword 1 11\n";
+        assert_eq!(parse_kws_lines(text).unwrap(), (vec![17, 18], vec![3, 11]));
+        assert!(parse_kws_lines("keyword 1 3\n").is_err());
+        assert!(parse_kws_lines("model_cycles 0 x\n").is_err());
+    }
+
+    #[test]
+    fn testdata_checks_its_clips() {
+        let dir = std::env::temp_dir().join(format!("tl-kws-unit-{}", std::process::id()));
+        assert!(write_testdata(&dir, &[], &[], None).is_err());
+        assert!(write_testdata(&dir, &[vec![0; 100]], &[vec![0]], None).is_err());
+        assert!(write_testdata(&dir, &vec![vec![0; CLIP_SAMPLES]; 2], &[vec![0], vec![0, 1]], None).is_err());
+        write_testdata(&dir, &[vec![0; CLIP_SAMPLES]], &[vec![7, -8]], Some(&[1; 256])).unwrap();
+        let h = std::fs::read_to_string(dir.join("kws_testdata.h")).unwrap();
+        assert!(h.contains("#define TL_KWS_MODEL 1") && h.contains("#define TL_KWS_OUT_SIZE 2"), "{h}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
