@@ -7,7 +7,9 @@
 # Output: OUT_DIR/<word>/<voice>_s<speed>_p<pitch>.raw, each one utterance as raw signed 16-bit
 # little-endian mono PCM at 16 kHz, leading and trailing silence removed, at most 1 s long; <voice> is
 # <accent>+<variant> (e.g. en-us+f3). Placing the utterance in a 1 s clip, background noise and time
-# shift are done (seeded) in Rust. The run is deterministic: espeak-ng and sox have no randomness.
+# shift are done (seeded) in Rust. The run is deterministic: espeak-ng has no randomness, and sox runs
+# with -D (no dither: by default it dithers its 16-bit output with a random seed, and two runs then
+# differ by a few LSBs).
 # OUT_DIR/MANIFEST lists the tool versions and the grid. Clips already present are kept, so an
 # interrupted run can be resumed.
 #
@@ -39,7 +41,7 @@ trap 'rm -rf "$TMP"' EXIT
 synth() { # word voice speed pitch out
     local wav="$TMP/u.wav"
     espeak-ng -v "$2" -s "$3" -p "$4" -w "$wav" "$1"
-    sox -V1 "$wav" -r 16000 -c 1 -b 16 -e signed-integer -L -t raw "$5.tmp" \
+    sox -V1 -D "$wav" -r 16000 -c 1 -b 16 -e signed-integer -L -t raw "$5.tmp" \
         silence 1 0.01 0.3% reverse silence 1 0.01 0.3% reverse trim 0 1
     mv "$5.tmp" "$5"
 }
