@@ -16,6 +16,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod harness;
+pub mod kws;
 pub mod plan;
 pub mod target;
 pub mod toolchain;

@@ -6,8 +6,10 @@
 //! download; [`idx`] reads MNIST-style IDX files and [`cifar`] the CIFAR-10 binary batches for users
 //! who have them; [`synthetic`] makes seeded sets of any size for tests and scaling experiments.
 //! Loaders check every header and length and return a [`DataError`] naming the file and what was
-//! wrong.
+//! wrong. [`audio`] holds keyword spotting: the MLPerf Tiny MFCC front end in fixed point and its
+//! float reference, seeded augmentation, and [`kws_dataset`] (MFCC maps as an [`ImageDataset`]).
 
+pub mod audio;
 pub mod cifar;
 mod dataset;
 mod digits;
@@ -15,6 +17,7 @@ pub mod idx;
 pub mod synthetic;
 pub mod transform;
 
+pub use audio::kws::{KWS_CLASSES, KwsData, KwsOptions, KwsSource, kws_dataset};
 pub use dataset::{Batches, ImageDataset};
 pub use digits::{DIGITS_SOURCE, digits};
 
