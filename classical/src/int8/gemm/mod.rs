@@ -414,10 +414,13 @@ fn run(
     let (pk, k) = (w.padded_k(), w.k);
     let panels = w.rows.div_ceil(NR);
     let parallel = rows * w.rows * w.k >= PARALLEL_MACS;
-    // Rows per block: an equal share per thread in whole tiles, capped so that a block's activation
-    // rows stay in L2 (the block's gathered or offset rows are made once and read by every panel).
-    let share = if parallel { rows.div_ceil(rayon::current_num_threads().max(1)) } else { rows };
-    let block_rows = (share.div_ceil(MR) * MR).min((ROW_BLOCK_BYTES / pk).max(MR) / MR * MR).max(MR);
+    // Row blocks: as few as keep a block's activation rows in L2 (the block's gathered or offset rows
+    // are made once and read by every panel), a multiple of the thread count so that the threads get
+    // equal shares, in whole tiles.
+    let cap = (ROW_BLOCK_BYTES / pk).max(MR);
+    let threads = if parallel { rayon::current_num_threads().max(1) } else { 1 };
+    let blocks = rows.div_ceil(cap).div_ceil(threads) * threads;
+    let block_rows = rows.div_ceil(blocks).div_ceil(MR).max(1) * MR;
     // Panels per channel block: as many as keep their weights (widened, for AVX2) in L2 while every
     // tile of the row block passes over them, so large weight matrices are read once per row block.
     let panels_per_block = (PANEL_BLOCK_BYTES / (NR * pk * 2)).max(1);
