@@ -12,6 +12,7 @@ pub mod cifar;
 mod dataset;
 mod digits;
 pub mod idx;
+pub mod machine_sound;
 pub mod synthetic;
 pub mod transform;
 
