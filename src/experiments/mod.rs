@@ -33,6 +33,7 @@ mod distill_lab;
 mod error;
 mod mcu_deploy;
 mod metrics;
+mod mlperf_tiny;
 mod output;
 mod prune_lab;
 mod qaoa_maxcut;
@@ -99,6 +100,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &deep_compression::DeepCompression,
         &distill_lab::DistillLab,
         &mcu_deploy::McuDeploy,
+        &mlperf_tiny::MlperfTiny,
         &quantumnas::QuantumNas,
     ]
 }

@@ -14,6 +14,7 @@ pub mod cifar;
 mod dataset;
 mod digits;
 pub mod idx;
+pub mod machine_sound;
 pub mod synthetic;
 pub mod transform;
 

@@ -6,7 +6,7 @@ use crate::tensor::{rng, uniform};
 use ndarray::Array4;
 use rand_chacha::ChaCha8Rng;
 
-fn normal(rng: &mut ChaCha8Rng) -> f32 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f32 {
     // Box-Muller on two uniforms in (0, 1].
     let u1 = 1.0 - uniform(rng);
     let u2 = uniform(rng);
@@ -56,7 +56,70 @@ pub fn shapes(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDatas
 /// colour is a nuisance the classifier must ignore. The input of
 /// RGB models such as MobileNetV2 in the MCU deployment study.
 pub fn colored_shapes(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDataset, DataError> {
-    let grey = shapes(n, size, noise, seed)?;
+    colorize(&shapes(n, size, noise, seed)?, seed)
+}
+
+/// Ten shape classes, the size of CIFAR-10's label set: `n` images of `size x size` (at least 8)
+/// showing 0 a horizontal bar, 1 a vertical bar, 2 a square outline, 3 a diagonal, 4 an
+/// anti-diagonal, 5 a filled square, 6 a plus, 7 an X, 8 a circle outline, 9 an L (left and bottom
+/// edges of a square), each of a seeded side between `size / 2` and `size - 1` at a seeded
+/// position, with Gaussian pixel noise of standard deviation `noise`. Classes are drawn uniformly.
+pub fn shapes10(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDataset, DataError> {
+    if size < 8 {
+        return Err(invalid("shapes10", format!("images must be at least 8x8, asked for {size}x{size}")));
+    }
+    let mut r = rng(seed);
+    let mut images = Array4::<f32>::zeros((n, 1, size, size));
+    let mut labels = Vec::with_capacity(n);
+    let draw = |u: f64, range: usize| (u * range as f64) as usize % range;
+    for i in 0..n {
+        let class = draw(uniform(&mut r), 10);
+        let len = size / 2 + draw(uniform(&mut r), size / 2);
+        let y0 = draw(uniform(&mut r), size - len + 1);
+        let x0 = draw(uniform(&mut r), size - len + 1);
+        let mut img = images.slice_mut(ndarray::s![i, 0, .., ..]);
+        let last = len - 1;
+        for y in 0..len {
+            for x in 0..len {
+                let on = match class {
+                    0 => y == len / 2,
+                    1 => x == len / 2,
+                    2 => y == 0 || y == last || x == 0 || x == last,
+                    3 => x == y,
+                    4 => x + y == last,
+                    5 => true,
+                    6 => y == len / 2 || x == len / 2,
+                    7 => x == y || x + y == last,
+                    8 => {
+                        let c = last as f64 / 2.0;
+                        let d = ((x as f64 - c).powi(2) + (y as f64 - c).powi(2)).sqrt();
+                        (d - c).abs() < 0.5
+                    }
+                    _ => x == 0 || y == last,
+                };
+                if on {
+                    img[[y0 + y, x0 + x]] = 1.0;
+                }
+            }
+        }
+        if noise > 0.0 {
+            img.mapv_inplace(|v| v + noise * normal(&mut r));
+        }
+        labels.push(class);
+    }
+    ImageDataset::new(images, labels, 10)
+}
+
+/// [`shapes10`] recoloured as [`colored_shapes`] recolours [`shapes`]: the 10-class `3 x size x size`
+/// stand-in for CIFAR-10 (the MLPerf Tiny image-classification input shape at `size = 32`).
+pub fn colored_shapes10(n: usize, size: usize, noise: f32, seed: u64) -> Result<ImageDataset, DataError> {
+    colorize(&shapes10(n, size, noise, seed)?, seed)
+}
+
+/// Channel `ch` of image `i` is `bg[ch] + gain[ch] v` of the grey image `v` (see [`colored_shapes`]).
+fn colorize(grey: &ImageDataset, seed: u64) -> Result<ImageDataset, DataError> {
+    let [_, size, _] = grey.image_shape();
+    let n = grey.len();
     let mut r = rng(seed ^ 0xC0_10_55);
     let mut images = Array4::<f32>::zeros((n, 3, size, size));
     for i in 0..n {
@@ -168,6 +231,37 @@ mod tests {
             assert!(img.iter().all(|&v| (-1e-6..=1.0 + 1e-6).contains(&v)));
         }
         assert!(d.class_counts().iter().all(|&c| c > 30), "{:?}", d.class_counts());
+    }
+
+    #[test]
+    fn shapes10_are_seeded_and_draw_the_named_shapes() {
+        let d = shapes10(400, 16, 0.0, 4).unwrap();
+        assert_eq!(d, shapes10(400, 16, 0.0, 4).unwrap());
+        assert_ne!(d.images, shapes10(400, 16, 0.0, 5).unwrap().images);
+        assert_eq!(d.classes, 10);
+        assert!(d.class_counts().iter().all(|&c| c > 20), "{:?}", d.class_counts());
+        for i in 0..d.len() {
+            let img = d.images.slice(ndarray::s![i, 0, .., ..]);
+            let on = img.iter().filter(|&&v| v == 1.0).count();
+            // The side is between 8 and 15: count the pixels each shape lights for its side.
+            let rows = (0..16).filter(|&y| img.row(y).iter().any(|&v| v == 1.0)).count();
+            let cols = (0..16).filter(|&x| img.column(x).iter().any(|&v| v == 1.0)).count();
+            let len = rows.max(cols);
+            let expected = match d.labels[i] {
+                0 | 1 | 3 | 4 => len,
+                2 => 4 * len - 4,
+                5 => len * len,
+                6 | 9 => 2 * len - 1,
+                7 => 2 * len - len % 2,
+                _ => continue,
+            };
+            assert_eq!(on, expected, "sample {i} class {}", d.labels[i]);
+            assert!((8..16).contains(&len), "sample {i}: side {len}");
+        }
+        let c = colored_shapes10(50, 32, 0.1, 2).unwrap();
+        assert_eq!(c.images.shape(), &[50, 3, 32, 32]);
+        assert_eq!(c.labels, shapes10(50, 32, 0.1, 2).unwrap().labels);
+        assert!(shapes10(1, 7, 0.0, 0).is_err());
     }
 
     #[test]

@@ -90,10 +90,23 @@ impl Conv2d {
         bias: bool,
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Self {
+        Self::new_rect(inputs, outputs, (k, k), spec, bias, rng)
+    }
+
+    /// A `kh x kw` convolution initialised as PyTorch does: the rectangular kernels of audio models
+    /// (DS-CNN's 10x4 first layer over MFCC frames x coefficients).
+    pub fn new_rect(
+        inputs: usize,
+        outputs: usize,
+        (kh, kw): (usize, usize),
+        spec: Conv2dSpec,
+        bias: bool,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Self {
         let per_group = inputs / spec.groups.max(1);
-        let b = default_bound(per_group * k * k);
+        let b = default_bound(per_group * kh * kw);
         Self {
-            weight: Param::new("weight", rand_uniform(&[outputs, per_group, k, k], -b, b, rng)),
+            weight: Param::new("weight", rand_uniform(&[outputs, per_group, kh, kw], -b, b, rng)),
             bias: bias.then(|| Param::new("bias", rand_uniform(&[outputs], -b, b, rng))),
             spec,
         }

@@ -1,5 +1,7 @@
 //! The model zoo: small reference architectures, all built from the layers of [`super`] and seeded.
 
+pub mod mlperf_tiny;
+
 use super::{Act, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, Residual, Sequential};
 use crate::error::{Result, arg_err};
 use crate::ops::{Activation, Conv2dSpec, Pool2dSpec};
