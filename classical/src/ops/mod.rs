@@ -14,6 +14,7 @@ mod norm;
 mod pool;
 mod reduce;
 mod shape;
+mod sgemm;
 
 pub use activation::{Activation, activation, dropout, gelu, log_softmax, relu, relu6, sigmoid, softmax, tanh};
 pub use conv::{Conv2dSpec, conv2d};
