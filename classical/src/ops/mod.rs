@@ -13,8 +13,8 @@ mod loss;
 mod norm;
 mod pool;
 mod reduce;
-mod shape;
 mod sgemm;
+mod shape;
 
 pub use activation::{Activation, activation, dropout, gelu, log_softmax, relu, relu6, sigmoid, softmax, tanh};
 pub use conv::{Conv2dSpec, conv2d};
