@@ -82,3 +82,48 @@ pub(crate) unsafe fn portable<F: MulAdd>(kc: usize, a: *const f32, b: *const f32
         }
     }
 }
+
+/// Columns summed at once by [`few_rows`] (a stack buffer of accumulators).
+const FEW_ROWS_CHUNK: usize = 256;
+
+/// `C = A B` or `C += A B` for an `A` of very few rows (a depthwise convolution's one output
+/// channel), where a padded `MR`-row tile would mostly multiply zeros. Element `(i, j)` is
+/// `acc = fma(A(i, k-1), B(k-1, j), ... fma(A(i, 0), B(0, j), 0))` over the whole of `k`, then
+/// `C + acc` or `acc`: a fixed order that depends on the shapes alone. `c` is `m x n` row-major.
+/// The caller checked that `a` (`m x k`) and `b` (`k x n`) lie inside their slices.
+#[inline(always)]
+pub(crate) fn few_rows<F: MulAdd>(
+    (m, n, k): (usize, usize, usize),
+    a: super::Strided,
+    b: super::Strided,
+    c: &mut [f32],
+    add: bool,
+) {
+    let mut acc = [0.0f32; FEW_ROWS_CHUNK];
+    for i in 0..m {
+        for j0 in (0..n).step_by(FEW_ROWS_CHUNK) {
+            let w = FEW_ROWS_CHUNK.min(n - j0);
+            let acc = &mut acc[..w];
+            acc.fill(0.0);
+            for p in 0..k {
+                let ai = a.data[i * a.rs + p * a.cs];
+                let first = p * b.rs + j0 * b.cs;
+                if b.cs == 1 {
+                    for (v, &bj) in acc.iter_mut().zip(&b.data[first..first + w]) {
+                        *v = F::mul_add(ai, bj, *v);
+                    }
+                } else {
+                    for (jj, v) in acc.iter_mut().enumerate() {
+                        *v = F::mul_add(ai, b.data[first + jj * b.cs], *v);
+                    }
+                }
+            }
+            let dst = &mut c[i * n + j0..i * n + j0 + w];
+            if add {
+                dst.iter_mut().zip(acc.iter()).for_each(|(d, &v)| *d += v);
+            } else {
+                dst.copy_from_slice(acc);
+            }
+        }
+    }
+}

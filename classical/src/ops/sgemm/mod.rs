@@ -32,6 +32,11 @@ pub(crate) const KC: usize = 256;
 const MC: usize = 96;
 /// The most columns of `B` packed at once (`KC x NC` values, 4 MiB, stay in L3).
 const NC: usize = 4096;
+/// Products of at most this many rows skip the tiles (see [`kernel::few_rows`]): in a 6-row tile
+/// one row would waste five sixths of the multiply-adds (MobileNetV2's depthwise convolutions, one
+/// output channel per group: MobileNetV2-0.35 inference ran 1.35-2.3x slower with them than on the
+/// `gemm` crate, in two noisy runs before this path existed).
+const FEW_ROWS: usize = 2;
 /// Products with fewer multiply-adds than this run on one thread (threading costs more there).
 const PARALLEL_MACS: usize = 1 << 18;
 
@@ -263,8 +268,20 @@ pub(crate) fn sgemm(
 ) {
     assert!(backend.available(), "the {backend:?} kernel needs CPU features this machine lacks");
     assert!(m > 0 && n > 0 && k > 0 && c.len() >= m * n, "sgemm: empty or undersized operands");
-    let kern = backend.kernel();
     let c = &mut c[..m * n];
+    if m <= FEW_ROWS {
+        match backend {
+            Backend::Portable => kernel::few_rows::<kernel::Fused>((m, n, k), a, b, c, accumulate),
+            Backend::PortableUnfused => kernel::few_rows::<kernel::Unfused>((m, n, k), a, b, c, accumulate),
+            // SAFETY: `available()` was asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2Fma => unsafe { x86_64::few_rows_avx2_fma((m, n, k), a, b, c, accumulate) },
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx2Fma => unreachable!("Avx2Fma is never available off x86-64"),
+        }
+        return;
+    }
+    let kern = backend.kernel();
     let whole = CPtr { ptr: c.as_mut_ptr(), ldc: n };
     if threads < 2 || m * n * k < PARALLEL_MACS {
         // SAFETY: `whole` points at all of C, borrowed exclusively here.
@@ -372,8 +389,10 @@ mod tests {
 
     /// Shapes that cover partial tiles, several k blocks (k over KC, unequal splits), the row split
     /// (m >= 4 MR threads), the column split (few rows) and the serial path.
-    const SHAPES: [(usize, usize, usize); 8] = [
+    const SHAPES: [(usize, usize, usize); 10] = [
         (1, 1, 1),
+        (1, 700, 9),
+        (2, 300, 513),
         (7, 17, 3),
         (6, 16, 257),
         (13, 300, 600),

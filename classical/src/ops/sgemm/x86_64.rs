@@ -50,3 +50,19 @@ pub(crate) unsafe fn avx2_fma(kc: usize, a: *const f32, b: *const f32, c: *mut f
         }
     }
 }
+
+/// [`super::kernel::few_rows`] with fused multiply-adds, compiled for AVX2 + FMA (the same code and
+/// bits as the portable build, vectorised).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn few_rows_avx2_fma(
+    dims: (usize, usize, usize),
+    a: super::Strided,
+    b: super::Strided,
+    c: &mut [f32],
+    add: bool,
+) {
+    super::kernel::few_rows::<super::kernel::Fused>(dims, a, b, c, add);
+}
