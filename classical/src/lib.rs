@@ -5,7 +5,7 @@
 //!   propagate gradients; [`Var::backward`] walks the graph once in reverse topological order. Ops
 //!   implement [`autograd::Op`], which crates outside this one can implement too (the quantum layer is
 //!   one).
-//! - [`ops`]: the differentiable operations (matmul on the `gemm` crate, broadcasting arithmetic,
+//! - [`ops`]: the differentiable operations (matmul on the crate's packed GEMM, broadcasting arithmetic,
 //!   reductions, shape ops, conv2d by im2col + GEMM, pooling, normalisation, activations, losses).
 //! - [`nn`]: layers owning [`nn::Param`]s, composition, and `named_params` views used by the
 //!   compression passes.

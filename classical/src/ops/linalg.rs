@@ -1,31 +1,19 @@
-//! Matrix products on the `gemm` crate (never a hand-rolled inner GEMM).
+//! Matrix products: [`gemm_into`] (checked strides, on [`super::sgemm`]) and the differentiable
+//! `matmul` and `linear` built on it.
 
+use super::sgemm::{Backend, Strided, sgemm};
 use crate::autograd::{Op, Var};
 use crate::error::{Result, arg_err, shape_err};
 use crate::tensor::{Tensor, contiguous, into_contiguous};
 use ndarray::IxDyn;
 
-/// Products with fewer multiply-adds than this run on one thread (threading costs more there).
-const PARALLEL_FLOPS: usize = 1 << 18;
-
-/// The longest stretch of `k` handed to one `gemm` call when `c` has a side above 64. On that
-/// (general) path the `gemm` crate cuts `k` into equal blocks no longer than a length it derives from
-/// the CPU's L1 cache (at least 512: 512 with a 32 KiB 8-way L1, 1024 with a 48 KiB 12-way one), and
-/// sums every block on its own before adding it to `c`, so the bits of `c` would depend on the
-/// machine's caches. Cutting `k` here the same way with the length fixed at 512 makes every call one
-/// block: the summation order, and so the result, is the same on every machine that runs the same
-/// microkernel (any x86-64 with AVX2 and FMA), and the same as before on a 32 KiB 8-way L1. Products
-/// whose sides are both at most 64 go whole: there the crate blocks `k` by fixed lengths (512, or
-/// 1024 on its dot-product path) whatever the cache.
-const K_BLOCK: usize = 512;
-
 /// `c = a * b` (or `c += a * b` when `accumulate`) for row-major slices described by strides:
 /// element `(i, j)` of `a` is `a[i * a_rs + j * a_cs]`, likewise `b`; `c` is contiguous `m x n`.
 ///
-/// The `gemm` crate splits the work over rows and columns of `c`, never over `k`, so every element of
-/// `c` is summed in the same order whatever the thread count; `k` is cut here into equal blocks of at
-/// most [`K_BLOCK`] (as the crate cuts it) so that the order does not depend on the cache sizes
-/// either.
+/// Runs on the crate's packed, blocked kernel (`ops::sgemm`: an AVX2+FMA micro-kernel where the CPU has one)
+/// on the current rayon pool. Threads split rows or columns of `c`, never `k`, and `k` is cut into
+/// blocks that depend on `k` alone, so every element of `c` is summed in the same order whatever the
+/// thread count or the cache sizes.
 ///
 /// Errors (and touches nothing) when `c` holds fewer than `m * n` elements or the strides reach past
 /// the end of `a` or `b`.
@@ -70,43 +58,8 @@ pub fn gemm_into(
             ));
         }
     }
-    let threads = rayon::current_num_threads();
-    let parallelism = if m * n * k >= PARALLEL_FLOPS && threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    let block = if m > 64 || n > 64 { k.div_ceil(k.div_ceil(K_BLOCK)) } else { k };
-    for start in (0..k).step_by(block) {
-        let depth = block.min(k - start);
-        // SAFETY: the asserts above bound every index the strides reach inside the slices (this
-        // block reads columns start..start+depth of `a` and rows start..start+depth of `b`, inside
-        // 0..k); `c` is an exclusive borrow of at least m*n elements with row stride n and column
-        // stride 1.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                depth,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                accumulate || start > 0,
-                a.as_ptr().add(start * a_cs),
-                a_cs as isize,
-                a_rs as isize,
-                b.as_ptr().add(start * b_rs),
-                b_cs as isize,
-                b_rs as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
-    }
+    let (a, b) = (Strided { data: a, rs: a_rs, cs: a_cs }, Strided { data: b, rs: b_rs, cs: b_cs });
+    sgemm(m, n, k, a, b, c, accumulate, Backend::detect(), rayon::current_num_threads());
     Ok(())
 }
 

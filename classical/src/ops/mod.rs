@@ -13,6 +13,7 @@ mod loss;
 mod norm;
 mod pool;
 mod reduce;
+mod sgemm;
 mod shape;
 
 pub use activation::{Activation, activation, dropout, gelu, log_softmax, relu, relu6, sigmoid, softmax, tanh};

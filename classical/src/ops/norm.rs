@@ -43,22 +43,23 @@ struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// Per channel, the f64 sum over the channel's `n` contiguous runs of `inner` values of
-    /// `lane_sum(a_run, b_run, f)`, channels in parallel: a fixed order of additions (f32 within a
-    /// run, f64 across runs), so the same bits at any thread count.
-    fn channel_sums(
+    /// Per channel, the `S` f64 sums over the channel's `n` contiguous runs of `inner` values of
+    /// `lane_sums(a_run, b_run, f)`, channels in parallel: a fixed order of additions (f32 within a
+    /// run, f64 across runs), so the same bits at any thread count. Several sums share one pass.
+    fn channel_sums<const S: usize>(
         a: &[f32],
         b: &[f32],
         (n, c, inner): (usize, usize, usize),
-        f: impl Fn(usize, f32, f32) -> f32 + Sync,
-    ) -> Vec<f64> {
+        f: impl Fn(usize, f32, f32) -> [f32; S] + Sync,
+    ) -> Vec<[f64; S]> {
         let channel = |ch: usize| {
-            (0..n)
-                .map(|i| {
-                    let run = (i * c + ch) * inner..(i * c + ch + 1) * inner;
-                    lane_sum(&a[run.clone()], &b[run], |x, y| f(ch, x, y)) as f64
-                })
-                .sum::<f64>()
+            let mut total = [0.0f64; S];
+            for i in 0..n {
+                let run = (i * c + ch) * inner..(i * c + ch + 1) * inner;
+                let sums = lane_sums(&a[run.clone()], &b[run], |x, y| f(ch, x, y));
+                total.iter_mut().zip(sums).for_each(|(t, s)| *t += s as f64);
+            }
+            total
         };
         if a.len() >= PARALLEL_MIN_LEN {
             (0..c).into_par_iter().map(channel).collect()
@@ -87,20 +88,26 @@ impl BatchNorm {
 /// operations).
 const PARALLEL_MIN_LEN: usize = 1 << 15;
 
-/// `Σ f(a[k], b[k])` in 8 interleaved f32 lanes: vectorisable, with a fixed order.
+/// The `S` sums `Σ f(a[k], b[k])[s]`, each in 8 interleaved f32 lanes: vectorisable, with a fixed order.
 #[inline(always)]
-fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut lanes = [0.0f32; 8];
+fn lane_sums<const S: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; S]) -> [f32; S] {
+    let mut lanes = [[0.0f32; 8]; S];
     let whole = a.len() - a.len() % 8;
     for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
         for j in 0..8 {
-            lanes[j] += f(ca[j], cb[j]);
+            let v = f(ca[j], cb[j]);
+            for s in 0..S {
+                lanes[s][j] += v[s];
+            }
         }
     }
     for (j, (&x, &y)) in a[whole..].iter().zip(&b[whole..]).enumerate() {
-        lanes[j] += f(x, y);
+        let v = f(x, y);
+        for s in 0..S {
+            lanes[s][j] += v[s];
+        }
     }
-    lanes.iter().sum()
+    lanes.map(|l| l.iter().sum())
 }
 
 impl Op for BatchNorm {
@@ -119,9 +126,9 @@ impl Op for BatchNorm {
         let x = contiguous(inputs[0]);
         let xs = x.as_slice().expect("standard layout");
         let (mean, inv_std) = (&self.mean, &self.inv_std);
-        // Σ dy = dβ and Σ dy·x̂ = dγ per channel.
-        let dbeta = Self::channel_sums(dys, dys, (n, c, inner), |_, d, _| d);
-        let dgamma = Self::channel_sums(dys, xs, (n, c, inner), |ch, d, v| d * ((v - mean[ch]) * inv_std[ch]));
+        // Σ dy = dβ and Σ dy·x̂ = dγ per channel, in one pass.
+        let sums = Self::channel_sums(dys, xs, (n, c, inner), |ch, d, v| [d, d * ((v - mean[ch]) * inv_std[ch])]);
+        let (dbeta, dgamma): (Vec<f64>, Vec<f64>) = sums.into_iter().map(|[b, g]| (b, g)).unzip();
         let count = (n * inner) as f32;
         let mut dx = vec![0.0f32; dys.len()];
         Self::map_runs(&mut dx, c, inner, |ch, start, out| {
@@ -178,12 +185,12 @@ pub fn batch_norm(x: &Var, gamma: &Var, beta: &Var, stats: &mut BatchNormStats, 
     let (mean, var): (Vec<f32>, Vec<f32>) = if train {
         // Two passes (mean, then squared deviations from it) for accuracy on data far from zero.
         let mean: Vec<f64> =
-            BatchNorm::channel_sums(xs, xs, (n, c, inner), |_, v, _| v).iter().map(|s| s / count as f64).collect();
+            BatchNorm::channel_sums(xs, xs, (n, c, inner), |_, v, _| [v]).iter().map(|[s]| s / count as f64).collect();
         let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
         let var: Vec<f64> =
-            BatchNorm::channel_sums(xs, xs, (n, c, inner), |ch, v, _| (v - mean32[ch]) * (v - mean32[ch]))
+            BatchNorm::channel_sums(xs, xs, (n, c, inner), |ch, v, _| [(v - mean32[ch]) * (v - mean32[ch])])
                 .iter()
-                .map(|s| s / count as f64)
+                .map(|[s]| s / count as f64)
                 .collect();
         let m = stats.momentum;
         for ch in 0..c {
