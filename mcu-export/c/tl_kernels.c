@@ -26,8 +26,24 @@
 #define TL_INLINE static inline
 #endif
 
+/* Full unrolling of the short constant loops of the specialised kernels (gcc does not do it at -O2). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TL_UNROLL _Pragma("GCC unroll 8")
+#else
+#define TL_UNROLL
+#endif
+
 #ifndef TL_SINGLE_ROUNDING
 #define TL_SINGLE_ROUNDING 0
+#endif
+
+/* The DSP kernels: on by default where the compiler targets the Arm DSP extension. */
+#ifndef TL_USE_DSP
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define TL_USE_DSP 1
+#else
+#define TL_USE_DSP 0
+#endif
 #endif
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -156,8 +172,8 @@ TL_INLINE int32_t tl_dot(const int8_t *x, const int8_t *w, int n, int32_t zp)
 /* Convolution                                                                                       */
 /* ------------------------------------------------------------------------------------------------ */
 
-void tl_conv(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
-             const tl_requant *rq, const tl_view *out)
+static void tl_conv_portable(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
+                             const tl_requant *rq, const tl_view *out)
 {
     const int c = in->c, groups = p->groups;
     const int cg = c / groups, og = p->c_out / groups;
@@ -204,8 +220,8 @@ void tl_conv(const tl_view *in, const int8_t *weight, const int32_t *bias, const
     }
 }
 
-void tl_conv_1x1(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
-                 const tl_requant *rq, const tl_view *out)
+static void tl_conv_1x1_portable(const tl_view *in, const int8_t *weight, const int32_t *bias,
+                                 const tl_conv_params *p, const tl_requant *rq, const tl_view *out)
 {
     const int c = in->c, c_out = p->c_out;
     const int32_t zp = p->input_zp;
@@ -384,8 +400,8 @@ static void tl_dw_dispatch(const tl_dw_job *j, const tl_conv_params *p)
     }
 }
 
-void tl_depthwise(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
-                  const tl_requant *rq, const tl_view *out)
+static void tl_depthwise_portable(const tl_view *in, const int8_t *weight, const int32_t *bias,
+                                  const tl_conv_params *p, const tl_requant *rq, const tl_view *out)
 {
     tl_dw_job j;
     tl_dw_views(&j, in, weight, bias, rq, out);
@@ -400,8 +416,9 @@ void tl_depthwise_multiplier(const tl_view *in, const int8_t *weight, const int3
     tl_dw_impl(&j, p, p->kh, p->kw, out->c / in->c, 0);
 }
 
-void tl_depthwise_inplace(int8_t *io, int in_h, int in_w, int c, int out_h, int out_w, const int8_t *weight,
-                          const int32_t *bias, const tl_conv_params *p, const tl_requant *rq, int8_t *plane)
+static void tl_depthwise_inplace_portable(int8_t *io, int in_h, int in_w, int c, int out_h, int out_w,
+                                          const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
+                                          const tl_requant *rq, int8_t *plane)
 {
     const int32_t n_in = (int32_t)in_h * in_w;
     tl_dw_job j;
@@ -443,14 +460,16 @@ void tl_depthwise_inplace(int8_t *io, int in_h, int in_w, int c, int out_h, int 
 /* Fully connected, add                                                                              */
 /* ------------------------------------------------------------------------------------------------ */
 
-void tl_fully_connected(const int8_t *in, int32_t input_zp, int k_len, const int8_t *weight, const int32_t *bias,
-                        int o_len, const tl_requant *rq, int8_t *out)
+#if !TL_USE_DSP
+static void tl_fully_connected_portable(const int8_t *in, int32_t input_zp, int k_len, const int8_t *weight,
+                                        const int32_t *bias, int o_len, const tl_requant *rq, int8_t *out)
 {
     int o;
     for (o = 0; o < o_len; ++o) {
         out[o] = tl_requant_one(bias[o] + tl_dot(in, weight + (int32_t)o * k_len, k_len, input_zp), rq, o);
     }
 }
+#endif
 
 void tl_add(const tl_view *a, const tl_view *b, const tl_add_params *p, const tl_view *out)
 {
@@ -602,4 +621,1012 @@ void tl_clamp(int8_t *x, int32_t n, int32_t lo, int32_t hi)
             x[i] = (int8_t)hi;
         }
     }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* DSP kernels (TL_USE_DSP)                                                                          */
+/* ------------------------------------------------------------------------------------------------ */
+/*
+ * The Arm DSP extension (ARMv7E-M: Cortex-M4, M7; ARMv8-M Mainline with DSP) works on pairs of 16-bit
+ * lanes: SXTB16 sign-extends bytes 0 and 2 of a word into the two halfwords (with its ROR #8 form,
+ * bytes 1 and 3), SXTAB16 does the same and adds a pair (the input offset -zp in both lanes), SMLAD
+ * multiplies the lanes of two words and adds both products to an accumulator. A word of four int8
+ * weights w0..w3 thus becomes the pairs [w0, w2] and [w1, w3], and as long as the other operand is
+ * widened the same way the products pair up without reordering.
+ *
+ * - Convolutions (any geometry, groups too): two output positions (raster order over the output
+ *   window, across rows) are widened into q15 columns in `scratch` (im2col; padding taps are 0, i.e.
+ *   the input zero point), in the reordered group-of-four layout above (logical element k at halfword
+ *   (k & ~3) | ((k & 1) << 1) | ((k >> 1) & 1)), so the kernel needs no packing; then every pair of
+ *   output channels runs a 2x2 block (two weight rows widened on the fly, two columns, four
+ *   accumulators) over K = kh * kw * c_in / groups, and the four results are rescaled together.
+ *   1x1 pointwise convolutions skip the gather: the two input pixels are widened straight from the
+ *   NHWC map. A lone last position runs a 2x1 block.
+ * - Fully connected: two output rows at a time, the input widened on the fly (no scratch).
+ * - Depthwise 3x3 / 5x5 / 7x7, dilation 1, strides 1 and 2, depth multiplier 1: channels go by blocks
+ *   of four; for each output row, the input rows its window needs are widened into a ring of kh q15
+ *   rows per channel in `scratch` (padding columns and rows are 0), then each channel's output row is
+ *   computed from its ring rows with the kernel's pairs of taps [w(ky, 2j), w(ky, 2j + 1)] (packed
+ *   once per block, on the stack) against pairs of adjacent input columns: SMLAD, and SMLABB / SMLATB
+ *   for the odd last tap, two output pixels per step; the accumulators of up to TL_DW_SEG pixels are
+ *   then rescaled. The in-place variant is the same loop on one buffer: an input row is copied into
+ *   the ring the first time an output row needs it, which (for the geometries tl_dw_ring_inplace_ok
+ *   accepts: all the usual ones) is before any output row overwrites it.
+ * - The output stage of a DSP kernel: for an output channel with shift in -31..-1 (and, with double
+ *   rounding, a non-negative multiplier: every channel the converter writes), TFLite's
+ *   MultiplyByQuantizedMultiplier is one 64-bit multiply-accumulate and a shift:
+ *     double rounding, e = -shift: (x m + 2^30 + 2^(30 + e) - [x < 0] 2^31) >> (31 + e)
+ *     single rounding:             (x m + 2^(30 - shift)) >> (31 - shift)
+ *   (the first is SaturatingRoundingDoublingHighMul, floor((x m + 2^30) / 2^31), then
+ *   RoundingDivideByPOT folded into the same floor; y < 0 iff x < 0 or y = 0, where the correction
+ *   cannot matter), and two results are clamped at once: saturated to 16 bits, packed, the zero point
+ *   added with QADD16 and clamped with SSUB16 / SEL (|result| <= 2^30, so nothing wraps). Other
+ *   channels take the portable output stage.
+ * Built without the DSP extension (TL_USE_DSP 1 on the host), the instructions are plain C functions
+ * below, so the host tests run these kernels too.
+ */
+#if TL_USE_DSP
+
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define TL_DSP_NATIVE 1
+#include <arm_acle.h>
+#else
+#define TL_DSP_NATIVE 0
+#endif
+
+/* Channels per depthwise block and output pixels per rescaled segment. */
+#define TL_DW_BLOCK 4
+#define TL_DW_SEG 32
+/* Words of packed taps per kernel row (7x7: three pairs and the last tap). */
+#define TL_DW_ROW_WORDS 4
+
+#if TL_DSP_NATIVE
+/* Little-endian words and halfwords at any address (unaligned LDR / STR are allowed on ARMv7-M). */
+TL_INLINE uint32_t tl_ld32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+TL_INLINE void tl_st32(int8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+TL_INLINE int32_t tl_ld16(const int8_t *p)
+{
+    int16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+TL_INLINE void tl_st16(int8_t *p, int32_t v)
+{
+    const int16_t h = (int16_t)v;
+    memcpy(p, &h, 2);
+}
+
+TL_INLINE uint32_t tl_sxtb16(uint32_t x)
+{
+    return (uint32_t)__sxtb16((int32_t)x);
+}
+
+/* SXTB16 with its free ROR #8 (gcc does not fold the rotate into the instruction by itself). */
+TL_INLINE uint32_t tl_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+TL_INLINE uint32_t tl_sxtab16(uint32_t a, uint32_t x)
+{
+    return (uint32_t)__sxtab16((int32_t)a, (int32_t)x);
+}
+
+TL_INLINE uint32_t tl_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+
+TL_INLINE int32_t tl_smlad(uint32_t x, uint32_t y, int32_t acc)
+{
+    return __smlad((int32_t)x, (int32_t)y, acc);
+}
+
+TL_INLINE int32_t tl_smlabb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return __smlabb((int32_t)x, (int32_t)y, acc);
+}
+
+TL_INLINE int32_t tl_smlatb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return __smlatb((int32_t)x, (int32_t)y, acc);
+}
+
+/* [lo.lo, hi.lo] */
+TL_INLINE uint32_t tl_pkhbt(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* [lo.hi, hi.hi] */
+TL_INLINE uint32_t tl_pkhtb(uint32_t hi, uint32_t lo)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+#else
+/* The same operations in plain C, little-endian whatever the host. */
+TL_INLINE uint32_t tl_ld32(const int8_t *p)
+{
+    return (uint32_t)(uint8_t)p[0] | ((uint32_t)(uint8_t)p[1] << 8) | ((uint32_t)(uint8_t)p[2] << 16) |
+           ((uint32_t)(uint8_t)p[3] << 24);
+}
+
+TL_INLINE void tl_st32(int8_t *p, uint32_t v)
+{
+    p[0] = (int8_t)(uint8_t)(v & 0xffu);
+    p[1] = (int8_t)(uint8_t)((v >> 8) & 0xffu);
+    p[2] = (int8_t)(uint8_t)((v >> 16) & 0xffu);
+    p[3] = (int8_t)(uint8_t)(v >> 24);
+}
+
+TL_INLINE int32_t tl_ld16(const int8_t *p)
+{
+    return (int16_t)(uint16_t)((uint32_t)(uint8_t)p[0] | ((uint32_t)(uint8_t)p[1] << 8));
+}
+
+TL_INLINE void tl_st16(int8_t *p, int32_t v)
+{
+    p[0] = (int8_t)(uint8_t)((uint32_t)v & 0xffu);
+    p[1] = (int8_t)(uint8_t)(((uint32_t)v >> 8) & 0xffu);
+}
+
+/* The halfwords of a word, sign-extended; a word from two halfwords (each taken mod 2^16). */
+TL_INLINE int32_t tl_lo(uint32_t x)
+{
+    return (int16_t)(uint16_t)(x & 0xffffu);
+}
+
+TL_INLINE int32_t tl_hi(uint32_t x)
+{
+    return (int16_t)(uint16_t)(x >> 16);
+}
+
+TL_INLINE uint32_t tl_pair(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16);
+}
+
+TL_INLINE uint32_t tl_sxtb16(uint32_t x)
+{
+    return tl_pair((int8_t)(uint8_t)(x & 0xffu), (int8_t)(uint8_t)((x >> 16) & 0xffu));
+}
+
+TL_INLINE uint32_t tl_sxtb16_ror8(uint32_t x)
+{
+    return tl_sxtb16((x >> 8) | (x << 24));
+}
+
+TL_INLINE uint32_t tl_sxtab16(uint32_t a, uint32_t x)
+{
+    const uint32_t e = tl_sxtb16(x);
+    return tl_pair(tl_lo(a) + tl_lo(e), tl_hi(a) + tl_hi(e));
+}
+
+TL_INLINE uint32_t tl_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    return tl_sxtab16(a, (x >> 8) | (x << 24));
+}
+
+TL_INLINE int32_t tl_smlad(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tl_lo(x) * tl_lo(y)) + (uint32_t)(tl_hi(x) * tl_hi(y)));
+}
+
+TL_INLINE int32_t tl_smlabb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tl_lo(x) * tl_lo(y)));
+}
+
+TL_INLINE int32_t tl_smlatb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tl_hi(x) * tl_lo(y)));
+}
+
+TL_INLINE uint32_t tl_pkhbt(uint32_t lo, uint32_t hi)
+{
+    return (lo & 0xffffu) | (hi << 16);
+}
+
+TL_INLINE uint32_t tl_pkhtb(uint32_t hi, uint32_t lo)
+{
+    return (hi & 0xffff0000u) | (lo >> 16);
+}
+#endif
+
+/* A value in both halfwords. */
+TL_INLINE uint32_t tl_dup16(int32_t v)
+{
+    return ((uint32_t)v & 0xffffu) * 0x10001u;
+}
+
+/* The fast output stage of one channel: x -> (x m + c) >> 32 >> sh (see above). */
+typedef struct {
+    int32_t m;
+    uint32_t clo;
+    int32_t chi;
+    int sh;
+} tl_frq;
+
+/* Fills `f` and returns 1 when output channel `o` can take the fast output stage. */
+TL_INLINE int tl_frq_make(const tl_requant *rq, int o, tl_frq *f)
+{
+    const int32_t m = rq->multiplier[o];
+    const int s = rq->shift[o];
+    f->m = 0;
+    f->clo = 0u;
+    f->chi = 0;
+    f->sh = 0;
+    if (s > -1 || s < -31) {
+        return 0;
+    }
+#if TL_SINGLE_ROUNDING
+    /* 2^(30 - s) = 2^(total - 1), total = 31 - s in 32..62. */
+    f->clo = s == -1 ? 0x80000000u : 0u;
+    f->chi = s == -1 ? 0 : (int32_t)1 << (-s - 2);
+#else
+    if (m < 0) {
+        return 0;
+    }
+    /* 2^30 + 2^(30 + e), e = -s in 1..31. */
+    f->clo = s == -1 ? 0xC0000000u : 0x40000000u;
+    f->chi = s == -1 ? 0 : (int32_t)1 << (-s - 2);
+#endif
+    f->sh = -s - 1;
+    f->m = m;
+    return 1;
+}
+
+/* MultiplyByQuantizedMultiplier(x) of a channel tl_frq_make accepted; |result| <= 2^30. */
+TL_INLINE int32_t tl_frq_apply(int32_t x, const tl_frq *f)
+{
+    int64_t acc = (int64_t)(((uint64_t)(uint32_t)f->chi << 32) | (uint64_t)f->clo);
+#if !TL_SINGLE_ROUNDING
+    acc += (int64_t)((uint32_t)x >> 31) * (int64_t)INT32_MIN;
+#endif
+    acc += (int64_t)x * (int64_t)f->m;
+    return (int32_t)(acc >> 32) >> f->sh;
+}
+
+/* Zero point and clamp, as single values and as pairs of halfwords. */
+typedef struct {
+    int32_t zp, lo, hi;
+    uint32_t zp2, lo2, hi2;
+} tl_outp;
+
+static void tl_outp_make(const tl_requant *rq, tl_outp *o)
+{
+    o->zp = rq->output_zp;
+    o->lo = rq->act_min;
+    o->hi = rq->act_max;
+    o->zp2 = tl_dup16(rq->output_zp);
+    o->lo2 = tl_dup16(rq->act_min);
+    o->hi2 = tl_dup16(rq->act_max);
+}
+
+/* One rescaled value (|q| <= 2^30): zero point, clamp. */
+TL_INLINE int8_t tl_out1(int32_t q, const tl_outp *o)
+{
+    int32_t v = q + o->zp;
+    if (v < o->lo) {
+        v = o->lo;
+    }
+    if (v > o->hi) {
+        v = o->hi;
+    }
+    return (int8_t)v;
+}
+
+/* Two rescaled values (|q| <= 2^30): the bytes of both in the low bytes of the two halfwords. The
+   16-bit saturation cannot change a result: the clamp range lies inside int8. */
+TL_INLINE uint32_t tl_out2(int32_t q0, int32_t q1, const tl_outp *o)
+{
+#if TL_DSP_NATIVE
+    uint32_t v = tl_pkhbt((uint32_t)__ssat(q0, 16), (uint32_t)__ssat(q1, 16));
+    v = (uint32_t)__qadd16((int32_t)v, (int32_t)o->zp2);
+    (void)__ssub16((int32_t)v, (int32_t)o->lo2);
+    v = __sel(v, o->lo2);
+    (void)__ssub16((int32_t)o->hi2, (int32_t)v);
+    v = __sel(v, o->hi2);
+    return v;
+#else
+    return tl_pair(tl_out1(q0, o), tl_out1(q1, o));
+#endif
+}
+
+/* The byte in the low (k = 0) or high (k = 1) halfword of tl_out2's result. */
+#define TL_BYTE0(v) ((int8_t)(uint8_t)((v) & 0xffu))
+#define TL_BYTE1(v) ((int8_t)(uint8_t)(((v) >> 16) & 0xffu))
+
+/* --- q15 columns -------------------------------------------------------------------------------- */
+
+/* The two columns of a pair of positions are interleaved by groups of four elements: group g of
+   column j is the 8 bytes at 16 g + 8 j, and logical element k of a group sits in the halfword
+   SXTB16 widens its weight into: (k & 1) << 1 | (k >> 1) & 1, i.e. [c0, c2] then [c1, c3]. */
+TL_INLINE int32_t tl_col_at(int32_t k)
+{
+    return ((k >> 2) << 4) | ((k & 1) << 2) | ((k & 2) << 0);
+}
+
+/* Elements k .. k + n - 1 of the column at `col` (the pair's base + 8 j) = the n bytes at src minus
+   the zero point. */
+static void tl_col_put(int8_t *col, int32_t k, const int8_t *src, int32_t n, int32_t zp, uint32_t off2)
+{
+    const int32_t end = k + n;
+    for (; k < end && (k & 3) != 0; ++k, ++src) {
+        tl_st16(col + tl_col_at(k), *src - zp);
+    }
+    for (; k + 4 <= end; k += 4, src += 4) {
+        const uint32_t x = tl_ld32(src);
+        tl_st32(col + 4 * k, tl_sxtab16(off2, x));
+        tl_st32(col + 4 * k + 4, tl_sxtab16_ror8(off2, x));
+    }
+    for (; k < end; ++k, ++src) {
+        tl_st16(col + tl_col_at(k), *src - zp);
+    }
+}
+
+/* Elements k .. k + n - 1 of the column at `col` = 0 (padding taps). */
+static void tl_col_zero(int8_t *col, int32_t k, int32_t n)
+{
+    const int32_t end = k + n;
+    for (; k < end && (k & 3) != 0; ++k) {
+        tl_st16(col + tl_col_at(k), 0);
+    }
+    for (; k + 4 <= end; k += 4) {
+        tl_st32(col + 4 * k, 0u);
+        tl_st32(col + 4 * k + 4, 0u);
+    }
+    for (; k < end; ++k) {
+        tl_st16(col + tl_col_at(k), 0);
+    }
+}
+
+/* The column of output position (oy, ox), group g: kh * kw * cg elements in OHWI weight order. */
+static void tl_im2col(int8_t *col, const tl_view *in, const tl_conv_params *p, int oy, int ox, int g, int cg,
+                      uint32_t off2)
+{
+    const int kh = p->kh, kw = p->kw, dh = p->dil_h, dw = p->dil_w;
+    const int32_t zp = p->input_zp;
+    const int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t row_len = (int32_t)kw * cg;
+    int ky0, ky1, kx0, kx1, ky, kx;
+    int32_t k = 0;
+    tl_tap_range(iy0, kh, dh, in->full_h, &ky0, &ky1);
+    tl_tap_range(ix0, kw, dw, in->full_w, &kx0, &kx1);
+    for (ky = 0; ky < kh; ++ky, k += row_len) {
+        const int iy = iy0 + ky * dh;
+        if (ky < ky0 || ky >= ky1 || kx0 == kx1) {
+            tl_col_zero(col, k, row_len);
+        } else if (p->groups == 1 && dw == 1) {
+            /* The valid taps of the row are one run of the input row. */
+            tl_col_zero(col, k, (int32_t)kx0 * cg);
+            tl_col_put(col, k + (int32_t)kx0 * cg, in->data + tl_at(in, iy, ix0 + kx0), (int32_t)(kx1 - kx0) * cg, zp,
+                       off2);
+            tl_col_zero(col, k + (int32_t)kx1 * cg, (int32_t)(kw - kx1) * cg);
+        } else {
+            for (kx = 0; kx < kw; ++kx) {
+                if (kx < kx0 || kx >= kx1) {
+                    tl_col_zero(col, k + (int32_t)kx * cg, cg);
+                } else {
+                    tl_col_put(col, k + (int32_t)kx * cg, in->data + tl_at(in, iy, ix0 + kx * dw) + g * cg, cg, zp,
+                               off2);
+                }
+            }
+        }
+    }
+}
+
+/* The output stage of one value of channel o (fast when tl_frq_make accepted it). */
+TL_INLINE int8_t tl_rq1(int32_t acc, int fast, const tl_frq *f, const tl_requant *rq, const tl_outp *op, int o)
+{
+    return fast ? tl_out1(tl_frq_apply(acc, f), op) : tl_requant_one(acc, rq, o);
+}
+
+/* Output channels [o0, o1) of the two positions whose interleaved columns are at `col`, outputs at
+   da[o] and db[o]; weight row o at weight + o * K. */
+static void tl_block_2pos(const int8_t *col, const int8_t *weight, int32_t K, const int32_t *bias,
+                          const tl_requant *rq, const tl_outp *op, int o0, int o1, int8_t *da, int8_t *db)
+{
+    const int32_t k4 = K & ~3;
+    int o = o0;
+    for (; o + 2 <= o1; o += 2) {
+        const int8_t *w0 = weight + (int32_t)o * K;
+        const int8_t *w1 = w0 + K;
+        const int8_t *pc = col;
+        const int8_t *wend = w0 + k4;
+        int32_t s00 = bias[o], s01 = bias[o], s10 = bias[o + 1], s11 = bias[o + 1];
+        int32_t k;
+        tl_frq f0, f1;
+        while (w0 != wend) {
+            const uint32_t x0 = tl_ld32(w0), x1 = tl_ld32(w1);
+            uint32_t a = tl_ld32(pc), b = tl_ld32(pc + 8);
+            uint32_t t = tl_sxtb16(x0);
+            s00 = tl_smlad(t, a, s00);
+            s01 = tl_smlad(t, b, s01);
+            t = tl_sxtb16(x1);
+            s10 = tl_smlad(t, a, s10);
+            s11 = tl_smlad(t, b, s11);
+            a = tl_ld32(pc + 4);
+            b = tl_ld32(pc + 12);
+            t = tl_sxtb16_ror8(x0);
+            s00 = tl_smlad(t, a, s00);
+            s01 = tl_smlad(t, b, s01);
+            t = tl_sxtb16_ror8(x1);
+            s10 = tl_smlad(t, a, s10);
+            s11 = tl_smlad(t, b, s11);
+            w0 += 4;
+            w1 += 4;
+            pc += 16;
+        }
+        for (k = k4; k < K; ++k, ++w0, ++w1) {
+            const int32_t va = tl_ld16(col + tl_col_at(k)), vb = tl_ld16(col + 8 + tl_col_at(k));
+            s00 += va * *w0;
+            s01 += vb * *w0;
+            s10 += va * *w1;
+            s11 += vb * *w1;
+        }
+        if (tl_frq_make(rq, o, &f0) && tl_frq_make(rq, o + 1, &f1)) {
+            const uint32_t va = tl_out2(tl_frq_apply(s00, &f0), tl_frq_apply(s10, &f1), op);
+            const uint32_t vb = tl_out2(tl_frq_apply(s01, &f0), tl_frq_apply(s11, &f1), op);
+            da[o] = TL_BYTE0(va);
+            da[o + 1] = TL_BYTE1(va);
+            db[o] = TL_BYTE0(vb);
+            db[o + 1] = TL_BYTE1(vb);
+        } else {
+            da[o] = tl_requant_one(s00, rq, o);
+            da[o + 1] = tl_requant_one(s10, rq, o + 1);
+            db[o] = tl_requant_one(s01, rq, o);
+            db[o + 1] = tl_requant_one(s11, rq, o + 1);
+        }
+    }
+    if (o < o1) {
+        const int8_t *w0 = weight + (int32_t)o * K;
+        const int8_t *pc = col;
+        int32_t s0 = bias[o], s1 = bias[o];
+        int32_t k;
+        tl_frq f;
+        int fast;
+        for (k = 0; k < k4; k += 4, pc += 16) {
+            const uint32_t x0 = tl_ld32(w0 + k);
+            const uint32_t wl = tl_sxtb16(x0), wh = tl_sxtb16_ror8(x0);
+            s0 = tl_smlad(wl, tl_ld32(pc), s0);
+            s1 = tl_smlad(wl, tl_ld32(pc + 8), s1);
+            s0 = tl_smlad(wh, tl_ld32(pc + 4), s0);
+            s1 = tl_smlad(wh, tl_ld32(pc + 12), s1);
+        }
+        for (; k < K; ++k) {
+            s0 += tl_ld16(col + tl_col_at(k)) * w0[k];
+            s1 += tl_ld16(col + 8 + tl_col_at(k)) * w0[k];
+        }
+        fast = tl_frq_make(rq, o, &f);
+        da[o] = tl_rq1(s0, fast, &f, rq, op, o);
+        db[o] = tl_rq1(s1, fast, &f, rq, op, o);
+    }
+}
+
+/* Output channels [o0, o1) of one position (the first column of the pair at `col`, outputs at da[o]). */
+static void tl_block_1pos(const int8_t *col, const int8_t *weight, int32_t K, const int32_t *bias,
+                          const tl_requant *rq, const tl_outp *op, int o0, int o1, int8_t *da)
+{
+    const int32_t k4 = K & ~3;
+    int o;
+    for (o = o0; o < o1; ++o) {
+        const int8_t *w0 = weight + (int32_t)o * K;
+        const int8_t *pc = col;
+        int32_t s0 = bias[o];
+        int32_t k;
+        tl_frq f;
+        int fast;
+        for (k = 0; k < k4; k += 4, pc += 16) {
+            const uint32_t x0 = tl_ld32(w0 + k);
+            s0 = tl_smlad(tl_sxtb16(x0), tl_ld32(pc), s0);
+            s0 = tl_smlad(tl_sxtb16_ror8(x0), tl_ld32(pc + 4), s0);
+        }
+        for (; k < K; ++k) {
+            s0 += tl_ld16(col + tl_col_at(k)) * w0[k];
+        }
+        fast = tl_frq_make(rq, o, &f);
+        da[o] = tl_rq1(s0, fast, &f, rq, op, o);
+    }
+}
+
+/* Convolution through q15 columns of two positions at a time (pointwise: 1x1, stride 1, no padding,
+   one group, the columns read straight from the input pixels). */
+static void tl_conv_dsp(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
+                        const tl_requant *rq, const tl_view *out, int8_t *scratch, int pointwise)
+{
+    const int groups = p->groups, cg = in->c / groups, og = p->c_out / groups;
+    const int32_t K = (int32_t)p->kh * p->kw * cg;
+    const uint32_t off2 = tl_dup16(-p->input_zp);
+    const int32_t n = (int32_t)out->h * out->w;
+    int8_t *const ca = scratch, *const cb = scratch + 8;
+    tl_outp op;
+    int32_t i;
+    int oy = out->y0, ox = out->x0, g;
+    tl_outp_make(rq, &op);
+    for (i = 0; i < n; i += 2) {
+        const int two = i + 1 < n;
+        int oy1 = oy, ox1 = ox + 1;
+        int8_t *da = out->data + tl_at(out, oy, ox);
+        int8_t *db = da;
+        if (ox1 == out->x0 + out->w) {
+            ox1 = out->x0;
+            ++oy1;
+        }
+        if (two) {
+            db = out->data + tl_at(out, oy1, ox1);
+        }
+        for (g = 0; g < groups; ++g) {
+            if (pointwise) {
+                tl_col_put(ca, 0, in->data + tl_at(in, oy, ox), K, p->input_zp, off2);
+                if (two) {
+                    tl_col_put(cb, 0, in->data + tl_at(in, oy1, ox1), K, p->input_zp, off2);
+                }
+            } else {
+                tl_im2col(ca, in, p, oy, ox, g, cg, off2);
+                if (two) {
+                    tl_im2col(cb, in, p, oy1, ox1, g, cg, off2);
+                }
+            }
+            if (two) {
+                tl_block_2pos(ca, weight, K, bias, rq, &op, g * og, (g + 1) * og, da, db);
+            } else {
+                tl_block_1pos(ca, weight, K, bias, rq, &op, g * og, (g + 1) * og, da);
+            }
+        }
+        /* The next pair starts two positions on. */
+        oy = oy1;
+        ox = ox1 + 1;
+        if (ox == out->x0 + out->w) {
+            ox = out->x0;
+            ++oy;
+        }
+    }
+}
+
+/* --- fully connected ---------------------------------------------------------------------------- */
+
+static void tl_fully_connected_dsp(const int8_t *in, int32_t input_zp, int k_len, const int8_t *weight,
+                                   const int32_t *bias, int o_len, const tl_requant *rq, int8_t *out)
+{
+    const uint32_t off2 = tl_dup16(-input_zp);
+    const int k4 = k_len & ~3;
+    tl_outp op;
+    int o = 0, k;
+    tl_outp_make(rq, &op);
+    for (; o + 2 <= o_len; o += 2) {
+        const int8_t *w0 = weight + (int32_t)o * k_len;
+        const int8_t *w1 = w0 + k_len;
+        const int8_t *x = in;
+        const int8_t *xend = in + k4;
+        int32_t s0 = bias[o], s1 = bias[o + 1];
+        tl_frq f0, f1;
+        while (x < xend) {
+            const uint32_t xv = tl_ld32(x), a = tl_ld32(w0), b = tl_ld32(w1);
+            const uint32_t xl = tl_sxtab16(off2, xv), xh = tl_sxtab16_ror8(off2, xv);
+            s0 = tl_smlad(xl, tl_sxtb16(a), s0);
+            s1 = tl_smlad(xl, tl_sxtb16(b), s1);
+            s0 = tl_smlad(xh, tl_sxtb16_ror8(a), s0);
+            s1 = tl_smlad(xh, tl_sxtb16_ror8(b), s1);
+            x += 4;
+            w0 += 4;
+            w1 += 4;
+        }
+        for (k = k4; k < k_len; ++k, ++w0, ++w1) {
+            const int32_t xv = in[k] - input_zp;
+            s0 += xv * *w0;
+            s1 += xv * *w1;
+        }
+        if (tl_frq_make(rq, o, &f0) && tl_frq_make(rq, o + 1, &f1)) {
+            const uint32_t v = tl_out2(tl_frq_apply(s0, &f0), tl_frq_apply(s1, &f1), &op);
+            out[o] = TL_BYTE0(v);
+            out[o + 1] = TL_BYTE1(v);
+        } else {
+            out[o] = tl_requant_one(s0, rq, o);
+            out[o + 1] = tl_requant_one(s1, rq, o + 1);
+        }
+    }
+    if (o < o_len) {
+        const int8_t *w0 = weight + (int32_t)o * k_len;
+        int32_t s0 = bias[o];
+        tl_frq f;
+        int fast;
+        for (k = 0; k < k4; k += 4) {
+            const uint32_t xv = tl_ld32(in + k), a = tl_ld32(w0 + k);
+            s0 = tl_smlad(tl_sxtab16(off2, xv), tl_sxtb16(a), s0);
+            s0 = tl_smlad(tl_sxtab16_ror8(off2, xv), tl_sxtb16_ror8(a), s0);
+        }
+        for (; k < k_len; ++k) {
+            s0 += (in[k] - input_zp) * w0[k];
+        }
+        fast = tl_frq_make(rq, o, &f);
+        out[o] = tl_rq1(s0, fast, &f, rq, &op, o);
+    }
+}
+
+/* --- depthwise ---------------------------------------------------------------------------------- */
+
+/* Whether the DSP depthwise kernel takes this geometry (depth multiplier 1). */
+TL_INLINE int tl_dw_dsp_ok(const tl_conv_params *p)
+{
+    return p->kh == p->kw && (p->kh == 3 || p->kh == 5 || p->kh == 7) && p->dil_h == 1 && p->dil_w == 1 &&
+           (p->stride_h == 1 || p->stride_h == 2) && (p->stride_w == 1 || p->stride_w == 2);
+}
+
+/* Halfwords per ring row: the input columns of an output row of out_w pixels, one spare column
+   (read, never used, by the last pair) and rounded up to even. */
+TL_INLINE int32_t tl_dw_ring_cols(const tl_conv_params *p, int out_w)
+{
+    return ((int32_t)(out_w - 1) * p->stride_w + p->kw + 2) & ~(int32_t)1;
+}
+
+/* In place: true when every input row an output row reads is first read (copied into the ring) no
+   later than the output row whose write first reaches it: row r is first read by output row
+   f = ceil((r + pad - kh + 1) / stride) and first overwritten by output row floor(r * in_w / out_w). */
+static int tl_dw_ring_inplace_ok(const tl_conv_params *p, int in_h, int in_w, int out_h, int out_w)
+{
+    int r;
+    for (r = 0; r < in_h; ++r) {
+        int32_t f = r + p->pad_h - p->kh + 1;
+        f = f <= 0 ? 0 : (f + p->stride_h - 1) / p->stride_h;
+        if (f >= out_h || f * p->stride_h - p->pad_h > r) {
+            continue; /* never read */
+        }
+        if (f > (int32_t)r * in_w / out_w) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* r mod k in 0..k-1 for any r. */
+TL_INLINE int tl_mod(int r, int k)
+{
+    const int m = r % k;
+    return m < 0 ? m + k : m;
+}
+
+/* Ring row of slot s, block channel b: `cols` halfwords at ring + ((s * bs + b) * cols) * 2. */
+TL_INLINE int8_t *tl_ring_row(int8_t *ring, int32_t cols, int bs, int s, int b)
+{
+    return ring + ((int32_t)(s * bs + b) * cols) * 2;
+}
+
+/* Copies input row r (full-map coordinates) of channels cb .. cb + nb - 1 into ring slot s: column q
+   holds input column ixs + q minus the zero point, 0 outside the map; a row outside the map is 0. */
+static void tl_ring_fill(int8_t *ring, int32_t cols, int bs, int s, const tl_dw_job *j, int r, int cb, int nb,
+                         int ixs, int32_t zp, uint32_t off2)
+{
+    int32_t qa = -ixs, qb = (int32_t)j->full_w - ixs, q;
+    int b;
+    if (qa < 0) {
+        qa = 0;
+    }
+    if (qa > cols) {
+        qa = cols;
+    }
+    if (qb > cols) {
+        qb = cols;
+    }
+    if (qb < qa || r < 0 || r >= j->full_h) {
+        qb = qa;
+    }
+    for (b = 0; b < nb; ++b) {
+        int8_t *row = tl_ring_row(ring, cols, bs, s, b);
+        for (q = 0; q < qa; ++q) {
+            tl_st16(row + 2 * q, 0);
+        }
+        for (q = qb; q < cols; ++q) {
+            tl_st16(row + 2 * q, 0);
+        }
+    }
+    if (qb > qa) {
+        const int ps = j->x_ps;
+        const int8_t *src = j->x + (int32_t)(r - j->y0) * j->x_rs + (int32_t)(ixs + qa - j->x0) * ps + cb;
+        q = qa;
+        if (nb == 4) {
+            int8_t *r0 = tl_ring_row(ring, cols, bs, s, 0), *r1 = tl_ring_row(ring, cols, bs, s, 1);
+            int8_t *r2 = tl_ring_row(ring, cols, bs, s, 2), *r3 = tl_ring_row(ring, cols, bs, s, 3);
+            for (; q + 2 <= qb; q += 2, src += 2 * ps) {
+                const uint32_t x0 = tl_ld32(src), x1 = tl_ld32(src + ps);
+                const uint32_t l0 = tl_sxtab16(off2, x0), h0 = tl_sxtab16_ror8(off2, x0);
+                const uint32_t l1 = tl_sxtab16(off2, x1), h1 = tl_sxtab16_ror8(off2, x1);
+                tl_st32(r0 + 2 * q, tl_pkhbt(l0, l1));
+                tl_st32(r2 + 2 * q, tl_pkhtb(l1, l0));
+                tl_st32(r1 + 2 * q, tl_pkhbt(h0, h1));
+                tl_st32(r3 + 2 * q, tl_pkhtb(h1, h0));
+            }
+        }
+        for (; q < qb; ++q, src += ps) {
+            for (b = 0; b < nb; ++b) {
+                tl_st16(tl_ring_row(ring, cols, bs, s, b) + 2 * q, src[b] - zp);
+            }
+        }
+    }
+}
+
+/* Accumulators of n output pixels of one channel: rows_in[ky] + off point at the ring column of the
+   first pixel's window, wp_in[ky] are the packed taps of kernel row ky (k = 2m + 1 taps, stride sw, both
+   compile-time constants in the callers, so the tap loops unroll and the taps stay in registers). */
+TL_INLINE void tl_dw_seg(const int8_t *const *rows_in, int32_t off, uint32_t (*wp_in)[TL_DW_ROW_WORDS],
+                         const int k, const int sw, int n, int32_t bias, int32_t *acc)
+{
+    const int m = k >> 1;
+    const int8_t *rows[7];
+    uint32_t wp[7][TL_DW_ROW_WORDS];
+    int i = 0, ky, t;
+    TL_UNROLL for (ky = 0; ky < k; ++ky)
+    {
+        rows[ky] = rows_in[ky] + off;
+        TL_UNROLL for (t = 0; t <= m; ++t)
+        {
+            wp[ky][t] = wp_in[ky][t];
+        }
+    }
+    for (; i + 2 <= n; i += 2) {
+        int32_t a0 = bias, a1 = bias;
+        TL_UNROLL for (ky = 0; ky < k; ++ky)
+        {
+            const int8_t *r = rows[ky] + 2 * i * sw;
+            uint32_t last;
+            TL_UNROLL for (t = 0; t < m; ++t)
+            {
+                a0 = tl_smlad(tl_ld32(r + 4 * t), wp[ky][t], a0);
+                a1 = tl_smlad(tl_ld32(r + 2 * sw + 4 * t), wp[ky][t], a1);
+            }
+            last = tl_ld32(r + 4 * m);
+            a0 = tl_smlabb(last, wp[ky][m], a0);
+            if (sw == 1) {
+                a1 = tl_smlatb(last, wp[ky][m], a1);
+            } else {
+                a1 = tl_smlabb(tl_ld32(r + 4 + 4 * m), wp[ky][m], a1);
+            }
+        }
+        acc[i] = a0;
+        acc[i + 1] = a1;
+    }
+    if (i < n) {
+        int32_t a0 = bias;
+        TL_UNROLL for (ky = 0; ky < k; ++ky)
+        {
+            const int8_t *r = rows[ky] + 2 * i * sw;
+            TL_UNROLL for (t = 0; t < m; ++t)
+            {
+                a0 = tl_smlad(tl_ld32(r + 4 * t), wp[ky][t], a0);
+            }
+            a0 = tl_smlabb(tl_ld32(r + 4 * m), wp[ky][m], a0);
+        }
+        acc[i] = a0;
+    }
+}
+
+/* The depthwise job through the ring in `ring` (kernel 3, 5 or 7, stride_w 1 or 2: tl_dw_dsp_ok). */
+static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
+{
+    const int k = p->kh, sw = p->stride_w, sh = p->stride_h;
+    const int32_t zp = p->input_zp;
+    const uint32_t off2 = tl_dup16(-zp);
+    const int32_t cols = tl_dw_ring_cols(p, j->ow);
+    const int ixs = j->ox0 * sw - p->pad_w;
+    const int bs = j->nch < TL_DW_BLOCK ? j->nch : TL_DW_BLOCK;
+    const int kind = (k - 3) + (sw - 1); /* 0, 1: 3x3; 2, 3: 5x5; 4, 5: 7x7 */
+    uint32_t wp[TL_DW_BLOCK][7][TL_DW_ROW_WORDS];
+    int32_t acc[TL_DW_SEG];
+    tl_outp op;
+    int cb;
+    tl_outp_make(&j->rq, &op);
+    for (cb = 0; cb < j->nch; cb += TL_DW_BLOCK) {
+        const int nb = j->nch - cb < TL_DW_BLOCK ? j->nch - cb : TL_DW_BLOCK;
+        int next = j->oy0 * sh - p->pad_h; /* the next input row to copy */
+        int oy, b, ky, kx;
+        /* The taps of the block's channels, in pairs along each kernel row. */
+        for (b = 0; b < nb; ++b) {
+            for (ky = 0; ky < k; ++ky) {
+                const int8_t *w = j->w + (int32_t)ky * k * j->wstride + cb + b;
+                for (kx = 0; kx < k; kx += 2) {
+                    const int32_t w0 = w[(int32_t)kx * j->wstride];
+                    const int32_t w1 = kx + 1 < k ? w[(int32_t)(kx + 1) * j->wstride] : 0;
+                    wp[b][ky][kx >> 1] = ((uint32_t)w0 & 0xffffu) | ((uint32_t)w1 << 16);
+                }
+            }
+        }
+        for (oy = j->oy0; oy < j->oy0 + j->oh; ++oy) {
+            const int iy0 = oy * sh - p->pad_h;
+            int8_t *dst_row = j->y + (int32_t)(oy - j->oy0) * j->y_rs + cb;
+            if (next < iy0) {
+                next = iy0;
+            }
+            for (; next < iy0 + k; ++next) {
+                tl_ring_fill(ring, cols, bs, tl_mod(next, k), j, next, cb, nb, ixs, zp, off2);
+            }
+            for (b = 0; b < nb; ++b) {
+                const int ch = cb + b;
+                const int8_t *rows[7] = {0, 0, 0, 0, 0, 0, 0};
+                int x0;
+                tl_frq f;
+                const int fast = tl_frq_make(&j->rq, ch, &f);
+                for (ky = 0; ky < k; ++ky) {
+                    rows[ky] = tl_ring_row(ring, cols, bs, tl_mod(iy0 + ky, k), b);
+                }
+                for (x0 = 0; x0 < j->ow; x0 += TL_DW_SEG) {
+                    const int n = j->ow - x0 < TL_DW_SEG ? j->ow - x0 : TL_DW_SEG;
+                    const int32_t off = 2 * (int32_t)x0 * sw;
+                    int8_t *dst = dst_row + (int32_t)x0 * j->y_ps + b;
+                    int i;
+                    switch (kind) {
+                    case 0:
+                        tl_dw_seg(rows, off, wp[b], 3, 1, n, j->bias[ch], acc);
+                        break;
+                    case 1:
+                        tl_dw_seg(rows, off, wp[b], 3, 2, n, j->bias[ch], acc);
+                        break;
+                    case 2:
+                        tl_dw_seg(rows, off, wp[b], 5, 1, n, j->bias[ch], acc);
+                        break;
+                    case 3:
+                        tl_dw_seg(rows, off, wp[b], 5, 2, n, j->bias[ch], acc);
+                        break;
+                    case 4:
+                        tl_dw_seg(rows, off, wp[b], 7, 1, n, j->bias[ch], acc);
+                        break;
+                    default:
+                        tl_dw_seg(rows, off, wp[b], 7, 2, n, j->bias[ch], acc);
+                        break;
+                    }
+                    if (fast) {
+                        const int ps = j->y_ps;
+                        for (i = 0; i + 2 <= n; i += 2, dst += 2 * ps) {
+                            const uint32_t v = tl_out2(tl_frq_apply(acc[i], &f), tl_frq_apply(acc[i + 1], &f), &op);
+                            dst[0] = TL_BYTE0(v);
+                            dst[ps] = TL_BYTE1(v);
+                        }
+                        if (i < n) {
+                            dst[0] = tl_out1(tl_frq_apply(acc[i], &f), &op);
+                        }
+                    } else {
+                        for (i = 0; i < n; ++i, dst += j->y_ps) {
+                            *dst = tl_requant_one(acc[i], &j->rq, ch);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif /* TL_USE_DSP */
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Entry points                                                                                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+void tl_conv(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
+             const tl_requant *rq, const tl_view *out, int8_t *scratch)
+{
+#if TL_USE_DSP
+    if (scratch != 0) {
+        tl_conv_dsp(in, weight, bias, p, rq, out, scratch, 0);
+        return;
+    }
+#endif
+    (void)scratch;
+    tl_conv_portable(in, weight, bias, p, rq, out);
+}
+
+void tl_conv_1x1(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
+                 const tl_requant *rq, const tl_view *out, int8_t *scratch)
+{
+#if TL_USE_DSP
+    if (scratch != 0) {
+        tl_conv_dsp(in, weight, bias, p, rq, out, scratch, 1);
+        return;
+    }
+#endif
+    (void)scratch;
+    tl_conv_1x1_portable(in, weight, bias, p, rq, out);
+}
+
+int32_t tl_conv_scratch_bytes(const tl_conv_params *p, int c_in)
+{
+#if TL_USE_DSP
+    return 16 * (((int32_t)p->kh * p->kw * (c_in / p->groups) + 3) / 4);
+#else
+    (void)p;
+    (void)c_in;
+    return 0;
+#endif
+}
+
+void tl_depthwise(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
+                  const tl_requant *rq, const tl_view *out, int8_t *scratch)
+{
+#if TL_USE_DSP
+    if (scratch != 0 && tl_dw_dsp_ok(p)) {
+        tl_dw_job j;
+        tl_dw_views(&j, in, weight, bias, rq, out);
+        tl_dw_dsp(&j, p, scratch);
+        return;
+    }
+#endif
+    (void)scratch;
+    tl_depthwise_portable(in, weight, bias, p, rq, out);
+}
+
+void tl_depthwise_inplace(int8_t *io, int in_h, int in_w, int c, int out_h, int out_w, const int8_t *weight,
+                          const int32_t *bias, const tl_conv_params *p, const tl_requant *rq, int8_t *scratch)
+{
+#if TL_USE_DSP
+    if (tl_dw_dsp_ok(p) && tl_dw_ring_inplace_ok(p, in_h, in_w, out_h, out_w)) {
+        tl_dw_job j;
+        j.x = io;
+        j.x_rs = (int32_t)in_w * c;
+        j.x_ps = c;
+        j.y0 = 0;
+        j.x0 = 0;
+        j.full_h = in_h;
+        j.full_w = in_w;
+        j.y = io;
+        j.y_rs = (int32_t)out_w * c;
+        j.y_ps = c;
+        j.oy0 = 0;
+        j.ox0 = 0;
+        j.oh = out_h;
+        j.ow = out_w;
+        j.nch = c;
+        j.wstride = c;
+        j.w = weight;
+        j.bias = bias;
+        j.rq = *rq;
+        tl_dw_dsp(&j, p, scratch);
+        return;
+    }
+#endif
+    tl_depthwise_inplace_portable(io, in_h, in_w, c, out_h, out_w, weight, bias, p, rq, scratch);
+}
+
+int32_t tl_depthwise_scratch_bytes(const tl_conv_params *p, int c, int in_h, int in_w, int out_h, int out_w,
+                                   int in_place)
+{
+#if TL_USE_DSP
+    if (tl_dw_dsp_ok(p) && (!in_place || tl_dw_ring_inplace_ok(p, in_h, in_w, out_h, out_w))) {
+        return (int32_t)p->kh * (c < TL_DW_BLOCK ? c : TL_DW_BLOCK) * tl_dw_ring_cols(p, out_w) * 2;
+    }
+#else
+    (void)p;
+    (void)c;
+    (void)out_h;
+    (void)out_w;
+#endif
+    return in_place ? (int32_t)in_h * in_w : 0;
+}
+
+void tl_fully_connected(const int8_t *in, int32_t input_zp, int k_len, const int8_t *weight, const int32_t *bias,
+                        int o_len, const tl_requant *rq, int8_t *out)
+{
+#if TL_USE_DSP
+    tl_fully_connected_dsp(in, input_zp, k_len, weight, bias, o_len, rq, out);
+#else
+    tl_fully_connected_portable(in, input_zp, k_len, weight, bias, o_len, rq, out);
+#endif
 }
