@@ -64,6 +64,28 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
                 }
             }
         }
+        "mcu_kernels" if !at(m, "end_to_end").is_null() => {
+            // The DSP kernels beat the portable ones end to end on both models and both targets, and
+            // the in-place depthwise convolutions are no slower than the out-of-place ones.
+            let rows = at(m, "end_to_end").as_array().expect("end_to_end rows");
+            let per = |model: &str, target: &str, kernels: &str| {
+                rows.iter()
+                    .find(|r| r["model"] == model && r["target"] == target && r["kernels"] == kernels)
+                    .and_then(|r| r["instructions_per_mac"].as_f64())
+                    .unwrap_or_else(|| panic!("{name}: no {model} {target} {kernels} row"))
+            };
+            for model in ["mbv2_w035", "digits_cnn"] {
+                for target in ["cortex-m4", "cortex-m7"] {
+                    let (portable, dsp) = (per(model, target, "portable"), per(model, target, "dsp"));
+                    assert!(dsp < portable, "{name}: {model} on {target}: dsp {dsp} vs portable {portable}");
+                }
+            }
+            for row in at(m, "depthwise_in_place_vs_out_of_place").as_array().expect("in-place rows") {
+                if row["kernels"] == "dsp" {
+                    assert_eq!(row["in_place_no_slower"], true, "{name}: {row}");
+                }
+            }
+        }
         "quant_lab" => {
             // The int8 engine equals its fake-quant twin under every calibration (the 0.1-point goal).
             let runs = m["int8"].as_array().expect("int8 runs");
@@ -92,7 +114,19 @@ const PINNED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/experi
 const UPDATE_ENV: &str = "TINYLAB_UPDATE_FIXTURES";
 
 /// Metrics that the installed C toolchain decides (sizes of the ELF, qemu's instruction counts).
-const TOOLCHAIN_FIGURES: [&str; 5] = ["flash_bytes", "text", "data", "bss", "instructions_per_inference"];
+const TOOLCHAIN_FIGURES: [&str; 11] = [
+    "flash_bytes",
+    "text",
+    "data",
+    "bss",
+    "instructions_per_inference",
+    "instructions_per_mac",
+    "instructions",
+    "depthwise_instructions_in_place",
+    "depthwise_instructions_out_of_place",
+    "in_place_over_out_of_place",
+    "mbv2_cortex_m4_dsp_instructions_per_mac",
+];
 
 /// What decides the bits of the float results besides the code: the CPU model, the SIMD paths the
 /// kernels pick at run time (the `gemm` crate and the statevector kernels use FMA when present) and
@@ -191,9 +225,9 @@ fn check_pinned(all: &serde_json::Map<String, serde_json::Value>) {
     );
     let arm = tinylab_mcu_export::toolchain::available(tinylab_mcu_export::target::Target::CortexM4);
     for (name, metrics) in all {
-        if name == "mcu_deploy" && !arm {
-            // Its Cortex-M4 figures exist only with the ARM toolchain (CI requires it).
-            eprintln!("pinned metrics: mcu_deploy not compared (no ARM toolchain and qemu here)");
+        if (name == "mcu_deploy" || name == "mcu_kernels") && !arm {
+            // Their Cortex-M figures exist only with the ARM toolchain (CI requires it).
+            eprintln!("pinned metrics: {name} not compared (no ARM toolchain and qemu here)");
             continue;
         }
         let expected = &pinned["metrics"][name];

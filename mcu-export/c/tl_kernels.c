@@ -33,6 +33,13 @@
 #define TL_UNROLL
 #endif
 
+/* A helper kept out of line: its loops get their own register allocation. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TL_NOINLINE static __attribute__((noinline))
+#else
+#define TL_NOINLINE static
+#endif
+
 #ifndef TL_SINGLE_ROUNDING
 #define TL_SINGLE_ROUNDING 0
 #endif
@@ -471,7 +478,7 @@ static void tl_fully_connected_portable(const int8_t *in, int32_t input_zp, int 
 }
 #endif
 
-void tl_add(const tl_view *a, const tl_view *b, const tl_add_params *p, const tl_view *out)
+static void tl_add_portable(const tl_view *a, const tl_view *b, const tl_add_params *p, const tl_view *out)
 {
     const int32_t n = (int32_t)out->w * out->c;
     int oy;
@@ -749,6 +756,21 @@ TL_INLINE int32_t tl_smlatb(uint32_t x, uint32_t y, int32_t acc)
     return __smlatb((int32_t)x, (int32_t)y, acc);
 }
 
+/* c + the high word of a * b (truncated: SMMLA) or rounded (+ 2^31: SMMLAR); no ACLE intrinsics. */
+TL_INLINE int32_t tl_smmla(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
+TL_INLINE int32_t tl_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
 /* [lo.lo, hi.lo] */
 TL_INLINE uint32_t tl_pkhbt(uint32_t lo, uint32_t hi)
 {
@@ -848,6 +870,16 @@ TL_INLINE uint32_t tl_pkhbt(uint32_t lo, uint32_t hi)
     return (lo & 0xffffu) | (hi << 16);
 }
 
+TL_INLINE int32_t tl_smmla(int32_t a, int32_t b, int32_t c)
+{
+    return (int32_t)((uint32_t)c + (uint32_t)(int32_t)(((int64_t)a * b) >> 32));
+}
+
+TL_INLINE int32_t tl_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    return (int32_t)((uint32_t)c + (uint32_t)(int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32));
+}
+
 TL_INLINE uint32_t tl_pkhtb(uint32_t hi, uint32_t lo)
 {
     return (hi & 0xffff0000u) | (lo >> 16);
@@ -860,52 +892,80 @@ TL_INLINE uint32_t tl_dup16(int32_t v)
     return ((uint32_t)v & 0xffffu) * 0x10001u;
 }
 
-/* The fast output stage of one channel: x -> (x m + c) >> 32 >> sh (see above). */
+/* The fast output stage of one channel (see above): e = -shift, and
+     double rounding: ((SMMLAR(2 x, m, half) - ([x < 0] & corr)) >> e, half = 2^(e - 1) (0 for e = 0),
+                      corr = [e >= 1]
+     single rounding: SMMLA(4 x, m, 2^e) >> (e + 1)
+   for accumulators |x| < 2^29. SMMULR(2 x, m) = floor((x m + 2^30) / 2^31) is gemmlowp's
+   SaturatingRoundingDoublingHighMul (m >= 0 rules out its one saturating case); RoundingDivideByPOT
+   of it is (y + 2^(e - 1) - [y < 0]) >> e, where y < 0 iff x < 0 or y = 0 (then the correction
+   cannot matter), and |y| < 2^29 keeps the sum in range. Single rounding: floor((x m + 2^(30 + e))
+   / 2^(31 + e)) = floor((floor(4 x m / 2^32) + 2^e) / 2^(e + 1)). Channels whose shift is positive
+   (a left shift), whose multiplier is negative (double rounding) or whose accumulators may reach
+   2^29 (|bias| + K * 255 * 128, K the products per output) take the portable stage. */
 typedef struct {
     int32_t m;
-    uint32_t clo;
-    int32_t chi;
-    int sh;
+    int32_t add;
+    int32_t sh; /* < 0: the portable stage */
+    uint32_t corr;
 } tl_frq;
 
-/* Fills `f` and returns 1 when output channel `o` can take the fast output stage. */
-TL_INLINE int tl_frq_make(const tl_requant *rq, int o, tl_frq *f)
+/* Whether channel (m, s) whose accumulators are the bias plus K products takes the fast stage. */
+TL_INLINE int tl_frq_ok(int32_t m, int s, int32_t bias, int32_t K)
 {
-    const int32_t m = rq->multiplier[o];
-    const int s = rq->shift[o];
-    f->m = 0;
-    f->clo = 0u;
-    f->chi = 0;
-    f->sh = 0;
-    if (s > -1 || s < -31) {
+    const uint32_t ab = bias < 0 ? 0u - (uint32_t)bias : (uint32_t)bias;
+    if (s > 0 || s < (TL_SINGLE_ROUNDING ? -30 : -31) || K > 16384 || ab >= (1u << 29)) {
         return 0;
     }
-#if TL_SINGLE_ROUNDING
-    /* 2^(30 - s) = 2^(total - 1), total = 31 - s in 32..62. */
-    f->clo = s == -1 ? 0x80000000u : 0u;
-    f->chi = s == -1 ? 0 : (int32_t)1 << (-s - 2);
-#else
+#if !TL_SINGLE_ROUNDING
     if (m < 0) {
         return 0;
     }
-    /* 2^30 + 2^(30 + e), e = -s in 1..31. */
-    f->clo = s == -1 ? 0xC0000000u : 0x40000000u;
-    f->chi = s == -1 ? 0 : (int32_t)1 << (-s - 2);
+#else
+    (void)m;
 #endif
-    f->sh = -s - 1;
+    return (uint32_t)K * 32640u < (1u << 29) - ab;
+}
+
+TL_INLINE void tl_frq_set(int32_t m, int s, tl_frq *f)
+{
+    const int e = -s;
     f->m = m;
+#if TL_SINGLE_ROUNDING
+    f->add = (int32_t)(1u << e);
+    f->sh = e + 1;
+    f->corr = 0u;
+#else
+    f->add = e > 0 ? (int32_t)(1u << (e - 1)) : 0;
+    f->sh = e;
+    f->corr = e > 0 ? 1u : 0u;
+#endif
+}
+
+/* The constants of output channel o (f->sh < 0: the portable stage); returns whether fast. */
+TL_INLINE int tl_frq_make(const tl_requant *rq, int o, int32_t bias, int32_t K, tl_frq *f)
+{
+    const int32_t m = rq->multiplier[o];
+    const int s = rq->shift[o];
+    if (!tl_frq_ok(m, s, bias, K)) {
+        f->m = 0;
+        f->add = 0;
+        f->sh = -1;
+        f->corr = 0u;
+        return 0;
+    }
+    tl_frq_set(m, s, f);
     return 1;
 }
 
-/* MultiplyByQuantizedMultiplier(x) of a channel tl_frq_make accepted; |result| <= 2^30. */
+/* MultiplyByQuantizedMultiplier(x) of a fast channel; |result| < 2^29. */
 TL_INLINE int32_t tl_frq_apply(int32_t x, const tl_frq *f)
 {
-    int64_t acc = (int64_t)(((uint64_t)(uint32_t)f->chi << 32) | (uint64_t)f->clo);
-#if !TL_SINGLE_ROUNDING
-    acc += (int64_t)((uint32_t)x >> 31) * (int64_t)INT32_MIN;
+#if TL_SINGLE_ROUNDING
+    return tl_smmla((int32_t)((uint32_t)x << 2), f->m, f->add) >> f->sh;
+#else
+    return (tl_smmlar((int32_t)((uint32_t)x << 1), f->m, f->add) - (int32_t)(((uint32_t)x >> 31) & f->corr)) >> f->sh;
 #endif
-    acc += (int64_t)x * (int64_t)f->m;
-    return (int32_t)(acc >> 32) >> f->sh;
 }
 
 /* Zero point and clamp, as single values and as pairs of halfwords. */
@@ -951,6 +1011,17 @@ TL_INLINE uint32_t tl_out2(int32_t q0, int32_t q1, const tl_outp *o)
     return v;
 #else
     return tl_pair(tl_out1(q0, o), tl_out1(q1, o));
+#endif
+}
+
+/* A rescaled value plus the zero point (|v| <= 2^30 + 128) saturated to int8: the whole output stage
+   when the clamp range is all of int8 (no activation, or ReLU6 calibrated to [0, 6]). */
+TL_INLINE int8_t tl_sat8(int32_t v)
+{
+#if TL_DSP_NATIVE
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
 #endif
 }
 
@@ -1038,26 +1109,100 @@ static void tl_im2col(int8_t *col, const tl_view *in, const tl_conv_params *p, i
 }
 
 /* The output stage of one value of channel o (fast when tl_frq_make accepted it). */
-TL_INLINE int8_t tl_rq1(int32_t acc, int fast, const tl_frq *f, const tl_requant *rq, const tl_outp *op, int o)
+TL_INLINE int8_t tl_rq1(int32_t acc, const tl_frq *f, const tl_requant *rq, const tl_outp *op, int o)
 {
-    return fast ? tl_out1(tl_frq_apply(acc, f), op) : tl_requant_one(acc, rq, o);
+    return f->sh >= 0 ? tl_out1(tl_frq_apply(acc, f), op) : tl_requant_one(acc, rq, o);
 }
 
-/* Output channels [o0, o1) of the two positions whose interleaved columns are at `col`, outputs at
-   da[o] and db[o]; weight row o at weight + o * K. */
-static void tl_block_2pos(const int8_t *col, const int8_t *weight, int32_t K, const int32_t *bias,
-                          const tl_requant *rq, const tl_outp *op, int o0, int o1, int8_t *da, int8_t *db)
+/* The portable output stage, out of line (the fast loops keep their registers). */
+TL_NOINLINE int8_t tl_rq_slow(int32_t acc, const tl_requant *rq, int o)
+{
+    return tl_requant_one(acc, rq, o);
+}
+
+/* Output channels per pass of a convolution: their output-stage constants are derived once per call
+   and kept, with the accumulators of a pair of positions, on the stack (16 * 16 + 2 * 16 * 4 bytes);
+   the columns of a pair are widened once per pass (about 0.1 instructions per MAC). */
+#define TL_CONV_CHUNK 16
+
+/* The output stage of n channels at two positions: acc[2 i + j] is channel o + i at position j,
+   written to da[i] (j = 0) and db[i] (j = 1); fr[i] are the channels' constants (sh < 0: the portable
+   stage). */
+TL_NOINLINE void tl_rq_pairs(const int32_t *acc, const tl_frq *fr, int n, const tl_requant *rq, const tl_outp *op,
+                             int o, int8_t *da, int8_t *db)
+{
+    /* Locals: the byte stores below may alias anything, so nothing is re-read from memory. */
+    const tl_outp q = *op;
+    int i;
+    if (q.lo == -128 && q.hi == 127) {
+        const int32_t zp = q.zp;
+        for (i = 0; i < n; ++i, acc += 2, ++fr) {
+            if (fr->sh >= 0) {
+                da[i] = tl_sat8(tl_frq_apply(acc[0], fr) + zp);
+                db[i] = tl_sat8(tl_frq_apply(acc[1], fr) + zp);
+            } else {
+                da[i] = tl_rq_slow(acc[0], rq, o + i);
+                db[i] = tl_rq_slow(acc[1], rq, o + i);
+            }
+        }
+        return;
+    }
+    for (i = 0; i < n; ++i, acc += 2, ++fr) {
+        if (fr->sh >= 0) {
+            const uint32_t v = tl_out2(tl_frq_apply(acc[0], fr), tl_frq_apply(acc[1], fr), &q);
+            da[i] = TL_BYTE0(v);
+            db[i] = TL_BYTE1(v);
+        } else {
+            da[i] = tl_rq_slow(acc[0], rq, o + i);
+            db[i] = tl_rq_slow(acc[1], rq, o + i);
+        }
+    }
+}
+
+/* The output stage of n values of channel ch (constants f): acc[i] written to dst[i * stride]. */
+TL_NOINLINE void tl_rq_run(const int32_t *acc, int n, const tl_frq *fp, const tl_requant *rq, const tl_outp *op,
+                           int ch, int8_t *dst, int stride)
+{
+    const tl_frq f = *fp;
+    const tl_outp q = *op;
+    int i = 0;
+    if (f.sh >= 0) {
+        if (q.lo == -128 && q.hi == 127) {
+            for (; i < n; ++i, dst += stride) {
+                *dst = tl_sat8(tl_frq_apply(acc[i], &f) + q.zp);
+            }
+        } else {
+            for (; i + 2 <= n; i += 2, dst += 2 * stride) {
+                const uint32_t v = tl_out2(tl_frq_apply(acc[i], &f), tl_frq_apply(acc[i + 1], &f), &q);
+                dst[0] = TL_BYTE0(v);
+                dst[stride] = TL_BYTE1(v);
+            }
+            if (i < n) {
+                *dst = tl_out1(tl_frq_apply(acc[i], &f), &q);
+            }
+        }
+    } else {
+        for (; i < n; ++i, dst += stride) {
+            *dst = tl_rq_slow(acc[i], rq, ch);
+        }
+    }
+}
+
+/* Accumulators of output channels [o0, o1) at the two positions whose interleaved columns are at
+   `col` (weight row o at weight + o * K): acc[2 (o - o0) + j] for position j. */
+TL_NOINLINE void tl_mac_2pos(const int8_t *col, const int8_t *weight, int32_t K, const int32_t *bias, int o0, int o1,
+                             int32_t *acc)
 {
     const int32_t k4 = K & ~3;
+    int32_t *s = acc;
     int o = o0;
-    for (; o + 2 <= o1; o += 2) {
+    for (; o + 2 <= o1; o += 2, s += 4) {
         const int8_t *w0 = weight + (int32_t)o * K;
         const int8_t *w1 = w0 + K;
         const int8_t *pc = col;
         const int8_t *wend = w0 + k4;
         int32_t s00 = bias[o], s01 = bias[o], s10 = bias[o + 1], s11 = bias[o + 1];
         int32_t k;
-        tl_frq f0, f1;
         while (w0 != wend) {
             const uint32_t x0 = tl_ld32(w0), x1 = tl_ld32(w1);
             uint32_t a = tl_ld32(pc), b = tl_ld32(pc + 8);
@@ -1086,27 +1231,16 @@ static void tl_block_2pos(const int8_t *col, const int8_t *weight, int32_t K, co
             s10 += va * *w1;
             s11 += vb * *w1;
         }
-        if (tl_frq_make(rq, o, &f0) && tl_frq_make(rq, o + 1, &f1)) {
-            const uint32_t va = tl_out2(tl_frq_apply(s00, &f0), tl_frq_apply(s10, &f1), op);
-            const uint32_t vb = tl_out2(tl_frq_apply(s01, &f0), tl_frq_apply(s11, &f1), op);
-            da[o] = TL_BYTE0(va);
-            da[o + 1] = TL_BYTE1(va);
-            db[o] = TL_BYTE0(vb);
-            db[o + 1] = TL_BYTE1(vb);
-        } else {
-            da[o] = tl_requant_one(s00, rq, o);
-            da[o + 1] = tl_requant_one(s10, rq, o + 1);
-            db[o] = tl_requant_one(s01, rq, o);
-            db[o + 1] = tl_requant_one(s11, rq, o + 1);
-        }
+        s[0] = s00;
+        s[1] = s01;
+        s[2] = s10;
+        s[3] = s11;
     }
     if (o < o1) {
         const int8_t *w0 = weight + (int32_t)o * K;
         const int8_t *pc = col;
         int32_t s0 = bias[o], s1 = bias[o];
         int32_t k;
-        tl_frq f;
-        int fast;
         for (k = 0; k < k4; k += 4, pc += 16) {
             const uint32_t x0 = tl_ld32(w0 + k);
             const uint32_t wl = tl_sxtb16(x0), wh = tl_sxtb16_ror8(x0);
@@ -1119,13 +1253,13 @@ static void tl_block_2pos(const int8_t *col, const int8_t *weight, int32_t K, co
             s0 += tl_ld16(col + tl_col_at(k)) * w0[k];
             s1 += tl_ld16(col + 8 + tl_col_at(k)) * w0[k];
         }
-        fast = tl_frq_make(rq, o, &f);
-        da[o] = tl_rq1(s0, fast, &f, rq, op, o);
-        db[o] = tl_rq1(s1, fast, &f, rq, op, o);
+        s[0] = s0;
+        s[1] = s1;
     }
 }
 
-/* Output channels [o0, o1) of one position (the first column of the pair at `col`, outputs at da[o]). */
+/* Output channels [o0, o1) of one position (the first column of the pair at `col`), written to
+   da[o]. */
 static void tl_block_1pos(const int8_t *col, const int8_t *weight, int32_t K, const int32_t *bias,
                           const tl_requant *rq, const tl_outp *op, int o0, int o1, int8_t *da)
 {
@@ -1137,7 +1271,6 @@ static void tl_block_1pos(const int8_t *col, const int8_t *weight, int32_t K, co
         int32_t s0 = bias[o];
         int32_t k;
         tl_frq f;
-        int fast;
         for (k = 0; k < k4; k += 4, pc += 16) {
             const uint32_t x0 = tl_ld32(w0 + k);
             s0 = tl_smlad(tl_sxtb16(x0), tl_ld32(pc), s0);
@@ -1146,13 +1279,27 @@ static void tl_block_1pos(const int8_t *col, const int8_t *weight, int32_t K, co
         for (; k < K; ++k) {
             s0 += tl_ld16(col + tl_col_at(k)) * w0[k];
         }
-        fast = tl_frq_make(rq, o, &f);
-        da[o] = tl_rq1(s0, fast, &f, rq, op, o);
+        tl_frq_make(rq, o, bias[o], K, &f);
+        da[o] = tl_rq1(s0, &f, rq, op, o);
+    }
+}
+
+/* The columns of position (oy, ox), group g, at `col`. */
+TL_INLINE void tl_columns(int8_t *col, const tl_view *in, const tl_conv_params *p, int oy, int ox, int g, int cg,
+                          int pointwise, uint32_t off2)
+{
+    if (pointwise) {
+        tl_col_put(col, 0, in->data + tl_at(in, oy, ox), cg, p->input_zp, off2);
+    } else {
+        tl_im2col(col, in, p, oy, ox, g, cg, off2);
     }
 }
 
 /* Convolution through q15 columns of two positions at a time (pointwise: 1x1, stride 1, no padding,
-   one group, the columns read straight from the input pixels). */
+   one group, the columns read straight from the input pixels). For each group and pass of up to
+   TL_CONV_CHUNK output channels: the channels' output-stage constants, then every pair of output
+   positions (raster order over the output window): its two columns, the 2x2 blocks, the output
+   stage. */
 static void tl_conv_dsp(const tl_view *in, const int8_t *weight, const int32_t *bias, const tl_conv_params *p,
                         const tl_requant *rq, const tl_view *out, int8_t *scratch, int pointwise)
 {
@@ -1161,46 +1308,42 @@ static void tl_conv_dsp(const tl_view *in, const int8_t *weight, const int32_t *
     const uint32_t off2 = tl_dup16(-p->input_zp);
     const int32_t n = (int32_t)out->h * out->w;
     int8_t *const ca = scratch, *const cb = scratch + 8;
+    tl_frq fr[TL_CONV_CHUNK];
+    int32_t acc[2 * TL_CONV_CHUNK];
     tl_outp op;
-    int32_t i;
-    int oy = out->y0, ox = out->x0, g;
+    int g, c0, o;
     tl_outp_make(rq, &op);
-    for (i = 0; i < n; i += 2) {
-        const int two = i + 1 < n;
-        int oy1 = oy, ox1 = ox + 1;
-        int8_t *da = out->data + tl_at(out, oy, ox);
-        int8_t *db = da;
-        if (ox1 == out->x0 + out->w) {
-            ox1 = out->x0;
-            ++oy1;
-        }
-        if (two) {
-            db = out->data + tl_at(out, oy1, ox1);
-        }
-        for (g = 0; g < groups; ++g) {
-            if (pointwise) {
-                tl_col_put(ca, 0, in->data + tl_at(in, oy, ox), K, p->input_zp, off2);
-                if (two) {
-                    tl_col_put(cb, 0, in->data + tl_at(in, oy1, ox1), K, p->input_zp, off2);
+    for (g = 0; g < groups; ++g) {
+        for (c0 = g * og; c0 < (g + 1) * og; c0 += TL_CONV_CHUNK) {
+            const int c1 = (g + 1) * og - c0 < TL_CONV_CHUNK ? (g + 1) * og : c0 + TL_CONV_CHUNK;
+            int oy = out->y0, ox = out->x0;
+            int32_t i;
+            for (o = c0; o < c1; ++o) {
+                tl_frq_make(rq, o, bias[o], K, &fr[o - c0]);
+            }
+            for (i = 0; i < n; i += 2) {
+                int oy1 = oy, ox1 = ox + 1;
+                int8_t *da = out->data + tl_at(out, oy, ox);
+                if (ox1 == out->x0 + out->w) {
+                    ox1 = out->x0;
+                    ++oy1;
                 }
-            } else {
-                tl_im2col(ca, in, p, oy, ox, g, cg, off2);
-                if (two) {
-                    tl_im2col(cb, in, p, oy1, ox1, g, cg, off2);
+                tl_columns(ca, in, p, oy, ox, g, cg, pointwise, off2);
+                if (i + 1 < n) {
+                    tl_columns(cb, in, p, oy1, ox1, g, cg, pointwise, off2);
+                    tl_mac_2pos(ca, weight, K, bias, c0, c1, acc);
+                    tl_rq_pairs(acc, fr, c1 - c0, rq, &op, c0, da + c0, out->data + tl_at(out, oy1, ox1) + c0);
+                } else {
+                    tl_block_1pos(ca, weight, K, bias, rq, &op, c0, c1, da);
+                }
+                /* The next pair starts two positions on. */
+                oy = oy1;
+                ox = ox1 + 1;
+                if (ox == out->x0 + out->w) {
+                    ox = out->x0;
+                    ++oy;
                 }
             }
-            if (two) {
-                tl_block_2pos(ca, weight, K, bias, rq, &op, g * og, (g + 1) * og, da, db);
-            } else {
-                tl_block_1pos(ca, weight, K, bias, rq, &op, g * og, (g + 1) * og, da);
-            }
-        }
-        /* The next pair starts two positions on. */
-        oy = oy1;
-        ox = ox1 + 1;
-        if (ox == out->x0 + out->w) {
-            ox = out->x0;
-            ++oy;
         }
     }
 }
@@ -1238,7 +1381,7 @@ static void tl_fully_connected_dsp(const int8_t *in, int32_t input_zp, int k_len
             s0 += xv * *w0;
             s1 += xv * *w1;
         }
-        if (tl_frq_make(rq, o, &f0) && tl_frq_make(rq, o + 1, &f1)) {
+        if (tl_frq_make(rq, o, bias[o], k_len, &f0) & tl_frq_make(rq, o + 1, bias[o + 1], k_len, &f1)) {
             const uint32_t v = tl_out2(tl_frq_apply(s0, &f0), tl_frq_apply(s1, &f1), &op);
             out[o] = TL_BYTE0(v);
             out[o + 1] = TL_BYTE1(v);
@@ -1251,7 +1394,6 @@ static void tl_fully_connected_dsp(const int8_t *in, int32_t input_zp, int k_len
         const int8_t *w0 = weight + (int32_t)o * k_len;
         int32_t s0 = bias[o];
         tl_frq f;
-        int fast;
         for (k = 0; k < k4; k += 4) {
             const uint32_t xv = tl_ld32(in + k), a = tl_ld32(w0 + k);
             s0 = tl_smlad(tl_sxtab16(off2, xv), tl_sxtb16(a), s0);
@@ -1260,8 +1402,8 @@ static void tl_fully_connected_dsp(const int8_t *in, int32_t input_zp, int k_len
         for (; k < k_len; ++k) {
             s0 += (in[k] - input_zp) * w0[k];
         }
-        fast = tl_frq_make(rq, o, &f);
-        out[o] = tl_rq1(s0, fast, &f, rq, &op, o);
+        tl_frq_make(rq, o, bias[o], k_len, &f);
+        out[o] = tl_rq1(s0, &f, rq, &op, o);
     }
 }
 
@@ -1287,6 +1429,10 @@ TL_INLINE int32_t tl_dw_ring_cols(const tl_conv_params *p, int out_w)
 static int tl_dw_ring_inplace_ok(const tl_conv_params *p, int in_h, int in_w, int out_h, int out_w)
 {
     int r;
+    if (out_w <= in_w && p->pad_h <= p->kh - 1) {
+        /* Then f <= r <= r * in_w / out_w for every row: the usual case, without the loop. */
+        return 1;
+    }
     for (r = 0; r < in_h; ++r) {
         int32_t f = r + p->pad_h - p->kh + 1;
         f = f <= 0 ? 0 : (f + p->stride_h - 1) / p->stride_h;
@@ -1440,8 +1586,10 @@ static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
         const int nb = j->nch - cb < TL_DW_BLOCK ? j->nch - cb : TL_DW_BLOCK;
         int next = j->oy0 * sh - p->pad_h; /* the next input row to copy */
         int oy, b, ky, kx;
-        /* The taps of the block's channels, in pairs along each kernel row. */
+        tl_frq fr[TL_DW_BLOCK];
+        /* The taps of the block's channels, in pairs along each kernel row, and their output stages. */
         for (b = 0; b < nb; ++b) {
+            tl_frq_make(&j->rq, cb + b, j->bias[cb + b], (int32_t)k * k, &fr[b]);
             for (ky = 0; ky < k; ++ky) {
                 const int8_t *w = j->w + (int32_t)ky * k * j->wstride + cb + b;
                 for (kx = 0; kx < k; kx += 2) {
@@ -1464,8 +1612,6 @@ static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
                 const int ch = cb + b;
                 const int8_t *rows[7] = {0, 0, 0, 0, 0, 0, 0};
                 int x0;
-                tl_frq f;
-                const int fast = tl_frq_make(&j->rq, ch, &f);
                 for (ky = 0; ky < k; ++ky) {
                     rows[ky] = tl_ring_row(ring, cols, bs, tl_mod(iy0 + ky, k), b);
                 }
@@ -1473,7 +1619,6 @@ static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
                     const int n = j->ow - x0 < TL_DW_SEG ? j->ow - x0 : TL_DW_SEG;
                     const int32_t off = 2 * (int32_t)x0 * sw;
                     int8_t *dst = dst_row + (int32_t)x0 * j->y_ps + b;
-                    int i;
                     switch (kind) {
                     case 0:
                         tl_dw_seg(rows, off, wp[b], 3, 1, n, j->bias[ch], acc);
@@ -1494,22 +1639,54 @@ static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
                         tl_dw_seg(rows, off, wp[b], 7, 2, n, j->bias[ch], acc);
                         break;
                     }
-                    if (fast) {
-                        const int ps = j->y_ps;
-                        for (i = 0; i + 2 <= n; i += 2, dst += 2 * ps) {
-                            const uint32_t v = tl_out2(tl_frq_apply(acc[i], &f), tl_frq_apply(acc[i + 1], &f), &op);
-                            dst[0] = TL_BYTE0(v);
-                            dst[ps] = TL_BYTE1(v);
-                        }
-                        if (i < n) {
-                            dst[0] = tl_out1(tl_frq_apply(acc[i], &f), &op);
-                        }
-                    } else {
-                        for (i = 0; i < n; ++i, dst += j->y_ps) {
-                            *dst = tl_requant_one(acc[i], &j->rq, ch);
-                        }
-                    }
+                    tl_rq_run(acc, n, &fr[b], &j->rq, &op, ch, dst, j->y_ps);
                 }
+            }
+        }
+    }
+}
+
+/* --- add ---------------------------------------------------------------------------------------- */
+
+/* Whether TFLite's add with these parameters takes the fast output stage for its three rescales: the
+   inputs (x - zp) 2^20 stay below 2^28 and their rescaled sum below 2^29, so only the shifts and the
+   multipliers' signs decide. */
+static int tl_add_fast(const tl_add_params *p, tl_frq *f1, tl_frq *f2, tl_frq *fo)
+{
+    if (!tl_frq_ok(p->input1_multiplier, p->input1_shift, 0, 0) ||
+        !tl_frq_ok(p->input2_multiplier, p->input2_shift, 0, 0) ||
+        !tl_frq_ok(p->output_multiplier, p->output_shift, 0, 0)) {
+        return 0;
+    }
+    tl_frq_set(p->input1_multiplier, p->input1_shift, f1);
+    tl_frq_set(p->input2_multiplier, p->input2_shift, f2);
+    tl_frq_set(p->output_multiplier, p->output_shift, fo);
+    return 1;
+}
+
+static void tl_add_dsp(const tl_view *a, const tl_view *b, const tl_add_params *p, const tl_frq *fp1,
+                       const tl_frq *fp2, const tl_frq *fpo, const tl_view *out)
+{
+    const int32_t n = (int32_t)out->w * out->c;
+    const tl_frq f1 = *fp1, f2 = *fp2, fo = *fpo;
+    const int32_t zp1 = p->input1_zp, zp2 = p->input2_zp, ozp = p->output_zp;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const int full = lo == -128 && hi == 127;
+    int oy;
+    int32_t i;
+    for (oy = out->y0; oy < out->y0 + out->h; ++oy) {
+        const int8_t *pa = a->data + tl_at(a, oy, out->x0);
+        const int8_t *pb = b->data + tl_at(b, oy, out->x0);
+        int8_t *dst = out->data + tl_at(out, oy, out->x0);
+        for (i = 0; i < n; ++i) {
+            const int32_t sa = tl_frq_apply((int32_t)((uint32_t)(pa[i] - zp1) << 20), &f1);
+            const int32_t sb = tl_frq_apply((int32_t)((uint32_t)(pb[i] - zp2) << 20), &f2);
+            int32_t v = tl_frq_apply(sa + sb, &fo) + ozp;
+            if (full) {
+                dst[i] = tl_sat8(v);
+            } else {
+                v = v < lo ? lo : v;
+                dst[i] = (int8_t)(v > hi ? hi : v);
             }
         }
     }
@@ -1619,6 +1796,18 @@ int32_t tl_depthwise_scratch_bytes(const tl_conv_params *p, int c, int in_h, int
     (void)out_w;
 #endif
     return in_place ? (int32_t)in_h * in_w : 0;
+}
+
+void tl_add(const tl_view *a, const tl_view *b, const tl_add_params *p, const tl_view *out)
+{
+#if TL_USE_DSP
+    tl_frq f1, f2, fo;
+    if (tl_add_fast(p, &f1, &f2, &fo)) {
+        tl_add_dsp(a, b, p, &f1, &f2, &fo, out);
+        return;
+    }
+#endif
+    tl_add_portable(a, b, p, out);
 }
 
 void tl_fully_connected(const int8_t *in, int32_t input_zp, int k_len, const int8_t *weight, const int32_t *bias,

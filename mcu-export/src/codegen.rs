@@ -84,6 +84,7 @@ pub fn generate(graph: &McuGraph, plan: &MemoryPlan) -> Result<GeneratedModel> {
     // and scratch are then aligned on hardware.
     c.push_str("#if defined(__GNUC__)\n#define TL_ARENA_ALIGN __attribute__((aligned(8)))\n#else\n#define TL_ARENA_ALIGN\n#endif\n");
     let _ = writeln!(c, "static int8_t tl_arena[{}] TL_ARENA_ALIGN;\n", plan.arena_bytes.max(4));
+    c.push_str(PROFILE_HOOKS);
     for (i, op) in graph.ops.iter().enumerate() {
         constants(&mut c, i, op);
     }
@@ -150,12 +151,16 @@ pub fn generate(graph: &McuGraph, plan: &MemoryPlan) -> Result<GeneratedModel> {
                     whole_view(graph, plan, t)
                 }
             };
+            let _ = writeln!(c, "        TL_OP_BEGIN({i});");
             call(&mut c, "        ", i, op, graph, plan, &view)?;
+            let _ = writeln!(c, "        TL_OP_END({i});");
         }
         c.push_str("    }\n");
     }
     for (i, op) in graph.ops.iter().enumerate().skip(stage_ops) {
+        let _ = writeln!(c, "    TL_OP_BEGIN({i});");
         call(&mut c, "    ", i, op, graph, plan, &|t| whole_view(graph, plan, t))?;
+        let _ = writeln!(c, "    TL_OP_END({i});");
     }
     let _ = writeln!(c, "    memcpy(output, {}, TL_OUTPUT_SIZE);\n    return 0;\n}}", base(graph, plan, graph.output));
     if c[helper_at..].contains("tl_view_at(") {
@@ -190,7 +195,8 @@ pub fn generate(graph: &McuGraph, plan: &MemoryPlan) -> Result<GeneratedModel> {
         plan.kernels,
         plan.arena_bytes.max(4)
     );
-    let _ = writeln!(h, "#define TL_MACS {}\n", plan.macs);
+    let _ = writeln!(h, "#define TL_MACS {}", plan.macs);
+    let _ = writeln!(h, "/* Ops (profiling hooks TL_OP_BEGIN(i) / TL_OP_END(i), i < TL_N_OPS). */\n#define TL_N_OPS {}\n", graph.ops.len());
     h.push_str("/* Runs the model on one input; returns 0. Not reentrant (one static arena). */\n");
     h.push_str("int model_invoke(const int8_t *input, int8_t *output);\n\n#endif /* TL_MODEL_H */\n");
 
@@ -202,6 +208,22 @@ pub fn generate(graph: &McuGraph, plan: &MemoryPlan) -> Result<GeneratedModel> {
     let kernels_c = format!("#define TL_SINGLE_ROUNDING {policy}\n#define TL_USE_DSP {dsp}\n{KERNELS_C}");
     Ok(GeneratedModel { model_h: h, model_c: c, kernels_c })
 }
+
+/// Per-op profiling hooks: nothing unless the build defines `TL_PROFILE`, which includes
+/// `tl_profile.h` (written by [`crate::harness::write_profile_driver`]); it defines
+/// `TL_OP_BEGIN(i)` / `TL_OP_END(i)`, which bracket the kernel call(s) of op `i` (once per patch in
+/// the patch stage).
+const PROFILE_HOOKS: &str = "#if defined(TL_PROFILE)
+#include \"tl_profile.h\"
+#endif
+#ifndef TL_OP_BEGIN
+#define TL_OP_BEGIN(i)
+#endif
+#ifndef TL_OP_END
+#define TL_OP_END(i)
+#endif
+
+";
 
 /// A helper building views, emitted once per model.
 const VIEW_HELPER: &str = "static tl_view tl_view_at(int8_t *data, int row_stride, int y0, int x0, int h, int w, int c,

@@ -32,6 +32,7 @@ mod digits_cnn;
 mod distill_lab;
 mod error;
 mod mcu_deploy;
+mod mcu_kernels;
 mod metrics;
 mod output;
 mod prune_lab;
@@ -99,6 +100,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &deep_compression::DeepCompression,
         &distill_lab::DistillLab,
         &mcu_deploy::McuDeploy,
+        &mcu_kernels::McuKernels,
         &quantumnas::QuantumNas,
     ]
 }
