@@ -892,17 +892,19 @@ TL_INLINE uint32_t tl_dup16(int32_t v)
     return ((uint32_t)v & 0xffffu) * 0x10001u;
 }
 
-/* The fast output stage of one channel (see above): e = -shift, and
-     double rounding: ((SMMLAR(2 x, m, half) - ([x < 0] & corr)) >> e, half = 2^(e - 1) (0 for e = 0),
-                      corr = [e >= 1]
-     single rounding: SMMLA(4 x, m, 2^e) >> (e + 1)
+/* The fast output stage of one channel (see above), the output zero point folded in: e = -shift, and
+     double rounding: (SMMLAR(2 x, m, half + zp 2^e) - ([x < 0] & corr)) >> e,
+                      half = 2^(e - 1) (0 for e = 0), corr = [e >= 1]
+     single rounding: SMMLA(4 x, m, 2^e + zp 2^(e + 1)) >> (e + 1)
    for accumulators |x| < 2^29. SMMULR(2 x, m) = floor((x m + 2^30) / 2^31) is gemmlowp's
    SaturatingRoundingDoublingHighMul (m >= 0 rules out its one saturating case); RoundingDivideByPOT
    of it is (y + 2^(e - 1) - [y < 0]) >> e, where y < 0 iff x < 0 or y = 0 (then the correction
-   cannot matter), and |y| < 2^29 keeps the sum in range. Single rounding: floor((x m + 2^(30 + e))
-   / 2^(31 + e)) = floor((floor(4 x m / 2^32) + 2^e) / 2^(e + 1)). Channels whose shift is positive
-   (a left shift), whose multiplier is negative (double rounding) or whose accumulators may reach
-   2^29 (|bias| + K * 255 * 128, K the products per output) take the portable stage. */
+   cannot matter); a multiple of 2^e added before the shift is the zero point added after it.
+   Single rounding: floor((x m + 2^(30 + e)) / 2^(31 + e)) = floor((floor(4 x m / 2^32) + 2^e) /
+   2^(e + 1)). The bounds keep every sum inside int32: channels whose shift is positive (a left
+   shift) or below -23 (-21 single), whose multiplier is negative (double rounding) or whose
+   accumulators may reach 2^29 (|bias| + K * 255 * 128, K the products per output) take the portable
+   stage. */
 typedef struct {
     int32_t m;
     int32_t add;
@@ -914,7 +916,7 @@ typedef struct {
 TL_INLINE int tl_frq_ok(int32_t m, int s, int32_t bias, int32_t K)
 {
     const uint32_t ab = bias < 0 ? 0u - (uint32_t)bias : (uint32_t)bias;
-    if (s > 0 || s < (TL_SINGLE_ROUNDING ? -30 : -31) || K > 16384 || ab >= (1u << 29)) {
+    if (s > 0 || s < (TL_SINGLE_ROUNDING ? -21 : -23) || K > 16384 || ab >= (1u << 29)) {
         return 0;
     }
 #if !TL_SINGLE_ROUNDING
@@ -927,16 +929,17 @@ TL_INLINE int tl_frq_ok(int32_t m, int s, int32_t bias, int32_t K)
     return (uint32_t)K * 32640u < (1u << 29) - ab;
 }
 
-TL_INLINE void tl_frq_set(int32_t m, int s, tl_frq *f)
+/* The constants of a channel tl_frq_ok accepts, output zero point zp. */
+TL_INLINE void tl_frq_set(int32_t m, int s, int32_t zp, tl_frq *f)
 {
     const int e = -s;
     f->m = m;
 #if TL_SINGLE_ROUNDING
-    f->add = (int32_t)(1u << e);
+    f->add = (int32_t)((1u << e) + ((uint32_t)zp << (e + 1)));
     f->sh = e + 1;
     f->corr = 0u;
 #else
-    f->add = e > 0 ? (int32_t)(1u << (e - 1)) : 0;
+    f->add = (int32_t)((e > 0 ? 1u << (e - 1) : 0u) + ((uint32_t)zp << e));
     f->sh = e;
     f->corr = e > 0 ? 1u : 0u;
 #endif
@@ -954,11 +957,11 @@ TL_INLINE int tl_frq_make(const tl_requant *rq, int o, int32_t bias, int32_t K, 
         f->corr = 0u;
         return 0;
     }
-    tl_frq_set(m, s, f);
+    tl_frq_set(m, s, rq->output_zp, f);
     return 1;
 }
 
-/* MultiplyByQuantizedMultiplier(x) of a fast channel; |result| < 2^29. */
+/* MultiplyByQuantizedMultiplier(x) plus the zero point, for a fast channel: |result| < 2^30 + 2^7. */
 TL_INLINE int32_t tl_frq_apply(int32_t x, const tl_frq *f)
 {
 #if TL_SINGLE_ROUNDING
@@ -968,26 +971,23 @@ TL_INLINE int32_t tl_frq_apply(int32_t x, const tl_frq *f)
 #endif
 }
 
-/* Zero point and clamp, as single values and as pairs of halfwords. */
+/* The clamp range, as single values and as pairs of halfwords. */
 typedef struct {
-    int32_t zp, lo, hi;
-    uint32_t zp2, lo2, hi2;
+    int32_t lo, hi;
+    uint32_t lo2, hi2;
 } tl_outp;
 
 static void tl_outp_make(const tl_requant *rq, tl_outp *o)
 {
-    o->zp = rq->output_zp;
     o->lo = rq->act_min;
     o->hi = rq->act_max;
-    o->zp2 = tl_dup16(rq->output_zp);
     o->lo2 = tl_dup16(rq->act_min);
     o->hi2 = tl_dup16(rq->act_max);
 }
 
-/* One rescaled value (|q| <= 2^30): zero point, clamp. */
-TL_INLINE int8_t tl_out1(int32_t q, const tl_outp *o)
+/* One value with the zero point added: clamped. */
+TL_INLINE int8_t tl_clamp1(int32_t v, const tl_outp *o)
 {
-    int32_t v = q + o->zp;
     if (v < o->lo) {
         v = o->lo;
     }
@@ -997,25 +997,25 @@ TL_INLINE int8_t tl_out1(int32_t q, const tl_outp *o)
     return (int8_t)v;
 }
 
-/* Two rescaled values (|q| <= 2^30): the bytes of both in the low bytes of the two halfwords. The
-   16-bit saturation cannot change a result: the clamp range lies inside int8. */
-TL_INLINE uint32_t tl_out2(int32_t q0, int32_t q1, const tl_outp *o)
+/* Two values with the zero point added (|v| < 2^31 - 2^15): the bytes of both, clamped, in the low
+   bytes of the two halfwords. The 16-bit saturation cannot change a result: the clamp range lies
+   inside int8. */
+TL_INLINE uint32_t tl_clamp2(int32_t v0, int32_t v1, const tl_outp *o)
 {
 #if TL_DSP_NATIVE
-    uint32_t v = tl_pkhbt((uint32_t)__ssat(q0, 16), (uint32_t)__ssat(q1, 16));
-    v = (uint32_t)__qadd16((int32_t)v, (int32_t)o->zp2);
+    uint32_t v = tl_pkhbt((uint32_t)__ssat(v0, 16), (uint32_t)__ssat(v1, 16));
     (void)__ssub16((int32_t)v, (int32_t)o->lo2);
     v = __sel(v, o->lo2);
     (void)__ssub16((int32_t)o->hi2, (int32_t)v);
     v = __sel(v, o->hi2);
     return v;
 #else
-    return tl_pair(tl_out1(q0, o), tl_out1(q1, o));
+    return tl_pair(tl_clamp1(v0, o), tl_clamp1(v1, o));
 #endif
 }
 
-/* A rescaled value plus the zero point (|v| <= 2^30 + 128) saturated to int8: the whole output stage
-   when the clamp range is all of int8 (no activation, or ReLU6 calibrated to [0, 6]). */
+/* A value with the zero point added, saturated to int8: the whole clamp when the range is all of
+   int8 (no activation, or ReLU6 calibrated to [0, 6]). */
 TL_INLINE int8_t tl_sat8(int32_t v)
 {
 #if TL_DSP_NATIVE
@@ -1025,7 +1025,7 @@ TL_INLINE int8_t tl_sat8(int32_t v)
 #endif
 }
 
-/* The byte in the low (k = 0) or high (k = 1) halfword of tl_out2's result. */
+/* The byte in the low (k = 0) or high (k = 1) halfword of tl_clamp2's result. */
 #define TL_BYTE0(v) ((int8_t)(uint8_t)((v) & 0xffu))
 #define TL_BYTE1(v) ((int8_t)(uint8_t)(((v) >> 16) & 0xffu))
 
@@ -1111,7 +1111,7 @@ static void tl_im2col(int8_t *col, const tl_view *in, const tl_conv_params *p, i
 /* The output stage of one value of channel o (fast when tl_frq_make accepted it). */
 TL_INLINE int8_t tl_rq1(int32_t acc, const tl_frq *f, const tl_requant *rq, const tl_outp *op, int o)
 {
-    return f->sh >= 0 ? tl_out1(tl_frq_apply(acc, f), op) : tl_requant_one(acc, rq, o);
+    return f->sh >= 0 ? tl_clamp1(tl_frq_apply(acc, f), op) : tl_requant_one(acc, rq, o);
 }
 
 /* The portable output stage, out of line (the fast loops keep their registers). */
@@ -1135,11 +1135,12 @@ TL_NOINLINE void tl_rq_pairs(const int32_t *acc, const tl_frq *fr, int n, const 
     const tl_outp q = *op;
     int i;
     if (q.lo == -128 && q.hi == 127) {
-        const int32_t zp = q.zp;
-        for (i = 0; i < n; ++i, acc += 2, ++fr) {
-            if (fr->sh >= 0) {
-                da[i] = tl_sat8(tl_frq_apply(acc[0], fr) + zp);
-                db[i] = tl_sat8(tl_frq_apply(acc[1], fr) + zp);
+        for (i = 0; i < n; ++i, acc += 2) {
+            const tl_frq f = fr[i];
+            if (f.sh >= 0) {
+                const int32_t v0 = tl_frq_apply(acc[0], &f), v1 = tl_frq_apply(acc[1], &f);
+                da[i] = tl_sat8(v0);
+                db[i] = tl_sat8(v1);
             } else {
                 da[i] = tl_rq_slow(acc[0], rq, o + i);
                 db[i] = tl_rq_slow(acc[1], rq, o + i);
@@ -1147,9 +1148,10 @@ TL_NOINLINE void tl_rq_pairs(const int32_t *acc, const tl_frq *fr, int n, const 
         }
         return;
     }
-    for (i = 0; i < n; ++i, acc += 2, ++fr) {
-        if (fr->sh >= 0) {
-            const uint32_t v = tl_out2(tl_frq_apply(acc[0], fr), tl_frq_apply(acc[1], fr), &q);
+    for (i = 0; i < n; ++i, acc += 2) {
+        const tl_frq f = fr[i];
+        if (f.sh >= 0) {
+            const uint32_t v = tl_clamp2(tl_frq_apply(acc[0], &f), tl_frq_apply(acc[1], &f), &q);
             da[i] = TL_BYTE0(v);
             db[i] = TL_BYTE1(v);
         } else {
@@ -1169,16 +1171,16 @@ TL_NOINLINE void tl_rq_run(const int32_t *acc, int n, const tl_frq *fp, const tl
     if (f.sh >= 0) {
         if (q.lo == -128 && q.hi == 127) {
             for (; i < n; ++i, dst += stride) {
-                *dst = tl_sat8(tl_frq_apply(acc[i], &f) + q.zp);
+                *dst = tl_sat8(tl_frq_apply(acc[i], &f));
             }
         } else {
             for (; i + 2 <= n; i += 2, dst += 2 * stride) {
-                const uint32_t v = tl_out2(tl_frq_apply(acc[i], &f), tl_frq_apply(acc[i + 1], &f), &q);
+                const uint32_t v = tl_clamp2(tl_frq_apply(acc[i], &f), tl_frq_apply(acc[i + 1], &f), &q);
                 dst[0] = TL_BYTE0(v);
                 dst[stride] = TL_BYTE1(v);
             }
             if (i < n) {
-                *dst = tl_out1(tl_frq_apply(acc[i], &f), &q);
+                *dst = tl_clamp1(tl_frq_apply(acc[i], &f), &q);
             }
         }
     } else {
@@ -1186,6 +1188,42 @@ TL_NOINLINE void tl_rq_run(const int32_t *acc, int n, const tl_frq *fp, const tl
             *dst = tl_rq_slow(acc[i], rq, ch);
         }
     }
+}
+
+/* The last K & 3 (1..3) weights of a row as a word, zero above them: the columns' last group is
+   zero-padded, so the partial group is one more group of the block. */
+TL_INLINE uint32_t tl_ld_tail(const int8_t *w, int32_t r)
+{
+    uint32_t x = (uint8_t)w[0];
+    if (r > 1) {
+        x |= (uint32_t)(uint8_t)w[1] << 8;
+    }
+    if (r > 2) {
+        x |= (uint32_t)(uint8_t)w[2] << 16;
+    }
+    return x;
+}
+
+/* One group of four elements of the 2x2 block: weight words x0, x1 (channels o, o + 1), the pair's
+   columns at pc. */
+TL_INLINE void tl_grp22(uint32_t x0, uint32_t x1, const int8_t *pc, int32_t *s00, int32_t *s01, int32_t *s10,
+                        int32_t *s11)
+{
+    uint32_t a = tl_ld32(pc), b = tl_ld32(pc + 8);
+    uint32_t t = tl_sxtb16(x0);
+    *s00 = tl_smlad(t, a, *s00);
+    *s01 = tl_smlad(t, b, *s01);
+    t = tl_sxtb16(x1);
+    *s10 = tl_smlad(t, a, *s10);
+    *s11 = tl_smlad(t, b, *s11);
+    a = tl_ld32(pc + 4);
+    b = tl_ld32(pc + 12);
+    t = tl_sxtb16_ror8(x0);
+    *s00 = tl_smlad(t, a, *s00);
+    *s01 = tl_smlad(t, b, *s01);
+    t = tl_sxtb16_ror8(x1);
+    *s10 = tl_smlad(t, a, *s10);
+    *s11 = tl_smlad(t, b, *s11);
 }
 
 /* Accumulators of output channels [o0, o1) at the two positions whose interleaved columns are at
@@ -1202,34 +1240,14 @@ TL_NOINLINE void tl_mac_2pos(const int8_t *col, const int8_t *weight, int32_t K,
         const int8_t *pc = col;
         const int8_t *wend = w0 + k4;
         int32_t s00 = bias[o], s01 = bias[o], s10 = bias[o + 1], s11 = bias[o + 1];
-        int32_t k;
         while (w0 != wend) {
-            const uint32_t x0 = tl_ld32(w0), x1 = tl_ld32(w1);
-            uint32_t a = tl_ld32(pc), b = tl_ld32(pc + 8);
-            uint32_t t = tl_sxtb16(x0);
-            s00 = tl_smlad(t, a, s00);
-            s01 = tl_smlad(t, b, s01);
-            t = tl_sxtb16(x1);
-            s10 = tl_smlad(t, a, s10);
-            s11 = tl_smlad(t, b, s11);
-            a = tl_ld32(pc + 4);
-            b = tl_ld32(pc + 12);
-            t = tl_sxtb16_ror8(x0);
-            s00 = tl_smlad(t, a, s00);
-            s01 = tl_smlad(t, b, s01);
-            t = tl_sxtb16_ror8(x1);
-            s10 = tl_smlad(t, a, s10);
-            s11 = tl_smlad(t, b, s11);
+            tl_grp22(tl_ld32(w0), tl_ld32(w1), pc, &s00, &s01, &s10, &s11);
             w0 += 4;
             w1 += 4;
             pc += 16;
         }
-        for (k = k4; k < K; ++k, ++w0, ++w1) {
-            const int32_t va = tl_ld16(col + tl_col_at(k)), vb = tl_ld16(col + 8 + tl_col_at(k));
-            s00 += va * *w0;
-            s01 += vb * *w0;
-            s10 += va * *w1;
-            s11 += vb * *w1;
+        if (K & 3) {
+            tl_grp22(tl_ld_tail(w0, K & 3), tl_ld_tail(w1, K & 3), pc, &s00, &s01, &s10, &s11);
         }
         s[0] = s00;
         s[1] = s01;
@@ -1249,12 +1267,46 @@ TL_NOINLINE void tl_mac_2pos(const int8_t *col, const int8_t *weight, int32_t K,
             s0 = tl_smlad(wh, tl_ld32(pc + 4), s0);
             s1 = tl_smlad(wh, tl_ld32(pc + 12), s1);
         }
-        for (; k < K; ++k) {
-            s0 += tl_ld16(col + tl_col_at(k)) * w0[k];
-            s1 += tl_ld16(col + 8 + tl_col_at(k)) * w0[k];
+        if (K & 3) {
+            const uint32_t x0 = tl_ld_tail(w0 + k, K & 3);
+            const uint32_t wl = tl_sxtb16(x0), wh = tl_sxtb16_ror8(x0);
+            s0 = tl_smlad(wl, tl_ld32(pc), s0);
+            s1 = tl_smlad(wl, tl_ld32(pc + 8), s1);
+            s0 = tl_smlad(wh, tl_ld32(pc + 4), s0);
+            s1 = tl_smlad(wh, tl_ld32(pc + 12), s1);
         }
         s[0] = s0;
         s[1] = s1;
+    }
+}
+
+/* tl_mac_2pos for K = 8 (the 8-channel 1x1 layers of narrow networks): both columns stay in
+   registers, and every output channel costs two weight loads, four SXTB16 and eight SMLAD. */
+TL_NOINLINE void tl_mac_2pos_k8(const int8_t *col, const int8_t *weight, const int32_t *bias, int o0, int o1,
+                                int32_t *acc)
+{
+    const uint32_t a0 = tl_ld32(col), a1 = tl_ld32(col + 4), b0 = tl_ld32(col + 8), b1 = tl_ld32(col + 12);
+    const uint32_t a2 = tl_ld32(col + 16), a3 = tl_ld32(col + 20), b2 = tl_ld32(col + 24), b3 = tl_ld32(col + 28);
+    const int8_t *w = weight + (int32_t)o0 * 8;
+    const int32_t *bp = bias + o0;
+    int n = o1 - o0;
+    for (; n > 0; --n, w += 8, ++bp, acc += 2) {
+        const uint32_t x0 = tl_ld32(w), x1 = tl_ld32(w + 4);
+        int32_t sa = *bp, sb = *bp;
+        uint32_t t = tl_sxtb16(x0);
+        sa = tl_smlad(t, a0, sa);
+        sb = tl_smlad(t, b0, sb);
+        t = tl_sxtb16_ror8(x0);
+        sa = tl_smlad(t, a1, sa);
+        sb = tl_smlad(t, b1, sb);
+        t = tl_sxtb16(x1);
+        sa = tl_smlad(t, a2, sa);
+        sb = tl_smlad(t, b2, sb);
+        t = tl_sxtb16_ror8(x1);
+        sa = tl_smlad(t, a3, sa);
+        sb = tl_smlad(t, b3, sb);
+        acc[0] = sa;
+        acc[1] = sb;
     }
 }
 
@@ -1276,8 +1328,10 @@ static void tl_block_1pos(const int8_t *col, const int8_t *weight, int32_t K, co
             s0 = tl_smlad(tl_sxtb16(x0), tl_ld32(pc), s0);
             s0 = tl_smlad(tl_sxtb16_ror8(x0), tl_ld32(pc + 4), s0);
         }
-        for (; k < K; ++k) {
-            s0 += tl_ld16(col + tl_col_at(k)) * w0[k];
+        if (K & 3) {
+            const uint32_t x0 = tl_ld_tail(w0 + k, K & 3);
+            s0 = tl_smlad(tl_sxtb16(x0), tl_ld32(pc), s0);
+            s0 = tl_smlad(tl_sxtb16_ror8(x0), tl_ld32(pc + 4), s0);
         }
         tl_frq_make(rq, o, bias[o], K, &f);
         da[o] = tl_rq1(s0, &f, rq, op, o);
@@ -1286,12 +1340,16 @@ static void tl_block_1pos(const int8_t *col, const int8_t *weight, int32_t K, co
 
 /* The columns of position (oy, ox), group g, at `col`. */
 TL_INLINE void tl_columns(int8_t *col, const tl_view *in, const tl_conv_params *p, int oy, int ox, int g, int cg,
-                          int pointwise, uint32_t off2)
+                          int32_t K, int pointwise, uint32_t off2)
 {
     if (pointwise) {
         tl_col_put(col, 0, in->data + tl_at(in, oy, ox), cg, p->input_zp, off2);
     } else {
         tl_im2col(col, in, p, oy, ox, g, cg, off2);
+    }
+    if (K & 3) {
+        /* The padding of the last group, which the blocks multiply by zero weights. */
+        tl_col_zero(col, K, 4 - (K & 3));
     }
 }
 
@@ -1328,10 +1386,14 @@ static void tl_conv_dsp(const tl_view *in, const int8_t *weight, const int32_t *
                     ox1 = out->x0;
                     ++oy1;
                 }
-                tl_columns(ca, in, p, oy, ox, g, cg, pointwise, off2);
+                tl_columns(ca, in, p, oy, ox, g, cg, K, pointwise, off2);
                 if (i + 1 < n) {
-                    tl_columns(cb, in, p, oy1, ox1, g, cg, pointwise, off2);
-                    tl_mac_2pos(ca, weight, K, bias, c0, c1, acc);
+                    tl_columns(cb, in, p, oy1, ox1, g, cg, K, pointwise, off2);
+                    if (K == 8) {
+                        tl_mac_2pos_k8(ca, weight, bias, c0, c1, acc);
+                    } else {
+                        tl_mac_2pos(ca, weight, K, bias, c0, c1, acc);
+                    }
                     tl_rq_pairs(acc, fr, c1 - c0, rq, &op, c0, da + c0, out->data + tl_at(out, oy1, ox1) + c0);
                 } else {
                     tl_block_1pos(ca, weight, K, bias, rq, &op, c0, c1, da);
@@ -1382,7 +1444,7 @@ static void tl_fully_connected_dsp(const int8_t *in, int32_t input_zp, int k_len
             s1 += xv * *w1;
         }
         if (tl_frq_make(rq, o, bias[o], k_len, &f0) & tl_frq_make(rq, o + 1, bias[o + 1], k_len, &f1)) {
-            const uint32_t v = tl_out2(tl_frq_apply(s0, &f0), tl_frq_apply(s1, &f1), &op);
+            const uint32_t v = tl_clamp2(tl_frq_apply(s0, &f0), tl_frq_apply(s1, &f1), &op);
             out[o] = TL_BYTE0(v);
             out[o + 1] = TL_BYTE1(v);
         } else {
@@ -1605,19 +1667,20 @@ static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
             if (next < iy0) {
                 next = iy0;
             }
+            const int8_t *rows[7] = {0, 0, 0, 0, 0, 0, 0};
             for (; next < iy0 + k; ++next) {
                 tl_ring_fill(ring, cols, bs, tl_mod(next, k), j, next, cb, nb, ixs, zp, off2);
             }
+            /* The kernel rows of block channel 0; channel b's are 2 b cols bytes on. */
+            for (ky = 0; ky < k; ++ky) {
+                rows[ky] = tl_ring_row(ring, cols, bs, tl_mod(iy0 + ky, k), 0);
+            }
             for (b = 0; b < nb; ++b) {
                 const int ch = cb + b;
-                const int8_t *rows[7] = {0, 0, 0, 0, 0, 0, 0};
                 int x0;
-                for (ky = 0; ky < k; ++ky) {
-                    rows[ky] = tl_ring_row(ring, cols, bs, tl_mod(iy0 + ky, k), b);
-                }
                 for (x0 = 0; x0 < j->ow; x0 += TL_DW_SEG) {
                     const int n = j->ow - x0 < TL_DW_SEG ? j->ow - x0 : TL_DW_SEG;
-                    const int32_t off = 2 * (int32_t)x0 * sw;
+                    const int32_t off = 2 * ((int32_t)b * cols + (int32_t)x0 * sw);
                     int8_t *dst = dst_row + (int32_t)x0 * j->y_ps + b;
                     switch (kind) {
                     case 0:
@@ -1648,19 +1711,22 @@ static void tl_dw_dsp(const tl_dw_job *j, const tl_conv_params *p, int8_t *ring)
 
 /* --- add ---------------------------------------------------------------------------------------- */
 
-/* Whether TFLite's add with these parameters takes the fast output stage for its three rescales: the
-   inputs (x - zp) 2^20 stay below 2^28 and their rescaled sum below 2^29, so only the shifts and the
-   multipliers' signs decide. */
-static int tl_add_fast(const tl_add_params *p, tl_frq *f1, tl_frq *f2, tl_frq *fo)
+/* Whether a rescale of TFLite's add takes the fast stage, the zero point added after it: its inputs
+   ((x - zp) 2^20, and the sum of two rescaled ones) stay below 2^29, so only the shift and the
+   multiplier's sign decide. */
+TL_INLINE int tl_add_rescale(int32_t m, int s, tl_frq *f)
 {
-    if (!tl_frq_ok(p->input1_multiplier, p->input1_shift, 0, 0) ||
-        !tl_frq_ok(p->input2_multiplier, p->input2_shift, 0, 0) ||
-        !tl_frq_ok(p->output_multiplier, p->output_shift, 0, 0)) {
+#if TL_SINGLE_ROUNDING
+    (void)m;
+    if (s > 0 || s < -30) {
         return 0;
     }
-    tl_frq_set(p->input1_multiplier, p->input1_shift, f1);
-    tl_frq_set(p->input2_multiplier, p->input2_shift, f2);
-    tl_frq_set(p->output_multiplier, p->output_shift, fo);
+#else
+    if (s > 0 || s < -31 || m < 0) {
+        return 0;
+    }
+#endif
+    tl_frq_set(m, s, 0, f);
     return 1;
 }
 
@@ -1802,7 +1868,9 @@ void tl_add(const tl_view *a, const tl_view *b, const tl_add_params *p, const tl
 {
 #if TL_USE_DSP
     tl_frq f1, f2, fo;
-    if (tl_add_fast(p, &f1, &f2, &fo)) {
+    if (tl_add_rescale(p->input1_multiplier, p->input1_shift, &f1) &&
+        tl_add_rescale(p->input2_multiplier, p->input2_shift, &f2) &&
+        tl_add_rescale(p->output_multiplier, p->output_shift, &fo)) {
         tl_add_dsp(a, b, p, &f1, &f2, &fo, out);
         return;
     }

@@ -196,7 +196,11 @@ pub fn generate(graph: &McuGraph, plan: &MemoryPlan) -> Result<GeneratedModel> {
         plan.arena_bytes.max(4)
     );
     let _ = writeln!(h, "#define TL_MACS {}", plan.macs);
-    let _ = writeln!(h, "/* Ops (profiling hooks TL_OP_BEGIN(i) / TL_OP_END(i), i < TL_N_OPS). */\n#define TL_N_OPS {}\n", graph.ops.len());
+    let _ = writeln!(
+        h,
+        "/* Ops (profiling hooks TL_OP_BEGIN(i) / TL_OP_END(i), i < TL_N_OPS). */\n#define TL_N_OPS {}\n",
+        graph.ops.len()
+    );
     h.push_str("/* Runs the model on one input; returns 0. Not reentrant (one static arena). */\n");
     h.push_str("int model_invoke(const int8_t *input, int8_t *output);\n\n#endif /* TL_MODEL_H */\n");
 

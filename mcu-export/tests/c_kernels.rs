@@ -653,7 +653,12 @@ fn conv_program(seed: u64, policy: RoundingPolicy, kernels: Kernels, cases: usiz
         let groups_choices: Vec<usize> = (1..=4).collect();
         let groups = if pointwise || r.chance(1, 2) { 1 } else { r.pick(&groups_choices) };
         let wide = r.chance(1, 4);
-        let cg = r.size(1, if wide { 40 } else { 12 } / groups);
+        // K = 8 (eight input channels of a 1x1, two of a 2x2) has its own DSP block.
+        let cg = if k.0 * k.1 <= 4 && r.chance(1, 4) {
+            8 / (k.0 * k.1)
+        } else {
+            r.size(1, if wide { 40 } else { 12 } / groups)
+        };
         let og = r.size(1, if wide { 40 } else { 12 } / groups);
         let (c, o) = (cg * groups, og * groups);
         let izp = r.int(-128, 127) as i32;

@@ -89,7 +89,11 @@ fn tag(job: &Job, models: &[Model]) -> String {
     format!("{}-{}-{}-{planner}", models[job.model].name, job.target, job.kernels)
 }
 
-fn convert_model(mut net: tinylab_classical::nn::Sequential, shape: [usize; 3], seed: u64) -> Result<Model, ExperimentError> {
+fn convert_model(
+    mut net: tinylab_classical::nn::Sequential,
+    shape: [usize; 3],
+    seed: u64,
+) -> Result<Model, ExperimentError> {
     let [c, h, w] = shape;
     let calib: Tensor = randn(&[CALIBRATION_IMAGES, c, h, w], 1.0, &mut rng(seed + 1));
     let int8 = convert(&mut net, &calib, &ConvertOptions::default())?;
@@ -109,14 +113,15 @@ fn measure(ctx_dir: &std::path::Path, job: &Job, models: &[Model]) -> Result<Mea
     let elf = toolchain::build(&dir, job.target)?;
     let run = toolchain::run(&elf, job.target)?;
     if run.mismatches != 0 || run.outputs != m.samples.expected {
-        return Err(ExperimentError::other(format!("{}: the C output differs from the Rust engine's", tag(job, models))));
+        return Err(ExperimentError::other(format!(
+            "{}: the C output differs from the Rust engine's",
+            tag(job, models)
+        )));
     }
     let (overhead, ops) = parse_profile(&run.stdout)?;
     let n = m.samples.inputs.len().max(1) as f64;
-    let per_op = ops
-        .iter()
-        .map(|p| ticks_to_instructions(p.ticks.saturating_sub(p.calls * overhead)) as f64 / n)
-        .collect();
+    let per_op =
+        ops.iter().map(|p| ticks_to_instructions(p.ticks.saturating_sub(p.calls * overhead)) as f64 / n).collect();
     let total = run.instructions.iter().sum::<u64>() / run.instructions.len().max(1) as u64;
     // The build directories are large (the weights as C); only the numbers are kept.
     std::fs::remove_dir_all(&dir).ok();
@@ -177,7 +182,9 @@ impl Experiment for McuKernels {
         let mut metrics = Metrics::new();
         metrics.insert(
             "macs_by_op_type",
-            json!(models.iter().zip(&type_macs).map(|(m, t)| (m.name.to_string(), json!(t))).collect::<BTreeMap<_, _>>()),
+            json!(
+                models.iter().zip(&type_macs).map(|(m, t)| (m.name.to_string(), json!(t))).collect::<BTreeMap<_, _>>()
+            ),
         );
         if !arm {
             ctx.note("The ARM toolchain or qemu is not installed: no instruction counts (only the MACs by op type).");
@@ -302,9 +309,9 @@ impl Experiment for McuKernels {
         let mut inplace_rows = Vec::new();
         for (target, kernels) in &series {
             let find = |planner: Planner| {
-                jobs.iter().zip(&measured).find(|(j, _)| {
-                    j.model == 0 && j.target == *target && j.kernels == *kernels && j.planner == planner
-                })
+                jobs.iter()
+                    .zip(&measured)
+                    .find(|(j, _)| j.model == 0 && j.target == *target && j.kernels == *kernels && j.planner == planner)
             };
             let (Some((_, a)), Some((_, b))) = (find(Planner::InPlace), find(Planner::Greedy)) else { continue };
             let dw = |m: &Measured| -> f64 {
