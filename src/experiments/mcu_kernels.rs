@@ -64,6 +64,8 @@ struct Measured {
     total: u64,
     /// Instructions of each op's kernel calls.
     per_op: Vec<f64>,
+    /// The plan's arena: activations and the kernels' scratch areas.
+    arena_bytes: usize,
 }
 
 /// The op type reported for an op with MACs (`None`: pooling, additions, reshapes, clamps).
@@ -108,7 +110,7 @@ fn measure(ctx_dir: &std::path::Path, job: &Job, models: &[Model]) -> Result<Mea
     let m = &models[job.model];
     let dir = ctx_dir.join("c").join(tag(job, models));
     let opts = ExportOptions { planner: job.planner, target: job.target, board: Board::default() };
-    export_graph_with(&m.graph, &dir, &opts, &m.samples, job.kernels)?;
+    let report = export_graph_with(&m.graph, &dir, &opts, &m.samples, job.kernels)?;
     write_profile_driver(&dir)?;
     let elf = toolchain::build(&dir, job.target)?;
     let run = toolchain::run(&elf, job.target)?;
@@ -125,7 +127,7 @@ fn measure(ctx_dir: &std::path::Path, job: &Job, models: &[Model]) -> Result<Mea
     let total = run.instructions.iter().sum::<u64>() / run.instructions.len().max(1) as u64;
     // The build directories are large (the weights as C); only the numbers are kept.
     std::fs::remove_dir_all(&dir).ok();
-    Ok(Measured { total, per_op })
+    Ok(Measured { total, per_op, arena_bytes: report.arena_bytes })
 }
 
 impl Experiment for McuKernels {
@@ -263,7 +265,7 @@ impl Experiment for McuKernels {
             let si = series.iter().position(|&s| s == (job.target, job.kernels)).unwrap_or(0);
             let macs = m.graph.macs() as f64;
             end_to_end.push(json!({"model": m.name, "target": job.target.name(), "kernels": job.kernels.name(),
-                                   "instructions_per_inference": got.total,
+                                   "instructions_per_inference": got.total, "arena_bytes": got.arena_bytes,
                                    "instructions_per_mac": got.total as f64 / macs}));
             e2e_chart[job.model][si] = got.total as f64 / macs;
             let mut sums: BTreeMap<String, f64> = BTreeMap::new();
