@@ -34,7 +34,9 @@ fn number(metrics: &serde_json::Value, path: &str) -> f64 {
 
 /// `mlperf_tiny`'s quick form: the least int8 accuracy of ResNet-8 on the 10 shape classes (chance is
 /// 0.1; 3 short epochs, seed 3 reaches 0.19) ...
-const IC_QUICK_MIN: f64 = 0.15;
+const IC_QUICK_MIN: f64 = 0.6;
+/// DS-CNN's quick-form int8 accuracy floor on the bundled keyword maps (chance is 1/12).
+const KWS_QUICK_MIN: f64 = 0.2;
 /// ... and the least int8 AUC of the autoencoder (chance 0.5; seed 3 reaches 0.81).
 const AD_QUICK_MIN: f64 = 0.75;
 
@@ -82,10 +84,33 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
                     }
                 }
             }
-            // The two trained models learn even in the quick form: IC well above chance (10%),
+            // The three trained models learn even in the quick form: IC (chance 10%) and KWS (chance 1/12) well above chance,
             // AD's int8 autoencoder separates faulty clips from normal ones.
             assert!(number(m, "ic.quality.int8") >= IC_QUICK_MIN, "{name}: {}", m["ic"]["quality"]);
+            assert!(number(m, "kws.quality.int8") >= KWS_QUICK_MIN, "{name}: {}", m["kws"]["quality"]);
             assert!(number(m, "ad.quality.int8") >= AD_QUICK_MIN, "{name}: {}", m["ad"]["quality"]);
+        }
+        "mcu_kernels" if !at(m, "end_to_end").is_null() => {
+            // The DSP kernels beat the portable ones end to end on both models and both targets, and
+            // the in-place depthwise convolutions are no slower than the out-of-place ones.
+            let rows = at(m, "end_to_end").as_array().expect("end_to_end rows");
+            let per = |model: &str, target: &str, kernels: &str| {
+                rows.iter()
+                    .find(|r| r["model"] == model && r["target"] == target && r["kernels"] == kernels)
+                    .and_then(|r| r["instructions_per_mac"].as_f64())
+                    .unwrap_or_else(|| panic!("{name}: no {model} {target} {kernels} row"))
+            };
+            for model in ["mbv2_w035", "digits_cnn"] {
+                for target in ["cortex-m4", "cortex-m7"] {
+                    let (portable, dsp) = (per(model, target, "portable"), per(model, target, "dsp"));
+                    assert!(dsp < portable, "{name}: {model} on {target}: dsp {dsp} vs portable {portable}");
+                }
+            }
+            for row in at(m, "depthwise_in_place_vs_out_of_place").as_array().expect("in-place rows") {
+                if row["kernels"] == "dsp" {
+                    assert_eq!(row["in_place_no_slower"], true, "{name}: {row}");
+                }
+            }
         }
         "quant_lab" => {
             // The int8 engine equals its fake-quant twin under every calibration (the 0.1-point goal).
@@ -115,7 +140,19 @@ const PINNED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/experi
 const UPDATE_ENV: &str = "TINYLAB_UPDATE_FIXTURES";
 
 /// Metrics that the installed C toolchain decides (sizes of the ELF, qemu's instruction counts).
-const TOOLCHAIN_FIGURES: [&str; 5] = ["flash_bytes", "text", "data", "bss", "instructions_per_inference"];
+const TOOLCHAIN_FIGURES: [&str; 11] = [
+    "flash_bytes",
+    "text",
+    "data",
+    "bss",
+    "instructions_per_inference",
+    "instructions_per_mac",
+    "instructions",
+    "depthwise_instructions_in_place",
+    "depthwise_instructions_out_of_place",
+    "in_place_over_out_of_place",
+    "mbv2_cortex_m4_dsp_instructions_per_mac",
+];
 
 /// What decides the bits of the float results besides the code: the CPU model, the SIMD paths the
 /// kernels pick at run time (the `gemm` crate and the statevector kernels use FMA when present) and
@@ -214,7 +251,7 @@ fn check_pinned(all: &serde_json::Map<String, serde_json::Value>) {
     );
     let arm = tinylab_mcu_export::toolchain::available(tinylab_mcu_export::target::Target::CortexM4);
     for (name, metrics) in all {
-        if (name == "mcu_deploy" || name == "mlperf_tiny") && !arm {
+        if (name == "mcu_deploy" || name == "mlperf_tiny" || name == "mcu_kernels") && !arm {
             // Their Cortex-M figures exist only with the ARM toolchain (CI requires it).
             eprintln!("pinned metrics: {name} not compared (no ARM toolchain and qemu here)");
             continue;

@@ -7,13 +7,15 @@ use crate::codegen::{GeneratedModel, generate};
 use crate::error::{ExportError, Result, arg_err, io_err};
 use crate::graph::McuGraph;
 use crate::harness;
-use crate::plan::{MemoryPlan, OpMemory, Planner, plan};
+use crate::kernels::Kernels;
+use crate::plan::{MemoryPlan, OpMemory, Planner, plan_with};
 use crate::target::{Board, Target, write_target_files};
 use std::path::{Path, PathBuf};
 use tinylab_classical::int8::Int8Model;
 use tinylab_classical::tensor::Tensor;
 
-/// What to export for.
+/// What to export for. The C kernels are the target's ([`Kernels::for_target`]: the DSP ones on the
+/// Cortex-M4 / M7); [`export_graph_with`] exports for others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportOptions {
     /// How the arena is planned.
@@ -71,7 +73,9 @@ impl Samples {
 pub struct ExportReport {
     /// The plan's planner (with the stage chosen, for patches).
     pub planner: Planner,
-    /// Peak SRAM of activations: the arena.
+    /// The C kernels exported (`TL_USE_DSP`).
+    pub kernels: Kernels,
+    /// Peak SRAM of activations and kernel scratch: the arena.
     pub arena_bytes: usize,
     /// True when the input is read from the caller's buffer (not counted in the arena).
     pub external_input: bool,
@@ -92,10 +96,16 @@ pub struct ExportReport {
     pub dir: PathBuf,
 }
 
-/// Plans `graph` and checks the plan fits `board`: the arena within the SRAM left after the
-/// stack and heap, the constants within the flash.
+/// Plans `graph` for the portable kernels and checks the plan fits `board`: see
+/// [`plan_for_board_with`].
 pub fn plan_for_board(graph: &McuGraph, planner: Planner, board: &Board) -> Result<MemoryPlan> {
-    let p = plan(graph, planner)?;
+    plan_for_board_with(graph, planner, Kernels::Portable, board)
+}
+
+/// Plans `graph` for `kernels` and checks the plan fits `board`: the arena within the SRAM left
+/// after the stack and heap, the constants within the flash.
+pub fn plan_for_board_with(graph: &McuGraph, planner: Planner, kernels: Kernels, board: &Board) -> Result<MemoryPlan> {
+    let p = plan_with(graph, planner, kernels)?;
     let sram = board.sram_for_data();
     let external = if p.external_input { graph.input_bytes() } else { 0 };
     if p.arena_bytes + external > sram {
@@ -126,12 +136,23 @@ pub fn export(model: &Int8Model, dir: &Path, opts: &ExportOptions, samples: Opti
     export_graph(&graph, dir, opts, samples)
 }
 
-/// [`export`] of an already lowered graph.
+/// [`export`] of an already lowered graph, with the target's kernels.
 pub fn export_graph(graph: &McuGraph, dir: &Path, opts: &ExportOptions, samples: &Samples) -> Result<ExportReport> {
+    export_graph_with(graph, dir, opts, samples, Kernels::for_target(opts.target))
+}
+
+/// [`export_graph`] with the given C kernels (the portable ones on a Cortex-M, to compare).
+pub fn export_graph_with(
+    graph: &McuGraph,
+    dir: &Path,
+    opts: &ExportOptions,
+    samples: &Samples,
+    kernels: Kernels,
+) -> Result<ExportReport> {
     if samples.inputs.iter().any(|i| i.len() != graph.input_bytes()) {
         return Err(arg_err("export", format!("every test input must have {} bytes", graph.input_bytes())));
     }
-    let p = plan_for_board(graph, opts.planner, &opts.board)?;
+    let p = plan_for_board_with(graph, opts.planner, kernels, &opts.board)?;
     let GeneratedModel { model_h, model_c, kernels_c } = generate(graph, &p)?;
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let write = |name: &str, text: &str| {
@@ -147,6 +168,7 @@ pub fn export_graph(graph: &McuGraph, dir: &Path, opts: &ExportOptions, samples:
     write_target_files(dir, opts.target, &opts.board)?;
     let report = ExportReport {
         planner: p.planner,
+        kernels: p.kernels,
         arena_bytes: p.arena_bytes,
         external_input: p.external_input,
         input_bytes: graph.input_bytes(),

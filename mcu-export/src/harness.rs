@@ -89,6 +89,65 @@ fn write_array(out: &mut String, name: &str, size: &str, rows: &[Vec<i8>]) {
     out.push_str("};\n");
 }
 
+/// The profiling driver (`c/profile_main.c`): the test driver plus per-op tick counts.
+pub const PROFILE_MAIN_C: &str = include_str!("../c/profile_main.c");
+/// The profiling hooks header (`c/tl_profile.h`).
+pub const PROFILE_H: &str = include_str!("../c/tl_profile.h");
+
+/// Turns an export directory (already written for a Cortex-M target) into a profiling build:
+/// `main.c` becomes the profiling driver, `tl_profile.h` is added and the Makefile defines
+/// `TL_PROFILE`, so every op's kernel calls are timed ([`parse_profile`] reads the counts).
+pub fn write_profile_driver(dir: &Path) -> Result<()> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io_err(path))
+    };
+    write("main.c", PROFILE_MAIN_C)?;
+    write("tl_profile.h", PROFILE_H)?;
+    let path = dir.join("Makefile");
+    let makefile = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    if !makefile.contains("EXTRA_CFLAGS ?=\n") {
+        return Err(arg_err("write_profile_driver", format!("{} has no `EXTRA_CFLAGS ?=` line", path.display())));
+    }
+    write("Makefile", &makefile.replace("EXTRA_CFLAGS ?=\n", "EXTRA_CFLAGS ?= -DTL_PROFILE=1\n"))
+}
+
+/// One op's line of the profiling driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpProfile {
+    /// The op's index.
+    pub op: usize,
+    /// Kernel calls over all samples (one per patch in a patch stage).
+    pub calls: u64,
+    /// SysTick ticks of those calls, the brackets' own cost included.
+    pub ticks: u64,
+}
+
+/// The profiling driver's lines: the cost of one empty bracket in ticks and every op's counts.
+pub fn parse_profile(text: &str) -> Result<(u64, Vec<OpProfile>)> {
+    let mut overhead = None;
+    let mut ops = Vec::new();
+    for (lineno, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let bad = || arg_err("profile output", format!("line {}: malformed `{line}`", lineno + 1));
+        let n = |s: &str| s.parse::<u64>().map_err(|_| bad());
+        match f.as_slice() {
+            ["profile_overhead", t] => overhead = Some(n(t)?),
+            ["op", i, calls, ticks] => {
+                let op = n(i)? as usize;
+                if op != ops.len() {
+                    return Err(bad());
+                }
+                ops.push(OpProfile { op, calls: n(calls)?, ticks: n(ticks)? });
+            }
+            ["profile_overhead", ..] | ["op", ..] => return Err(bad()),
+            _ => {}
+        }
+    }
+    let overhead = overhead.ok_or_else(|| arg_err("profile output", "no `profile_overhead` line"))?;
+    Ok((overhead, ops))
+}
+
 /// Writes the test driver `main.c` into `dir`.
 pub fn write_main(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;

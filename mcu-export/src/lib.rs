@@ -5,7 +5,8 @@
 //! arrays (flash), one kernel call per layer with buffer offsets fixed at export time, one static arena
 //! (SRAM). The arena is planned greedy-by-size (TFLite Micro), with TinyEngine's in-place depthwise
 //! convolution, or with MCUNetV2's patch-based inference (Lin et al., NeurIPS 2021). Targets: the host
-//! (gcc) and Cortex-M4/M7 boards under qemu.
+//! (gcc) and Cortex-M4/M7 boards under qemu; on the Cortex-M the kernels use the Arm DSP extension
+//! (SMLAD on pairs of q15, [`kernels::Kernels::Dsp`]), bit-exact with the portable ones.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
@@ -17,6 +18,7 @@ pub mod export;
 pub mod graph;
 pub mod harness;
 pub mod kws;
+pub mod kernels;
 pub mod plan;
 pub mod target;
 pub mod toolchain;

@@ -9,9 +9,17 @@
 //! gaps between rows (a row stride larger than the window), and check the window equals the slice of
 //! the full Rust output and that the row gaps of the output buffer are left untouched. Tests skip with
 //! a note when gcc is absent.
+//!
+//! The convolution, depthwise and fully connected tests run each program against both builds of the
+//! library, the portable kernels (`TL_USE_DSP 0`) and the DSP ones (`TL_USE_DSP 1`, on the host on
+//! plain-C versions of the DSP instructions), and hand every call a scratch area sized as the exporter
+//! sizes it ([`tinylab_mcu_export::kernels`], checked against the library's own
+//! `tl_*_scratch_bytes`), at a random misalignment, guarded against overruns. The same programs, with
+//! fewer cases, run on the emulated Cortex-M4 and Cortex-M7 (real SXTB16 / SMLAD) in both builds:
+//! `dsp_kernels_equal_their_portable_twins_on_cortex_m`.
 
-// The skip notes go to stdout, where `cargo test -- --nocapture` shows them.
-#![allow(clippy::print_stdout)]
+// The skip notes go to stdout, where `cargo test -- --nocapture` shows them; timings to stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -28,6 +36,10 @@ use tinylab_classical::int8::kernels::depthwise::QDepthwiseConv2d;
 use tinylab_classical::int8::kernels::fully_connected::QLinear;
 use tinylab_classical::int8::kernels::{Dims, pool};
 use tinylab_classical::ops::{Conv2dSpec, Pool2dSpec};
+use tinylab_mcu_export::graph::ConvGeometry;
+use tinylab_mcu_export::kernels::{Kernels, conv_scratch_bytes, depthwise_scratch_bytes};
+use tinylab_mcu_export::target::{Board, Target, write_target_files};
+use tinylab_mcu_export::toolchain;
 use tinylab_mcu_export::{KERNELS_C, KERNELS_H};
 
 /// The byte the C programs pre-fill output buffers with; row gaps must still hold it afterwards.
@@ -116,9 +128,16 @@ impl Rand {
         Requant::new(ms, zp, lo, hi, policy).unwrap()
     }
 
-    /// A bias vector, sometimes large.
+    /// A bias vector, sometimes large, sometimes near 2^30 (accumulators beyond the DSP kernels'
+    /// fast output stage, which then takes the portable one).
     fn bias(&mut self, n: usize) -> Vec<i32> {
-        let r = if self.chance(1, 4) { 1 << 22 } else { 1 << 14 };
+        let r = if self.chance(1, 10) {
+            1 << 30
+        } else if self.chance(1, 4) {
+            1 << 22
+        } else {
+            1 << 14
+        };
         self.i32s(n, -r, r)
     }
 }
@@ -135,7 +154,7 @@ fn skip_without_gcc(test: &str) -> bool {
 
 /// The start of every generated program: includes and a hex dump helper.
 fn prologue() -> String {
-    "#include <stdio.h>\n#include <stdint.h>\n#include \"tl_kernels.h\"\n\n\
+    "#include <stdio.h>\n#include <stdint.h>\n#include <string.h>\n#include \"tl_kernels.h\"\n\n\
      static void dump(const int8_t *p, long n)\n{\n    long i;\n    for (i = 0; i < n; ++i) {\n        \
      printf(\"%02x\", (unsigned)(uint8_t)p[i]);\n    }\n    printf(\"\\n\");\n}\n\nint main(void)\n{\n"
         .to_string()
@@ -446,290 +465,514 @@ fn multiply_by_quantized_multiplier_matches_rust() {
     }
 }
 
-/// `tl_conv` (any kernel 1..=5 per side, stride 1..=3, padding up to half the kernel and beyond,
-/// dilation 1..=2, groups dividing the channels) equals `QConv2d` on random cases under both policies,
-/// on random output windows computed from the input windows covering them; a quarter of the cases are
-/// 1x1 stride-1 unpadded single-group convolutions, where `tl_conv_1x1` gives the same bytes.
+// ------------------------------------------------------------------------------------------------
+// Programs of random conv / depthwise / fully connected cases, run on any target
+// ------------------------------------------------------------------------------------------------
+
+/// Bytes after every scratch area that a kernel must leave untouched.
+const GUARD: usize = 16;
+
+/// What one line a program prints must be.
+enum Check {
+    /// An output window buffer (see [`OutWin::check`]).
+    Window { out: OutWin, want: Vec<i8>, ctx: String },
+    /// Exactly these bytes.
+    Bytes { want: Vec<i8>, ctx: String },
+    /// A guard region: all [`SENTINEL`].
+    Untouched { ctx: String },
+    /// A 32-bit number printed as 8 hex digits (a scratch size the C library computes).
+    Word { want: u32, ctx: String },
+}
+
+/// A C program of kernel calls for one build of the library (`kernels`, `policy`) and the lines it
+/// must print.
+struct Program {
+    c: String,
+    checks: Vec<Check>,
+    kernels: Kernels,
+    policy: RoundingPolicy,
+}
+
+impl Program {
+    fn new(kernels: Kernels, policy: RoundingPolicy) -> Self {
+        Self { c: prologue(), checks: Vec::new(), kernels, policy }
+    }
+
+    /// `int8_t *name`: `bytes` bytes of scratch at a random misalignment inside a buffer filled with
+    /// [`SENTINEL`], [`GUARD`] bytes after them (see [`Program::guard`]).
+    fn scratch(&mut self, r: &mut Rand, name: &str, bytes: usize) {
+        let mis = r.size(0, 3);
+        writeln!(
+            self.c,
+            "    static int8_t {name}_buf[{}];\n    int8_t *{name} = {name}_buf + {mis};\n    \
+             memset({name}_buf, {SENTINEL}, sizeof {name}_buf);",
+            mis + bytes + GUARD
+        )
+        .unwrap();
+    }
+
+    /// The guard after scratch `name` of `bytes` bytes is untouched.
+    fn guard(&mut self, name: &str, bytes: usize, ctx: &str) {
+        writeln!(self.c, "    dump({name} + {bytes}, {GUARD});").unwrap();
+        self.checks.push(Check::Untouched { ctx: format!("{ctx}: wrote past its {bytes}-byte scratch area") });
+    }
+
+    /// The C expression `expr` (an int32_t) equals `want`.
+    fn word(&mut self, expr: &str, want: usize, ctx: &str) {
+        writeln!(self.c, "    printf(\"%08lx\\n\", (unsigned long)(uint32_t)({expr}));").unwrap();
+        self.checks.push(Check::Word { want: want as u32, ctx: ctx.to_string() });
+    }
+
+    fn window(&mut self, name: &str, out: OutWin, want: Vec<i8>, ctx: String) {
+        dump_out(&mut self.c, name, &out);
+        self.checks.push(Check::Window { out, want, ctx });
+    }
+
+    fn bytes(&mut self, name: &str, want: Vec<i8>, ctx: String) {
+        writeln!(self.c, "    dump({name}, {});", want.len()).unwrap();
+        self.checks.push(Check::Bytes { want, ctx });
+    }
+
+    /// Builds the program for `target` with the library compiled for `self.kernels`, runs it and
+    /// checks every line.
+    fn run(mut self, tag: &str, target: Target) {
+        self.c.push_str("    printf(\"mismatches 0\\n\");\n    return 0;\n}\n");
+        let tag =
+            format!("{tag}_{target}_{}_{}", self.kernels, if self.policy == SINGLE { "single" } else { "double" });
+        let lines = build_and_run(&tag, &self.c, target, self.kernels, self.policy);
+        assert_eq!(lines.len(), self.checks.len(), "{tag}: {} lines for {} checks", lines.len(), self.checks.len());
+        let what = format!("{target}, {} kernels", self.kernels);
+        for (got, check) in lines.iter().zip(&self.checks) {
+            match check {
+                Check::Window { out, want, ctx } => out.check(got, want, &format!("{what}, {ctx}")),
+                Check::Bytes { want, ctx } => assert_eq!(&as_i8(got), want, "{what}, {ctx}"),
+                Check::Untouched { ctx } => {
+                    assert!(as_i8(got).iter().all(|&b| b == SENTINEL), "{what}, {ctx}: {got:?}")
+                }
+                Check::Word { want, ctx } => {
+                    let v = u32::from_be_bytes(got.as_slice().try_into().unwrap());
+                    assert_eq!(v, *want, "{what}, {ctx}: the C library's scratch size differs from the exporter's");
+                }
+            }
+        }
+    }
+}
+
+const SINGLE: RoundingPolicy = RoundingPolicy::SingleRounding;
+
+/// The library as an export ships it: `TL_SINGLE_ROUNDING` and `TL_USE_DSP` defined on top.
+fn kernels_source(kernels: Kernels, policy: RoundingPolicy) -> String {
+    format!(
+        "#define TL_SINGLE_ROUNDING {}\n#define TL_USE_DSP {}\n{KERNELS_C}",
+        u8::from(policy == SINGLE),
+        u8::from(kernels.use_dsp())
+    )
+}
+
+/// Compiles `main_c` with the library for `target` (host: gcc with the strict flags; Cortex-M: the
+/// export Makefile, then qemu) and returns the hex lines it printed, as bytes.
+fn build_and_run(tag: &str, main_c: &str, target: Target, kernels: Kernels, policy: RoundingPolicy) -> Vec<Vec<u8>> {
+    let dir: PathBuf = std::env::temp_dir().join(format!("tl_c_kernels_{tag}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tl_kernels.h"), KERNELS_H).unwrap();
+    std::fs::write(dir.join("tl_kernels.c"), kernels_source(kernels, policy)).unwrap();
+    std::fs::write(dir.join("main.c"), main_c).unwrap();
+    let text = if target.is_cortex_m() {
+        write_target_files(&dir, target, &Board::default()).unwrap();
+        let elf = toolchain::build(&dir, target).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        let run = toolchain::run(&elf, target).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        run.stdout
+    } else {
+        let out = Command::new("gcc")
+            .current_dir(&dir)
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
+            .args(["main.c", "tl_kernels.c", "-o", "prog"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gcc failed for {tag}:\n{}", String::from_utf8_lossy(&out.stderr));
+        let run = Command::new(dir.join("prog")).output().unwrap();
+        assert!(run.status.success(), "{tag}: the C program failed: {:?}", run.status);
+        String::from_utf8(run.stdout).unwrap()
+    };
+    std::fs::remove_dir_all(&dir).ok();
+    text.lines()
+        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|l| (0..l.len() / 2).map(|i| u8::from_str_radix(&l[2 * i..2 * i + 2], 16).unwrap()).collect())
+        .collect()
+}
+
+/// `tl_conv_params p` of a convolution.
+#[allow(clippy::too_many_arguments)]
+fn emit_conv_params(
+    s: &mut String,
+    k: (usize, usize),
+    stride: (usize, usize),
+    pad: (usize, usize),
+    dil: (usize, usize),
+    groups: usize,
+    o: usize,
+    izp: i32,
+) {
+    writeln!(
+        s,
+        "    tl_conv_params p = {{{}, {}, {}, {}, {}, {}, {}, {}, {groups}, {o}, {izp}}};",
+        k.0, k.1, stride.0, stride.1, pad.0, pad.1, dil.0, dil.1
+    )
+    .unwrap();
+}
+
+fn geometry(
+    k: (usize, usize),
+    stride: (usize, usize),
+    pad: (usize, usize),
+    dil: (usize, usize),
+    groups: usize,
+    o: usize,
+) -> ConvGeometry {
+    ConvGeometry { kernel: k, stride, padding: pad, dilation: dil, groups, c_out: o, input_zp: 0 }
+}
+
+/// Random convolutions (any kernel 1..=5 per side, stride 1..=3, padding up to half the kernel and
+/// beyond, dilation 1..=2, groups dividing the channels, up to 12 channels a side and sometimes 40)
+/// through `tl_conv` on random output windows computed from the input windows covering them; a
+/// quarter are 1x1 stride-1 unpadded single-group convolutions, which `tl_conv_1x1` computes too.
+/// Every call gets its scratch area at a random misalignment, sized as the exporter sizes it (the
+/// C library's own size is checked to equal it), and must not write past it.
+fn conv_program(seed: u64, policy: RoundingPolicy, kernels: Kernels, cases: usize) -> Program {
+    let mut r = Rand::new(seed);
+    let mut prog = Program::new(kernels, policy);
+    for case in 0..cases {
+        let pointwise = case % 4 == 0;
+        let (k, stride, pad, dil, h, w) = if pointwise {
+            ((1, 1), (1, 1), (0, 0), (1, 1), r.size(1, 9), r.size(1, 9))
+        } else {
+            let square = r.chance(1, 2);
+            rand_geometry(&mut r, &[1, 2, 3, 4, 5], square)
+        };
+        let groups_choices: Vec<usize> = (1..=4).collect();
+        let groups = if pointwise || r.chance(1, 2) { 1 } else { r.pick(&groups_choices) };
+        let wide = r.chance(1, 4);
+        // K = 8 (eight input channels of a 1x1, two of a 2x2) has its own DSP block.
+        let cg = if k.0 * k.1 <= 4 && r.chance(1, 4) {
+            8 / (k.0 * k.1)
+        } else {
+            r.size(1, if wide { 40 } else { 12 } / groups)
+        };
+        let og = r.size(1, if wide { 40 } else { 12 } / groups);
+        let (c, o) = (cg * groups, og * groups);
+        let izp = r.int(-128, 127) as i32;
+        let x = r.i8s(h * w * c, -128);
+        let shape = [o, cg, k.0, k.1];
+        let weight = r.i8s(o * cg * k.0 * k.1, -127);
+        let bias = r.bias(o);
+        let rq = r.requant(o, policy);
+        let spec = Conv2dSpec { stride, padding: pad, dilation: dil, groups };
+        let conv = QConv2d::from_parts(weight.clone(), shape, bias.clone(), spec, izp, rq.clone()).unwrap();
+        let (want, od) = conv.forward(&x, Dims::new(1, c, h, w)).unwrap();
+        let ctx = format!(
+            "{policy:?} case {case}: conv k {k:?} s {stride:?} p {pad:?} d {dil:?} g {groups} {c}->{o} {h}x{w}"
+        );
+        let scratch = conv_scratch_bytes(kernels, &geometry(k, stride, pad, dil, groups, o), c);
+
+        let ow = rand_window(&mut r, od.h, od.w);
+        let iw = cover(&mut r, ow, (k.0, stride.0, pad.0, dil.0), (k.1, stride.1, pad.1, dil.1), h, w);
+        writeln!(prog.c, "    {{").unwrap();
+        emit_in_view(&mut prog.c, &mut r, "in", &x, c, h, w, iw);
+        arr(&mut prog.c, "const int8_t", "wt", &oihw_to_ohwi(&weight, shape));
+        arr(&mut prog.c, "const int32_t", "bias", &bias);
+        emit_requant(&mut prog.c, "rq", &rq, o);
+        emit_conv_params(&mut prog.c, k, stride, pad, dil, groups, o, izp);
+        prog.word(&format!("tl_conv_scratch_bytes(&p, {c})"), scratch, &ctx);
+        prog.scratch(&mut r, "scr", scratch);
+        let out = emit_out_view(&mut prog.c, &mut r, "out", o, od.h, od.w, ow);
+        writeln!(prog.c, "    tl_conv(&in, wt, bias, &p, &rq, &out, scr);").unwrap();
+        prog.window("out", out, want.clone(), format!("{ctx} (tl_conv)"));
+        prog.guard("scr", scratch, &format!("{ctx} (tl_conv)"));
+        if pointwise {
+            let out2 = emit_out_view(&mut prog.c, &mut r, "out2", o, od.h, od.w, ow);
+            writeln!(prog.c, "    tl_conv_1x1(&in, wt, bias, &p, &rq, &out2, scr);").unwrap();
+            prog.window("out2", out2, want, format!("{ctx} (tl_conv_1x1)"));
+            prog.guard("scr", scratch, &format!("{ctx} (tl_conv_1x1)"));
+        }
+        writeln!(prog.c, "    }}").unwrap();
+    }
+    prog
+}
+
+/// Random depthwise convolutions, by thirds: `tl_depthwise` on random output windows (two thirds of
+/// them 3x3, 5x5, 7x7, the DSP cases when the stride is 1 or 2 and the dilation 1; others 1, 2, 4 and
+/// rectangular kernels), `tl_depthwise_multiplier` with depth multipliers 1..=3, and whole tensors
+/// through `tl_depthwise` and then `tl_depthwise_inplace` (strides 1 and 2, padding). Up to 12
+/// channels (blocks of four and their tails), and a fifth of the maps wider than one 32-pixel
+/// segment of the DSP kernel. Scratch areas as in [`conv_program`].
+fn depthwise_program(seed: u64, policy: RoundingPolicy, kernels: Kernels, cases: usize) -> Program {
+    let mut r = Rand::new(seed);
+    let mut prog = Program::new(kernels, policy);
+    for case in 0..cases {
+        let kind = case % 3; // 0: depthwise on a window, 1: with a multiplier, 2: in place
+        let (k, stride, pad, dil, h, mut w) = match kind {
+            0 if r.chance(2, 3) => rand_geometry(&mut r, &[3, 5, 7], true),
+            0 => {
+                let square = r.chance(1, 2);
+                rand_geometry(&mut r, &[1, 2, 3, 4, 5, 7], square)
+            }
+            1 => {
+                let square = r.chance(1, 2);
+                rand_geometry(&mut r, &[1, 2, 3, 5], square)
+            }
+            _ => loop {
+                let g = rand_geometry(&mut r, &[1, 3, 5, 7], true);
+                if g.1.0 == g.1.1 && g.1.0 <= 2 && g.3 == (1, 1) {
+                    break g;
+                }
+            },
+        };
+        if kind != 1 && r.chance(1, 5) {
+            w = r.size(40, 75);
+        }
+        let c = r.size(1, 12);
+        let mult = if kind == 1 { r.size(1, 3) } else { 1 };
+        let o = c * mult;
+        let izp = r.int(-128, 127) as i32;
+        let x = r.i8s(h * w * c, -128);
+        let weight = r.i8s(o * k.0 * k.1, -127);
+        let bias = r.bias(o);
+        let rq = r.requant(o, policy);
+        let spec = Conv2dSpec { stride, padding: pad, dilation: dil, groups: c };
+        let dw = QDepthwiseConv2d::from_parts(weight.clone(), [o, 1, k.0, k.1], bias.clone(), spec, izp, rq.clone())
+            .unwrap();
+        let (want, od) = dw.forward(&x, Dims::new(1, c, h, w)).unwrap();
+        let ctx =
+            format!("{policy:?} case {case}: depthwise k {k:?} s {stride:?} p {pad:?} d {dil:?} c {c} x{mult} {h}x{w}");
+        let g = geometry(k, stride, pad, dil, c, o);
+
+        writeln!(prog.c, "    {{").unwrap();
+        arr(&mut prog.c, "const int8_t", "wt", &o1hw_to_hwo(&weight, o, k.0 * k.1));
+        arr(&mut prog.c, "const int32_t", "bias", &bias);
+        emit_requant(&mut prog.c, "rq", &rq, o);
+        emit_conv_params(&mut prog.c, k, stride, pad, dil, c, o, izp);
+        if kind == 1 {
+            let ow = rand_window(&mut r, od.h, od.w);
+            let iw = cover(&mut r, ow, (k.0, stride.0, pad.0, dil.0), (k.1, stride.1, pad.1, dil.1), h, w);
+            emit_in_view(&mut prog.c, &mut r, "in", &x, c, h, w, iw);
+            let out = emit_out_view(&mut prog.c, &mut r, "out", o, od.h, od.w, ow);
+            writeln!(prog.c, "    tl_depthwise_multiplier(&in, wt, bias, &p, &rq, &out);").unwrap();
+            prog.window("out", out, want, format!("{ctx} (tl_depthwise_multiplier)"));
+        } else {
+            let ow = if kind == 0 { rand_window(&mut r, od.h, od.w) } else { Win::full(od.h, od.w) };
+            let iw = if kind == 0 {
+                cover(&mut r, ow, (k.0, stride.0, pad.0, dil.0), (k.1, stride.1, pad.1, dil.1), h, w)
+            } else {
+                Win::full(h, w)
+            };
+            let scratch = depthwise_scratch_bytes(kernels, &g, c, (h, w), (od.h, ow.w), false);
+            prog.word(&format!("tl_depthwise_scratch_bytes(&p, {c}, {h}, {w}, {}, {}, 0)", od.h, ow.w), scratch, &ctx);
+            prog.scratch(&mut r, "scr", scratch);
+            emit_in_view(&mut prog.c, &mut r, "in", &x, c, h, w, iw);
+            let out = emit_out_view(&mut prog.c, &mut r, "out", o, od.h, od.w, ow);
+            writeln!(prog.c, "    tl_depthwise(&in, wt, bias, &p, &rq, &out, scr);").unwrap();
+            prog.window("out", out, want.clone(), format!("{ctx} (tl_depthwise)"));
+            prog.guard("scr", scratch, &format!("{ctx} (tl_depthwise)"));
+            if kind == 2 {
+                let scratch = depthwise_scratch_bytes(kernels, &g, c, (h, w), (od.h, od.w), true);
+                prog.word(
+                    &format!("tl_depthwise_scratch_bytes(&p, {c}, {h}, {w}, {}, {}, 1)", od.h, od.w),
+                    scratch,
+                    &ctx,
+                );
+                prog.scratch(&mut r, "ip", scratch);
+                let mut io = x.clone();
+                io.resize(x.len().max(want.len()), 0);
+                arr(&mut prog.c, "int8_t", "io", &io);
+                writeln!(
+                    prog.c,
+                    "    tl_depthwise_inplace(io, {h}, {w}, {c}, {}, {}, wt, bias, &p, &rq, ip);",
+                    od.h, od.w
+                )
+                .unwrap();
+                prog.bytes("io", want, format!("{ctx} (tl_depthwise_inplace)"));
+                prog.guard("ip", scratch, &format!("{ctx} (tl_depthwise_inplace)"));
+            }
+        }
+        writeln!(prog.c, "    }}").unwrap();
+    }
+    prog
+}
+
+/// Random fully connected layers (k 1..=70, sometimes up to 300; o 1..=12, random zero points and
+/// clamps) through `tl_fully_connected`.
+fn fully_connected_program(seed: u64, policy: RoundingPolicy, kernels: Kernels, cases: usize) -> Program {
+    let mut r = Rand::new(seed);
+    let mut prog = Program::new(kernels, policy);
+    for _ in 0..cases {
+        let k = if r.chance(1, 5) { r.size(71, 300) } else { r.size(1, 70) };
+        let o = r.size(1, 12);
+        let izp = r.int(-128, 127) as i32;
+        let x = r.i8s(k, -128);
+        let weight = r.i8s(o * k, -127);
+        let bias = r.bias(o);
+        let rq = r.requant(o, policy);
+        let fc = QLinear::from_parts(weight.clone(), o, k, bias.clone(), izp, rq.clone()).unwrap();
+        let want = fc.forward(&x, 1).unwrap();
+        writeln!(prog.c, "    {{").unwrap();
+        arr(&mut prog.c, "const int8_t", "x", &x);
+        arr(&mut prog.c, "const int8_t", "wt", &weight);
+        arr(&mut prog.c, "const int32_t", "bias", &bias);
+        emit_requant(&mut prog.c, "rq", &rq, o);
+        arr(&mut prog.c, "int8_t", "out", &vec![0i8; o]);
+        writeln!(prog.c, "    tl_fully_connected(x, {izp}, {k}, wt, bias, {o}, &rq, out);").unwrap();
+        prog.bytes("out", want, format!("{policy:?}: fc {k}->{o}"));
+        writeln!(prog.c, "    }}").unwrap();
+    }
+    prog
+}
+
+/// Both builds of the library: the portable kernels and the DSP ones (on the host, on the plain-C
+/// versions of the DSP instructions).
+const BOTH: [Kernels; 2] = [Kernels::Portable, Kernels::Dsp];
+
+/// `tl_conv` and `tl_conv_1x1` equal `QConv2d` on 40 random cases per rounding policy
+/// ([`conv_program`]), in both builds of the library on the host.
 #[test]
 fn conv_matches_rust_on_windows() {
     if skip_without_gcc("conv_matches_rust_on_windows") {
         return;
     }
     for (pi, policy) in POLICIES.into_iter().enumerate() {
-        let mut r = Rand::new(100 + pi as u64);
-        let mut main_c = prologue();
-        let mut checks: Vec<(OutWin, Vec<i8>, String, bool)> = Vec::new();
-        for case in 0..40 {
-            let pointwise = case % 4 == 0;
-            let (k, stride, pad, dil, h, w) = if pointwise {
-                ((1, 1), (1, 1), (0, 0), (1, 1), r.size(1, 9), r.size(1, 9))
-            } else {
-                {
-                    let square = r.chance(1, 2);
-                    rand_geometry(&mut r, &[1, 2, 3, 4, 5], square)
-                }
-            };
-            let groups_choices: Vec<usize> = (1..=4).collect();
-            let groups = if pointwise || r.chance(1, 2) { 1 } else { r.pick(&groups_choices) };
-            let cg = r.size(1, 12 / groups);
-            let og = r.size(1, 12 / groups);
-            let (c, o) = (cg * groups, og * groups);
-            let izp = r.int(-128, 127) as i32;
-            let x = r.i8s(h * w * c, -128);
-            let shape = [o, cg, k.0, k.1];
-            let weight = r.i8s(o * cg * k.0 * k.1, -127);
-            let bias = r.bias(o);
-            let rq = r.requant(o, policy);
-            let spec = Conv2dSpec { stride, padding: pad, dilation: dil, groups };
-            let conv = QConv2d::from_parts(weight.clone(), shape, bias.clone(), spec, izp, rq.clone()).unwrap();
-            let (want, od) = conv.forward(&x, Dims::new(1, c, h, w)).unwrap();
-
-            let ow = rand_window(&mut r, od.h, od.w);
-            let iw = cover(&mut r, ow, (k.0, stride.0, pad.0, dil.0), (k.1, stride.1, pad.1, dil.1), h, w);
-            writeln!(main_c, "    {{").unwrap();
-            emit_in_view(&mut main_c, &mut r, "in", &x, c, h, w, iw);
-            arr(&mut main_c, "const int8_t", "wt", &oihw_to_ohwi(&weight, shape));
-            arr(&mut main_c, "const int32_t", "bias", &bias);
-            emit_requant(&mut main_c, "rq", &rq, o);
-            writeln!(
-                main_c,
-                "    tl_conv_params p = {{{}, {}, {}, {}, {}, {}, {}, {}, {groups}, {o}, {izp}}};",
-                k.0, k.1, stride.0, stride.1, pad.0, pad.1, dil.0, dil.1
-            )
-            .unwrap();
-            let out = emit_out_view(&mut main_c, &mut r, "out", o, od.h, od.w, ow);
-            writeln!(main_c, "    tl_conv(&in, wt, bias, &p, &rq, &out);").unwrap();
-            dump_out(&mut main_c, "out", &out);
-            let ctx = format!(
-                "{policy:?} case {case}: conv k {k:?} s {stride:?} p {pad:?} d {dil:?} g {groups} {c}->{o} {h}x{w}"
-            );
-            checks.push((out, want.clone(), ctx.clone(), false));
-            if pointwise {
-                let out2 = emit_out_view(&mut main_c, &mut r, "out2", o, od.h, od.w, ow);
-                writeln!(main_c, "    tl_conv_1x1(&in, wt, bias, &p, &rq, &out2);").unwrap();
-                dump_out(&mut main_c, "out2", &out2);
-                checks.push((out2, want, ctx, true));
-            }
-            writeln!(main_c, "    }}").unwrap();
-        }
-        main_c.push_str("    return 0;\n}\n");
-        let got = compile_and_run(&format!("conv{pi}"), &main_c, defines(policy));
-        assert_eq!(got.len(), checks.len());
-        assert!(checks.iter().filter(|c| c.3).count() >= 5, "too few 1x1 cases");
-        for (g, (out, want, ctx, one)) in got.iter().zip(&checks) {
-            out.check(g, want, &format!("{ctx}{}", if *one { " (tl_conv_1x1)" } else { "" }));
+        for kernels in BOTH {
+            let prog = conv_program(100 + pi as u64, policy, kernels, 40);
+            let pointwise = prog.c.matches("tl_conv_1x1(").count();
+            assert!(pointwise >= 5, "too few 1x1 cases");
+            prog.run("conv", Target::Host);
         }
     }
 }
 
-/// `tl_depthwise` (3x3, 5x5, 7x7 specialised, and 1, 2, 4 and rectangular kernels on the generic path;
-/// channel counts on both sides of the four-channel lanes) equals `QDepthwiseConv2d` on random
-/// output windows; `tl_depthwise_multiplier` with depth multipliers 1..=3 equals it too; and
-/// `tl_depthwise_inplace` on the whole tensor (stride 1 and 2, padding) gives the same bytes as both
-/// `tl_depthwise` and the Rust engine. Both policies.
+/// `tl_depthwise`, `tl_depthwise_multiplier` and `tl_depthwise_inplace` equal `QDepthwiseConv2d` on
+/// 45 random cases per rounding policy ([`depthwise_program`]), in both builds on the host.
 #[test]
 fn depthwise_matches_rust_on_windows_and_in_place() {
     if skip_without_gcc("depthwise_matches_rust_on_windows_and_in_place") {
         return;
     }
     for (pi, policy) in POLICIES.into_iter().enumerate() {
-        let mut r = Rand::new(200 + pi as u64);
-        let mut main_c = prologue();
-        let mut checks: Vec<(OutWin, Vec<i8>, String)> = Vec::new();
-        let mut in_place: Vec<(Vec<i8>, String)> = Vec::new();
-        let mut lines = Vec::new();
-        for case in 0..45 {
-            let kind = case % 3; // 0: depthwise on a window, 1: with a multiplier, 2: in place
-            let (k, stride, pad, dil, h, w) = match kind {
-                0 if r.chance(2, 3) => rand_geometry(&mut r, &[3, 5, 7], true),
-                0 => {
-                    let square = r.chance(1, 2);
-                    rand_geometry(&mut r, &[1, 2, 3, 4, 5, 7], square)
-                }
-                1 => {
-                    let square = r.chance(1, 2);
-                    rand_geometry(&mut r, &[1, 2, 3, 5], square)
-                }
-                _ => loop {
-                    let g = rand_geometry(&mut r, &[1, 3, 5, 7], true);
-                    if g.1.0 == g.1.1 && g.1.0 <= 2 && g.3 == (1, 1) {
-                        break g;
-                    }
-                },
-            };
-            let c = r.size(1, 12);
-            let mult = if kind == 1 { r.size(1, 3) } else { 1 };
-            let o = c * mult;
-            let izp = r.int(-128, 127) as i32;
-            let x = r.i8s(h * w * c, -128);
-            let weight = r.i8s(o * k.0 * k.1, -127);
-            let bias = r.bias(o);
-            let rq = r.requant(o, policy);
-            let spec = Conv2dSpec { stride, padding: pad, dilation: dil, groups: c };
-            let dw =
-                QDepthwiseConv2d::from_parts(weight.clone(), [o, 1, k.0, k.1], bias.clone(), spec, izp, rq.clone())
-                    .unwrap();
-            let (want, od) = dw.forward(&x, Dims::new(1, c, h, w)).unwrap();
-            let ctx = format!(
-                "{policy:?} case {case}: depthwise k {k:?} s {stride:?} p {pad:?} d {dil:?} c {c} x{mult} {h}x{w}"
-            );
-
-            writeln!(main_c, "    {{").unwrap();
-            arr(&mut main_c, "const int8_t", "wt", &o1hw_to_hwo(&weight, o, k.0 * k.1));
-            arr(&mut main_c, "const int32_t", "bias", &bias);
-            emit_requant(&mut main_c, "rq", &rq, o);
-            writeln!(
-                main_c,
-                "    tl_conv_params p = {{{}, {}, {}, {}, {}, {}, {}, {}, {c}, {o}, {izp}}};",
-                k.0, k.1, stride.0, stride.1, pad.0, pad.1, dil.0, dil.1
-            )
-            .unwrap();
-            if kind < 2 {
-                let ow = rand_window(&mut r, od.h, od.w);
-                let iw = cover(&mut r, ow, (k.0, stride.0, pad.0, dil.0), (k.1, stride.1, pad.1, dil.1), h, w);
-                emit_in_view(&mut main_c, &mut r, "in", &x, c, h, w, iw);
-                let out = emit_out_view(&mut main_c, &mut r, "out", o, od.h, od.w, ow);
-                let f = if kind == 0 { "tl_depthwise" } else { "tl_depthwise_multiplier" };
-                writeln!(main_c, "    {f}(&in, wt, bias, &p, &rq, &out);").unwrap();
-                dump_out(&mut main_c, "out", &out);
-                lines.push((checks.len(), false));
-                checks.push((out, want, format!("{ctx} ({f})")));
-            } else {
-                // The whole tensor through tl_depthwise, then in place.
-                emit_in_view(&mut main_c, &mut r, "in", &x, c, h, w, Win::full(h, w));
-                let out = emit_out_view(&mut main_c, &mut r, "out", o, od.h, od.w, Win::full(od.h, od.w));
-                writeln!(main_c, "    tl_depthwise(&in, wt, bias, &p, &rq, &out);").unwrap();
-                dump_out(&mut main_c, "out", &out);
-                lines.push((checks.len(), false));
-                checks.push((out, want.clone(), format!("{ctx} (tl_depthwise, whole)")));
-                let mut io = x.clone();
-                io.resize(x.len().max(want.len()), 0);
-                arr(&mut main_c, "int8_t", "io", &io);
-                arr(&mut main_c, "int8_t", "plane", &vec![0i8; h * w]);
-                writeln!(
-                    main_c,
-                    "    tl_depthwise_inplace(io, {h}, {w}, {c}, {}, {}, wt, bias, &p, &rq, plane);\n    dump(io, {});",
-                    od.h,
-                    od.w,
-                    want.len()
-                )
-                .unwrap();
-                lines.push((in_place.len(), true));
-                in_place.push((want, format!("{ctx} (tl_depthwise_inplace)")));
-            }
-            writeln!(main_c, "    }}").unwrap();
-        }
-        main_c.push_str("    return 0;\n}\n");
-        let got = compile_and_run(&format!("dw{pi}"), &main_c, defines(policy));
-        assert_eq!(got.len(), lines.len());
-        for (g, &(i, inplace)) in got.iter().zip(&lines) {
-            if inplace {
-                let (want, ctx) = &in_place[i];
-                assert_eq!(&as_i8(g), want, "{ctx}");
-            } else {
-                let (out, want, ctx) = &checks[i];
-                out.check(g, want, ctx);
-            }
+        for kernels in BOTH {
+            depthwise_program(200 + pi as u64, policy, kernels, 45).run("dw", Target::Host);
         }
     }
 }
 
-/// `tl_fully_connected` equals `QLinear` (k 1..=70, o 1..=12, random zero points and clamps) under both
-/// policies.
+/// `tl_fully_connected` equals `QLinear` on 40 random cases per policy, in both builds on the host.
 #[test]
 fn fully_connected_matches_rust() {
     if skip_without_gcc("fully_connected_matches_rust") {
         return;
     }
     for (pi, policy) in POLICIES.into_iter().enumerate() {
-        let mut r = Rand::new(300 + pi as u64);
-        let mut main_c = prologue();
-        let mut wants = Vec::new();
-        for _ in 0..40 {
-            let (k, o) = (r.size(1, 70), r.size(1, 12));
-            let izp = r.int(-128, 127) as i32;
-            let x = r.i8s(k, -128);
-            let weight = r.i8s(o * k, -127);
-            let bias = r.bias(o);
-            let rq = r.requant(o, policy);
-            let fc = QLinear::from_parts(weight.clone(), o, k, bias.clone(), izp, rq.clone()).unwrap();
-            wants.push((fc.forward(&x, 1).unwrap(), format!("{policy:?}: fc {k}->{o}")));
-            writeln!(main_c, "    {{").unwrap();
-            arr(&mut main_c, "const int8_t", "x", &x);
-            arr(&mut main_c, "const int8_t", "wt", &weight);
-            arr(&mut main_c, "const int32_t", "bias", &bias);
-            emit_requant(&mut main_c, "rq", &rq, o);
-            arr(&mut main_c, "int8_t", "out", &vec![0i8; o]);
-            writeln!(
-                main_c,
-                "    tl_fully_connected(x, {izp}, {k}, wt, bias, {o}, &rq, out);\n    dump(out, {o});\n    }}"
-            )
-            .unwrap();
-        }
-        main_c.push_str("    return 0;\n}\n");
-        let got = compile_and_run(&format!("fc{pi}"), &main_c, defines(policy));
-        assert_eq!(got.len(), wants.len());
-        for (g, (want, ctx)) in got.iter().zip(&wants) {
-            assert_eq!(&as_i8(g), want, "{ctx}");
+        for kernels in BOTH {
+            fully_connected_program(300 + pi as u64, policy, kernels, 40).run("fc", Target::Host);
         }
     }
 }
 
-/// `tl_add` equals `QAdd` (random scales over three decades, zero points, clamps) under both policies,
-/// on random output windows read from two differently placed and strided input windows covering them.
+/// On the emulated Cortex-M4 (mps2-an386) and Cortex-M7 (mps2-an500), the DSP kernels (SXTB16 /
+/// SMLAD through arm_acle.h) and their portable twins give the same bytes as the Rust engine, hence
+/// as each other, on random convolutions (generic, 1x1), depthwise convolutions (the 3x3 / 5x5 / 7x7
+/// DSP cases, their fallbacks, in place), fully connected layers and additions, under both rounding
+/// policies:
+/// one image per target, build and policy (8 builds and qemu runs). The scratch sizes the C library
+/// computes equal the exporter's, and no kernel writes past its scratch area.
+#[test]
+fn dsp_kernels_equal_their_portable_twins_on_cortex_m() {
+    for target in [Target::CortexM4, Target::CortexM7] {
+        if !toolchain::available_or_skip(target, "dsp_kernels_equal_their_portable_twins_on_cortex_m") {
+            return;
+        }
+    }
+    let t = std::time::Instant::now();
+    let jobs: Vec<(Target, Kernels, usize)> = [Target::CortexM4, Target::CortexM7]
+        .into_iter()
+        .flat_map(|t| BOTH.into_iter().flat_map(move |k| [(t, k, 0), (t, k, 1)]))
+        .collect();
+    std::thread::scope(|s| {
+        for chunk in jobs.chunks(jobs.len().div_ceil(2)) {
+            s.spawn(move || {
+                for &(target, kernels, pi) in chunk {
+                    let policy = POLICIES[pi];
+                    let seed = 1000 + pi as u64;
+                    let mut prog = conv_program(seed, policy, kernels, 24);
+                    let dw = depthwise_program(seed + 10, policy, kernels, 30);
+                    let fc = fully_connected_program(seed + 20, policy, kernels, 12);
+                    let add = add_program(seed + 30, policy, kernels, 12);
+                    for part in [dw, fc, add] {
+                        let body = &part.c[prologue().len()..];
+                        prog.c.push_str(body);
+                        prog.checks.extend(part.checks);
+                    }
+                    prog.run("mcu", target);
+                }
+            });
+        }
+    });
+    eprintln!("dsp_kernels_equal_their_portable_twins_on_cortex_m: {:.1} s", t.elapsed().as_secs_f64());
+}
+
+/// Random TFLite additions (scales over three decades, zero points, clamps) through `tl_add` on
+/// random output windows read from two differently placed and strided input windows covering them.
+fn add_program(seed: u64, policy: RoundingPolicy, kernels: Kernels, cases: usize) -> Program {
+    let mut r = Rand::new(seed);
+    let mut prog = Program::new(kernels, policy);
+    for case in 0..cases {
+        let (h, w, c) = (r.size(1, 9), r.size(1, 9), r.size(1, 12));
+        let q = |r: &mut Rand| ((1e-3 * 1e3f64.powf(r.unit())) as f32, r.int(-128, 127) as i32);
+        let (a_q, b_q, o_q) = (q(&mut r), q(&mut r), q(&mut r));
+        let lo = if r.chance(1, 2) { -128 } else { o_q.1 };
+        let qa = QAdd::new(a_q, b_q, o_q, lo, 127, policy).unwrap();
+        let (a, b) = (r.i8s(h * w * c, -128), r.i8s(h * w * c, -128));
+        let want = qa.forward(&a, &b).unwrap();
+        let ow = rand_window(&mut r, h, w);
+        let id = (1, 1, 0, 1);
+        let aw = cover(&mut r, ow, id, id, h, w);
+        let bw = cover(&mut r, ow, id, id, h, w);
+        writeln!(prog.c, "    {{").unwrap();
+        emit_in_view(&mut prog.c, &mut r, "a", &a, c, h, w, aw);
+        emit_in_view(&mut prog.c, &mut r, "b", &b, c, h, w, bw);
+        let [m1, m2] = qa.input_multipliers;
+        let mo = qa.output_multiplier;
+        writeln!(
+            prog.c,
+            "    tl_add_params p = {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
+            qa.input_zero_points[0],
+            qa.input_zero_points[1],
+            m1.multiplier,
+            m2.multiplier,
+            mo.multiplier,
+            m1.shift,
+            m2.shift,
+            mo.shift,
+            qa.output_zero_point,
+            qa.act_min,
+            qa.act_max
+        )
+        .unwrap();
+        let out = emit_out_view(&mut prog.c, &mut r, "out", c, h, w, ow);
+        writeln!(prog.c, "    tl_add(&a, &b, &p, &out);").unwrap();
+        prog.window("out", out, want, format!("{policy:?} case {case}: add {h}x{w}x{c} {a_q:?} + {b_q:?} -> {o_q:?}"));
+        writeln!(prog.c, "    }}").unwrap();
+    }
+    prog
+}
+
+/// `tl_add` equals `QAdd` on 40 random cases per policy ([`add_program`]), in both builds on the host.
 #[test]
 fn add_matches_rust_on_windows() {
     if skip_without_gcc("add_matches_rust_on_windows") {
         return;
     }
     for (pi, policy) in POLICIES.into_iter().enumerate() {
-        let mut r = Rand::new(400 + pi as u64);
-        let mut main_c = prologue();
-        let mut checks = Vec::new();
-        for case in 0..40 {
-            let (h, w, c) = (r.size(1, 9), r.size(1, 9), r.size(1, 12));
-            let q = |r: &mut Rand| ((1e-3 * 1e3f64.powf(r.unit())) as f32, r.int(-128, 127) as i32);
-            let (a_q, b_q, o_q) = (q(&mut r), q(&mut r), q(&mut r));
-            let lo = if r.chance(1, 2) { -128 } else { o_q.1 };
-            let qa = QAdd::new(a_q, b_q, o_q, lo, 127, policy).unwrap();
-            let (a, b) = (r.i8s(h * w * c, -128), r.i8s(h * w * c, -128));
-            let want = qa.forward(&a, &b).unwrap();
-            let ow = rand_window(&mut r, h, w);
-            let id = (1, 1, 0, 1);
-            let aw = cover(&mut r, ow, id, id, h, w);
-            let bw = cover(&mut r, ow, id, id, h, w);
-            writeln!(main_c, "    {{").unwrap();
-            emit_in_view(&mut main_c, &mut r, "a", &a, c, h, w, aw);
-            emit_in_view(&mut main_c, &mut r, "b", &b, c, h, w, bw);
-            let [m1, m2] = qa.input_multipliers;
-            let mo = qa.output_multiplier;
-            writeln!(
-                main_c,
-                "    tl_add_params p = {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
-                qa.input_zero_points[0],
-                qa.input_zero_points[1],
-                m1.multiplier,
-                m2.multiplier,
-                mo.multiplier,
-                m1.shift,
-                m2.shift,
-                mo.shift,
-                qa.output_zero_point,
-                qa.act_min,
-                qa.act_max
-            )
-            .unwrap();
-            let out = emit_out_view(&mut main_c, &mut r, "out", c, h, w, ow);
-            writeln!(main_c, "    tl_add(&a, &b, &p, &out);").unwrap();
-            dump_out(&mut main_c, "out", &out);
-            writeln!(main_c, "    }}").unwrap();
-            checks.push((out, want, format!("{policy:?} case {case}: add {h}x{w}x{c} {a_q:?} + {b_q:?} -> {o_q:?}")));
-        }
-        main_c.push_str("    return 0;\n}\n");
-        let got = compile_and_run(&format!("add{pi}"), &main_c, defines(policy));
-        assert_eq!(got.len(), checks.len());
-        for (g, (out, want, ctx)) in got.iter().zip(&checks) {
-            out.check(g, want, ctx);
+        for kernels in BOTH {
+            add_program(400 + pi as u64, policy, kernels, 40).run("add", Target::Host);
         }
     }
 }
@@ -824,9 +1067,9 @@ fn pools_and_clamp_match_rust() {
     }
 }
 
-/// The library compiles warning-free for a Cortex-M4 under both policies and needs nothing from the C
-/// library but memset / memcpy: no malloc, no float or 64-bit division helpers. Skipped without
-/// arm-none-eabi-gcc.
+/// The library compiles warning-free for a Cortex-M4 and a Cortex-M7 under both policies and both
+/// builds (portable, DSP) and needs nothing from the C library but memset / memcpy: no malloc, no
+/// float or 64-bit division helpers. Skipped without arm-none-eabi-gcc.
 #[test]
 fn compiles_for_cortex_m4_without_runtime_helpers() {
     if !tinylab_mcu_export::toolchain::tool_or_skip(
@@ -838,24 +1081,33 @@ fn compiles_for_cortex_m4_without_runtime_helpers() {
     let dir = std::env::temp_dir().join(format!("tl_c_kernels_arm_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tl_kernels.h"), KERNELS_H).unwrap();
-    std::fs::write(dir.join("tl_kernels.c"), KERNELS_C).unwrap();
-    for (pi, policy) in POLICIES.into_iter().enumerate() {
-        let obj = format!("k{pi}.o");
-        let out = Command::new("arm-none-eabi-gcc")
-            .current_dir(&dir)
-            .args(["-mcpu=cortex-m4", "-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-c"])
-            .args(defines(policy))
-            .args(["tl_kernels.c", "-o", &obj])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{policy:?}: {}", String::from_utf8_lossy(&out.stderr));
-        let nm = Command::new("arm-none-eabi-nm").current_dir(&dir).args(["-u", &obj]).output().unwrap();
-        let text = String::from_utf8(nm.stdout).unwrap();
-        let undefined: Vec<&str> = text.split_whitespace().filter(|w| *w != "U").collect();
-        assert!(
-            undefined.iter().all(|s| ["memset", "memcpy"].contains(s)),
-            "{policy:?}: the kernels need runtime symbols {undefined:?}"
-        );
+    for target in [Target::CortexM4, Target::CortexM7] {
+        for (pi, policy) in POLICIES.into_iter().enumerate() {
+            for kernels in BOTH {
+                let src = format!("k_{target}_{pi}_{kernels}.c");
+                let obj = format!("k_{target}_{pi}_{kernels}.o");
+                std::fs::write(dir.join(&src), kernels_source(kernels, policy)).unwrap();
+                let out = Command::new("arm-none-eabi-gcc")
+                    .current_dir(&dir)
+                    .args(target.cpu_flags().split_whitespace())
+                    .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-c"])
+                    .args([src.as_str(), "-o", &obj])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{target} {policy:?} {kernels}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let nm = Command::new("arm-none-eabi-nm").current_dir(&dir).args(["-u", &obj]).output().unwrap();
+                let text = String::from_utf8(nm.stdout).unwrap();
+                let undefined: Vec<&str> = text.split_whitespace().filter(|w| *w != "U").collect();
+                assert!(
+                    undefined.iter().all(|s| ["memset", "memcpy"].contains(s)),
+                    "{target} {policy:?} {kernels}: the kernels need runtime symbols {undefined:?}"
+                );
+            }
+        }
     }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -4,9 +4,10 @@
 //! - the Rust engine ([`Int8Model::run_quantized`]) against the exact i128 reference
 //!   ([`tinylab_classical::int8::reference::forward`]), on all of a case's inputs as one batch, one
 //!   sample at a time, and repeated to a batch of 64;
-//! - the generated C built with the host gcc, and
-//! - the generated C built with arm-none-eabi-gcc and run on an emulated Cortex-M4 (qemu, mps2-an386),
-//!   both against the Rust engine.
+//! - the generated C built with the host gcc (the portable kernels), and
+//! - the generated C built with arm-none-eabi-gcc (the DSP kernels, SXTB16 / SMLAD) and run on an
+//!   emulated Cortex-M4 (qemu, mps2-an386) and an emulated Cortex-M7 (mps2-an500),
+//!   all against the Rust engine.
 //!
 //! The C runners batch: every case (under each of its planners) is exported, its `model.c` renamed to
 //! `case_<k>.c` with `model_invoke` renamed to `case_<k>_invoke`, and one image per rounding policy
@@ -32,9 +33,10 @@ use std::time::Instant;
 use tinylab_classical::int8::{Int8Model, RoundingPolicy, reference};
 use tinylab_mcu_export::ExportError;
 use tinylab_mcu_export::codegen::generate;
-use tinylab_mcu_export::export::plan_for_board;
+use tinylab_mcu_export::export::{plan_for_board, plan_for_board_with};
 use tinylab_mcu_export::graph::McuGraph;
 use tinylab_mcu_export::harness::{self, write_main, write_testdata};
+use tinylab_mcu_export::kernels::Kernels;
 use tinylab_mcu_export::plan::Planner;
 use tinylab_mcu_export::target::{Board, Target, write_target_files};
 use tinylab_mcu_export::toolchain;
@@ -188,10 +190,14 @@ struct Lowered {
     expected: Vec<Vec<i8>>,
 }
 
-/// Lowers every case of the corpus under each of its planners, grouped by rounding policy; returns
-/// the groups, the number of cases lowered and the names of those skipped by rule (after checking
-/// the exporter refuses exactly the cases whose file says it will).
-fn lower_corpus(cases: &[Case], board: &Board) -> (BTreeMap<&'static str, Vec<Lowered>>, usize, Vec<String>) {
+/// Lowers every case of the corpus under each of its planners for `kernels`, grouped by rounding
+/// policy; returns the groups, the number of cases lowered and the names of those skipped by rule
+/// (after checking the exporter refuses exactly the cases whose file says it will).
+fn lower_corpus(
+    cases: &[Case],
+    board: &Board,
+    kernels: Kernels,
+) -> (BTreeMap<&'static str, Vec<Lowered>>, usize, Vec<String>) {
     let mut groups: BTreeMap<&'static str, Vec<Lowered>> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut lowered = 0;
@@ -213,7 +219,8 @@ fn lower_corpus(cases: &[Case], board: &Board) -> (BTreeMap<&'static str, Vec<Lo
             case.inputs.iter().map(|x| graph.engine_output_to_c(&engine_output(&case.model, x)).unwrap()).collect();
         for planner in &case.file.planners {
             let p: Planner = planner.parse().unwrap_or_else(|e| panic!("{name}: {e}"));
-            let plan = plan_for_board(&graph, p, board).unwrap_or_else(|e| panic!("{name} ({planner}): {e}"));
+            let plan =
+                plan_for_board_with(&graph, p, kernels, board).unwrap_or_else(|e| panic!("{name} ({planner}): {e}"));
             let g = generate(&graph, &plan).unwrap_or_else(|e| panic!("{name} ({planner}): {e}"));
             let policy = match graph.policy {
                 RoundingPolicy::DoubleRounding => "double",
@@ -281,8 +288,8 @@ fn write_batch(dir: &Path, cases: &[Lowered], target: Target, board: &Board) -> 
     offsets
 }
 
-/// Builds and runs the corpus on `target` (one image per rounding policy) and compares every case's
-/// output bytes with the Rust engine's.
+/// Builds and runs the corpus on `target` with its kernels (one image per rounding policy) and
+/// compares every case's output bytes with the Rust engine's.
 fn c_engine_equals_the_rust_engine(target: Target) {
     if !toolchain::available_or_skip(target, &format!("the int8 corpus on {target}")) {
         return;
@@ -290,7 +297,8 @@ fn c_engine_equals_the_rust_engine(target: Target) {
     let t = Instant::now();
     let cases = load_corpus();
     let board = Board::qemu(target);
-    let (groups, lowered, skipped) = lower_corpus(&cases, &board);
+    let kernels = Kernels::for_target(target);
+    let (groups, lowered, skipped) = lower_corpus(&cases, &board, kernels);
     assert!(!skipped.is_empty(), "the corpus should hold a case the C export refuses (a concatenation)");
     let mut worst = (0, String::new());
     let mut runs = 0;
@@ -302,7 +310,7 @@ fn c_engine_equals_the_rust_engine(target: Target) {
         let build_s = built.elapsed().as_secs_f64();
         let run = toolchain::run(&program, target).unwrap();
         eprintln!(
-            "{target}, {policy} rounding: {} case runs in one image, build {build_s:.1} s, run {:.2} s",
+            "{target} ({kernels} kernels), {policy} rounding: {} case runs in one image, build {build_s:.1} s, run {:.2} s",
             group.len(),
             run.wall.as_secs_f64()
         );
@@ -321,7 +329,7 @@ fn c_engine_equals_the_rust_engine(target: Target) {
         assert_eq!(run.mismatches, 0, "the driver counted mismatching samples");
         std::fs::remove_dir_all(&dir).ok();
     }
-    report(&format!("generated C on {target} vs rust engine"), lowered, runs, &skipped, worst);
+    report(&format!("generated C on {target} ({kernels} kernels) vs rust engine"), lowered, runs, &skipped, worst);
     eprintln!("({:.2} s)", t.elapsed().as_secs_f64());
 }
 
@@ -333,6 +341,11 @@ fn generated_c_on_the_host_equals_the_rust_engine() {
 #[test]
 fn generated_c_on_an_emulated_cortex_m4_equals_the_rust_engine() {
     c_engine_equals_the_rust_engine(Target::CortexM4);
+}
+
+#[test]
+fn generated_c_on_an_emulated_cortex_m7_equals_the_rust_engine() {
+    c_engine_equals_the_rust_engine(Target::CortexM7);
 }
 
 /// Regression: a model whose kernel calls take no view (here fully connected layers only) got the

@@ -32,6 +32,7 @@ mod digits_cnn;
 mod distill_lab;
 mod error;
 mod mcu_deploy;
+mod mcu_kernels;
 mod metrics;
 mod mlperf_tiny;
 mod output;
@@ -101,6 +102,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &distill_lab::DistillLab,
         &mcu_deploy::McuDeploy,
         &mlperf_tiny::MlperfTiny,
+        &mcu_kernels::McuKernels,
         &quantumnas::QuantumNas,
     ]
 }

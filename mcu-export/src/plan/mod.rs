@@ -16,12 +16,19 @@
 //!
 //! Every plan is checked by simulating the lifetimes ([`MemoryPlan::check`]): no two buffers alive at
 //! the same step share a byte.
+//!
+//! A plan is made for one implementation of the C kernels ([`Kernels`]): the scratch areas its kernel
+//! calls need (the DSP kernels' q15 columns and rows, the in-place depthwise convolution's plane or
+//! ring; [`crate::kernels`]) are buffers of the arena like the tensors, alive for their op only, so
+//! `arena_bytes` is all the activation SRAM the kernels use. [`plan`] plans for the portable kernels,
+//! [`plan_with`] for either.
 
 pub mod patch;
 pub mod place;
 
 use crate::error::{ExportError, Result, arg_err};
 use crate::graph::{McuGraph, OpKind, TensorId};
+use crate::kernels::{self, Kernels};
 use patch::{PatchStage, Region};
 use place::Interval;
 
@@ -85,7 +92,8 @@ pub enum BufferRole {
     Tensor,
     /// One patch of a tensor inside the patch stage (sized for the largest patch).
     Patch,
-    /// The one-plane scratch of an in-place depthwise convolution.
+    /// The scratch area of one kernel call: the DSP kernels' q15 columns / rows, the in-place
+    /// depthwise convolution's plane or ring.
     Scratch,
     /// The model input read in place from the caller's buffer (patch plans: the stage reads the
     /// image window by window, as a camera frame buffer would be read); no arena bytes.
@@ -129,13 +137,15 @@ pub struct OpMemory {
 pub struct MemoryPlan {
     /// The planner that made it (with the stage it chose, for patches).
     pub planner: Planner,
+    /// The C kernels it is planned for (their scratch areas are in the arena).
+    pub kernels: Kernels,
     /// The buffers, placed.
     pub buffers: Vec<Buffer>,
     /// For every tensor, its buffer.
     pub tensor_buffer: Vec<usize>,
     /// For every op, true when its output shares its input's buffer (in-place depthwise, add, clamp).
     pub in_place: Vec<bool>,
-    /// For every op, the buffer of its scratch plane (in-place depthwise only).
+    /// For every op, the buffer of its kernel's scratch area (`None`: the kernel needs none).
     pub scratch: Vec<Option<usize>>,
     /// The patch stage, for patch-based plans.
     pub patch: Option<PatchStage>,
@@ -171,20 +181,28 @@ impl Groups {
     }
 }
 
-/// Plans `graph` with `planner`.
+/// Plans `graph` with `planner` for the portable kernels.
 pub fn plan(graph: &McuGraph, planner: Planner) -> Result<MemoryPlan> {
+    plan_with(graph, planner, Kernels::Portable)
+}
+
+/// Plans `graph` with `planner` for `kernels`.
+pub fn plan_with(graph: &McuGraph, planner: Planner, kernels: Kernels) -> Result<MemoryPlan> {
+    let build = |planner: Planner, in_place_rules: bool, stage: Option<PatchStage>| {
+        build(graph, planner, kernels, in_place_rules, stage)
+    };
     match planner {
-        Planner::Greedy => build(graph, planner, false, None),
+        Planner::Greedy => build(planner, false, None),
         Planner::InPlace => {
             // Greedy-by-size placement is a heuristic: merging buffers can, rarely, place worse than
             // keeping them apart. The in-place plan is then the plain one (never larger than greedy).
-            let merged = build(graph, planner, true, None)?;
-            let plain = build(graph, planner, false, None)?;
+            let merged = build(planner, true, None)?;
+            let plain = build(planner, false, None)?;
             Ok(if plain.arena_bytes < merged.arena_bytes { plain } else { merged })
         }
         Planner::Patch { grid, stage_ops: Some(k) } => {
             let stage = PatchStage::new(graph, grid, k)?;
-            build(graph, planner, true, Some(stage))
+            build(planner, true, Some(stage))
         }
         Planner::Patch { grid, stage_ops: None } => {
             let candidates = patch::valid_stage_lengths(graph);
@@ -194,7 +212,7 @@ pub fn plan(graph: &McuGraph, planner: Planner) -> Result<MemoryPlan> {
             let mut best: Option<MemoryPlan> = None;
             for k in candidates {
                 let Ok(stage) = PatchStage::new(graph, grid, k) else { continue };
-                let p = build(graph, Planner::Patch { grid, stage_ops: Some(k) }, true, Some(stage))?;
+                let p = build(Planner::Patch { grid, stage_ops: Some(k) }, true, Some(stage))?;
                 let better =
                     best.as_ref().is_none_or(|b| (p.arena_bytes, p.extra_macs) < (b.arena_bytes, b.extra_macs));
                 if better {
@@ -208,7 +226,13 @@ pub fn plan(graph: &McuGraph, planner: Planner) -> Result<MemoryPlan> {
     }
 }
 
-fn build(graph: &McuGraph, planner: Planner, in_place_rules: bool, stage: Option<PatchStage>) -> Result<MemoryPlan> {
+fn build(
+    graph: &McuGraph,
+    planner: Planner,
+    kernels: Kernels,
+    in_place_rules: bool,
+    stage: Option<PatchStage>,
+) -> Result<MemoryPlan> {
     let n_ops = graph.ops.len();
     let n_t = graph.tensors.len();
     let last_use = graph.last_use();
@@ -247,7 +271,6 @@ fn build(graph: &McuGraph, planner: Planner, in_place_rules: bool, stage: Option
                 {
                     groups.join(input, op.output);
                     in_place[i] = true;
-                    scratch_size[i] = si.h * si.w;
                 }
             }
             OpKind::Clamp { .. } if last_use[input] == Some(i) => {
@@ -264,7 +287,24 @@ fn build(graph: &McuGraph, planner: Planner, in_place_rules: bool, stage: Option
         }
     }
 
-    // Buffers: one per group, plus scratch planes.
+    // The kernels' scratch areas. Inside the patch stage a kernel runs on every patch's window: its
+    // area is sized for the widest.
+    for (i, op) in graph.ops.iter().enumerate() {
+        let (si, so) = (graph.tensors[op.inputs[0]], graph.tensors[op.output]);
+        let out_w = match &stage {
+            Some(s) if i < stage_ops => s.regions.iter().map(|r| r[op.output].w).max().unwrap_or(so.w),
+            _ => so.w,
+        };
+        scratch_size[i] = match &op.kind {
+            OpKind::Conv { geometry, .. } => kernels::conv_scratch_bytes(kernels, geometry, si.c),
+            OpKind::Depthwise { geometry, .. } if in_place[i] || geometry.c_out == si.c => {
+                kernels::depthwise_scratch_bytes(kernels, geometry, si.c, (si.h, si.w), (so.h, out_w), in_place[i])
+            }
+            _ => 0,
+        };
+    }
+
+    // Buffers: one per group, plus the scratch areas.
     let mut tensor_buffer = vec![usize::MAX; n_t];
     let mut buffers: Vec<Buffer> = Vec::new();
     let mut group_buffer = vec![usize::MAX; n_t];
@@ -330,6 +370,7 @@ fn build(graph: &McuGraph, planner: Planner, in_place_rules: bool, stage: Option
     let extra_macs = patched.saturating_sub(once);
     let plan = MemoryPlan {
         planner,
+        kernels,
         buffers,
         tensor_buffer,
         in_place,

@@ -1,0 +1,145 @@
+/*
+ * Profiling driver of an exported tinylab model (Cortex-M; written by tinylab-mcu-export as main.c,
+ * with tl_profile.h, and the build defines TL_PROFILE). It runs model_invoke on every test sample as
+ * the standard driver does and prints the same lines (`timer_overhead`, `out`, `cycles`,
+ * `mismatches`), and before `mismatches`
+ *     profile_overhead <ticks of an empty TL_OP_BEGIN / TL_OP_END pair>
+ *     op <i> <calls> <ticks>
+ * for every op: the ticks its kernel calls took over all samples (the bracket's own cost included,
+ * calls times profile_overhead). On the host the counts are 0.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+#include "testdata.h"
+#include "tl_profile.h"
+
+#if defined(TL_CORTEX_M)
+#define TL_SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define TL_SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define TL_SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define TL_SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
+#define TL_ICSR_PENDSTSET (1u << 26)
+#define TL_SYST_RELOAD 0xFFFFFFu
+
+/* Wraps of the SysTick counter, counted by SysTick_Handler in startup.c. */
+extern volatile uint32_t tl_systick_wraps;
+
+/* Start SysTick from 0: processor clock, interrupt on wrap, enabled (CSR = 7). */
+static void tl_timer_start(void) {
+    TL_SYST_CSR = 0u;
+    TL_SYST_RVR = TL_SYST_RELOAD;
+    TL_SYST_CVR = 0u;
+    tl_systick_wraps = 0u;
+    TL_SYST_CSR = 7u;
+}
+
+/* Ticks since tl_timer_start. The counter counts down from TL_SYST_RELOAD and raises the interrupt on
+   reaching 0; a wrap that happened but whose interrupt is still pending (ICSR.PENDSTSET) is counted
+   here, with interrupts masked so the handler cannot run between the two reads. */
+static uint64_t tl_timer_now(void) {
+    uint32_t wraps, value;
+    __asm__ volatile("cpsid i" ::: "memory");
+    wraps = tl_systick_wraps;
+    value = TL_SYST_CVR;
+    if ((TL_SCB_ICSR & TL_ICSR_PENDSTSET) != 0u) {
+        wraps++;
+        value = TL_SYST_CVR;
+    }
+    __asm__ volatile("cpsie i" ::: "memory");
+    return ((uint64_t)wraps << 24) + (uint64_t)((0x1000000u - value) & TL_SYST_RELOAD);
+}
+#else
+static void tl_timer_start(void) {
+}
+
+static uint64_t tl_timer_now(void) {
+    return 0u;
+}
+#endif
+
+/* Decimal printing of 64-bit counts (newlib-nano's printf has no %llu). */
+static void tl_print_u64(uint64_t v) {
+    char buf[21];
+    int i = 20;
+    buf[20] = '\0';
+    do {
+        buf[--i] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0u);
+    fputs(&buf[i], stdout);
+}
+
+static int8_t tl_output[TL_OUTPUT_SIZE];
+
+uint64_t tl_profile_ticks[TL_N_OPS];
+uint32_t tl_profile_calls[TL_N_OPS];
+uint64_t tl_profile_t0;
+
+uint64_t tl_profile_now(void) {
+    return tl_timer_now();
+}
+
+int main(void) {
+    static const char hex[] = "0123456789abcdef";
+    long mismatches = 0;
+    int i, j;
+    tl_timer_start();
+    {
+        /* The cost of the measurement itself: from the sampling point of one timer read to the
+           sampling point of the next (an invoke's count minus this is the call of model_invoke). */
+        uint64_t t0 = tl_timer_now();
+        uint64_t t1 = tl_timer_now();
+        fputs("timer_overhead ", stdout);
+        tl_print_u64(t1 - t0);
+        putchar('\n');
+    }
+    for (i = 0; i < TL_N_SAMPLES; i++) {
+        uint64_t t0, t1;
+        int rc, differs = 0;
+        for (j = 0; j < TL_OUTPUT_SIZE; j++) {
+            tl_output[j] = 0;
+        }
+        t0 = tl_timer_now();
+        rc = model_invoke(tl_test_inputs[i], tl_output);
+        t1 = tl_timer_now();
+        if (rc != 0) {
+            printf("error %d %d\n", i, rc);
+            differs = 1;
+        }
+        printf("out %d ", i);
+        for (j = 0; j < TL_OUTPUT_SIZE; j++) {
+            uint8_t b = (uint8_t)tl_output[j];
+            putchar(hex[b >> 4]);
+            putchar(hex[b & 15u]);
+            if (tl_output[j] != tl_test_expected[i][j]) {
+                differs = 1;
+            }
+        }
+        printf("\ncycles %d ", i);
+        tl_print_u64(t1 - t0);
+        putchar('\n');
+        mismatches += differs;
+    }
+    {
+        /* An empty bracket, measured as the ops are (op 0's counts are put back after it). */
+        const uint64_t ticks0 = tl_profile_ticks[0];
+        const uint32_t calls0 = tl_profile_calls[0];
+        TL_OP_BEGIN(0);
+        TL_OP_END(0);
+        fputs("profile_overhead ", stdout);
+        tl_print_u64(tl_profile_ticks[0] - ticks0);
+        putchar('\n');
+        tl_profile_ticks[0] = ticks0;
+        tl_profile_calls[0] = calls0;
+    }
+    for (i = 0; i < TL_N_OPS; i++) {
+        printf("op %d %lu ", i, (unsigned long)tl_profile_calls[i]);
+        tl_print_u64(tl_profile_ticks[i]);
+        putchar('\n');
+    }
+    printf("mismatches %ld\n", mismatches);
+    fflush(stdout);
+    return mismatches > 100 ? 100 : (int)mismatches;
+}
