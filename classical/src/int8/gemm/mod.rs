@@ -411,19 +411,23 @@ fn run(
     if !backend.available() {
         return Err(crate::error::arg_err("gemm_requant", format!("backend {backend:?} is not supported by this CPU")));
     }
+    if rows == 0 || w.rows == 0 {
+        // Nothing to write (and `ldc` may be 0 when there are no channels).
+        return Ok(());
+    }
     let (pk, k) = (w.padded_k(), w.k);
     let panels = w.rows.div_ceil(NR);
     let parallel = rows * w.rows * w.k >= PARALLEL_MACS;
     // Row blocks: as few as keep a block's activation rows in L2 (the block's gathered or offset rows
     // are made once and read by every panel), a multiple of the thread count so that the threads get
     // equal shares, in whole tiles.
-    let cap = (ROW_BLOCK_BYTES / pk).max(MR);
+    let cap = (ROW_BLOCK_BYTES / pk.max(1)).max(MR);
     let threads = if parallel { rayon::current_num_threads().max(1) } else { 1 };
     let blocks = rows.div_ceil(cap).div_ceil(threads) * threads;
     let block_rows = rows.div_ceil(blocks).div_ceil(MR).max(1) * MR;
     // Panels per channel block: as many as keep their weights (widened, for AVX2) in L2 while every
     // tile of the row block passes over them, so large weight matrices are read once per row block.
-    let panels_per_block = (PANEL_BLOCK_BYTES / (NR * pk * 2)).max(1);
+    let panels_per_block = (PANEL_BLOCK_BYTES / (NR * pk.max(1) * 2)).max(1);
     let block = |(buf, wide): &mut (Vec<u8>, Vec<i16>), (b, out_block): (usize, &mut [i8])| {
         let r0 = b * block_rows;
         let n = (rows - r0).min(block_rows);
@@ -588,6 +592,43 @@ mod tests {
         }
         let ms = vec![0, 1, 1 << 30, (1 << 30) + 1, i32::MAX, i32::MAX - 1, 1_518_500_250, 1_073_741_825];
         (xs, ms)
+    }
+
+    /// No rows or no channels is an empty product, and `k = 0` is the bias alone through the output stage, on every
+    /// backend (the blocking arithmetic divides by neither).
+    #[test]
+    fn empty_rows_and_empty_k_are_products_too() {
+        let requant = Requant::new(
+            vec![QuantizedMultiplier { multiplier: 1 << 30, shift: 1 }; 3],
+            2,
+            -128,
+            127,
+            RoundingPolicy::DoubleRounding,
+        )
+        .unwrap();
+        let bias = [5, -7, 300];
+        let packed = PackedWeights::new(&[], 3, 0).unwrap();
+        let ep = Epilogue::new(&packed, &correction(&packed, &bias, 0), &requant, 0).unwrap();
+        let expected: Vec<i8> = bias
+            .iter()
+            .map(|&b| {
+                let v = multiply_by_quantized_multiplier(b, requant.multiplier(0), RoundingPolicy::DoubleRounding);
+                v.wrapping_add(2).clamp(-128, 127) as i8
+            })
+            .collect();
+        for backend in [Backend::Portable, Backend::Avx2, Backend::Avx512Vnni] {
+            if !backend.available() {
+                continue;
+            }
+            let mut none: [i8; 0] = [];
+            gemm_requant_i8(backend, &[], 0, 0, &packed, &ep, &mut none, 3).unwrap();
+            let no_channels = PackedWeights::new(&[], 0, 4).unwrap();
+            let ep0 = Epilogue::new(&no_channels, &[], &requant, 0).unwrap();
+            gemm_requant_i8(backend, &[1; 8], 4, 2, &no_channels, &ep0, &mut none, 0).unwrap();
+            let mut out = vec![0i8; 6];
+            gemm_requant_i8(backend, &[], 0, 2, &packed, &ep, &mut out, 3).unwrap();
+            assert_eq!(out, [expected.clone(), expected.clone()].concat(), "{backend:?}");
+        }
     }
 
     #[test]
