@@ -20,60 +20,11 @@
 
 #include "kws_testdata.h"
 #include "tl_mfcc.h"
+#include "tl_timer.h"
 
 #if defined(TL_KWS_MODEL)
 #include "model.h"
 #endif
-
-#if defined(TL_CORTEX_M)
-#define TL_SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define TL_SYST_RVR (*(volatile uint32_t *)0xE000E014u)
-#define TL_SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define TL_SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
-#define TL_ICSR_PENDSTSET (1u << 26)
-#define TL_SYST_RELOAD 0xFFFFFFu
-
-extern volatile uint32_t tl_systick_wraps;
-
-static void tl_timer_start(void) {
-    TL_SYST_CSR = 0u;
-    TL_SYST_RVR = TL_SYST_RELOAD;
-    TL_SYST_CVR = 0u;
-    tl_systick_wraps = 0u;
-    TL_SYST_CSR = 7u;
-}
-
-static uint64_t tl_timer_now(void) {
-    uint32_t wraps, value;
-    __asm__ volatile("cpsid i" ::: "memory");
-    wraps = tl_systick_wraps;
-    value = TL_SYST_CVR;
-    if ((TL_SCB_ICSR & TL_ICSR_PENDSTSET) != 0u) {
-        wraps++;
-        value = TL_SYST_CVR;
-    }
-    __asm__ volatile("cpsie i" ::: "memory");
-    return ((uint64_t)wraps << 24) + (uint64_t)((0x1000000u - value) & TL_SYST_RELOAD);
-}
-#else
-static void tl_timer_start(void) {
-}
-
-static uint64_t tl_timer_now(void) {
-    return 0u;
-}
-#endif
-
-static void tl_print_u64(uint64_t v) {
-    char buf[21];
-    int i = 20;
-    buf[20] = '\0';
-    do {
-        buf[--i] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0u);
-    fputs(&buf[i], stdout);
-}
 
 static const char tl_hex[] = "0123456789abcdef";
 

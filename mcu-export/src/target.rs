@@ -23,6 +23,8 @@ const MAKEFILE_ARM: &str = include_str!("../c/targets/Makefile.arm");
 const STARTUP_C: &str = include_str!("../c/targets/startup.c");
 /// The Cortex-M linker script template (FLASH and RAM lengths from the board).
 const LINK_LD: &str = include_str!("../c/targets/link.ld");
+/// The test drivers' SysTick timer and 64-bit printing, included by every driver.
+const TIMER_H: &str = include_str!("../c/targets/tl_timer.h");
 
 /// Memory of qemu's MPS2 boards, code and SRAM alike (4 MiB each).
 pub const QEMU_MPS2_MEMORY_BYTES: usize = 4 << 20;
@@ -184,7 +186,8 @@ impl Default for Board {
 
 /// Writes the target's build files into `dir` (which holds, or will hold, the generated model.h /
 /// model.c / tl_kernels.{h,c}, testdata.{h,c} and main.c): the `Makefile`, and for Cortex-M also
-/// `startup.c` and `link.ld` with the board's FLASH and RAM lengths. The Makefiles compile every
+/// `startup.c` and `link.ld` with the board's FLASH and RAM lengths; for every target `tl_timer.h`, the
+/// drivers' timer and printing. The Makefiles compile every
 /// `*.c` of the directory (the host one skips `startup.c`).
 pub fn write_target_files(dir: &Path, target: Target, board: &Board) -> Result<()> {
     board.check()?;
@@ -193,6 +196,7 @@ pub fn write_target_files(dir: &Path, target: Target, board: &Board) -> Result<(
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io_err(path))
     };
+    write("tl_timer.h", TIMER_H)?;
     match target {
         Target::Host => write("Makefile", MAKEFILE_HOST),
         Target::CortexM4 | Target::CortexM7 => {
