@@ -75,10 +75,28 @@ impl Recipe {
         LrSchedule::Cosine { base: self.lr as f32, min: 0.0, warmup: self.warmup, total: self.epochs }
     }
 
-    /// The recipe for the configuration file.
+    /// The recipe for the configuration file, with SGD (momentum 0.9, weight decay 5e-4) as
+    /// [`Recipe::train`] runs it.
     pub fn describe(&self) -> Value {
-        json!({"optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4, "lr": self.lr, "schedule": "cosine",
-               "warmup_epochs": self.warmup, "epochs": self.epochs, "batch_size": self.batch_size})
+        self.describe_with(json!({"optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4}))
+    }
+
+    /// The schedule of the recipe for the configuration file, merged with the description of the
+    /// optimizer that runs it (an object).
+    pub fn describe_with(&self, optimizer: Value) -> Value {
+        let mut v = optimizer;
+        if let Value::Object(m) = &mut v {
+            for (key, value) in [
+                ("lr", json!(self.lr)),
+                ("schedule", json!("cosine")),
+                ("warmup_epochs", json!(self.warmup)),
+                ("epochs", json!(self.epochs)),
+                ("batch_size", json!(self.batch_size)),
+            ] {
+                m.insert(key.to_string(), value);
+            }
+        }
+        v
     }
 
     /// Trains `model` with SGD (momentum 0.9, weight decay 5e-4) on `split.train`, validating on

@@ -347,8 +347,7 @@ fn prepare_classifier(
     ctx.set_config(
         b.key,
         json!({"model": b.model, "data": split.source,
-               "recipe": {"optimizer": "adam", "weight_decay": 0.0, "lr": recipe.lr, "schedule": "cosine",
-                          "warmup_epochs": recipe.warmup, "epochs": recipe.epochs, "batch_size": recipe.batch_size},
+               "recipe": recipe.describe_with(json!({"optimizer": "adam", "weight_decay": 0.0})),
                "train_images": split.train.len(), "test_images": split.test.len()}),
     );
     let test_x = split.test.images.clone().into_dyn();

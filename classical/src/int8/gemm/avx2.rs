@@ -152,11 +152,7 @@ impl Tile<'_> {
                 let v = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v, v), gather_bytes);
                 let bytes = (_mm256_extract_epi64::<0>(v) as u64).to_le_bytes().map(|b| b as i8);
                 let at = r * self.ldc + c0 + 8 * g;
-                if width == 8 {
-                    self.out[at..at + 8].copy_from_slice(&bytes);
-                } else {
-                    self.out[at..at + width].copy_from_slice(&bytes[..width]);
-                }
+                self.out[at..at + width].copy_from_slice(&bytes[..width]);
             }
         }
     }

@@ -355,8 +355,8 @@ pub fn gemm_requant(
 }
 
 /// [`gemm_requant`] on plain i8 activations: row `r` is `x[r * ldx..r * ldx + k]` (`ldx >= k`, no
-/// padding needed). The `+128` offset is applied per tile of [`MR`] rows into a buffer that stays in
-/// L1, so a strided view of an NHWC tensor (a 1x1 convolution, a fully connected layer) needs no
+/// padding needed). The `+128` offset is applied per row block into a per-thread buffer sized to stay
+/// in L2, so a strided view of an NHWC tensor (a 1x1 convolution, a fully connected layer) needs no
 /// copy of its own.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_requant_i8(
@@ -375,13 +375,13 @@ pub fn gemm_requant_i8(
     run(backend, Rows::Signed(x), ldx, rows, w, epilogue, out, ldc)
 }
 
-/// [`gemm_requant`] on rows that are never materialised: `gather(r0, tile)` writes rows `r0..r0 + m`
-/// (u8 activations, `x ^ 0x80`; `m <= MR` is `tile.len() / padded_k`) into the consecutive
-/// [`PackedWeights::padded_k`]-byte rows of `tile`, bytes `0..k` of each (bytes past `k` are ignored),
-/// a per-thread tile buffer that stays in L1. A convolution passes its
-/// im2row gather here, so the `(positions, kh kw C)` im2row matrix never exists in memory (implicit
-/// GEMM): each tile of [`MR`] output positions gathers its receptive fields right before the
-/// micro-kernel consumes them.
+/// [`gemm_requant`] on rows that are never materialised: `gather(r0, block)` writes rows `r0..r0 + m`
+/// (u8 activations, `x ^ 0x80`; `m` is `block.len() / padded_k`, a row block of up to a few hundred
+/// rows) into the consecutive [`PackedWeights::padded_k`]-byte rows of `block`, bytes `0..k` of each
+/// (bytes past `k` are ignored), a per-thread buffer sized to stay in L2. A convolution passes its
+/// im2row gather here, so the `(positions, kh kw C)` im2row matrix never exists in memory as a whole
+/// (implicit GEMM): each row block of output positions gathers its receptive fields once, right before
+/// every panel's micro-kernels consume them.
 pub fn gemm_requant_gather(
     backend: Backend,
     gather: &(dyn Fn(usize, &mut [u8]) + Sync),

@@ -125,7 +125,7 @@ impl QConv2d {
             // contiguous run of the NHWC input (`(hi - lo) * C` bytes), copied in one go.
             let runs = self.spec.groups == 1 && s.dilation.1 == 1;
             // Row r of the (implicit) im2row matrix: the receptive field of output position r, gathered
-            // by the GEMM into its per-thread tile buffer right before use.
+            // by the GEMM into its per-thread row-block buffer right before use.
             let fill_row = |n: usize, oi: usize, oj: usize, row: &mut [u8]| {
                 for ki in 0..kh {
                     let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
@@ -160,7 +160,7 @@ impl QConv2d {
                     }
                 }
             };
-            // A tile of rows r0.. walks the output positions in order, with no division per row.
+            // A block of rows r0.. walks the output positions in order, with no division per row.
             let pk = packed.padded_k();
             let fill = |r0: usize, tile: &mut [u8]| {
                 let (mut n, l) = (r0 / positions, r0 % positions);
