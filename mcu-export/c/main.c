@@ -15,6 +15,13 @@
  * 24-bit counter wraps every 2^24 ticks, and SysTick_Handler (startup.c) counts the wraps. On the host
  * the count is 0 (time the whole process instead).
  *
+ * Profiling builds (the Makefile defines TL_PROFILE; tl_profile.h is beside it, written by
+ * tinylab-mcu-export's harness::write_profile_driver) also print, before `mismatches`,
+ *     profile_overhead <ticks of an empty TL_OP_BEGIN / TL_OP_END pair>
+ *     op <i> <calls> <ticks>
+ * for every op: the ticks its kernel calls took over all samples (the bracket's own cost included,
+ * calls times profile_overhead). On the host the counts are 0.
+ *
  * Written by tinylab-mcu-export; C99, no malloc (newlib's stdio may allocate its own buffer).
  */
 #include <stdint.h>
@@ -23,8 +30,21 @@
 #include "model.h"
 #include "testdata.h"
 #include "tl_timer.h"
+#if defined(TL_PROFILE)
+#include "tl_profile.h"
+#endif
 
 static int8_t tl_output[TL_OUTPUT_SIZE];
+
+#if defined(TL_PROFILE)
+uint64_t tl_profile_ticks[TL_N_OPS];
+uint32_t tl_profile_calls[TL_N_OPS];
+uint64_t tl_profile_t0;
+
+uint64_t tl_profile_now(void) {
+    return tl_timer_now();
+}
+#endif
 
 int main(void) {
     static const char hex[] = "0123456789abcdef";
@@ -67,6 +87,25 @@ int main(void) {
         putchar('\n');
         mismatches += differs;
     }
+#if defined(TL_PROFILE)
+    {
+        /* An empty bracket, measured as the ops are (op 0's counts are put back after it). */
+        const uint64_t ticks0 = tl_profile_ticks[0];
+        const uint32_t calls0 = tl_profile_calls[0];
+        TL_OP_BEGIN(0);
+        TL_OP_END(0);
+        fputs("profile_overhead ", stdout);
+        tl_print_u64(tl_profile_ticks[0] - ticks0);
+        putchar('\n');
+        tl_profile_ticks[0] = ticks0;
+        tl_profile_calls[0] = calls0;
+    }
+    for (i = 0; i < TL_N_OPS; i++) {
+        printf("op %d %lu ", i, (unsigned long)tl_profile_calls[i]);
+        tl_print_u64(tl_profile_ticks[i]);
+        putchar('\n');
+    }
+#endif
     printf("mismatches %ld\n", mismatches);
     fflush(stdout);
     return mismatches > 100 ? 100 : (int)mismatches;

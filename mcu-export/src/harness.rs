@@ -89,20 +89,17 @@ fn write_array(out: &mut String, name: &str, size: &str, rows: &[Vec<i8>]) {
     out.push_str("};\n");
 }
 
-/// The profiling driver (`c/profile_main.c`): the test driver plus per-op tick counts.
-pub const PROFILE_MAIN_C: &str = include_str!("../c/profile_main.c");
 /// The profiling hooks header (`c/tl_profile.h`).
 pub const PROFILE_H: &str = include_str!("../c/tl_profile.h");
 
 /// Turns an export directory (already written for a Cortex-M target) into a profiling build:
-/// `main.c` becomes the profiling driver, `tl_profile.h` is added and the Makefile defines
-/// `TL_PROFILE`, so every op's kernel calls are timed ([`parse_profile`] reads the counts).
+/// `tl_profile.h` is added and the Makefile defines `TL_PROFILE`, so every op's kernel calls are timed
+/// and the test driver ([`MAIN_C`]) prints their counts ([`parse_profile`] reads them).
 pub fn write_profile_driver(dir: &Path) -> Result<()> {
     let write = |name: &str, text: &str| {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io_err(path))
     };
-    write("main.c", PROFILE_MAIN_C)?;
     write("tl_profile.h", PROFILE_H)?;
     let path = dir.join("Makefile");
     let makefile = std::fs::read_to_string(&path).map_err(io_err(&path))?;
