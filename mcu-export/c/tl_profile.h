@@ -1,8 +1,9 @@
 /*
  * Per-op profiling of an exported model (written by tinylab-mcu-export's harness::write_profile_driver;
- * the test driver main.c prints the counts when TL_PROFILE is defined). model.c includes this header when built with TL_PROFILE defined: every
- * op's kernel call(s) are bracketed by TL_OP_BEGIN(i) / TL_OP_END(i), which add the SysTick ticks
- * between them to tl_profile_ticks[i] and count the calls (one per patch in a patch stage).
+ * the test driver main.c defines the counters and prints them when TL_PROFILE is defined). model.c
+ * includes this header when built with TL_PROFILE defined: every op's kernel call(s) are bracketed by
+ * TL_OP_BEGIN(i) / TL_OP_END(i), which add the SysTick ticks between them to tl_profile_ticks[i] and
+ * count the calls (one per patch in a patch stage).
  */
 #ifndef TL_PROFILE_H
 #define TL_PROFILE_H

@@ -109,7 +109,7 @@ pub fn write_profile_driver(dir: &Path) -> Result<()> {
     write("Makefile", &makefile.replace("EXTRA_CFLAGS ?=\n", "EXTRA_CFLAGS ?= -DTL_PROFILE=1\n"))
 }
 
-/// One op's line of the profiling driver.
+/// One op's line of a profiling build's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpProfile {
     /// The op's index.
@@ -120,7 +120,7 @@ pub struct OpProfile {
     pub ticks: u64,
 }
 
-/// The profiling driver's lines: the cost of one empty bracket in ticks and every op's counts.
+/// A profiling build's lines: the cost of one empty bracket in ticks and every op's counts.
 pub fn parse_profile(text: &str) -> Result<(u64, Vec<OpProfile>)> {
     let mut overhead = None;
     let mut ops = Vec::new();

@@ -187,8 +187,8 @@ impl Default for Board {
 /// Writes the target's build files into `dir` (which holds, or will hold, the generated model.h /
 /// model.c / tl_kernels.{h,c}, testdata.{h,c} and main.c): the `Makefile`, and for Cortex-M also
 /// `startup.c` and `link.ld` with the board's FLASH and RAM lengths; for every target `tl_timer.h`, the
-/// drivers' timer and printing. The Makefiles compile every
-/// `*.c` of the directory (the host one skips `startup.c`).
+/// drivers' timer and printing. The Makefiles compile every `*.c` of the directory (the host one skips
+/// `startup.c`).
 pub fn write_target_files(dir: &Path, target: Target, board: &Board) -> Result<()> {
     board.check()?;
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;

@@ -1,6 +1,6 @@
 /*
  * The test drivers' timer and printing (written by tinylab-mcu-export's target::write_target_files into
- * every build directory, included by main.c, the profiling driver and the keyword-spotting driver):
+ * every build directory, included by the test driver main.c, in profiling builds too, and the keyword-spotting driver):
  * SysTick ticks since tl_timer_start on Cortex-M (0 on the host), and decimal printing of 64-bit counts.
  */
 #ifndef TL_TIMER_H
