@@ -61,7 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mcu = McuGraph::from_int8(&q)?;
     let samples = Samples::from_engine(&q, &mcu, &gather_batch(&test.images, &(0..8).collect::<Vec<_>>()))?;
     let target = if std::env::args().any(|a| a == "--host") { Target::Host } else { Target::CortexM4 };
-    let opts = ExportOptions { planner: Planner::InPlace, target, board: Board::new(256 * 1024, 1024 * 1024)? };
+    let opts =
+        ExportOptions { planner: Planner::InPlace, target, board: Board::new(256 * 1024, 1024 * 1024)?, kernels: None };
     let r = export(&q, out, &opts, Some(&samples))?;
     println!(
         "{}: arena {} bytes, constants {} bytes; `make -C {} run`",

@@ -1,4 +1,5 @@
-//! `tinylab export-mcu CHECKPOINT --out DIR [--planner P] [--target T] [--sram KB] [--flash KB]`: an
+//! `tinylab export-mcu CHECKPOINT --out DIR [--planner P] [--target T] [--sram KB] [--flash KB]
+//! [--kernels portable|dsp]`: an
 //! int8 checkpoint (written by `Int8Model::save`, e.g. `results/mcu_deploy/digits_cnn_int8.ckpt`) to a
 //! directory of C99 that builds with `make` for the host or a Cortex-M board.
 
@@ -6,6 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use tinylab_classical::int8::Int8Model;
 use tinylab_mcu_export::export::{ExportOptions, export};
+use tinylab_mcu_export::kernels::Kernels;
 use tinylab_mcu_export::plan::Planner;
 use tinylab_mcu_export::target::{Board, Target};
 
@@ -29,6 +31,10 @@ pub struct ExportMcuArgs {
     /// Flash of the board in KiB (default: the emulated MPS2 board's 4096).
     #[arg(long)]
     pub flash: Option<usize>,
+    /// C kernels: portable (plain C99) or dsp (Arm DSP extension: SMLAD / SXTB16). Default: dsp on a
+    /// Cortex-M, portable on the host.
+    #[arg(long)]
+    pub kernels: Option<Kernels>,
 }
 
 /// Exports the checkpoint and prints the plan's numbers.
@@ -40,12 +46,13 @@ pub fn run(args: &ExportMcuArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.sram.map_or(default.sram_bytes, |k| k * 1024),
         args.flash.map_or(default.flash_bytes, |k| k * 1024),
     )?;
-    let opts = ExportOptions { planner: args.planner, target: args.target, board };
+    let opts = ExportOptions { planner: args.planner, target: args.target, board, kernels: args.kernels };
     let r = export(&model, &args.out, &opts, None)?;
     println!(
-        "{}: planner {}, peak SRAM (arena) {} bytes{}, constants {} bytes, {} MACs ({} from patch overlap)",
+        "{}: planner {}, {} kernels, peak SRAM (arena) {} bytes{}, constants {} bytes, {} MACs ({} from patch overlap)",
         args.out.display(),
         r.planner,
+        r.kernels,
         r.arena_bytes,
         if r.external_input { " + the caller's input buffer" } else { "" },
         r.constant_bytes,

@@ -193,3 +193,55 @@ fn malformed_inputs_print_one_line_and_write_nothing() {
     assert_eq!(std::fs::read_to_string(precious.join("notes.txt")).unwrap(), "keep me");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `export-mcu --kernels`: the choice reaches the generated C (`TL_USE_DSP`) and the summary line, the
+/// default follows the target, and an unknown kernel set is one line naming it.
+#[test]
+fn export_mcu_kernels_flag_selects_the_c_kernels() {
+    use tinylab_classical::int8::{ConvertOptions, convert};
+    use tinylab_classical::nn::{Conv2d, Flatten, GlobalAvgPool, Linear, Sequential};
+    use tinylab_classical::ops::Conv2dSpec;
+    use tinylab_classical::tensor::{randn, rng};
+
+    let dir = std::env::temp_dir().join(format!("tinylab-cli-kernels-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = &mut rng(7);
+    let spec = Conv2dSpec { stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1 };
+    let mut net = Sequential::new()
+        .push(Conv2d::new(1, 4, 3, spec, true, r))
+        .push(GlobalAvgPool)
+        .push(Flatten)
+        .push(Linear::new(4, 3, true, r));
+    let calib = randn(&[8, 1, 6, 6], 1.0, &mut rng(8));
+    let model = convert(&mut net, &calib, &ConvertOptions::default()).unwrap();
+    let ckpt = dir.join("tiny.ckpt");
+    model.save(&ckpt).unwrap();
+    let ckpt = ckpt.to_str().unwrap();
+
+    for (flags, want) in
+        [(&[][..], "portable"), (&["--kernels", "dsp"][..], "dsp"), (&["--kernels", "portable"][..], "portable")]
+    {
+        let out_dir = dir.join(format!("c-{want}-{}", flags.len()));
+        let mut args = vec!["export-mcu", ckpt, "--out", out_dir.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = tinylab(&args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let summary = String::from_utf8(out.stdout).unwrap();
+        assert!(summary.contains(&format!("{want} kernels")), "{args:?}: {summary}");
+        let kernels_c = std::fs::read_to_string(out_dir.join("tl_kernels.c")).unwrap();
+        let dsp = if want == "dsp" { 1 } else { 0 };
+        assert!(kernels_c.contains(&format!("#define TL_USE_DSP {dsp}")), "{args:?}");
+    }
+    let m4 = dir.join("c-m4");
+    let out = tinylab(&["export-mcu", ckpt, "--out", m4.to_str().unwrap(), "--target", "cortex-m4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("dsp kernels"));
+
+    let bogus = dir.join("c-bogus");
+    let out = tinylab(&["export-mcu", ckpt, "--out", bogus.to_str().unwrap(), "--kernels", "bogus"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
+    assert!(!bogus.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 use tinylab_classical::int8::Int8Model;
 use tinylab_classical::tensor::Tensor;
 
-/// What to export for. The C kernels are the target's ([`Kernels::for_target`]: the DSP ones on the
-/// Cortex-M4 / M7); [`export_graph_with`] exports for others.
+/// What to export for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportOptions {
     /// How the arena is planned.
@@ -24,11 +23,21 @@ pub struct ExportOptions {
     pub target: Target,
     /// The board's memory (the plan must fit).
     pub board: Board,
+    /// The C kernels; `None` takes the target's ([`Kernels::for_target`]: the DSP ones on the
+    /// Cortex-M4 / M7). `Some(Kernels::Portable)` on a Cortex-M measures what the DSP kernels gain.
+    pub kernels: Option<Kernels>,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        Self { planner: Planner::InPlace, target: Target::Host, board: Board::default() }
+        Self { planner: Planner::InPlace, target: Target::Host, board: Board::default(), kernels: None }
+    }
+}
+
+impl ExportOptions {
+    /// The C kernels this export generates.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels.unwrap_or_else(|| Kernels::for_target(self.target))
     }
 }
 
@@ -136,23 +145,12 @@ pub fn export(model: &Int8Model, dir: &Path, opts: &ExportOptions, samples: Opti
     export_graph(&graph, dir, opts, samples)
 }
 
-/// [`export`] of an already lowered graph, with the target's kernels.
+/// [`export`] of an already lowered graph.
 pub fn export_graph(graph: &McuGraph, dir: &Path, opts: &ExportOptions, samples: &Samples) -> Result<ExportReport> {
-    export_graph_with(graph, dir, opts, samples, Kernels::for_target(opts.target))
-}
-
-/// [`export_graph`] with the given C kernels (the portable ones on a Cortex-M, to compare).
-pub fn export_graph_with(
-    graph: &McuGraph,
-    dir: &Path,
-    opts: &ExportOptions,
-    samples: &Samples,
-    kernels: Kernels,
-) -> Result<ExportReport> {
     if samples.inputs.iter().any(|i| i.len() != graph.input_bytes()) {
         return Err(arg_err("export", format!("every test input must have {} bytes", graph.input_bytes())));
     }
-    let p = plan_for_board_with(graph, opts.planner, kernels, &opts.board)?;
+    let p = plan_for_board_with(graph, opts.planner, opts.kernels(), &opts.board)?;
     let GeneratedModel { model_h, model_c, kernels_c } = generate(graph, &p)?;
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let write = |name: &str, text: &str| {

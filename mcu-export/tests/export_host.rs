@@ -234,7 +234,7 @@ fn generated_c_equals_the_rust_engine_byte_for_byte() {
                 continue; // no patchable stage in this model
             }
             let dir = scratch(&format!("e2e-{seed}-{k}"));
-            let opts = ExportOptions { planner, target: Target::Host, board: Board::default() };
+            let opts = ExportOptions { planner, target: Target::Host, board: Board::default(), kernels: None };
             export_graph(&graph, &dir, &opts, &samples).unwrap();
             let exe = toolchain::build(&dir, Target::Host).unwrap();
             let run = toolchain::run(&exe, Target::Host).unwrap();
@@ -272,7 +272,7 @@ fn zoo_models_run_bit_exact_on_the_host() {
     let mut arenas = Vec::new();
     for planner in planners {
         let dir = scratch(&format!("zoo-mbv2-{}", arenas.len()));
-        let opts = ExportOptions { planner, target: Target::Host, board: Board::default() };
+        let opts = ExportOptions { planner, target: Target::Host, board: Board::default(), kernels: None };
         let report = export_graph(&graph, &dir, &opts, &samples).unwrap();
         let run = toolchain::run(&toolchain::build(&dir, Target::Host).unwrap(), Target::Host).unwrap();
         assert_eq!(run.outputs, samples.expected, "mbv2 {planner}");
@@ -355,7 +355,7 @@ fn zoo_models_run_bit_exact_on_an_emulated_cortex_m4() {
         [Planner::Greedy, Planner::InPlace, Planner::Patch { grid: 2, stage_ops: None }].into_iter().enumerate()
     {
         let dir = scratch(&format!("m4-mbv2-{k}"));
-        let opts = ExportOptions { planner, target: Target::CortexM4, board: Board::default() };
+        let opts = ExportOptions { planner, target: Target::CortexM4, board: Board::default(), kernels: None };
         export_graph(&graph, &dir, &opts, &samples).unwrap();
         let elf = toolchain::build(&dir, Target::CortexM4).unwrap();
         let first = toolchain::run(&elf, Target::CortexM4).unwrap();

@@ -246,7 +246,7 @@ fn deploy(
         let mut row = plan_summary(&p);
         // Host build.
         let dir = ctx.out_dir.join("c").join(format!("{}-{}-host", d.name, planner_tag(planner)));
-        let opts = ExportOptions { planner, target: Target::Host, board: Board::default() };
+        let opts = ExportOptions { planner, target: Target::Host, board: Board::default(), kernels: None };
         export_graph(&graph, &dir, &opts, &host_set)?;
         let exe = toolchain::build(&dir, Target::Host)?;
         let run = toolchain::run(&exe, Target::Host)?;
@@ -255,7 +255,7 @@ fn deploy(
                              "engine_accuracy": engine_on(host_labels)});
         if arm {
             let dir = ctx.out_dir.join("c").join(format!("{}-{}-m4", d.name, planner_tag(planner)));
-            let opts = ExportOptions { planner, target: Target::CortexM4, board: Board::default() };
+            let opts = ExportOptions { planner, target: Target::CortexM4, board: Board::default(), kernels: None };
             // The Cortex-M4 build runs the DSP kernels, whose scratch areas its plan adds to the arena.
             let exported = export_graph(&graph, &dir, &opts, &mcu_set)?;
             let elf = toolchain::build(&dir, Target::CortexM4)?;

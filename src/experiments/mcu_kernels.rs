@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use tinylab_classical::int8::{ConvertOptions, Int8Model, convert};
 use tinylab_classical::nn::zoo;
 use tinylab_classical::tensor::{Tensor, randn, rng};
-use tinylab_mcu_export::export::{ExportOptions, Samples, export_graph_with};
+use tinylab_mcu_export::export::{ExportOptions, Samples, export_graph};
 use tinylab_mcu_export::graph::{McuGraph, OpKind};
 use tinylab_mcu_export::harness::{parse_profile, write_profile_driver};
 use tinylab_mcu_export::kernels::Kernels;
@@ -109,8 +109,9 @@ fn convert_model(
 fn measure(ctx_dir: &std::path::Path, job: &Job, models: &[Model]) -> Result<Measured, ExperimentError> {
     let m = &models[job.model];
     let dir = ctx_dir.join("c").join(tag(job, models));
-    let opts = ExportOptions { planner: job.planner, target: job.target, board: Board::default() };
-    let report = export_graph_with(&m.graph, &dir, &opts, &m.samples, job.kernels)?;
+    let opts =
+        ExportOptions { planner: job.planner, target: job.target, board: Board::default(), kernels: Some(job.kernels) };
+    let report = export_graph(&m.graph, &dir, &opts, &m.samples)?;
     write_profile_driver(&dir)?;
     let elf = toolchain::build(&dir, job.target)?;
     let run = toolchain::run(&elf, job.target)?;

@@ -468,7 +468,7 @@ fn deploy(ctx: &RunContext, b: &Benchmark, p: &Prepared, scale: &Scale, arm: boo
     let build_and_run =
         |target: Target, s: &Samples| -> Result<(toolchain::RunOutput, std::path::PathBuf), ExperimentError> {
             let dir = ctx.out_dir.join("c").join(format!("{}-{}", b.key, target.name()));
-            let opts = ExportOptions { planner: Planner::Greedy, target, board: Board::default() };
+            let opts = ExportOptions { planner: Planner::Greedy, target, board: Board::default(), kernels: None };
             export_graph(&graph, &dir, &opts, s)?;
             let exe = toolchain::build(&dir, target)?;
             Ok((toolchain::run(&exe, target)?, exe))
