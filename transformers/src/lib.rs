@@ -1,8 +1,11 @@
 //! `tinylab-transformers`: attention variants and efficient transformer models.
 //!
-//! Planned contents: multi-head attention and its efficient variants, small transformer models built
-//! on the autograd of `tinylab-classical`, compressed with its shared passes.
+//! - [`attention`]: scaled dot-product attention over `[batch, heads, tokens, head_dim]` with causal,
+//!   padding, sliding-window and attention-sink masks and grouped-query heads, as an autograd op of
+//!   `tinylab-classical` (naive: the full probability matrix; flash-style: tiles and an online softmax).
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
 #![forbid(unsafe_code)]
+
+pub mod attention;

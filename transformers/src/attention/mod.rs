@@ -1,0 +1,116 @@
+//! Scaled dot-product attention, `softmax(Q K^T * scale + mask) V`, as a differentiable op.
+//!
+//! Layout: queries `[batch, q_heads, tokens, head_dim]`, keys `[batch, kv_heads, keys, head_dim]`,
+//! values `[batch, kv_heads, keys, value_dim]`, output `[batch, q_heads, tokens, value_dim]`. With
+//! fewer key/value heads than query heads (`q_heads % kv_heads == 0`), query head `h` reads key/value
+//! head `h / (q_heads / kv_heads)`: grouped-query attention (Ainslie et al. 2023), multi-query attention
+//! when `kv_heads == 1`. Which keys a query sees is an [`AttentionMask`]; a query that sees no key gets
+//! a zero output (and passes no gradient).
+//!
+//! [`attention`] runs one of the [`AttentionKernel`]s; they compute the same function:
+//! - [`AttentionKernel::Naive`]: the `(tokens x keys)` probability matrix of every head is formed and
+//!   kept for the backward pass ([`naive`]).
+
+mod mask;
+pub mod naive;
+
+pub use mask::AttentionMask;
+
+use tinylab_classical::Result;
+use tinylab_classical::autograd::Var;
+use tinylab_classical::error::{arg_err, shape_err};
+
+/// How [`attention`] computes its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttentionKernel {
+    /// Materialise the probability matrix (memory `O(tokens * keys)` per head).
+    #[default]
+    Naive,
+}
+
+/// The sizes of one attention call, read from and checked against the operands' shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    /// Batch rows.
+    pub batch: usize,
+    /// Query heads.
+    pub q_heads: usize,
+    /// Key/value heads (divides `q_heads`).
+    pub kv_heads: usize,
+    /// Queries per head.
+    pub tokens: usize,
+    /// Keys per head.
+    pub keys: usize,
+    /// Query/key width.
+    pub head_dim: usize,
+    /// Value width.
+    pub value_dim: usize,
+}
+
+impl Dims {
+    /// The sizes of `q`, `k`, `v` and `mask`; errors name the shapes that disagree.
+    pub fn of(q: &[usize], k: &[usize], v: &[usize], mask: &AttentionMask) -> Result<Dims> {
+        const OP: &str = "attention";
+        if q.len() != 4 || k.len() != 4 || v.len() != 4 {
+            let bad = if q.len() != 4 {
+                q
+            } else if k.len() != 4 {
+                k
+            } else {
+                v
+            };
+            return Err(shape_err(OP, bad, &[0, 0, 0, 0], "operands must be [batch, heads, tokens, dim]"));
+        }
+        if k[..3] != v[..3] {
+            return Err(shape_err(OP, k, v, "keys and values differ in batch, heads or length"));
+        }
+        if q[0] != k[0] || q[3] != k[3] {
+            return Err(shape_err(OP, q, k, "queries and keys differ in batch or head width"));
+        }
+        if k[1] == 0 || q[1] % k[1] != 0 {
+            return Err(shape_err(OP, q, k, "query heads must be a multiple of key/value heads"));
+        }
+        if let Some(lengths) = &mask.key_lengths
+            && (lengths.len() != q[0] || lengths.iter().any(|&l| l > k[2]))
+        {
+            return Err(arg_err(
+                OP,
+                format!("mask key_lengths {lengths:?} must have one entry <= {} per batch row ({})", k[2], q[0]),
+            ));
+        }
+        if mask.window == Some(0) {
+            return Err(arg_err(OP, "a sliding window must hold at least one key"));
+        }
+        Ok(Dims {
+            batch: q[0],
+            q_heads: q[1],
+            kv_heads: k[1],
+            tokens: q[2],
+            keys: k[2],
+            head_dim: q[3],
+            value_dim: v[3],
+        })
+    }
+
+    /// Query heads per key/value head.
+    pub fn group(&self) -> usize {
+        self.q_heads / self.kv_heads
+    }
+}
+
+/// `softmax(q k^T * scale, masked) v` (see the module doc for layouts); `scale` defaults to
+/// `1 / sqrt(head_dim)`. Differentiable in `q`, `k` and `v`.
+pub fn attention(
+    q: &Var,
+    k: &Var,
+    v: &Var,
+    mask: &AttentionMask,
+    scale: Option<f32>,
+    kernel: AttentionKernel,
+) -> Result<Var> {
+    let dims = Dims::of(q.shape(), k.shape(), v.shape(), mask)?;
+    let scale = scale.unwrap_or(1.0 / (dims.head_dim.max(1) as f32).sqrt());
+    match kernel {
+        AttentionKernel::Naive => naive::attention(q, k, v, dims, mask, scale),
+    }
+}

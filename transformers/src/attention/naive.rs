@@ -1,0 +1,127 @@
+//! The reference attention: every head's `(tokens x keys)` probability matrix is formed, and kept for
+//! the backward pass. Memory grows with `tokens * keys`; the flash-style kernel must equal this one.
+
+use super::{AttentionMask, Dims};
+use ndarray::IxDyn;
+use rayon::prelude::*;
+use tinylab_classical::autograd::{Op, Var};
+use tinylab_classical::ops::gemm_into;
+use tinylab_classical::tensor::contiguous;
+use tinylab_classical::{Result, Tensor};
+
+/// The op on the tape: the sizes, the scale and the probabilities of the forward pass.
+#[derive(Debug)]
+struct NaiveAttention {
+    dims: Dims,
+    scale: f32,
+    /// `[batch, q_heads, tokens, keys]`, zero where masked.
+    probs: Vec<f32>,
+}
+
+/// Naive attention (see [`super::attention`]).
+pub(super) fn attention(q: &Var, k: &Var, v: &Var, dims: Dims, mask: &AttentionMask, scale: f32) -> Result<Var> {
+    let (qv, kv, vv) = (contiguous(q.value()), contiguous(k.value()), contiguous(v.value()));
+    let (qs, ks, vs) =
+        (qv.as_slice().expect("contiguous"), kv.as_slice().expect("contiguous"), vv.as_slice().expect("contiguous"));
+    let Dims { batch, q_heads, tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = dims;
+    let mut probs = vec![0f32; batch * q_heads * t * s];
+    let mut out = vec![0f32; batch * q_heads * t * dv];
+    probs.par_chunks_mut((t * s).max(1)).zip(out.par_chunks_mut((t * dv).max(1))).enumerate().try_for_each(
+        |(bh, (p, o))| -> Result<()> {
+            let (b, h) = (bh / q_heads, bh % q_heads);
+            let kvh = b * dims.kv_heads + h / dims.group();
+            let (qh, kh, vh) = (&qs[bh * t * d..][..t * d], &ks[kvh * s * d..][..s * d], &vs[kvh * s * dv..][..s * dv]);
+            gemm_into(t, s, d, qh, d, 1, kh, 1, d, p, false)?;
+            for (i, row) in p.chunks_mut(s.max(1)).enumerate().take(t) {
+                masked_softmax(row, scale, |j| mask.allows(b, i, j));
+            }
+            gemm_into(t, dv, s, p, s, 1, vh, dv, 1, o, false)
+        },
+    )?;
+    let value = Tensor::from_shape_vec(IxDyn(&[batch, q_heads, t, dv]), out).expect("sized");
+    Ok(Var::from_op(NaiveAttention { dims, scale, probs }, &[q, k, v], value))
+}
+
+/// `row <- softmax(row * scale)` over the visible entries, zero elsewhere (all zero when none is
+/// visible).
+pub(crate) fn masked_softmax(row: &mut [f32], scale: f32, visible: impl Fn(usize) -> bool) {
+    let mut max = f32::NEG_INFINITY;
+    for (j, x) in row.iter_mut().enumerate() {
+        if visible(j) {
+            *x *= scale;
+            max = max.max(*x);
+        } else {
+            *x = f32::NEG_INFINITY;
+        }
+    }
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0);
+        return;
+    }
+    let mut sum = 0f32;
+    for x in row.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|x| *x *= inv);
+}
+
+impl Op for NaiveAttention {
+    fn name(&self) -> &'static str {
+        "attention"
+    }
+
+    fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let Dims { batch, q_heads, kv_heads, tokens: t, keys: s, head_dim: d, value_dim: dv } = self.dims;
+        let group = self.dims.group();
+        let (qv, kv, vv) = (contiguous(inputs[0]), contiguous(inputs[1]), contiguous(inputs[2]));
+        let (ov, gv) = (contiguous(output), contiguous(grad));
+        let (qs, ks, vs) = (
+            qv.as_slice().expect("contiguous"),
+            kv.as_slice().expect("contiguous"),
+            vv.as_slice().expect("contiguous"),
+        );
+        let (os, gs) = (ov.as_slice().expect("contiguous"), gv.as_slice().expect("contiguous"));
+        let mut dq = vec![0f32; qs.len()];
+        let mut dk = vec![0f32; ks.len()];
+        let mut dvv = vec![0f32; vs.len()];
+        // One task per key/value head: it owns that head's dK and dV and the dQ of its query heads, and
+        // sums the query heads in order (the same sums whatever the thread count).
+        let dq_chunks: Vec<&mut [f32]> = dq.chunks_mut((group * t * d).max(1)).collect();
+        dk.par_chunks_mut((s * d).max(1))
+            .zip(dvv.par_chunks_mut((s * dv).max(1)))
+            .zip(dq_chunks)
+            .enumerate()
+            .try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
+                let (kh, vh) = (&ks[bk * s * d..][..s * d], &vs[bk * s * dv..][..s * dv]);
+                let mut ds = vec![0f32; t * s];
+                for g in 0..group {
+                    let bh = (bk / kv_heads) * q_heads + (bk % kv_heads) * group + g;
+                    let p = &self.probs[bh * t * s..][..t * s];
+                    let (qh, oh, goh) =
+                        (&qs[bh * t * d..][..t * d], &os[bh * t * dv..][..t * dv], &gs[bh * t * dv..][..t * dv]);
+                    // dV += P^T dO
+                    gemm_into(s, dv, t, p, 1, s, goh, dv, 1, dv_h, true)?;
+                    // dP = dO V^T, then dS = P (dP - rowsum(dO * O)) * scale
+                    gemm_into(t, s, dv, goh, dv, 1, vh, 1, dv, &mut ds, false)?;
+                    for i in 0..t {
+                        let delta: f32 = goh[i * dv..][..dv].iter().zip(&oh[i * dv..][..dv]).map(|(a, b)| a * b).sum();
+                        for (x, &pij) in ds[i * s..][..s].iter_mut().zip(&p[i * s..][..s]) {
+                            *x = pij * (*x - delta) * self.scale;
+                        }
+                    }
+                    // dQ = dS K, dK += dS^T Q
+                    gemm_into(t, d, s, &ds, s, 1, kh, d, 1, &mut dq_g[g * t * d..][..t * d], false)?;
+                    gemm_into(s, d, t, &ds, 1, s, qh, d, 1, dk_h, true)?;
+                }
+                Ok(())
+            })?;
+        let shaped = |shape: &[usize], data: Vec<f32>| Tensor::from_shape_vec(IxDyn(shape), data).expect("sized");
+        Ok(vec![
+            Some(shaped(&[batch, q_heads, t, d], dq)),
+            Some(shaped(&[batch, kv_heads, s, d], dk)),
+            Some(shaped(&[batch, kv_heads, s, dv], dvv)),
+        ])
+    }
+}
