@@ -67,7 +67,7 @@ impl Dims {
         if q[0] != k[0] || q[3] != k[3] {
             return Err(shape_err(OP, q, k, "queries and keys differ in batch or head width"));
         }
-        if k[1] == 0 || q[1] % k[1] != 0 {
+        if k[1] == 0 || !q[1].is_multiple_of(k[1]) {
             return Err(shape_err(OP, q, k, "query heads must be a multiple of key/value heads"));
         }
         if let Some(lengths) = &mask.key_lengths
