@@ -3,9 +3,12 @@
 //! - [`attention`]: scaled dot-product attention over `[batch, heads, tokens, head_dim]` with causal,
 //!   padding, sliding-window and attention-sink masks and grouped-query heads, as an autograd op of
 //!   `tinylab-classical` (naive: the full probability matrix; flash-style: tiles and an online softmax).
+//! - [`data`]: the bundled Shakespeare corpus, a character tokenizer, next-token windows and the
+//!   language-modelling metrics (bits per character) for the classical trainer.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
 #![forbid(unsafe_code)]
 
 pub mod attention;
+pub mod data;
