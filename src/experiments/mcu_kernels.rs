@@ -2,9 +2,10 @@
 //! Cortex-M4 (mps2-an386) and Cortex-M7 (mps2-an500), the portable kernels (`TL_USE_DSP 0`) against
 //! the DSP-extension ones (`TL_USE_DSP 1`: SXTB16 / SMLAD on pairs of q15), per op type and end to end.
 //!
-//! Two models, converted to int8 with random weights and calibration images (instruction counts depend
-//! on the shapes, hardly on the values): the MobileNetV2 (width 0.35, 4 classes) that `mcu_deploy`
-//! exports, at 3x96x96 (3x32x32 with `--quick`), and the reference CNN on 1x8x8 digits. Each is exported
+//! Three models, converted to int8 with random weights and calibration images (instruction counts
+//! depend on the shapes, hardly on the values): the MobileNetV2 (width 0.35, 4 classes) that
+//! `mcu_deploy` exports, at 3x96x96 (3x32x32 with `--quick`), the reference CNN on 1x8x8 digits, and
+//! MLPerf Tiny's keyword-spotting DS-CNN on its 1x49x10 MFCC map (12 classes). Each is exported
 //! with the in-place planner for each target and kernel set as a profiling build (every op's kernel
 //! calls bracketed by SysTick reads: [`tinylab_mcu_export::harness::write_profile_driver`]), run under
 //! qemu with `-icount` (deterministic instruction counts), and its outputs checked byte for byte
@@ -43,6 +44,8 @@ const KERNELS: [Kernels; 2] = [Kernels::Portable, Kernels::Dsp];
 /// One model of the study.
 struct Model {
     name: &'static str,
+    /// The name on the chart's categories.
+    short: &'static str,
     description: String,
     int8: Int8Model,
     graph: McuGraph,
@@ -102,7 +105,7 @@ fn convert_model(
     let graph = McuGraph::from_int8(&int8)?;
     let x: Tensor = randn(&[1, c, h, w], 1.0, &mut rng(seed + 2));
     let samples = Samples::from_engine(&int8, &graph, &x)?;
-    Ok(Model { name: "", description: String::new(), int8, graph, samples })
+    Ok(Model { name: "", short: "", description: String::new(), int8, graph, samples })
 }
 
 /// Exports, builds and runs one profiled job; checks the outputs.
@@ -145,11 +148,17 @@ impl Experiment for McuKernels {
         let res = if quick { 32 } else { 96 };
         let mut mbv2 = convert_model(zoo::mobilenet_v2(0.35, 4, seed)?, [3, res, res], seed)?;
         mbv2.name = "mbv2_w035";
+        mbv2.short = "mbv2";
         mbv2.description = format!("zoo::mobilenet_v2(0.35, 4) at 3x{res}x{res}, random weights");
         let mut digits = convert_model(zoo::reference_cnn(1, 8, 10, seed)?, [1, 8, 8], seed + 10)?;
         digits.name = "digits_cnn";
+        digits.short = "digits";
         digits.description = "zoo::reference_cnn(1, 8, 10) at 1x8x8, random weights".into();
-        let models = vec![mbv2, digits];
+        let mut ds_cnn = convert_model(zoo::mlperf_tiny::ds_cnn_kws(12, seed)?, [1, 49, 10], seed + 20)?;
+        ds_cnn.name = "ds_cnn_kws";
+        ds_cnn.short = "ds-cnn";
+        ds_cnn.description = "zoo::mlperf_tiny::ds_cnn_kws(12) at 1x49x10, random weights".into();
+        let models = vec![mbv2, digits, ds_cnn];
 
         let arm = TARGETS.iter().all(|&t| toolchain::available(t));
         ctx.set_config("arm_toolchain_available", arm);
@@ -210,7 +219,7 @@ impl Experiment for McuKernels {
             return Ok(metrics);
         }
 
-        // Every profiled build: both models with the in-place plan on both targets and kernel sets,
+        // Every profiled build: every model with the in-place plan on both targets and kernel sets,
         // and the MobileNetV2 with the greedy plan (out-of-place depthwise), DSP kernels (and the
         // portable ones too in the full run).
         let mut jobs = Vec::new();
@@ -346,17 +355,16 @@ impl Experiment for McuKernels {
         let mut categories = Vec::new();
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); series.len()];
         for ((mi, t), v) in &chart {
-            categories.push(format!("{} {t}", if *mi == 0 { "mbv2" } else { "digits" }));
+            categories.push(format!("{} {t}", models[*mi].short));
             for (s, x) in v.iter().enumerate() {
                 values[s].push(*x);
             }
         }
-        for (mi, m) in models.iter().enumerate() {
-            categories.push(format!("{} end to end", if mi == 0 { "mbv2" } else { "digits" }));
-            for (s, x) in e2e_chart[mi].iter().enumerate() {
+        for (m, e2e) in models.iter().zip(&e2e_chart) {
+            categories.push(format!("{} end to end", m.short));
+            for (s, x) in e2e.iter().enumerate() {
                 values[s].push(*x);
             }
-            let _ = m;
         }
         let groups = series
             .iter()
