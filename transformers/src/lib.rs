@@ -3,9 +3,13 @@
 //! - [`attention`]: scaled dot-product attention over `[batch, heads, tokens, head_dim]` with causal,
 //!   padding, sliding-window and attention-sink masks and grouped-query heads, as an autograd op of
 //!   `tinylab-classical` (naive: the full probability matrix; flash-style: tiles and an online softmax).
+//! - [`model`]: a GPT-style decoder (layer/RMS norm, GELU/SwiGLU, learned/rotary positions,
+//!   grouped-query heads, tied head, Lite Transformer's LSRA blocks) as an `nn::Module`, with a KV
+//!   cache, seeded sampling and safetensors files that a PyTorch peer reads.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
 #![forbid(unsafe_code)]
 
 pub mod attention;
+pub mod model;
