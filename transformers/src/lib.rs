@@ -5,6 +5,9 @@
 //!   `tinylab-classical` (naive: the full probability matrix; flash-style: tiles and an online softmax).
 //! - [`data`]: the bundled Shakespeare corpus, a character tokenizer, next-token windows and the
 //!   language-modelling metrics (bits per character) for the classical trainer.
+//! - [`model`]: a GPT-style decoder (layer/RMS norm, GELU/SwiGLU, learned/rotary positions,
+//!   grouped-query heads, tied head, Lite Transformer's LSRA blocks) as an `nn::Module`, with a KV
+//!   cache, seeded sampling and safetensors files that a PyTorch peer reads.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
@@ -12,3 +15,4 @@
 
 pub mod attention;
 pub mod data;
+pub mod model;

@@ -1,0 +1,133 @@
+//! Causal multi-head self-attention with grouped-query heads (Ainslie et al. 2023): the `q_proj`,
+//! `k_proj`, `v_proj` and `o_proj` projections of PyTorch / Llama, optional rotary positions, and the
+//! kernel of [`crate::attention`]; with a [`KvStore`] it appends the new keys and values and attends
+//! over everything held.
+
+use super::cache::KvStore;
+use super::init::{Init, linear};
+use super::rope::rope;
+use crate::attention::{AttentionKernel, AttentionMask, attention};
+use tinylab_classical::autograd::Var;
+use tinylab_classical::nn::{Ctx, Linear, Module, Param, join};
+use tinylab_classical::{Result, ops};
+
+/// The sizes of the tokens one forward pass sees, and where they sit.
+#[derive(Debug)]
+pub struct Step<'a> {
+    /// Sequences in the batch.
+    pub batch: usize,
+    /// New tokens per sequence.
+    pub tokens: usize,
+    /// Absolute position of the first new token.
+    pub position: usize,
+    /// This layer's cache, on the incremental-decoding path.
+    pub cache: Option<&'a mut (dyn KvStore + 'static)>,
+    /// This layer's convolution history (LSRA), on the incremental-decoding path: the last
+    /// `kernel - 1` inputs of each sequence, `[batch, kernel - 1, channels]`, empty before the first
+    /// step.
+    pub history: Option<&'a mut Vec<f32>>,
+}
+
+/// A self-attention layer over rows `[batch * tokens, width]` (sequence-major).
+#[derive(Debug, Clone)]
+pub struct SelfAttention {
+    /// `[n_heads * head_dim, width]`.
+    pub q_proj: Linear,
+    /// `[n_kv_heads * head_dim, width]`.
+    pub k_proj: Linear,
+    /// `[n_kv_heads * head_dim, width]`.
+    pub v_proj: Linear,
+    /// `[width, n_heads * head_dim]`.
+    pub o_proj: Linear,
+    /// Query heads.
+    pub n_heads: usize,
+    /// Key/value heads.
+    pub n_kv_heads: usize,
+    /// Width of a head.
+    pub head_dim: usize,
+    /// RoPE's base, when positions are rotary.
+    pub rope_base: Option<f32>,
+    /// The attention kernel.
+    pub kernel: AttentionKernel,
+}
+
+/// Which projections a [`SelfAttention`] builds with, beyond its sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionSpec {
+    /// Input and output width.
+    pub width: usize,
+    /// Query heads.
+    pub n_heads: usize,
+    /// Key/value heads.
+    pub n_kv_heads: usize,
+    /// Projections carry biases.
+    pub bias: bool,
+    /// RoPE's base, when positions are rotary.
+    pub rope_base: Option<f32>,
+    /// The attention kernel.
+    pub kernel: AttentionKernel,
+}
+
+impl SelfAttention {
+    /// A freshly initialised layer.
+    pub fn new(spec: AttentionSpec, init: &mut Init) -> Self {
+        let AttentionSpec { width, n_heads, n_kv_heads, bias, rope_base, kernel } = spec;
+        let head_dim = width / n_heads;
+        Self {
+            q_proj: linear(width, n_heads * head_dim, bias, init.std, init),
+            k_proj: linear(width, n_kv_heads * head_dim, bias, init.std, init),
+            v_proj: linear(width, n_kv_heads * head_dim, bias, init.std, init),
+            o_proj: linear(n_heads * head_dim, width, bias, init.residual_std, init),
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            rope_base,
+            kernel,
+        }
+    }
+
+    /// The attention output for `x` `[batch * tokens, width]`.
+    pub fn forward(&mut self, x: &Var, step: &mut Step, ctx: &mut Ctx) -> Result<Var> {
+        let (hq, hkv, dh) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let mut q = split_heads(&self.q_proj.forward(x, ctx)?, step, hq, dh)?;
+        let mut k = split_heads(&self.k_proj.forward(x, ctx)?, step, hkv, dh)?;
+        let mut v = split_heads(&self.v_proj.forward(x, ctx)?, step, hkv, dh)?;
+        if let Some(base) = self.rope_base {
+            q = rope(&q, step.position, base)?;
+            k = rope(&k, step.position, base)?;
+        }
+        let mut mask = AttentionMask::causal();
+        if let Some(store) = step.cache.as_deref_mut() {
+            mask.query_offset = store.len();
+            store.append(k.value(), v.value())?;
+            k = Var::constant(store.keys());
+            v = Var::constant(store.values());
+        }
+        let o = attention(&q, &k, &v, &mask, None, self.kernel)?;
+        let o = ops::permute(&o, &[0, 2, 1, 3])?;
+        let o = ops::reshape(&o, &[step.batch * step.tokens, self.n_heads * self.head_dim])?;
+        self.o_proj.forward(&o, ctx)
+    }
+
+    /// Calls `f` with the path and value of each parameter.
+    pub fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param)) {
+        self.q_proj.visit_params(&join(prefix, "q_proj"), f);
+        self.k_proj.visit_params(&join(prefix, "k_proj"), f);
+        self.v_proj.visit_params(&join(prefix, "v_proj"), f);
+        self.o_proj.visit_params(&join(prefix, "o_proj"), f);
+    }
+
+    /// Calls `f` with the path and a mutable reference of each parameter.
+    pub fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut Param)) {
+        self.q_proj.visit_params_mut(&join(prefix, "q_proj"), f);
+        self.k_proj.visit_params_mut(&join(prefix, "k_proj"), f);
+        self.v_proj.visit_params_mut(&join(prefix, "v_proj"), f);
+        self.o_proj.visit_params_mut(&join(prefix, "o_proj"), f);
+    }
+}
+
+/// `[batch * tokens, heads * head_dim]` rows as `[batch, heads, tokens, head_dim]`.
+fn split_heads(x: &Var, step: &Step, heads: usize, head_dim: usize) -> Result<Var> {
+    let x = ops::reshape(x, &[step.batch, step.tokens, heads, head_dim])?;
+    ops::permute(&x, &[0, 2, 1, 3])
+}

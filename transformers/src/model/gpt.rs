@@ -1,0 +1,177 @@
+//! The GPT-style decoder: token embedding (plus a learned position table, or rotary positions in
+//! the attention layers), a stack of pre-norm [`Block`]s, a final norm and the output head (the
+//! embedding transposed when tied). Parameter paths are those of the PyTorch peer
+//! (`benches/peers/gpt_peer.py`), so safetensors files move between the two.
+
+use super::attn::Step;
+use super::block::Block;
+use super::cache::KvCache;
+use super::config::{GptConfig, Positions};
+use super::init::{Init, linear};
+use super::norm::Norm;
+use tinylab_classical::autograd::Var;
+use tinylab_classical::error::{arg_err, shape_err};
+use tinylab_classical::nn::{Ctx, Linear, Module, Param, join};
+use tinylab_classical::tensor::randn;
+use tinylab_classical::{Result, Tensor, ops};
+
+/// A decoder-only transformer language model (Radford et al. 2018/2019; Llama's variations are
+/// configuration choices). As an [`nn::Module`](Module) its input is token ids as an f32 tensor
+/// `[batch, tokens]` and its output the logits `[batch, tokens, vocab]`.
+#[derive(Debug, Clone)]
+pub struct Gpt {
+    config: GptConfig,
+    /// `tok_emb.weight` `[vocab, d_model]` (also the output head when tied).
+    pub tok_emb: Param,
+    /// `pos_emb.weight` `[context, d_model]` with learned positions.
+    pub pos_emb: Option<Param>,
+    /// `blocks.{i}.*`.
+    pub blocks: Vec<Block>,
+    /// `norm_f.*`.
+    pub norm_f: Norm,
+    /// `lm_head.weight` `[vocab, d_model]` when untied.
+    pub lm_head: Option<Linear>,
+}
+
+impl Gpt {
+    /// A model of `config` (validated first) with GPT-2's initialisation drawn from `seed`.
+    pub fn new(config: GptConfig, seed: u64) -> Result<Self> {
+        let config = config.validated()?;
+        let mut init = Init::gpt2(seed, config.n_layers);
+        let d = config.d_model;
+        let tok_emb = Param::new("weight", randn(&[config.vocab, d], init.std, &mut init.rng));
+        let pos_emb = (config.positions == Positions::Learned)
+            .then(|| Param::new("weight", randn(&[config.context, d], init.std, &mut init.rng)));
+        let blocks = (0..config.n_layers).map(|_| Block::new(&config, &mut init)).collect();
+        let norm_f = Norm::new(config.norm, d, config.bias, config.norm_eps);
+        let lm_head = (!config.tied).then(|| linear(d, config.vocab, false, init.std, &mut init));
+        Ok(Self { config, tok_emb, pos_emb, blocks, norm_f, lm_head })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &GptConfig {
+        &self.config
+    }
+
+    /// The token ids of `x` `[batch, tokens]` (whole numbers below `vocab`), with the batch and length.
+    pub fn token_ids(&self, x: &Tensor) -> Result<(Vec<usize>, usize, usize)> {
+        if x.ndim() != 2 {
+            return Err(shape_err("gpt", x.shape(), &[0, 0], "token ids must be [batch, tokens]"));
+        }
+        let vocab = self.config.vocab;
+        let ids = x
+            .iter()
+            .map(|&v| {
+                if v.fract() == 0.0 && v >= 0.0 && (v as usize) < vocab {
+                    Ok(v as usize)
+                } else {
+                    Err(arg_err("gpt", format!("token id {v} is not a whole number below the vocabulary {vocab}")))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((ids, x.shape()[0], x.shape()[1]))
+    }
+
+    /// The logits `[batch * tokens, vocab]` of `ids` (sequence-major) whose first token sits at
+    /// `position`; with a cache, each layer's keys and values are appended to it.
+    fn run(
+        &mut self,
+        ids: &[usize],
+        (batch, tokens, position): (usize, usize, usize),
+        ctx: &mut Ctx,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Var> {
+        if batch == 0 || tokens == 0 {
+            return Err(arg_err("gpt", format!("needs at least one token, got a [{batch}, {tokens}] batch")));
+        }
+        if position + tokens > self.config.context {
+            return Err(arg_err(
+                "gpt",
+                format!(
+                    "positions {position}..{} run past the context of {} positions",
+                    position + tokens,
+                    self.config.context
+                ),
+            ));
+        }
+        let table = ctx.param(&self.tok_emb);
+        let mut x = ops::embedding(&table, ids)?;
+        if let Some(pos) = &self.pos_emb {
+            let rows: Vec<usize> = (0..batch).flat_map(|_| position..position + tokens).collect();
+            x = ops::add(&x, &ops::embedding(&ctx.param(pos), &rows)?)?;
+        }
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            let (store, history) = match cache.as_deref_mut() {
+                Some(c) => (Some(c.layers[i].as_mut()), Some(&mut c.histories[i])),
+                None => (None, None),
+            };
+            let mut step = Step { batch, tokens, position, cache: store, history };
+            x = block.forward(&x, &mut step, ctx)?;
+        }
+        let h = self.norm_f.forward(&x, ctx)?;
+        match &mut self.lm_head {
+            Some(head) => head.forward(&h, ctx),
+            None => ops::linear(&h, &table, None),
+        }
+    }
+
+    /// Incremental decoding without a tape: the logits `[batch, tokens, vocab]` of the new tokens
+    /// `ids` `[batch, tokens]`, which follow the `cache.position()` tokens the cache has seen; their
+    /// keys and values are appended. A prefill followed by one token at a time gives the logits of the
+    /// full forward pass.
+    pub fn forward_cached(&mut self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let (ids, batch, tokens) = self.token_ids(ids)?;
+        if cache.batch != batch || cache.layers.len() != self.blocks.len() {
+            return Err(arg_err(
+                "gpt",
+                format!(
+                    "the cache is for {} sequences and {} layers, the call has {batch} sequences and the model {} layers",
+                    cache.batch,
+                    cache.layers.len(),
+                    self.blocks.len()
+                ),
+            ));
+        }
+        let position = cache.position();
+        let logits = self.run(&ids, (batch, tokens, position), &mut Ctx::eval(), Some(cache))?;
+        cache.advance(tokens);
+        let vocab = self.config.vocab;
+        Ok(logits.value().clone().into_shape_with_order(ndarray::IxDyn(&[batch, tokens, vocab])).expect("sized"))
+    }
+}
+
+impl Module for Gpt {
+    fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
+        let (ids, batch, tokens) = self.token_ids(x.value())?;
+        let logits = self.run(&ids, (batch, tokens, 0), ctx, None)?;
+        ops::reshape(&logits, &[batch, tokens, self.config.vocab])
+    }
+
+    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param)) {
+        f(join(prefix, "tok_emb.weight"), &self.tok_emb);
+        if let Some(p) = &self.pos_emb {
+            f(join(prefix, "pos_emb.weight"), p);
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.visit(&join(prefix, &format!("blocks.{i}")), f);
+        }
+        self.norm_f.visit(&join(prefix, "norm_f"), f);
+        if let Some(head) = &self.lm_head {
+            head.visit_params(&join(prefix, "lm_head"), f);
+        }
+    }
+
+    fn visit_params_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut Param)) {
+        f(join(prefix, "tok_emb.weight"), &mut self.tok_emb);
+        if let Some(p) = &mut self.pos_emb {
+            f(join(prefix, "pos_emb.weight"), p);
+        }
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            block.visit_mut(&join(prefix, &format!("blocks.{i}")), f);
+        }
+        self.norm_f.visit_mut(&join(prefix, "norm_f"), f);
+        if let Some(head) = &mut self.lm_head {
+            head.visit_params_mut(&join(prefix, "lm_head"), f);
+        }
+    }
+}

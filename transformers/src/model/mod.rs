@@ -1,0 +1,29 @@
+//! A GPT-style decoder on the classical autograd, with the variations that efficient models use.
+//!
+//! - [`config`]: [`GptConfig`], the architecture (norm, MLP, positions, heads, tying, biases, block
+//!   kind, attention kernel), validated once.
+//! - [`norm`]: layer norm and RMS norm (an op with its own backward); [`rope`]: rotary positions (an
+//!   op); [`mlp`]: GELU and SwiGLU networks (a fused `silu(gate) * up` op); [`attn`]: grouped-query
+//!   causal self-attention; [`lsra`]: Lite Transformer's convolution branch (a causal depthwise
+//!   convolution op); [`block`]: pre-norm blocks; [`gpt`]: the model, an `nn::Module`.
+//! - [`cache`]: the KV cache of incremental decoding, storage behind a trait; [`sample`]: seeded
+//!   greedy / temperature / top-k / top-p sampling and [`generate`].
+//! - [`weights`]: safetensors files with PyTorch's parameter names and the configuration in the
+//!   metadata.
+
+pub mod attn;
+pub mod block;
+pub mod cache;
+pub mod config;
+pub mod gpt;
+mod init;
+pub mod lsra;
+pub mod mlp;
+pub mod norm;
+pub mod rope;
+pub mod sample;
+
+pub use cache::{DenseKv, KvCache, KvStore};
+pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
+pub use gpt::Gpt;
+pub use sample::{Sampler, generate};
