@@ -25,6 +25,7 @@
 //! `run_experiment("my_study", ...)` is optional.
 
 mod barren_plateau;
+mod char_gpt;
 mod compression;
 mod context;
 mod deep_compression;
@@ -104,6 +105,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &mlperf_tiny::MlperfTiny,
         &mcu_kernels::McuKernels,
         &quantumnas::QuantumNas,
+        &char_gpt::CharGpt,
     ]
 }
 
