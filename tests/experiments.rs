@@ -129,6 +129,15 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
             let gain = number(m, "quantumnat_gain_over_baseline_points");
             assert!(gain > 0.0, "{name}: the combined method is {gain} points from the baseline on the device");
         }
+        "char_gpt" => {
+            // Even the quick form learns more than character frequencies: below the unigram model's
+            // bits per character on the held-out text, and far below its own start.
+            let (start, end, unigram) =
+                (number(m, "initial_val_bpc"), number(m, "final_val_bpc"), number(m, "unigram_val_bpc"));
+            assert!(end < unigram - 0.5 && end < start - 2.0, "{name}: {start} -> {end} (unigram {unigram})");
+            let samples = at(m, "samples").as_array().expect("samples");
+            assert_eq!(samples.len(), 3, "{name}");
+        }
         _ => {}
     }
 }
