@@ -11,7 +11,9 @@ use tinylab_transformers::model::lsra::causal_depthwise_conv;
 use tinylab_transformers::model::mlp::swiglu;
 use tinylab_transformers::model::norm::rms_norm;
 use tinylab_transformers::model::rope::rope;
-use tinylab_transformers::model::{BlockKind, Gpt, GptConfig, KvCache, Sampler, generate};
+use tinylab_transformers::model::{
+    BlockKind, Gpt, GptConfig, KvCache, Sampler, generate, load_gpt, load_safetensors, read_config, save_safetensors,
+};
 
 fn f64s(t: &Tensor) -> Vec<f64> {
     t.iter().map(|&x| x as f64).collect()
@@ -465,4 +467,135 @@ fn initialisation_is_seeded() {
     let values = |m: &Gpt| named_params(m).into_iter().map(|(_, p)| p.value.clone()).collect::<Vec<_>>();
     assert_eq!(values(&a), values(&b));
     assert_ne!(values(&a), values(&c));
+}
+
+/// A fresh path in the temporary directory for this test.
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tinylab-gpt-{}-{name}.safetensors", std::process::id()))
+}
+
+fn param_values(m: &Gpt) -> Vec<(String, Tensor)> {
+    named_params(m).into_iter().map(|(n, p)| (n, p.value.clone())).collect()
+}
+
+#[test]
+fn safetensors_round_trip_keeps_every_bit() {
+    for (i, cfg) in configs().into_iter().enumerate() {
+        let model = Gpt::new(cfg.clone(), 3).unwrap();
+        let path = temp_path(&format!("round-{i}"));
+        save_safetensors(&model, &path).unwrap();
+        assert_eq!(read_config(&path).unwrap(), cfg);
+        assert_eq!(param_values(&load_gpt(&path).unwrap()), param_values(&model));
+        let mut other = Gpt::new(cfg, 4).unwrap();
+        assert_ne!(param_values(&other), param_values(&model));
+        load_safetensors(&mut other, &path).unwrap();
+        assert_eq!(param_values(&other), param_values(&model));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+/// Writes `tensors` (name, shape) filled with zeros, without metadata.
+fn write_raw(path: &std::path::Path, tensors: &[(String, Vec<usize>)]) {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, s)| vec![0u8; 4 * s.iter().product::<usize>()]).collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s), b)| {
+            (n.as_str(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+#[test]
+fn safetensors_errors_name_the_tensor_and_shapes() {
+    let cfg = configs()[1].clone();
+    let mut model = Gpt::new(cfg.clone(), 3).unwrap();
+    let before = param_values(&model);
+    let spec: Vec<(String, Vec<usize>)> =
+        named_params(&model).into_iter().map(|(n, p)| (n, p.value.shape().to_vec())).collect();
+    let path = temp_path("errors");
+    let load = |model: &mut Gpt| load_safetensors(model, &path).unwrap_err().to_string();
+
+    write_raw(&path, &spec.iter().filter(|(n, _)| n != "norm_f.weight").cloned().collect::<Vec<_>>());
+    assert!(load(&mut model).contains("`norm_f.weight` is missing"));
+    let mut extra = spec.clone();
+    extra.push(("blocks.0.attn.q_proj.bias".into(), vec![16]));
+    write_raw(&path, &extra);
+    assert!(load(&mut model).contains("`blocks.0.attn.q_proj.bias` in"));
+    let mut wrong = spec.clone();
+    wrong[0].1 = vec![18, 16];
+    write_raw(&path, &wrong);
+    let e = load(&mut model);
+    assert!(e.contains("[18, 16]") && e.contains("[17, 16]") && e.contains("tok_emb.weight"), "{e}");
+    assert_eq!(param_values(&model), before, "a failed load changes nothing");
+
+    std::fs::write(&path, b"definitely not a safetensors file").unwrap();
+    assert!(load(&mut model).contains("not a valid safetensors file"));
+    save_safetensors(&model, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    assert!(load(&mut model).contains("not a valid safetensors file"), "a truncated file");
+
+    save_safetensors(&Gpt::new(configs()[0].clone(), 0).unwrap(), &path).unwrap();
+    assert!(load(&mut model).contains("configuration"), "another architecture's file");
+    std::fs::remove_file(&path).unwrap();
+    assert!(load(&mut model).contains(path.to_str().unwrap()), "a missing file names its path");
+}
+
+/// The committed PyTorch fixture (benches/peers/gpt_peer.py): tinylab's logits, loss and gradient
+/// norm on PyTorch's weights equal PyTorch's.
+#[test]
+fn logits_match_the_pytorch_peer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for name in ["gpt2", "llama", "lsra"] {
+        let mut model = load_gpt(&dir.join(format!("gpt_{name}.safetensors"))).unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("gpt_{name}.json"))).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let rows = |key: &str| -> Vec<Vec<f32>> {
+            fixture[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
+                .collect()
+        };
+        let ids = rows("tokens");
+        let (b, t) = (ids.len(), ids[0].len());
+        let ids = from_vec(&[b, t], ids.concat()).unwrap();
+        let targets: Vec<usize> = rows("targets").concat().iter().map(|&v| v as usize).collect();
+        let want: Vec<f64> = fixture["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let mut ctx = Ctx::train(0);
+        let logits = model.forward(&Var::constant(ids.clone()), &mut ctx).unwrap();
+        assert_eq!(logits.value().len(), want.len());
+        let worst = logits.value().iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-4, "{name}: logits differ by {worst}");
+        let loss = ops::cross_entropy(&ops::reshape(&logits, &[b * t, 17]).unwrap(), &targets).unwrap();
+        let want_loss = fixture["loss"].as_f64().unwrap();
+        assert!(
+            (loss.item().unwrap() as f64 - want_loss).abs() < 1e-4,
+            "{name}: loss {:?} vs {want_loss}",
+            loss.item()
+        );
+        loss.backward().unwrap();
+        tinylab_classical::nn::accumulate_grads(&mut model, &ctx);
+        let norm: f64 = named_params(&model)
+            .iter()
+            .map(|(_, p)| p.grad.as_ref().unwrap().iter().map(|&g| (g as f64).powi(2)).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
+        let want_norm = fixture["grad_norm"].as_f64().unwrap();
+        assert!((norm - want_norm).abs() < 1e-4 * want_norm.max(1.0), "{name}: gradient norm {norm} vs {want_norm}");
+        // The cached path on the same weights.
+        let mut cache = KvCache::new(model.config(), b);
+        let mut cached = Vec::new();
+        for i in 0..t {
+            let step = ids.slice(ndarray::s![.., i..i + 1]).to_owned().into_dyn();
+            cached.push(model.forward_cached(&step, &mut cache).unwrap());
+        }
+        let views: Vec<_> = cached.iter().map(|p| p.view()).collect();
+        let cached = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
+        let worst = cached.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-4, "{name}: cached logits differ by {worst}");
+    }
 }

@@ -22,8 +22,10 @@ pub mod mlp;
 pub mod norm;
 pub mod rope;
 pub mod sample;
+pub mod weights;
 
 pub use cache::{DenseKv, KvCache, KvStore};
 pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
 pub use gpt::Gpt;
 pub use sample::{Sampler, generate};
+pub use weights::{load_gpt, load_safetensors, read_config, save_safetensors};
