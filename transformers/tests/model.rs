@@ -704,3 +704,54 @@ fn the_classical_trainer_fits_a_deterministic_successor() {
     let (first, last) = (report.history[0].0, report.history.last().unwrap().0);
     assert!(first > 2.0 && last < 0.1, "epoch losses {:?}", report.history);
 }
+
+/// The model traces into classical's graph (what the compression passes read): every distinct
+/// parameter once, and at least the MACs of its linear layers and output head.
+#[test]
+fn the_model_traces_into_a_graph() {
+    for cfg in configs() {
+        let mut model = Gpt::new(cfg.clone(), 0).unwrap();
+        let g = tinylab_classical::graph::trace(&mut model, &[12]).unwrap();
+        let cost = tinylab_classical::graph::cost(&g);
+        assert_eq!(cost.params, tinylab_classical::nn::param_count(&model), "{:?}", cfg.block);
+        let linear: usize = named_params(&model)
+            .iter()
+            .filter(|(n, p)| {
+                n.ends_with("proj.weight")
+                    || n.contains("fc") && n.ends_with("weight")
+                    || p.value.ndim() == 2 && n.starts_with("lm_head")
+            })
+            .map(|(_, p)| p.len())
+            .sum();
+        let head = if cfg.tied { cfg.vocab * cfg.d_model } else { 0 };
+        assert!(cost.macs >= 12 * (linear + head) as u64, "{} MACs for {linear} linear weights", cost.macs);
+    }
+}
+
+/// The decoding path sees a weight as the forward pass does: with a pruning mask on every linear
+/// weight, token-by-token logits still equal the full pass.
+#[test]
+fn cached_decoding_honours_pruning_masks() {
+    let cfg = configs()[0].clone();
+    let mut model = Gpt::new(cfg.clone(), 3).unwrap();
+    model.visit_params_mut("", &mut |name, p| {
+        if p.value.ndim() == 2 && name.starts_with("blocks") {
+            let mask = p.value.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
+            p.mask = Some(mask);
+        }
+    });
+    let ids = tokens(1, 8, 2);
+    let full = model.forward(&Var::constant(ids.clone()), &mut Ctx::eval()).unwrap().value().clone();
+    let mut cache = KvCache::new(&cfg, 1);
+    for t in 0..8 {
+        let step =
+            model.forward_cached(&ids.slice(ndarray::s![.., t..t + 1]).to_owned().into_dyn(), &mut cache).unwrap();
+        for (a, b) in step.iter().zip(full.slice(ndarray::s![.., t..t + 1, ..]).iter()) {
+            assert!((a - b).abs() < 1e-5, "token {t}: {a} vs {b}");
+        }
+    }
+    let mut unmasked = model.clone();
+    unmasked.visit_params_mut("", &mut |_, p| p.mask = None);
+    let plain = unmasked.forward(&Var::constant(ids), &mut Ctx::eval()).unwrap().value().clone();
+    assert!(plain.iter().zip(full.iter()).any(|(a, b)| (a - b).abs() > 1e-3), "the masks matter");
+}

@@ -9,6 +9,7 @@ use super::init::{Init, linear};
 use super::rope::rope;
 use crate::attention::{AttentionKernel, AttentionMask, attention};
 use tinylab_classical::autograd::Var;
+use tinylab_classical::error::arg_err;
 use tinylab_classical::nn::{Ctx, Linear, Module, Param, join};
 use tinylab_classical::{Result, ops};
 
@@ -99,8 +100,12 @@ impl SelfAttention {
         }
         let mut mask = AttentionMask::causal();
         if let Some(store) = step.cache.as_deref_mut() {
-            mask.query_offset = store.len();
             store.append(k.value(), v.value())?;
+            // The new keys are the store's last `tokens` (an evicting store may have dropped older
+            // ones), so query i sees the keys up to and including its own.
+            mask.query_offset = store.len().checked_sub(step.tokens).ok_or_else(|| {
+                arg_err("attention", format!("the KV store holds {} keys after appending {}", store.len(), step.tokens))
+            })?;
             k = Var::constant(store.keys());
             v = Var::constant(store.values());
         }

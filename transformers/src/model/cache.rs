@@ -16,7 +16,8 @@ use tinylab_classical::{Result, Tensor};
 /// Where one layer's keys and values live.
 pub trait KvStore: std::fmt::Debug + Send {
     /// Appends `keys` `[batch, kv_heads, new, head_dim]` and `values` `[batch, kv_heads, new,
-    /// head_dim]` after the ones held.
+    /// head_dim]` after the ones held. A store may then drop older entries (eviction) but keeps the
+    /// new ones last, in order.
     fn append(&mut self, keys: &Tensor, values: &Tensor) -> Result<()>;
 
     /// How many tokens' keys are held (the attention's key count).
