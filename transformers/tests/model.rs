@@ -259,7 +259,8 @@ fn bad_configs_and_inputs_are_named() {
     assert!(err(GptConfig { n_heads: 3, ..base.clone() }).contains("d_model 16 is not a multiple of n_heads 3"));
     assert!(err(GptConfig { n_kv_heads: 3, ..base.clone() }).contains("n_heads 4 is not a multiple of n_kv_heads 3"));
     assert!(err(GptConfig { vocab: 0, ..base.clone() }).contains("vocab"));
-    assert!(err(GptConfig { block: BlockKind::Lsra { kernel: 0 }, ..base.clone() }).contains("kernel"));
+    assert!(err(GptConfig { block: BlockKind::Lsra { kernel: 0 }, ..base.clone() }).contains("kernel of 0 taps"));
+    assert!(err(GptConfig { block: BlockKind::Lsra { kernel: 13 }, ..base.clone() }).contains("context (12)"));
     let rope_odd = GptConfig {
         d_model: 12,
         n_heads: 4,
@@ -294,6 +295,8 @@ fn cached_decoding_equals_the_full_forward() {
             );
         }
         assert_eq!(cache.position(), 12);
+        // Two f32 tensors [2, kv_heads, 12, head_dim] per layer.
+        assert_eq!(cache.bytes(), cfg.n_layers * 2 * 2 * cfg.n_kv_heads * 12 * cfg.head_dim() * 4);
         let views: Vec<_> = pieces.iter().map(|p| p.view()).collect();
         let cached = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
         assert_eq!(cached.shape(), full.shape());
