@@ -758,3 +758,50 @@ fn cached_decoding_honours_pruning_masks() {
     let plain = unmasked.forward(&Var::constant(ids), &mut Ctx::eval()).unwrap().value().clone();
     assert!(plain.iter().zip(full.iter()).any(|(a, b)| (a - b).abs() > 1e-3), "the masks matter");
 }
+
+/// Any architecture the configuration allows at the fixture's sizes.
+fn any_config() -> impl Strategy<Value = GptConfig> {
+    use tinylab_transformers::model::{MlpKind, NormKind, Positions};
+    (
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        prop_oneof![Just((4usize, 2usize)), Just((4, 4)), Just((2, 1)), Just((4, 1))],
+        proptest::option::of(1usize..5),
+        1usize..3,
+    )
+        .prop_map(|((rms, swiglu, rotary, tied, bias), (n_heads, n_kv_heads), lsra, n_layers)| GptConfig {
+            norm: if rms { NormKind::RmsNorm } else { NormKind::LayerNorm },
+            mlp: if swiglu { MlpKind::SwiGlu } else { MlpKind::Gelu },
+            positions: if rotary { Positions::Rotary } else { Positions::Learned },
+            tied,
+            bias,
+            n_heads,
+            n_kv_heads,
+            block: lsra.map_or(BlockKind::Standard, |kernel| BlockKind::Lsra { kernel }),
+            ..GptConfig { d_ff: 20, ..GptConfig::gpt2_like(17, 12, 16, n_layers, 4) }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// For any architecture and any split of 12 tokens into chunks, decoding the chunks through the
+    /// cache gives the logits of one full pass.
+    #[test]
+    fn any_chunking_of_cached_decoding_equals_the_full_pass(
+        cfg in any_config(), cuts in proptest::collection::btree_set(1usize..12, 0..6), seed in any::<u64>()
+    ) {
+        let mut model = Gpt::new(cfg.clone(), seed).unwrap();
+        let ids = tokens(2, 12, seed ^ 5);
+        let full = model.forward(&Var::constant(ids.clone()), &mut Ctx::eval()).unwrap().value().clone();
+        let mut cache = KvCache::new(&cfg, 2);
+        let bounds: Vec<usize> = std::iter::once(0).chain(cuts).chain(std::iter::once(12)).collect();
+        for w in bounds.windows(2) {
+            let chunk = ids.slice(ndarray::s![.., w[0]..w[1]]).to_owned().into_dyn();
+            let got = model.forward_cached(&chunk, &mut cache).unwrap();
+            let want = full.slice(ndarray::s![.., w[0]..w[1], ..]);
+            for (a, b) in got.iter().zip(want.iter()) {
+                prop_assert!((a - b).abs() < 1e-5, "{cfg:?} chunk {w:?}: {a} vs {b}");
+            }
+        }
+    }
+}
