@@ -277,6 +277,10 @@ fn bad_configs_and_inputs_are_named() {
     assert!(e.contains("token id 17"), "{e}");
     let e = model.forward(&Var::constant(from_vec(&[3], vec![1.0; 3]).unwrap()), &mut Ctx::eval()).unwrap_err();
     assert!(e.to_string().contains("[3]"), "{e}");
+    let mut cache = KvCache::new(model.config(), 2);
+    let e = model.forward_cached(&tokens(1, 3, 0), &mut cache).unwrap_err().to_string();
+    assert!(e.contains("the cache is for 2 sequences") && e.contains("the call has 1"), "{e}");
+    assert_eq!(cache.position(), 0, "nothing was appended");
 }
 
 /// A prefill of 5 tokens and then one token at a time give the logits of the uncached forward pass.

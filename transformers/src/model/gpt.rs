@@ -128,7 +128,9 @@ impl Gpt {
     /// Incremental decoding without a tape: the logits `[batch, tokens, vocab]` of the new tokens
     /// `ids` `[batch, tokens]`, which follow the `cache.position()` tokens the cache has seen; their
     /// keys and values are appended. A prefill followed by one token at a time gives the logits of the
-    /// full forward pass.
+    /// full forward pass. Bad ids, a batch other than the cache's and a step past the context are
+    /// refused before anything is appended; after an error from a store itself the cache may hold a
+    /// partial step and should be dropped.
     pub fn forward_cached(&mut self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
         let (ids, batch, tokens) = self.token_ids(ids)?;
         if cache.batch != batch || cache.layers.len() != self.blocks.len() {
@@ -142,6 +144,7 @@ impl Gpt {
                 ),
             ));
         }
+        cache.histories.resize(cache.layers.len(), Vec::new());
         let position = cache.position();
         let logits = self.run(&ids, (batch, tokens, position), &mut Ctx::eval(), Some(cache))?;
         cache.advance(tokens);
