@@ -11,7 +11,9 @@ use tinylab_transformers::model::lsra::causal_depthwise_conv;
 use tinylab_transformers::model::mlp::swiglu;
 use tinylab_transformers::model::norm::rms_norm;
 use tinylab_transformers::model::rope::rope;
-use tinylab_transformers::model::{BlockKind, Gpt, GptConfig, KvCache, Sampler, generate};
+use tinylab_transformers::model::{
+    BlockKind, Gpt, GptConfig, KvCache, Sampler, generate, load_gpt, load_safetensors, read_config, save_safetensors,
+};
 
 fn f64s(t: &Tensor) -> Vec<f64> {
     t.iter().map(|&x| x as f64).collect()
@@ -257,7 +259,8 @@ fn bad_configs_and_inputs_are_named() {
     assert!(err(GptConfig { n_heads: 3, ..base.clone() }).contains("d_model 16 is not a multiple of n_heads 3"));
     assert!(err(GptConfig { n_kv_heads: 3, ..base.clone() }).contains("n_heads 4 is not a multiple of n_kv_heads 3"));
     assert!(err(GptConfig { vocab: 0, ..base.clone() }).contains("vocab"));
-    assert!(err(GptConfig { block: BlockKind::Lsra { kernel: 0 }, ..base.clone() }).contains("kernel"));
+    assert!(err(GptConfig { block: BlockKind::Lsra { kernel: 0 }, ..base.clone() }).contains("kernel of 0 taps"));
+    assert!(err(GptConfig { block: BlockKind::Lsra { kernel: 13 }, ..base.clone() }).contains("context (12)"));
     let rope_odd = GptConfig {
         d_model: 12,
         n_heads: 4,
@@ -274,6 +277,10 @@ fn bad_configs_and_inputs_are_named() {
     assert!(e.contains("token id 17"), "{e}");
     let e = model.forward(&Var::constant(from_vec(&[3], vec![1.0; 3]).unwrap()), &mut Ctx::eval()).unwrap_err();
     assert!(e.to_string().contains("[3]"), "{e}");
+    let mut cache = KvCache::new(model.config(), 2);
+    let e = model.forward_cached(&tokens(1, 3, 0), &mut cache).unwrap_err().to_string();
+    assert!(e.contains("the cache is for 2 sequences") && e.contains("the call has 1"), "{e}");
+    assert_eq!(cache.position(), 0, "nothing was appended");
 }
 
 /// A prefill of 5 tokens and then one token at a time give the logits of the uncached forward pass.
@@ -292,6 +299,8 @@ fn cached_decoding_equals_the_full_forward() {
             );
         }
         assert_eq!(cache.position(), 12);
+        // Two f32 tensors [2, kv_heads, 12, head_dim] per layer.
+        assert_eq!(cache.bytes(), cfg.n_layers * 2 * 2 * cfg.n_kv_heads * 12 * cfg.head_dim() * 4);
         let views: Vec<_> = pieces.iter().map(|p| p.view()).collect();
         let cached = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
         assert_eq!(cached.shape(), full.shape());
@@ -465,4 +474,338 @@ fn initialisation_is_seeded() {
     let values = |m: &Gpt| named_params(m).into_iter().map(|(_, p)| p.value.clone()).collect::<Vec<_>>();
     assert_eq!(values(&a), values(&b));
     assert_ne!(values(&a), values(&c));
+}
+
+/// A fresh path in the temporary directory for this test.
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tinylab-gpt-{}-{name}.safetensors", std::process::id()))
+}
+
+fn param_values(m: &Gpt) -> Vec<(String, Tensor)> {
+    named_params(m).into_iter().map(|(n, p)| (n, p.value.clone())).collect()
+}
+
+#[test]
+fn safetensors_round_trip_keeps_every_bit() {
+    for (i, cfg) in configs().into_iter().enumerate() {
+        let model = Gpt::new(cfg.clone(), 3).unwrap();
+        let path = temp_path(&format!("round-{i}"));
+        save_safetensors(&model, &path).unwrap();
+        assert_eq!(read_config(&path).unwrap(), cfg);
+        assert_eq!(param_values(&load_gpt(&path).unwrap()), param_values(&model));
+        let mut other = Gpt::new(cfg, 4).unwrap();
+        assert_ne!(param_values(&other), param_values(&model));
+        load_safetensors(&mut other, &path).unwrap();
+        assert_eq!(param_values(&other), param_values(&model));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+/// Writes `tensors` (name, shape) filled with zeros, without metadata.
+fn write_raw(path: &std::path::Path, tensors: &[(String, Vec<usize>)]) {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, s)| vec![0u8; 4 * s.iter().product::<usize>()]).collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s), b)| {
+            (n.as_str(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+#[test]
+fn safetensors_errors_name_the_tensor_and_shapes() {
+    let cfg = configs()[1].clone();
+    let mut model = Gpt::new(cfg.clone(), 3).unwrap();
+    let before = param_values(&model);
+    let spec: Vec<(String, Vec<usize>)> =
+        named_params(&model).into_iter().map(|(n, p)| (n, p.value.shape().to_vec())).collect();
+    let path = temp_path("errors");
+    let load = |model: &mut Gpt| load_safetensors(model, &path).unwrap_err().to_string();
+
+    write_raw(&path, &spec.iter().filter(|(n, _)| n != "norm_f.weight").cloned().collect::<Vec<_>>());
+    assert!(load(&mut model).contains("`norm_f.weight` is missing"));
+    let mut extra = spec.clone();
+    extra.push(("blocks.0.attn.q_proj.bias".into(), vec![16]));
+    write_raw(&path, &extra);
+    assert!(load(&mut model).contains("`blocks.0.attn.q_proj.bias` in"));
+    let mut wrong = spec.clone();
+    wrong[0].1 = vec![18, 16];
+    write_raw(&path, &wrong);
+    let e = load(&mut model);
+    assert!(e.contains("[18, 16]") && e.contains("[17, 16]") && e.contains("tok_emb.weight"), "{e}");
+    assert_eq!(param_values(&model), before, "a failed load changes nothing");
+
+    std::fs::write(&path, b"definitely not a safetensors file").unwrap();
+    assert!(load(&mut model).contains("not a valid safetensors file"));
+    save_safetensors(&model, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    assert!(load(&mut model).contains("not a valid safetensors file"), "a truncated file");
+
+    save_safetensors(&Gpt::new(configs()[0].clone(), 0).unwrap(), &path).unwrap();
+    assert!(load(&mut model).contains("configuration"), "another architecture's file");
+    std::fs::remove_file(&path).unwrap();
+    assert!(load(&mut model).contains(path.to_str().unwrap()), "a missing file names its path");
+}
+
+/// The committed PyTorch fixture (benches/peers/gpt_peer.py): tinylab's logits, loss and gradient
+/// norm on PyTorch's weights equal PyTorch's.
+#[test]
+fn logits_match_the_pytorch_peer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for name in ["gpt2", "llama", "lsra"] {
+        let mut model = load_gpt(&dir.join(format!("gpt_{name}.safetensors"))).unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("gpt_{name}.json"))).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let rows = |key: &str| -> Vec<Vec<f32>> {
+            fixture[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
+                .collect()
+        };
+        let ids = rows("tokens");
+        let (b, t) = (ids.len(), ids[0].len());
+        let ids = from_vec(&[b, t], ids.concat()).unwrap();
+        let targets: Vec<usize> = rows("targets").concat().iter().map(|&v| v as usize).collect();
+        let want: Vec<f64> = fixture["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let mut ctx = Ctx::train(0);
+        let logits = model.forward(&Var::constant(ids.clone()), &mut ctx).unwrap();
+        assert_eq!(logits.value().len(), want.len());
+        let worst = logits.value().iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-4, "{name}: logits differ by {worst}");
+        let loss = ops::cross_entropy(&ops::reshape(&logits, &[b * t, 17]).unwrap(), &targets).unwrap();
+        let want_loss = fixture["loss"].as_f64().unwrap();
+        assert!(
+            (loss.item().unwrap() as f64 - want_loss).abs() < 1e-4,
+            "{name}: loss {:?} vs {want_loss}",
+            loss.item()
+        );
+        loss.backward().unwrap();
+        tinylab_classical::nn::accumulate_grads(&mut model, &ctx);
+        let norm: f64 = named_params(&model)
+            .iter()
+            .map(|(_, p)| p.grad.as_ref().unwrap().iter().map(|&g| (g as f64).powi(2)).sum::<f64>())
+            .sum::<f64>()
+            .sqrt();
+        let want_norm = fixture["grad_norm"].as_f64().unwrap();
+        assert!((norm - want_norm).abs() < 1e-4 * want_norm.max(1.0), "{name}: gradient norm {norm} vs {want_norm}");
+        // The cached path on the same weights.
+        let mut cache = KvCache::new(model.config(), b);
+        let mut cached = Vec::new();
+        for i in 0..t {
+            let step = ids.slice(ndarray::s![.., i..i + 1]).to_owned().into_dyn();
+            cached.push(model.forward_cached(&step, &mut cache).unwrap());
+        }
+        let views: Vec<_> = cached.iter().map(|p| p.view()).collect();
+        let cached = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
+        let worst = cached.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-4, "{name}: cached logits differ by {worst}");
+    }
+}
+
+/// Forward and backward passes give the same bits on one thread and on three.
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let run = |threads: usize, cfg: GptConfig| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut model = Gpt::new(cfg, 8).unwrap();
+            let mut ctx = Ctx::train(0);
+            let logits = model.forward(&Var::constant(tokens(3, 12, 1)), &mut ctx).unwrap();
+            let targets: Vec<usize> = tokens(3, 12, 2).iter().map(|&v| v as usize).collect();
+            ops::cross_entropy(&ops::reshape(&logits, &[36, 17]).unwrap(), &targets).unwrap().backward().unwrap();
+            tinylab_classical::nn::accumulate_grads(&mut model, &ctx);
+            let grads: Vec<Tensor> = named_params(&model).into_iter().map(|(_, p)| p.grad.clone().unwrap()).collect();
+            (logits.value().clone(), grads)
+        })
+    };
+    for cfg in configs() {
+        assert_eq!(run(1, cfg.clone()), run(3, cfg));
+    }
+}
+
+/// Next-token sequences for the classical [`Trainer`]: sample `i` is tokens `0..T` of a sequence as
+/// the input and tokens `1..=T` as the targets.
+struct Sequences {
+    seqs: Vec<Vec<usize>>,
+}
+
+impl tinylab_classical::train::Batches for Sequences {
+    type Targets = Vec<usize>;
+
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn batch(&self, indices: &[usize]) -> tinylab_classical::Result<tinylab_classical::train::Batch<Vec<usize>>> {
+        let t = self.seqs[0].len() - 1;
+        let mut input = Vec::new();
+        let mut targets = Vec::new();
+        for &i in indices {
+            let s = self.seqs.get(i).ok_or_else(|| tinylab_classical::error::arg_err("Sequences", "out of range"))?;
+            input.extend(s[..t].iter().map(|&v| v as f32));
+            targets.extend_from_slice(&s[1..]);
+        }
+        Ok(tinylab_classical::train::Batch { input: from_vec(&[indices.len(), t], input)?, targets })
+    }
+}
+
+/// The mean training loss of an epoch.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct EpochLoss(f32);
+
+impl tinylab_classical::train::EpochRecord for EpochLoss {
+    fn val_loss(&self) -> Option<f32> {
+        None
+    }
+}
+
+#[derive(Default)]
+struct LossTally(Vec<f32>);
+
+impl tinylab_classical::train::Metrics<Vec<usize>> for LossTally {
+    type Epoch = EpochLoss;
+
+    fn batch(&mut self, loss: f32, _: &Tensor, _: &Vec<usize>) -> tinylab_classical::Result<()> {
+        self.0.push(loss);
+        Ok(())
+    }
+
+    fn epoch(&mut self, _: usize, _: f32, _: &mut dyn Module) -> tinylab_classical::Result<EpochLoss> {
+        let mean = self.0.iter().sum::<f32>() / self.0.len() as f32;
+        self.0.clear();
+        Ok(EpochLoss(mean))
+    }
+}
+
+/// The classical Trainer fits the model to sequences whose next token is a fixed function of the
+/// current one (`t -> 5t + 3 mod 17`), taking the loss from near `ln 17` (2.77 in the first epoch)
+/// below 0.1 (0.016 after 25 epochs when written).
+#[test]
+fn the_classical_trainer_fits_a_deterministic_successor() {
+    use tinylab_classical::optim::LrSchedule;
+    use tinylab_classical::train::{TrainConfig, Trainer};
+    let seqs: Vec<Vec<usize>> =
+        (0..16).map(|s| std::iter::successors(Some(s % 17), |&t| Some((5 * t + 3) % 17)).take(9).collect()).collect();
+    let data = Sequences { seqs };
+    let mut model = Gpt::new(configs()[0].clone(), 4).unwrap();
+    let cfg = TrainConfig {
+        epochs: 25,
+        batch_size: 4,
+        lr: LrSchedule::Constant { base: 0.01 },
+        seed: 3,
+        patience: None,
+        clip_grad_norm: Some(1.0),
+        progress: false,
+        checkpoint: None,
+    };
+    let mut trainer = Trainer::new(cfg, |logits: &Var, targets: &Vec<usize>| {
+        let rows = logits.shape()[0] * logits.shape()[1];
+        ops::cross_entropy(&ops::reshape(logits, &[rows, 17])?, targets)
+    });
+    let report = trainer.run(&mut model, &mut Adam::new(0.0), &data, &mut LossTally::default()).unwrap();
+    let (first, last) = (report.history[0].0, report.history.last().unwrap().0);
+    assert!(first > 2.0 && last < 0.1, "epoch losses {:?}", report.history);
+}
+
+/// The model traces into classical's graph (what the compression passes read): every distinct
+/// parameter once, and at least the MACs of its linear layers and output head.
+#[test]
+fn the_model_traces_into_a_graph() {
+    for cfg in configs() {
+        let mut model = Gpt::new(cfg.clone(), 0).unwrap();
+        let g = tinylab_classical::graph::trace(&mut model, &[12]).unwrap();
+        let cost = tinylab_classical::graph::cost(&g);
+        assert_eq!(cost.params, tinylab_classical::nn::param_count(&model), "{:?}", cfg.block);
+        let linear: usize = named_params(&model)
+            .iter()
+            .filter(|(n, p)| {
+                n.ends_with("proj.weight")
+                    || n.contains("fc") && n.ends_with("weight")
+                    || p.value.ndim() == 2 && n.starts_with("lm_head")
+            })
+            .map(|(_, p)| p.len())
+            .sum();
+        let head = if cfg.tied { cfg.vocab * cfg.d_model } else { 0 };
+        assert!(cost.macs >= 12 * (linear + head) as u64, "{} MACs for {linear} linear weights", cost.macs);
+    }
+}
+
+/// The decoding path sees a weight as the forward pass does: with a pruning mask on every linear
+/// weight, token-by-token logits still equal the full pass.
+#[test]
+fn cached_decoding_honours_pruning_masks() {
+    let cfg = configs()[0].clone();
+    let mut model = Gpt::new(cfg.clone(), 3).unwrap();
+    model.visit_params_mut("", &mut |name, p| {
+        if p.value.ndim() == 2 && name.starts_with("blocks") {
+            let mask = p.value.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
+            p.mask = Some(mask);
+        }
+    });
+    let ids = tokens(1, 8, 2);
+    let full = model.forward(&Var::constant(ids.clone()), &mut Ctx::eval()).unwrap().value().clone();
+    let mut cache = KvCache::new(&cfg, 1);
+    for t in 0..8 {
+        let step =
+            model.forward_cached(&ids.slice(ndarray::s![.., t..t + 1]).to_owned().into_dyn(), &mut cache).unwrap();
+        for (a, b) in step.iter().zip(full.slice(ndarray::s![.., t..t + 1, ..]).iter()) {
+            assert!((a - b).abs() < 1e-5, "token {t}: {a} vs {b}");
+        }
+    }
+    let mut unmasked = model.clone();
+    unmasked.visit_params_mut("", &mut |_, p| p.mask = None);
+    let plain = unmasked.forward(&Var::constant(ids), &mut Ctx::eval()).unwrap().value().clone();
+    assert!(plain.iter().zip(full.iter()).any(|(a, b)| (a - b).abs() > 1e-3), "the masks matter");
+}
+
+/// Any architecture the configuration allows at the fixture's sizes.
+fn any_config() -> impl Strategy<Value = GptConfig> {
+    use tinylab_transformers::model::{MlpKind, NormKind, Positions};
+    (
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        prop_oneof![Just((4usize, 2usize)), Just((4, 4)), Just((2, 1)), Just((4, 1))],
+        proptest::option::of(1usize..5),
+        1usize..3,
+    )
+        .prop_map(|((rms, swiglu, rotary, tied, bias), (n_heads, n_kv_heads), lsra, n_layers)| GptConfig {
+            norm: if rms { NormKind::RmsNorm } else { NormKind::LayerNorm },
+            mlp: if swiglu { MlpKind::SwiGlu } else { MlpKind::Gelu },
+            positions: if rotary { Positions::Rotary } else { Positions::Learned },
+            tied,
+            bias,
+            n_heads,
+            n_kv_heads,
+            block: lsra.map_or(BlockKind::Standard, |kernel| BlockKind::Lsra { kernel }),
+            ..GptConfig { d_ff: 20, ..GptConfig::gpt2_like(17, 12, 16, n_layers, 4) }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// For any architecture and any split of 12 tokens into chunks, decoding the chunks through the
+    /// cache gives the logits of one full pass.
+    #[test]
+    fn any_chunking_of_cached_decoding_equals_the_full_pass(
+        cfg in any_config(), cuts in proptest::collection::btree_set(1usize..12, 0..6), seed in any::<u64>()
+    ) {
+        let mut model = Gpt::new(cfg.clone(), seed).unwrap();
+        let ids = tokens(2, 12, seed ^ 5);
+        let full = model.forward(&Var::constant(ids.clone()), &mut Ctx::eval()).unwrap().value().clone();
+        let mut cache = KvCache::new(&cfg, 2);
+        let bounds: Vec<usize> = std::iter::once(0).chain(cuts).chain(std::iter::once(12)).collect();
+        for w in bounds.windows(2) {
+            let chunk = ids.slice(ndarray::s![.., w[0]..w[1]]).to_owned().into_dyn();
+            let got = model.forward_cached(&chunk, &mut cache).unwrap();
+            let want = full.slice(ndarray::s![.., w[0]..w[1], ..]);
+            for (a, b) in got.iter().zip(want.iter()) {
+                prop_assert!((a - b).abs() < 1e-5, "{cfg:?} chunk {w:?}: {a} vs {b}");
+            }
+        }
+    }
 }

@@ -4,10 +4,12 @@
 //! over everything held.
 
 use super::cache::KvStore;
+use super::decode::project;
 use super::init::{Init, linear};
 use super::rope::rope;
 use crate::attention::{AttentionKernel, AttentionMask, attention};
 use tinylab_classical::autograd::Var;
+use tinylab_classical::error::arg_err;
 use tinylab_classical::nn::{Ctx, Linear, Module, Param, join};
 use tinylab_classical::{Result, ops};
 
@@ -89,24 +91,28 @@ impl SelfAttention {
     /// The attention output for `x` `[batch * tokens, width]`.
     pub fn forward(&mut self, x: &Var, step: &mut Step, ctx: &mut Ctx) -> Result<Var> {
         let (hq, hkv, dh) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let mut q = split_heads(&self.q_proj.forward(x, ctx)?, step, hq, dh)?;
-        let mut k = split_heads(&self.k_proj.forward(x, ctx)?, step, hkv, dh)?;
-        let mut v = split_heads(&self.v_proj.forward(x, ctx)?, step, hkv, dh)?;
+        let mut q = split_heads(&project(&mut self.q_proj, x, ctx)?, step, hq, dh)?;
+        let mut k = split_heads(&project(&mut self.k_proj, x, ctx)?, step, hkv, dh)?;
+        let mut v = split_heads(&project(&mut self.v_proj, x, ctx)?, step, hkv, dh)?;
         if let Some(base) = self.rope_base {
             q = rope(&q, step.position, base)?;
             k = rope(&k, step.position, base)?;
         }
         let mut mask = AttentionMask::causal();
         if let Some(store) = step.cache.as_deref_mut() {
-            mask.query_offset = store.len();
             store.append(k.value(), v.value())?;
+            // The new keys are the store's last `tokens` (an evicting store may have dropped older
+            // ones), so query i sees the keys up to and including its own.
+            mask.query_offset = store.len().checked_sub(step.tokens).ok_or_else(|| {
+                arg_err("attention", format!("the KV store holds {} keys after appending {}", store.len(), step.tokens))
+            })?;
             k = Var::constant(store.keys());
             v = Var::constant(store.values());
         }
         let o = attention(&q, &k, &v, &mask, None, self.kernel)?;
         let o = ops::permute(&o, &[0, 2, 1, 3])?;
         let o = ops::reshape(&o, &[step.batch * step.tokens, self.n_heads * self.head_dim])?;
-        self.o_proj.forward(&o, ctx)
+        project(&mut self.o_proj, &o, ctx)
     }
 
     /// Calls `f` with the path and value of each parameter.

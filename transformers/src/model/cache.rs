@@ -16,7 +16,8 @@ use tinylab_classical::{Result, Tensor};
 /// Where one layer's keys and values live.
 pub trait KvStore: std::fmt::Debug + Send {
     /// Appends `keys` `[batch, kv_heads, new, head_dim]` and `values` `[batch, kv_heads, new,
-    /// head_dim]` after the ones held.
+    /// head_dim]` after the ones held. A store may then drop older entries (eviction) but keeps the
+    /// new ones last, in order.
     fn append(&mut self, keys: &Tensor, values: &Tensor) -> Result<()>;
 
     /// How many tokens' keys are held (the attention's key count).
@@ -32,6 +33,9 @@ pub trait KvStore: std::fmt::Debug + Send {
 
     /// The held values `[batch, kv_heads, len, head_dim]`.
     fn values(&self) -> Tensor;
+
+    /// Bytes of storage the held keys and values take (what quantizing or evicting saves).
+    fn bytes(&self) -> usize;
 }
 
 /// The f32 store: one growing row-major buffer per (batch row, head), so appending copies only the
@@ -96,6 +100,10 @@ impl KvStore for DenseKv {
     fn values(&self) -> Tensor {
         self.gather(&self.values)
     }
+
+    fn bytes(&self) -> usize {
+        2 * self.batch * self.heads * self.len * self.head_dim * std::mem::size_of::<f32>()
+    }
 }
 
 /// One [`KvStore`] per layer and the position of the next token.
@@ -133,6 +141,11 @@ impl KvCache {
     /// The absolute position of the next token (tokens seen so far).
     pub fn position(&self) -> usize {
         self.position
+    }
+
+    /// Bytes the layers' stores hold.
+    pub fn bytes(&self) -> usize {
+        self.layers.iter().map(|s| s.bytes()).sum()
     }
 
     /// Records that `tokens` more tokens went through every layer.

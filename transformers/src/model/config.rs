@@ -172,8 +172,11 @@ impl GptConfig {
             return Err(arg_err(OP, format!("rope_base {} must be finite and above 1", self.rope_base)));
         }
         if let BlockKind::Lsra { kernel } = self.block {
-            if kernel == 0 {
-                return Err(arg_err(OP, "the LSRA convolution needs a kernel of at least one tap"));
+            if kernel == 0 || kernel > self.context {
+                return Err(arg_err(
+                    OP,
+                    format!("the LSRA kernel of {kernel} taps must be between 1 and the context ({})", self.context),
+                ));
             }
             if !self.d_model.is_multiple_of(2) || !(self.d_model / 2).is_multiple_of(self.n_heads) {
                 return Err(arg_err(

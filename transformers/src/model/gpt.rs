@@ -7,6 +7,7 @@ use super::attn::Step;
 use super::block::Block;
 use super::cache::KvCache;
 use super::config::{GptConfig, Positions};
+use super::decode;
 use super::init::{Init, linear};
 use super::norm::Norm;
 use tinylab_classical::autograd::Var;
@@ -94,11 +95,19 @@ impl Gpt {
                 ),
             ));
         }
-        let table = ctx.param(&self.tok_emb);
-        let mut x = ops::embedding(&table, ids)?;
+        let decoding = decode::decoding(batch * tokens, ctx);
+        // On the decoding path the tables are read in place (no copy of a whole table per step).
+        let lookup = |table: &Param, rows: &[usize], ctx: &mut Ctx| -> Result<(Var, Option<Var>)> {
+            if decoding {
+                return Ok((decode::gather(table, rows)?, None));
+            }
+            let t = ctx.param(table);
+            Ok((ops::embedding(&t, rows)?, Some(t)))
+        };
+        let (mut x, table) = lookup(&self.tok_emb, ids, ctx)?;
         if let Some(pos) = &self.pos_emb {
             let rows: Vec<usize> = (0..batch).flat_map(|_| position..position + tokens).collect();
-            x = ops::add(&x, &ops::embedding(&ctx.param(pos), &rows)?)?;
+            x = ops::add(&x, &lookup(pos, &rows, ctx)?.0)?;
         }
         for (i, block) in self.blocks.iter_mut().enumerate() {
             let (store, history) = match cache.as_deref_mut() {
@@ -109,16 +118,19 @@ impl Gpt {
             x = block.forward(&x, &mut step, ctx)?;
         }
         let h = self.norm_f.forward(&x, ctx)?;
-        match &mut self.lm_head {
-            Some(head) => head.forward(&h, ctx),
-            None => ops::linear(&h, &table, None),
+        match (&mut self.lm_head, table) {
+            (Some(head), _) => decode::project(head, &h, ctx),
+            (None, Some(table)) => ops::linear(&h, &table, None),
+            (None, None) => decode::tied_head(&self.tok_emb, &h),
         }
     }
 
     /// Incremental decoding without a tape: the logits `[batch, tokens, vocab]` of the new tokens
     /// `ids` `[batch, tokens]`, which follow the `cache.position()` tokens the cache has seen; their
     /// keys and values are appended. A prefill followed by one token at a time gives the logits of the
-    /// full forward pass.
+    /// full forward pass. Bad ids, a batch other than the cache's and a step past the context are
+    /// refused before anything is appended; after an error from a store itself the cache may hold a
+    /// partial step and should be dropped.
     pub fn forward_cached(&mut self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
         let (ids, batch, tokens) = self.token_ids(ids)?;
         if cache.batch != batch || cache.layers.len() != self.blocks.len() {
@@ -132,6 +144,7 @@ impl Gpt {
                 ),
             ));
         }
+        cache.histories.resize(cache.layers.len(), Vec::new());
         let position = cache.position();
         let logits = self.run(&ids, (batch, tokens, position), &mut Ctx::eval(), Some(cache))?;
         cache.advance(tokens);

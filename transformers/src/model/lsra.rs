@@ -192,7 +192,7 @@ impl CausalConv {
         if let Some(h) = step.history.as_deref_mut() {
             *h = next_history(&history, x.value(), step.batch, k1, ch);
         }
-        self.out_proj.forward(&y, ctx)
+        super::decode::project(&mut self.out_proj, &y, ctx)
     }
 
     /// Calls `f` with the path and value of each parameter.

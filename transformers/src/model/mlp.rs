@@ -2,6 +2,7 @@
 //! `up_proj`, `down_proj`, Shazeer 2020), with the fused `silu(gate) * up` op the latter needs.
 
 use super::config::MlpKind;
+use super::decode::project;
 use super::init::{Init, linear};
 use ndarray::Zip;
 use tinylab_classical::autograd::{Op, Var};
@@ -70,12 +71,12 @@ impl Mlp {
 
     /// The output for `x` `[rows, d_model]`.
     pub fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
-        let up = self.input.forward(x, ctx)?;
+        let up = project(&mut self.input, x, ctx)?;
         let h = match &mut self.gate {
-            Some(gate) => swiglu(&gate.forward(x, ctx)?, &up)?,
+            Some(gate) => swiglu(&project(gate, x, ctx)?, &up)?,
             None => ops::gelu(&up),
         };
-        self.output.forward(&h, ctx)
+        project(&mut self.output, &h, ctx)
     }
 
     /// The PyTorch names of the input and output layers.

@@ -5,7 +5,8 @@
 //! - [`norm`]: layer norm and RMS norm (an op with its own backward); [`rope`]: rotary positions (an
 //!   op); [`mlp`]: GELU and SwiGLU networks (a fused `silu(gate) * up` op); [`attn`]: grouped-query
 //!   causal self-attention; [`lsra`]: Lite Transformer's convolution branch (a causal depthwise
-//!   convolution op); [`block`]: pre-norm blocks; [`gpt`]: the model, an `nn::Module`.
+//!   convolution op); [`block`]: pre-norm blocks; [`gpt`]: the model, an `nn::Module`;
+//!   [`decode`]: the tape-free linear layers of a decoding step.
 //! - [`cache`]: the KV cache of incremental decoding, storage behind a trait; [`sample`]: seeded
 //!   greedy / temperature / top-k / top-p sampling and [`generate`].
 //! - [`weights`]: safetensors files with PyTorch's parameter names and the configuration in the
@@ -15,6 +16,7 @@ pub mod attn;
 pub mod block;
 pub mod cache;
 pub mod config;
+pub mod decode;
 pub mod gpt;
 mod init;
 pub mod lsra;
@@ -22,8 +24,10 @@ pub mod mlp;
 pub mod norm;
 pub mod rope;
 pub mod sample;
+pub mod weights;
 
 pub use cache::{DenseKv, KvCache, KvStore};
 pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
 pub use gpt::Gpt;
 pub use sample::{Sampler, generate};
+pub use weights::{load_gpt, load_safetensors, read_config, save_safetensors};

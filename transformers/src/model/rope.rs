@@ -24,12 +24,13 @@ struct Table {
 impl Table {
     fn new(tokens: usize, offset: usize, head_dim: usize, base: f32) -> Self {
         let half = head_dim / 2;
+        let freqs: Vec<f64> = (0..half).map(|i| (base as f64).powf(-2.0 * i as f64 / head_dim as f64)).collect();
         let mut cos = Vec::with_capacity(tokens * half);
         let mut sin = Vec::with_capacity(tokens * half);
         for t in 0..tokens {
             let pos = (offset + t) as f64;
-            for i in 0..half {
-                let angle = pos * (base as f64).powf(-2.0 * i as f64 / head_dim as f64);
+            for f in &freqs {
+                let angle = pos * f;
                 cos.push(angle.cos() as f32);
                 sin.push(angle.sin() as f32);
             }

@@ -116,6 +116,16 @@ impl Sampler {
 /// `n_tokens` tokens continuing `prompt`, chosen by `sampler` with draws from `seed`, through a fresh
 /// KV cache (the prompt is prefilled in one pass, then one token per step). The prompt and the
 /// continuation must fit in the model's context.
+///
+/// ```
+/// use tinylab_transformers::model::{Gpt, GptConfig, Sampler, generate};
+/// let mut model = Gpt::new(GptConfig::llama_like(32, 16, 16, 1, 2, 1, 32), 0)?;
+/// let nucleus = Sampler { temperature: 0.8, top_k: Some(10), top_p: Some(0.9) };
+/// let tokens = generate(&mut model, &[1, 2, 3], 5, &nucleus, 42)?;
+/// assert_eq!(tokens, generate(&mut model, &[1, 2, 3], 5, &nucleus, 42)?); // seeded
+/// assert!(tokens.len() == 5 && tokens.iter().all(|&t| t < 32));
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 pub fn generate(
     model: &mut Gpt,
     prompt: &[usize],

@@ -1,0 +1,128 @@
+//! The linear layers of a decoding step, without the tape: a handful of rows (one new token per
+//! sequence) times a weight read where it lies.
+//!
+//! Through `nn::Linear` an evaluation pass copies each weight (`Ctx::param`) and transposes it
+//! (`ops::linear`) before a product with one row, so a decoding step would touch every weight three
+//! times. [`project`] takes that path only while training, while a graph is traced (so traces keep
+//! their `Linear` nodes) or for more than [`DECODE_ROWS`] rows; otherwise it computes each output
+//! as a dot product of the input row with the weight's row, in 8 interleaved lanes with a fixed
+//! order, outputs split over threads (the same bits at any thread count). A pruning mask or a
+//! quantizer on the weight is honoured (the weight the forward pass would see is formed once).
+
+use rayon::prelude::*;
+use std::borrow::Cow;
+use tinylab_classical::autograd::Var;
+use tinylab_classical::error::{arg_err, shape_err};
+use tinylab_classical::nn::{Ctx, Linear, Module, Param};
+use tinylab_classical::tensor::contiguous;
+use tinylab_classical::{Result, Tensor};
+
+/// Inputs of at most this many rows take the decoding path.
+pub const DECODE_ROWS: usize = 8;
+
+/// Outputs per rayon task.
+const OUTPUTS_PER_TASK: usize = 64;
+
+/// The value the forward pass sees for `p`: borrowed unless a mask or quantizer changes it.
+fn effective(p: &Param) -> Cow<'_, Tensor> {
+    if p.mask.is_none() && p.quantizer.is_none() { Cow::Borrowed(&p.value) } else { Cow::Owned(p.effective_value()) }
+}
+
+/// True when a pass of `rows` rows under `ctx` takes the decoding path.
+pub fn decoding(rows: usize, ctx: &Ctx) -> bool {
+    !ctx.train && rows <= DECODE_ROWS && !tinylab_classical::graph::active()
+}
+
+/// `x W^T + b` for `x` `[rows, in]` and `weight` `[out, in]`, each output one fixed-order dot product.
+pub fn rows_times_weight(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (xs, ws) = (x.shape(), weight.shape());
+    if xs.len() != 2 || ws.len() != 2 || xs[1] != ws[1] {
+        return Err(shape_err("decode_linear", xs, ws, "input must be (N, in) for a weight (out, in)"));
+    }
+    if let Some(b) = bias
+        && b.shape() != [ws[0]]
+    {
+        return Err(shape_err("decode_linear", ws, b.shape(), "one bias per output"));
+    }
+    let (rows, inputs, outputs) = (xs[0], xs[1], ws[0]);
+    let (xc, wc) = (contiguous(x), contiguous(weight));
+    let (xv, wv) = (xc.as_slice().expect("contiguous"), wc.as_slice().expect("contiguous"));
+    let bc = bias.map(contiguous);
+    let bv = bc.as_ref().map(|b| b.as_slice().expect("contiguous"));
+    let mut y = vec![0f32; rows * outputs];
+    for i in 0..rows {
+        let (xr, yr) = (&xv[i * inputs..][..inputs], &mut y[i * outputs..][..outputs]);
+        yr.par_chunks_mut(OUTPUTS_PER_TASK).enumerate().for_each(|(task, out)| {
+            for (o, yj) in out.iter_mut().enumerate() {
+                let j = task * OUTPUTS_PER_TASK + o;
+                *yj = dot(xr, &wv[j * inputs..][..inputs]) + bv.map_or(0.0, |b| b[j]);
+            }
+        });
+    }
+    Ok(Tensor::from_shape_vec(ndarray::IxDyn(&[rows, outputs]), y).expect("sized"))
+}
+
+/// `sum a_k b_k` in 8 interleaved f32 lanes, summed lane by lane at the end: vectorisable, one order.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let whole = a.len() - a.len() % 8;
+    for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        for l in 0..8 {
+            lanes[l] = ca[l].mul_add(cb[l], lanes[l]);
+        }
+    }
+    for (l, (&x, &y)) in a[whole..].iter().zip(&b[whole..]).enumerate() {
+        lanes[l] = x.mul_add(y, lanes[l]);
+    }
+    lanes.iter().sum()
+}
+
+/// `layer(x)`: through the layer's own forward pass, or on the decoding path (see the module doc).
+pub fn project(layer: &mut Linear, x: &Var, ctx: &mut Ctx) -> Result<Var> {
+    if !decoding(x.shape().first().copied().unwrap_or(0), ctx) {
+        return layer.forward(x, ctx);
+    }
+    let bias = layer.bias.as_ref().map(effective);
+    Ok(Var::constant(rows_times_weight(x.value(), &effective(&layer.weight), bias.as_deref())?))
+}
+
+/// `x E^T` for a tied output head `E` (`[vocab, d]`) on the decoding path.
+pub fn tied_head(embedding: &Param, x: &Var) -> Result<Var> {
+    Ok(Var::constant(rows_times_weight(x.value(), &effective(embedding), None)?))
+}
+
+/// Rows `rows` of the table `table` on the decoding path (no copy of the whole table).
+pub fn gather(table: &Param, rows: &[usize]) -> Result<Var> {
+    let t = effective(table);
+    let n = t.shape().first().copied().unwrap_or(0);
+    if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+        return Err(arg_err("embedding", format!("index {bad} out of range for a table of {n} rows")));
+    }
+    Ok(Var::constant(t.select(ndarray::Axis(0), rows)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinylab_classical::tensor::{randn, rng};
+
+    /// Against the f64 product, across the lane remainder and the task boundary.
+    #[test]
+    fn rows_times_weight_is_the_product() {
+        for (rows, inputs, outputs) in [(1, 13, 70), (3, 16, 64), (2, 1, 129), (1, 0, 5)] {
+            let r = &mut rng(rows as u64 * 31 + inputs as u64);
+            let (x, w, b) =
+                (randn(&[rows, inputs], 1.0, r), randn(&[outputs, inputs], 1.0, r), randn(&[outputs], 1.0, r));
+            let y = rows_times_weight(&x, &w, Some(&b)).unwrap();
+            for i in 0..rows {
+                for j in 0..outputs {
+                    let want: f64 = b[j] as f64 + (0..inputs).map(|k| x[[i, k]] as f64 * w[[j, k]] as f64).sum::<f64>();
+                    assert!((y[[i, j]] as f64 - want).abs() < 1e-5, "{rows}x{inputs}x{outputs} ({i}, {j})");
+                }
+            }
+        }
+        let e = rows_times_weight(&randn(&[1, 3], 1.0, &mut rng(0)), &randn(&[4, 5], 1.0, &mut rng(0)), None);
+        assert!(e.unwrap_err().to_string().contains("[1, 3]"));
+    }
+}
