@@ -64,12 +64,12 @@ def norm(cfg):
     return nn.RMSNorm(cfg["d_model"], eps=cfg["norm_eps"])
 
 
-def rope(x, base):
-    """Rotate-half RoPE of x [B, H, T, D] at positions 0..T."""
+def rope(x, base, offset=0):
+    """Rotate-half RoPE of x [B, H, T, D] at positions offset..offset + T."""
     _, _, t, d = x.shape
     half = d // 2
     inv = base ** (-2.0 * torch.arange(half, dtype=torch.float64) / d)
-    angle = torch.arange(t, dtype=torch.float64)[:, None] * inv[None, :]
+    angle = torch.arange(offset, offset + t, dtype=torch.float64)[:, None] * inv[None, :]
     cos, sin = angle.cos().float(), angle.sin().float()
     a, b = x[..., :half], x[..., half:]
     return torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
@@ -87,17 +87,24 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(w, hkv * self.dh, bias=cfg["bias"])
         self.o_proj = nn.Linear(hq * self.dh, w, bias=cfg["bias"])
 
-    def forward(self, x):
+    def forward(self, x, cache=None):
+        """With `cache` (a dict, empty at the start of a sequence), the keys and values of earlier
+        calls are kept there and the new tokens attend to them too (incremental decoding)."""
         b, t, _ = x.shape
+        past = cache["k"].shape[2] if cache else 0
         q = self.q_proj(x).view(b, t, self.hq, self.dh).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.hkv, self.dh).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.hkv, self.dh).transpose(1, 2)
         if self.rotary:
-            q, k = rope(q, self.base), rope(k, self.base)
+            q, k = rope(q, self.base, past), rope(k, self.base, past)
+        if cache is not None:
+            if past:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
         group = self.hq // self.hkv
         k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
-        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        causal = torch.ones(t, past + t, dtype=torch.bool).tril(past)
         probs = scores.masked_fill(~causal, float("-inf")).softmax(dim=-1)
         o = (probs @ v).transpose(1, 2).reshape(b, t, self.hq * self.dh)
         return self.o_proj(o)
@@ -148,12 +155,14 @@ class Block(nn.Module):
         self.norm2 = norm(cfg)
         self.mlp = Mlp(cfg)
 
-    def forward(self, x):
+    def forward(self, x, cache=None):
         h = self.norm1(x)
         if self.lsra:
+            if cache is not None:
+                raise NotImplementedError("incremental decoding of LSRA blocks")
             mixed = torch.cat([self.attn(h[..., : self.w]), self.conv(h[..., self.w:])], dim=-1)
         else:
-            mixed = self.attn(h)
+            mixed = self.attn(h, cache)
         x = x + mixed
         return x + self.mlp(self.norm2(x))
 
@@ -170,12 +179,15 @@ class Gpt(nn.Module):
         if not cfg["tied"]:
             self.lm_head = nn.Linear(cfg["d_model"], cfg["vocab"], bias=False)
 
-    def forward(self, ids):
+    def forward(self, ids, caches=None):
+        """Logits of `ids` [B, T]; with `caches` (one dict per block, empty at the start), the
+        tokens continue the ones the caches hold."""
+        past = caches[0]["k"].shape[2] if caches and caches[0] else 0
         x = self.tok_emb(ids)
         if self.cfg["positions"] == "Learned":
-            x = x + self.pos_emb(torch.arange(ids.shape[1]))
-        for block in self.blocks:
-            x = block(x)
+            x = x + self.pos_emb(torch.arange(past, past + ids.shape[1]))
+        for i, block in enumerate(self.blocks):
+            x = block(x, caches[i] if caches is not None else None)
         h = self.norm_f(x)
         return h @ self.tok_emb.weight.T if self.cfg["tied"] else self.lm_head(h)
 
