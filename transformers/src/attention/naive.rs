@@ -1,7 +1,7 @@
 //! The reference attention: every head's `(tokens x keys)` probability matrix is formed, and kept for
 //! the backward pass. Memory grows with `tokens * keys`; the flash-style kernel must equal this one.
 
-use super::{AttentionMask, Dims};
+use super::{AttentionMask, Dims, MemoryUse};
 use ndarray::IxDyn;
 use rayon::prelude::*;
 use tinylab_classical::autograd::{Op, Var};
@@ -16,6 +16,17 @@ struct NaiveAttention {
     scale: f32,
     /// `[batch, q_heads, tokens, keys]`, zero where masked.
     probs: Vec<f32>,
+}
+
+/// What the naive kernel keeps and allocates (see [`super::memory_use`]): the probabilities of every
+/// head, and one head's `dS` per backward task.
+pub(super) fn memory_use(dims: &Dims) -> MemoryUse {
+    let f32s = std::mem::size_of::<f32>();
+    MemoryUse {
+        saved: dims.batch * dims.q_heads * dims.tokens * dims.keys * f32s,
+        forward_scratch: 0,
+        backward_scratch: dims.tokens * dims.keys * f32s,
+    }
 }
 
 /// Naive attention (see [`super::attention`]).

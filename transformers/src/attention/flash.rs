@@ -1,0 +1,347 @@
+//! Flash-style attention: the forward pass of Dao et al. 2022 ("FlashAttention: Fast and
+//! Memory-Efficient Exact Attention with IO-Awareness") and the backward pass of Dao 2023
+//! ("FlashAttention-2"), on the CPU.
+//!
+//! Queries are cut into tiles of `block_q` rows and keys into tiles of `block_k` rows. A query tile
+//! walks the key tiles (skipping those the mask hides), takes the tile's scores with one GEMM, and
+//! keeps per query row a running maximum `m` and a running sum `l` of `exp(score - m)`: when a tile
+//! raises the maximum, the sum and the output accumulator are rescaled by `exp(m_old - m_new)` (the
+//! online softmax of Milakov & Gimelshein 2018). The `(tokens x keys)` matrix is never formed; the op
+//! keeps only the per-row logsumexp `m + ln l` for the backward pass, which recomputes each tile's
+//! probabilities `P = exp(scale * q k^T - lse)` and accumulates `dV += P^T dO`,
+//! `dS = P (dO V^T - D) * scale` with `D = rowsum(dO * O)`, `dQ += dS K` and `dK += dS^T Q` tile by
+//! tile, key tiles outermost (as FlashAttention-2 does).
+
+use super::{AttentionMask, Dims, MemoryUse, per_head};
+use ndarray::IxDyn;
+use rayon::prelude::*;
+use tinylab_classical::autograd::{Op, Var};
+use tinylab_classical::ops::gemm_into;
+use tinylab_classical::tensor::contiguous;
+use tinylab_classical::{Result, Tensor};
+
+/// Bytes of one `f32`.
+const F32: usize = std::mem::size_of::<f32>();
+
+/// The op on the tape: the sizes, the mask, the scale, the tiling and the per-row logsumexp.
+#[derive(Debug)]
+struct FlashAttention {
+    dims: Dims,
+    mask: AttentionMask,
+    scale: f32,
+    tiles: Tiles,
+    /// `[batch, q_heads, tokens]`: `max + ln(sum)` of each query row's scaled scores, `+inf` for a row
+    /// that sees no key (so that its recomputed probabilities are zero).
+    lse: Vec<f32>,
+}
+
+/// Tile sizes: query rows and key rows per tile (both at least one).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tiles {
+    /// Query rows per tile.
+    pub block_q: usize,
+    /// Key rows per tile.
+    pub block_k: usize,
+}
+
+/// The scratch of one forward task (one query tile): the tile's scores, then its probabilities; the
+/// output accumulator; the running maximum and sum of each row.
+struct ForwardScratch {
+    scores: Vec<f32>,
+    acc: Vec<f32>,
+    max: Vec<f32>,
+    sum: Vec<f32>,
+}
+
+impl ForwardScratch {
+    /// Floats allocated by [`ForwardScratch::new`].
+    fn floats(tiles: Tiles, dims: &Dims) -> usize {
+        let (bq, bk) = (tiles.block_q, tiles.block_k);
+        bq * bk + bq * dims.value_dim + 2 * bq
+    }
+
+    fn new(tiles: Tiles, dims: &Dims) -> Self {
+        let (bq, bk) = (tiles.block_q, tiles.block_k);
+        ForwardScratch {
+            scores: vec![0.0; bq * bk],
+            acc: vec![0.0; bq * dims.value_dim],
+            max: vec![0.0; bq],
+            sum: vec![0.0; bq],
+        }
+    }
+}
+
+/// The scratch of one backward task (one key/value head): a tile's probabilities and its `dP`/`dS`,
+/// and `D = rowsum(dO * O)` of every query row of one head.
+struct BackwardScratch {
+    probs: Vec<f32>,
+    dscores: Vec<f32>,
+    delta: Vec<f32>,
+}
+
+impl BackwardScratch {
+    /// Floats allocated by [`BackwardScratch::new`].
+    fn floats(tiles: Tiles, dims: &Dims) -> usize {
+        2 * tiles.block_q * tiles.block_k + dims.tokens
+    }
+
+    fn new(tiles: Tiles, dims: &Dims) -> Self {
+        let tile = tiles.block_q * tiles.block_k;
+        BackwardScratch { probs: vec![0.0; tile], dscores: vec![0.0; tile], delta: vec![0.0; dims.tokens] }
+    }
+}
+
+/// What the flash kernel keeps and allocates (see [`super::memory_use`]).
+pub(super) fn memory_use(dims: &Dims, tiles: Tiles) -> MemoryUse {
+    MemoryUse {
+        saved: dims.batch * dims.q_heads * dims.tokens * F32,
+        forward_scratch: ForwardScratch::floats(tiles, dims) * F32,
+        backward_scratch: BackwardScratch::floats(tiles, dims) * F32,
+    }
+}
+
+/// One head's operands: its queries `[tokens, head_dim]`, keys `[keys, head_dim]` and values
+/// `[keys, value_dim]`, and its batch row (for the mask).
+struct Head<'a> {
+    b: usize,
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+}
+
+/// Flash attention (see [`super::attention`]).
+pub(super) fn attention(
+    q: &Var,
+    k: &Var,
+    v: &Var,
+    dims: Dims,
+    mask: &AttentionMask,
+    scale: f32,
+    tiles: Tiles,
+) -> Result<Var> {
+    let (qv, kv, vv) = (contiguous(q.value()), contiguous(k.value()), contiguous(v.value()));
+    let (qs, ks, vs) =
+        (qv.as_slice().expect("contiguous"), kv.as_slice().expect("contiguous"), vv.as_slice().expect("contiguous"));
+    let Dims { batch, q_heads, tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = dims;
+    let mut out = vec![0f32; batch * q_heads * t * dv];
+    // A row stays at +inf (zero probabilities) where nothing is computed: without values (`value_dim`
+    // 0) there is no output, and its gradients are zero.
+    let mut lse = vec![f32::INFINITY; batch * q_heads * t];
+    let bq = tiles.block_q;
+    let heads: Vec<_> = per_head(&mut out, batch * q_heads).into_iter().zip(per_head(&mut lse, batch * q_heads)).collect();
+    // One task per (head, query tile): each writes its own rows of the output and the logsumexp.
+    heads.into_par_iter().enumerate().try_for_each(|(bh, (o, l))| -> Result<()> {
+        if dv == 0 {
+            return Ok(());
+        }
+        let b = bh / q_heads;
+        let kvh = b * dims.kv_heads + (bh % q_heads) / dims.group();
+        let head =
+            Head { b, q: &qs[bh * t * d..][..t * d], k: &ks[kvh * s * d..][..s * d], v: &vs[kvh * s * dv..][..s * dv] };
+        o.par_chunks_mut(bq * dv).zip(l.par_chunks_mut(bq)).enumerate().try_for_each_init(
+            || ForwardScratch::new(tiles, &dims),
+            |ws, (tile, (o_tile, l_tile))| forward_tile(&head, &dims, mask, scale, tiles, tile * bq, o_tile, l_tile, ws),
+        )
+    })?;
+    let value = Tensor::from_shape_vec(IxDyn(&[batch, q_heads, t, dv]), out).expect("sized");
+    Ok(Var::from_op(FlashAttention { dims, mask: mask.clone(), scale, tiles, lse }, &[q, k, v], value))
+}
+
+/// The output rows `i0..i0 + lse.len()` of one head and their logsumexp: the online softmax over the
+/// key tiles.
+#[allow(clippy::too_many_arguments)]
+fn forward_tile(
+    head: &Head,
+    dims: &Dims,
+    mask: &AttentionMask,
+    scale: f32,
+    tiles: Tiles,
+    i0: usize,
+    out: &mut [f32],
+    lse: &mut [f32],
+    ws: &mut ForwardScratch,
+) -> Result<()> {
+    let (s, d, dv) = (dims.keys, dims.head_dim, dims.value_dim);
+    let rows = lse.len();
+    let q = &head.q[i0 * d..][..rows * d];
+    let (max, sum, acc) = (&mut ws.max[..rows], &mut ws.sum[..rows], &mut ws.acc[..rows * dv]);
+    max.fill(f32::NEG_INFINITY);
+    sum.fill(0.0);
+    acc.fill(0.0);
+    for j0 in (0..s).step_by(tiles.block_k) {
+        let cols = tiles.block_k.min(s - j0);
+        if mask.hides_tile(head.b, i0..i0 + rows, j0..j0 + cols) {
+            continue;
+        }
+        let every = mask.shows_tile(head.b, i0..i0 + rows, j0..j0 + cols);
+        let scores = &mut ws.scores[..rows * cols];
+        gemm_into(rows, cols, d, q, d, 1, &head.k[j0 * d..], 1, d, scores, false)?;
+        for (r, row) in scores.chunks_mut(cols).enumerate() {
+            let mut tile_max = f32::NEG_INFINITY;
+            for (c, x) in row.iter_mut().enumerate() {
+                if every || mask.allows(head.b, i0 + r, j0 + c) {
+                    *x *= scale;
+                    tile_max = tile_max.max(*x);
+                } else {
+                    *x = f32::NEG_INFINITY;
+                }
+            }
+            let new_max = max[r].max(tile_max);
+            if new_max == f32::NEG_INFINITY {
+                // Nothing visible yet in this row: the tile adds nothing.
+                row.fill(0.0);
+                continue;
+            }
+            let mut tile_sum = 0f32;
+            for x in row.iter_mut() {
+                *x = (*x - new_max).exp();
+                tile_sum += *x;
+            }
+            if new_max > max[r] {
+                let alpha = (max[r] - new_max).exp();
+                sum[r] *= alpha;
+                acc[r * dv..][..dv].iter_mut().for_each(|a| *a *= alpha);
+                max[r] = new_max;
+            }
+            sum[r] += tile_sum;
+        }
+        gemm_into(rows, dv, cols, scores, cols, 1, &head.v[j0 * dv..], dv, 1, acc, true)?;
+    }
+    for r in 0..rows {
+        if sum[r] > 0.0 {
+            let inv = 1.0 / sum[r];
+            for (o, a) in out[r * dv..][..dv].iter_mut().zip(&acc[r * dv..][..dv]) {
+                *o = a * inv;
+            }
+            lse[r] = max[r] + sum[r].ln();
+        } else {
+            out[r * dv..][..dv].fill(0.0);
+            lse[r] = f32::INFINITY;
+        }
+    }
+    Ok(())
+}
+
+impl Op for FlashAttention {
+    fn name(&self) -> &'static str {
+        "flash_attention"
+    }
+
+    fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let dims = self.dims;
+        let Dims { batch, q_heads, kv_heads, tokens: t, keys: s, head_dim: d, value_dim: dv } = dims;
+        let group = dims.group();
+        let (qv, kv, vv) = (contiguous(inputs[0]), contiguous(inputs[1]), contiguous(inputs[2]));
+        let (ov, gv) = (contiguous(output), contiguous(grad));
+        let (qs, ks, vs) = (
+            qv.as_slice().expect("contiguous"),
+            kv.as_slice().expect("contiguous"),
+            vv.as_slice().expect("contiguous"),
+        );
+        let (os, gs) = (ov.as_slice().expect("contiguous"), gv.as_slice().expect("contiguous"));
+        let mut dq = vec![0f32; qs.len()];
+        let mut dk = vec![0f32; ks.len()];
+        let mut dvv = vec![0f32; vs.len()];
+        // One task per key/value head: it owns that head's dK and dV and the dQ of its query heads, and
+        // takes the query heads, the key tiles and the query tiles in order (the same sums whatever the
+        // thread count).
+        let n = batch * kv_heads;
+        let tasks: Vec<_> = per_head(&mut dk, n)
+            .into_iter()
+            .zip(per_head(&mut dvv, n))
+            .zip(per_head(&mut dq, n))
+            .collect();
+        tasks.into_par_iter().enumerate().try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
+            let b = bk / kv_heads;
+            let mut ws = BackwardScratch::new(self.tiles, &dims);
+            for g in 0..group {
+                let bh = b * q_heads + (bk % kv_heads) * group + g;
+                let head = Head {
+                    b,
+                    q: &qs[bh * t * d..][..t * d],
+                    k: &ks[bk * s * d..][..s * d],
+                    v: &vs[bk * s * dv..][..s * dv],
+                };
+                let grads = HeadGrads { dq: &mut dq_g[g * t * d..][..t * d], dk: &mut *dk_h, dv: &mut *dv_h };
+                let rows = HeadRows {
+                    out: &os[bh * t * dv..][..t * dv],
+                    dout: &gs[bh * t * dv..][..t * dv],
+                    lse: &self.lse[bh * t..][..t],
+                };
+                self.backward_head(&head, &rows, grads, &mut ws)?;
+            }
+            Ok(())
+        })?;
+        let shaped = |shape: &[usize], data: Vec<f32>| Tensor::from_shape_vec(IxDyn(shape), data).expect("sized");
+        Ok(vec![
+            Some(shaped(&[batch, q_heads, t, d], dq)),
+            Some(shaped(&[batch, kv_heads, s, d], dk)),
+            Some(shaped(&[batch, kv_heads, s, dv], dvv)),
+        ])
+    }
+}
+
+/// What the backward pass reads per query row of one head: the output, its gradient, the logsumexp.
+struct HeadRows<'a> {
+    out: &'a [f32],
+    dout: &'a [f32],
+    lse: &'a [f32],
+}
+
+/// Where one query head's gradients go: its own dQ, and the dK and dV of its key/value head (summed
+/// over the group).
+struct HeadGrads<'a> {
+    dq: &'a mut [f32],
+    dk: &'a mut [f32],
+    dv: &'a mut [f32],
+}
+
+impl FlashAttention {
+    /// Accumulates one query head's contribution to the gradients, tile by tile.
+    fn backward_head(&self, head: &Head, rows: &HeadRows, grads: HeadGrads, ws: &mut BackwardScratch) -> Result<()> {
+        let Dims { tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = self.dims;
+        let Tiles { block_q, block_k } = self.tiles;
+        for (i, delta) in ws.delta.iter_mut().enumerate() {
+            *delta = rows.dout[i * dv..][..dv].iter().zip(&rows.out[i * dv..][..dv]).map(|(a, b)| a * b).sum();
+        }
+        for j0 in (0..s).step_by(block_k) {
+            let cols = block_k.min(s - j0);
+            let (k_tile, v_tile) = (&head.k[j0 * d..], &head.v[j0 * dv..]);
+            for i0 in (0..t).step_by(block_q) {
+                let m = block_q.min(t - i0);
+                if self.mask.hides_tile(head.b, i0..i0 + m, j0..j0 + cols) {
+                    continue;
+                }
+                let every = self.mask.shows_tile(head.b, i0..i0 + m, j0..j0 + cols);
+                let (q_tile, do_tile) = (&head.q[i0 * d..][..m * d], &rows.dout[i0 * dv..][..m * dv]);
+                let (p, ds) = (&mut ws.probs[..m * cols], &mut ws.dscores[..m * cols]);
+                // P = exp(scale * Q K^T - lse), zero where hidden.
+                gemm_into(m, cols, d, q_tile, d, 1, k_tile, 1, d, p, false)?;
+                for (r, row) in p.chunks_mut(cols).enumerate() {
+                    let lse = rows.lse[i0 + r];
+                    for (c, x) in row.iter_mut().enumerate() {
+                        *x = if every || self.mask.allows(head.b, i0 + r, j0 + c) {
+                            (*x * self.scale - lse).exp()
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                // dV += P^T dO
+                gemm_into(cols, dv, m, p, 1, cols, do_tile, dv, 1, &mut grads.dv[j0 * dv..][..cols * dv], true)?;
+                // dP = dO V^T, then dS = P (dP - D) * scale
+                gemm_into(m, cols, dv, do_tile, dv, 1, v_tile, 1, dv, ds, false)?;
+                for (r, (ds_row, p_row)) in ds.chunks_mut(cols).zip(p.chunks(cols)).enumerate() {
+                    let delta = ws.delta[i0 + r];
+                    for (x, &pij) in ds_row.iter_mut().zip(p_row) {
+                        *x = pij * (*x - delta) * self.scale;
+                    }
+                }
+                // dQ += dS K, dK += dS^T Q
+                gemm_into(m, d, cols, ds, cols, 1, k_tile, d, 1, &mut grads.dq[i0 * d..][..m * d], true)?;
+                gemm_into(cols, d, m, ds, 1, cols, q_tile, d, 1, &mut grads.dk[j0 * d..][..cols * d], true)?;
+            }
+        }
+        Ok(())
+    }
+}
