@@ -212,7 +212,9 @@ fn linear_reference(q: &[f64], k: &[f64], v: &[f64], d: Dims, causal: bool) -> V
                 let (mut num, mut den) = (vec![0.0; d.value_dim], 0.0);
                 for j in 0..last {
                     let a: f64 = (0..d.head_dim)
-                        .map(|p| phi(q[(bh * d.tokens + i) * d.head_dim + p]) * phi(k[(kvh * d.keys + j) * d.head_dim + p]))
+                        .map(|p| {
+                            phi(q[(bh * d.tokens + i) * d.head_dim + p]) * phi(k[(kvh * d.keys + j) * d.head_dim + p])
+                        })
                         .sum();
                     den += a;
                     for (c, n) in num.iter_mut().enumerate() {
@@ -265,7 +267,8 @@ fn linear_attention_crosses_chunks() {
 #[test]
 fn flash_attention_crosses_many_tiles() {
     // Several 64 x 64 tiles with a partial last one, a KV cache, a window with sinks and padding.
-    let mask = AttentionMask { causal: true, key_lengths: Some(vec![150, 97]), query_offset: 20, window: Some(70), sinks: 3 };
+    let mask =
+        AttentionMask { causal: true, key_lengths: Some(vec![150, 97]), query_offset: 20, window: Some(70), sinks: 3 };
     let c = Case { batch: 2, kv_heads: 1, group: 2, tokens: 130, cached: 20, head_dim: 5, value_dim: 3, mask, seed: 5 };
     let naive = run(&c, AttentionKernel::Naive);
     for kernel in [AttentionKernel::flash(), AttentionKernel::Flash { block_q: 16, block_k: 48 }] {
@@ -305,7 +308,8 @@ fn flash_results_do_not_depend_on_the_thread_count() {
 fn bad_tiles_and_causal_linear_shapes_are_errors() {
     let q = Var::constant(randn(&[1, 2, 3, 4], 1.0, &mut rng(1)));
     let k = Var::constant(randn(&[1, 1, 2, 4], 1.0, &mut rng(2)));
-    for kernel in [AttentionKernel::Flash { block_q: 0, block_k: 4 }, AttentionKernel::Flash { block_q: 4, block_k: 0 }] {
+    for kernel in [AttentionKernel::Flash { block_q: 0, block_k: 4 }, AttentionKernel::Flash { block_q: 4, block_k: 0 }]
+    {
         let err = attention(&q, &k, &k, &AttentionMask::full(), None, kernel).unwrap_err().to_string();
         assert!(err.contains("tiles"), "{err}");
     }

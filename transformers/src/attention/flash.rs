@@ -128,7 +128,8 @@ pub(super) fn attention(
     // 0) there is no output, and its gradients are zero.
     let mut lse = vec![f32::INFINITY; batch * q_heads * t];
     let bq = tiles.block_q;
-    let heads: Vec<_> = per_head(&mut out, batch * q_heads).into_iter().zip(per_head(&mut lse, batch * q_heads)).collect();
+    let heads: Vec<_> =
+        per_head(&mut out, batch * q_heads).into_iter().zip(per_head(&mut lse, batch * q_heads)).collect();
     // One task per (head, query tile): each writes its own rows of the output and the logsumexp.
     heads.into_par_iter().enumerate().try_for_each(|(bh, (o, l))| -> Result<()> {
         if dv == 0 {
@@ -140,7 +141,9 @@ pub(super) fn attention(
             Head { b, q: &qs[bh * t * d..][..t * d], k: &ks[kvh * s * d..][..s * d], v: &vs[kvh * s * dv..][..s * dv] };
         o.par_chunks_mut(bq * dv).zip(l.par_chunks_mut(bq)).enumerate().try_for_each_init(
             || ForwardScratch::new(tiles, &dims),
-            |ws, (tile, (o_tile, l_tile))| forward_tile(&head, &dims, mask, scale, tiles, tile * bq, o_tile, l_tile, ws),
+            |ws, (tile, (o_tile, l_tile))| {
+                forward_tile(&head, &dims, mask, scale, tiles, tile * bq, o_tile, l_tile, ws)
+            },
         )
     })?;
     let value = Tensor::from_shape_vec(IxDyn(&[batch, q_heads, t, dv]), out).expect("sized");
@@ -246,11 +249,8 @@ impl Op for FlashAttention {
         // takes the query heads, the key tiles and the query tiles in order (the same sums whatever the
         // thread count).
         let n = batch * kv_heads;
-        let tasks: Vec<_> = per_head(&mut dk, n)
-            .into_iter()
-            .zip(per_head(&mut dvv, n))
-            .zip(per_head(&mut dq, n))
-            .collect();
+        let tasks: Vec<_> =
+            per_head(&mut dk, n).into_iter().zip(per_head(&mut dvv, n)).zip(per_head(&mut dq, n)).collect();
         tasks.into_par_iter().enumerate().try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
             let b = bk / kv_heads;
             let mut ws = BackwardScratch::new(self.tiles, &dims);

@@ -68,7 +68,8 @@ pub fn linear_attention(q: &Var, k: &Var, v: &Var, causal: bool) -> Result<Var> 
         (qv.as_slice().expect("contiguous"), kv.as_slice().expect("contiguous"), vv.as_slice().expect("contiguous"));
     let mut out = vec![0f32; batch * q_heads * t * dv];
     let mut den = vec![0f32; batch * q_heads * t];
-    let heads: Vec<_> = per_head(&mut out, batch * q_heads).into_iter().zip(per_head(&mut den, batch * q_heads)).collect();
+    let heads: Vec<_> =
+        per_head(&mut out, batch * q_heads).into_iter().zip(per_head(&mut den, batch * q_heads)).collect();
     heads.into_par_iter().enumerate().try_for_each(|(bh, (o, z))| -> Result<()> {
         let kvh = (bh / q_heads) * dims.kv_heads + (bh % q_heads) / dims.group();
         let mut ws = Scratch::default();
@@ -241,7 +242,8 @@ impl Op for LinearAttention {
                 let q_h = &qs[bh * t * d..][..t * d];
                 feature_map(q_h, &mut qf);
                 // G' = [dO / den | -(dO . O) / den]: the gradients of [num | den].
-                let (o_h, go_h, den) = (&os[bh * t * dv..][..t * dv], &gs[bh * t * dv..][..t * dv], &self.den[bh * t..][..t]);
+                let (o_h, go_h, den) =
+                    (&os[bh * t * dv..][..t * dv], &gs[bh * t * dv..][..t * dv], &self.den[bh * t..][..t]);
                 for i in 0..t {
                     let row = &mut g1[i * (dv + 1)..][..dv + 1];
                     if den[i] > 0.0 {
