@@ -349,3 +349,22 @@ fn bad_shapes_and_masks_are_named() {
     let flat = Var::constant(randn(&[4, 3, 8], 1.0, &mut rng(3)));
     assert!(attention(&flat, &k, &k, &AttentionMask::full(), None, AttentionKernel::Naive).is_err());
 }
+
+#[test]
+fn fully_masked_rows_give_zero_output_and_gradient() {
+    // Batch row 1 has no valid key; in row 0 the window hides everything from the late queries.
+    let mask =
+        AttentionMask { causal: true, key_lengths: Some(vec![3, 0]), query_offset: 0, window: Some(2), sinks: 0 };
+    let c = Case { batch: 2, kv_heads: 1, group: 1, tokens: 6, cached: 0, head_dim: 4, value_dim: 3, mask, seed: 2 };
+    for kernel in [AttentionKernel::Naive, AttentionKernel::Flash { block_q: 2, block_k: 2 }, AttentionKernel::flash()]
+    {
+        let [out, dq, dk, dv] = run(&c, kernel);
+        assert!(out.iter().skip(6 * 3).all(|&x| x == 0.0), "{kernel:?}: row 1 output");
+        assert!(dq.iter().skip(6 * 4).all(|&x| x == 0.0) && dk.iter().skip(6 * 4).all(|&x| x == 0.0));
+        assert!(dv.iter().skip(6 * 3).all(|&x| x == 0.0), "{kernel:?}: row 1 dV");
+        // Queries 4 and 5 of row 0 see keys 3..=5 only, all past the length 3.
+        assert!(out.iter().skip(4 * 3).take(2 * 3).all(|&x| x == 0.0), "{kernel:?}: late queries");
+        assert!(dq.iter().skip(4 * 4).take(2 * 4).all(|&x| x == 0.0), "{kernel:?}: late queries' dQ");
+        assert!(out.iter().take(3).any(|&x| x != 0.0), "{kernel:?}: query 0 sees key 0");
+    }
+}

@@ -179,3 +179,27 @@ fn attention_memory_table() {
         }
     }
 }
+
+#[test]
+#[ignore = "prints the flash tile-size sweep of the notes; slow"]
+fn flash_tile_sweep() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    println!("B=1 H=4 D=64 causal, {} threads; best of 3", rayon::current_num_threads());
+    println!("| tiles | T | forward ms | backward ms | scratch KiB/task (fwd, bwd) |");
+    println!("|---|---|---|---|---|");
+    for t in [1024, 2048] {
+        for (block_q, block_k) in [(16, 16), (32, 32), (32, 64), (64, 32), (64, 64), (128, 64), (64, 128), (128, 128)] {
+            let kernel = AttentionKernel::Flash { block_q, block_k };
+            let runs: Vec<Measured> = (0..3).map(|_| measure(Some(kernel), t)).collect();
+            let best = |f: fn(&Measured) -> f64| runs.iter().map(f).fold(f64::INFINITY, f64::min) * 1e3;
+            let model = memory_use(kernel, &dims(t)).unwrap();
+            println!(
+                "| {block_q}x{block_k} | {t} | {:.2} | {:.2} | {:.1}, {:.1} |",
+                best(|m| m.forward_s),
+                best(|m| m.backward_s),
+                model.forward_scratch as f64 / 1024.0,
+                model.backward_scratch as f64 / 1024.0
+            );
+        }
+    }
+}
