@@ -103,7 +103,7 @@ fn operands(c: &Case) -> (Tensor, Tensor, Tensor, Tensor) {
 fn check(c: &Case, kernel: AttentionKernel, tol: f64) {
     let (q, k, v, _) = operands(c);
     let d = Dims::of(q.shape(), k.shape(), v.shape(), &c.mask).unwrap();
-    let scale = 1.0 / (c.head_dim as f64).sqrt();
+    let scale = 1.0 / (c.head_dim.max(1) as f64).sqrt();
     check_op(
         c,
         |q, k, v| attention(q, k, v, &c.mask, None, kernel).unwrap(),
@@ -189,6 +189,17 @@ proptest! {
                 for (x, y) in a.iter().zip(b.iter()) {
                     prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{} {}x{}: {} vs {} in {:?}", what, block_q, block_k, x, y, c);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn flash_attention_equals_the_naive_kernel_for_any_tiling(c in case(), block_q in 1usize..12, block_k in 1usize..12) {
+        let naive = run(&c, AttentionKernel::Naive);
+        let flash = run(&c, AttentionKernel::Flash { block_q, block_k });
+        for (a, b) in flash.iter().zip(&naive) {
+            for (x, y) in a.iter().zip(b.iter()) {
+                prop_assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{}x{}: {} vs {} in {:?}", block_q, block_k, x, y, c);
             }
         }
     }
@@ -367,4 +378,48 @@ fn fully_masked_rows_give_zero_output_and_gradient() {
         assert!(dq.iter().skip(4 * 4).take(2 * 4).all(|&x| x == 0.0), "{kernel:?}: late queries' dQ");
         assert!(out.iter().take(3).any(|&x| x != 0.0), "{kernel:?}: query 0 sees key 0");
     }
+}
+
+#[test]
+fn empty_widths_and_lengths_match_the_definition() {
+    // No head width (every score is zero: values are averaged), no values, no keys, no queries.
+    let base = Case {
+        batch: 2,
+        kv_heads: 1,
+        group: 2,
+        tokens: 3,
+        cached: 1,
+        head_dim: 0,
+        value_dim: 2,
+        mask: AttentionMask { causal: true, query_offset: 1, ..AttentionMask::default() },
+        seed: 4,
+    };
+    let cases = [
+        base.clone(),
+        Case { head_dim: 2, value_dim: 0, ..base.clone() },
+        Case { tokens: 0, cached: 0, head_dim: 2, ..base.clone() },
+        Case { head_dim: 2, mask: AttentionMask::full(), ..base.clone() },
+    ];
+    for c in &cases {
+        for kernel in [AttentionKernel::Naive, AttentionKernel::Flash { block_q: 2, block_k: 3 }] {
+            check(c, kernel, 1e-4);
+        }
+        check_linear(c, true, 1);
+    }
+    // No keys at all (non-causal, so that there may be queries): zero output and gradients.
+    let c = Case { tokens: 2, cached: 0, head_dim: 2, mask: AttentionMask::full(), ..base };
+    let (q, _, _, _) = operands(&c);
+    let (qv, kv, vv) = (
+        Var::leaf(q),
+        Var::leaf(randn(&[2, 1, 0, 2], 1.0, &mut rng(1))),
+        Var::leaf(randn(&[2, 1, 0, 2], 1.0, &mut rng(2))),
+    );
+    for kernel in [AttentionKernel::Naive, AttentionKernel::flash()] {
+        let out = attention(&qv, &kv, &vv, &c.mask, None, kernel).unwrap();
+        assert!(out.value().iter().all(|&x| x == 0.0));
+    }
+    let out = linear_attention(&qv, &kv, &vv, false).unwrap();
+    assert!(out.value().iter().all(|&x| x == 0.0));
+    tinylab_classical::ops::sum(&out).backward().unwrap();
+    assert!(qv.grad().unwrap().iter().all(|&x| x == 0.0));
 }
