@@ -294,24 +294,39 @@ fn flash_attention_crosses_many_tiles() {
 
 #[test]
 fn flash_results_do_not_depend_on_the_thread_count() {
+    // Four key/value heads (one task each up to four threads), and a single one (with two or more
+    // threads the flash backward pass switches to one task per tile, which must give the same bits).
     let mask = AttentionMask { causal: true, key_lengths: Some(vec![90, 61]), ..AttentionMask::default() };
-    let c = Case { batch: 2, kv_heads: 2, group: 2, tokens: 90, cached: 0, head_dim: 8, value_dim: 4, mask, seed: 9 };
-    let on = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| {
-            let mut all = run(&c, AttentionKernel::Flash { block_q: 16, block_k: 16 }).to_vec();
-            let (q, k, v, w) = operands(&c);
-            let (qv, kv, vv) = (Var::leaf(q), Var::leaf(k), Var::leaf(v));
-            let out = linear_attention(&qv, &kv, &vv, true).unwrap();
-            let loss = tinylab_classical::ops::sum(&tinylab_classical::ops::mul(&out, &Var::constant(w)).unwrap());
-            loss.backward().unwrap();
-            all.extend([out.value().clone(), qv.grad().unwrap(), kv.grad().unwrap(), vv.grad().unwrap()]);
-            all
-        })
+    let four =
+        Case { batch: 2, kv_heads: 2, group: 2, tokens: 90, cached: 0, head_dim: 8, value_dim: 4, mask, seed: 9 };
+    let single = Case {
+        batch: 1,
+        kv_heads: 1,
+        group: 3,
+        tokens: 77,
+        cached: 5,
+        mask: AttentionMask { causal: true, query_offset: 5, window: Some(40), sinks: 2, ..AttentionMask::default() },
+        ..four.clone()
     };
-    let one = on(1);
-    for threads in [2, 3] {
-        assert_eq!(on(threads), one, "{threads} threads");
+    for c in [&four, &single] {
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut all = run(c, AttentionKernel::Flash { block_q: 16, block_k: 16 }).to_vec();
+                all.extend(run(c, AttentionKernel::Flash { block_q: 7, block_k: 5 }));
+                let (q, k, v, w) = operands(c);
+                let (qv, kv, vv) = (Var::leaf(q), Var::leaf(k), Var::leaf(v));
+                let out = linear_attention(&qv, &kv, &vv, true).unwrap();
+                let loss = tinylab_classical::ops::sum(&tinylab_classical::ops::mul(&out, &Var::constant(w)).unwrap());
+                loss.backward().unwrap();
+                all.extend([out.value().clone(), qv.grad().unwrap(), kv.grad().unwrap(), vv.grad().unwrap()]);
+                all
+            })
+        };
+        let one = on(1);
+        for threads in [2, 3, 5] {
+            assert_eq!(on(threads), one, "{threads} threads");
+        }
     }
 }
 

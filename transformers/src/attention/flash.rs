@@ -71,23 +71,21 @@ impl ForwardScratch {
     }
 }
 
-/// The scratch of one backward task (one key/value head): a tile's probabilities and its `dP`/`dS`,
-/// and `D = rowsum(dO * O)` of every query row of one head.
+/// The scratch of one backward task: a tile pair's probabilities and its `dP`, then `dS`.
 struct BackwardScratch {
     probs: Vec<f32>,
     dscores: Vec<f32>,
-    delta: Vec<f32>,
 }
 
 impl BackwardScratch {
     /// Floats allocated by [`BackwardScratch::new`].
-    fn floats(tiles: Tiles, dims: &Dims) -> usize {
-        2 * tiles.block_q * tiles.block_k + dims.tokens
+    fn floats(tiles: Tiles) -> usize {
+        2 * tiles.block_q * tiles.block_k
     }
 
-    fn new(tiles: Tiles, dims: &Dims) -> Self {
+    fn new(tiles: Tiles) -> Self {
         let tile = tiles.block_q * tiles.block_k;
-        BackwardScratch { probs: vec![0.0; tile], dscores: vec![0.0; tile], delta: vec![0.0; dims.tokens] }
+        BackwardScratch { probs: vec![0.0; tile], dscores: vec![0.0; tile] }
     }
 }
 
@@ -96,7 +94,8 @@ pub(super) fn memory_use(dims: &Dims, tiles: Tiles) -> MemoryUse {
     MemoryUse {
         saved: dims.batch * dims.q_heads * dims.tokens * F32,
         forward_scratch: ForwardScratch::floats(tiles, dims) * F32,
-        backward_scratch: BackwardScratch::floats(tiles, dims) * F32,
+        backward_scratch: BackwardScratch::floats(tiles) * F32,
+        backward_rows: dims.batch * dims.q_heads * dims.tokens * F32,
     }
 }
 
@@ -231,47 +230,25 @@ impl Op for FlashAttention {
     }
 
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let dims = self.dims;
-        let Dims { batch, q_heads, kv_heads, tokens: t, keys: s, head_dim: d, value_dim: dv } = dims;
-        let group = dims.group();
+        let Dims { batch, q_heads, kv_heads, tokens: t, keys: s, head_dim: d, value_dim: dv } = self.dims;
         let (qv, kv, vv) = (contiguous(inputs[0]), contiguous(inputs[1]), contiguous(inputs[2]));
         let (ov, gv) = (contiguous(output), contiguous(grad));
-        let (qs, ks, vs) = (
-            qv.as_slice().expect("contiguous"),
-            kv.as_slice().expect("contiguous"),
-            vv.as_slice().expect("contiguous"),
-        );
-        let (os, gs) = (ov.as_slice().expect("contiguous"), gv.as_slice().expect("contiguous"));
-        let mut dq = vec![0f32; qs.len()];
-        let mut dk = vec![0f32; ks.len()];
-        let mut dvv = vec![0f32; vs.len()];
-        // One task per key/value head: it owns that head's dK and dV and the dQ of its query heads, and
-        // takes the query heads, the key tiles and the query tiles in order (the same sums whatever the
-        // thread count).
-        let n = batch * kv_heads;
-        let tasks: Vec<_> =
-            per_head(&mut dk, n).into_iter().zip(per_head(&mut dvv, n)).zip(per_head(&mut dq, n)).collect();
-        tasks.into_par_iter().enumerate().try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
-            let b = bk / kv_heads;
-            let mut ws = BackwardScratch::new(self.tiles, &dims);
-            for g in 0..group {
-                let bh = b * q_heads + (bk % kv_heads) * group + g;
-                let head = Head {
-                    b,
-                    q: &qs[bh * t * d..][..t * d],
-                    k: &ks[bk * s * d..][..s * d],
-                    v: &vs[bk * s * dv..][..s * dv],
-                };
-                let grads = HeadGrads { dq: &mut dq_g[g * t * d..][..t * d], dk: &mut *dk_h, dv: &mut *dv_h };
-                let rows = HeadRows {
-                    out: &os[bh * t * dv..][..t * dv],
-                    dout: &gs[bh * t * dv..][..t * dv],
-                    lse: &self.lse[bh * t..][..t],
-                };
-                self.backward_head(&head, &rows, grads, &mut ws)?;
-            }
-            Ok(())
-        })?;
+        let delta = delta_rows(ov.as_slice().expect("contiguous"), gv.as_slice().expect("contiguous"), dv);
+        let ops = Operands {
+            q: qv.as_slice().expect("contiguous"),
+            k: kv.as_slice().expect("contiguous"),
+            v: vv.as_slice().expect("contiguous"),
+            dout: gv.as_slice().expect("contiguous"),
+            delta: &delta,
+        };
+        let mut dq = vec![0f32; ops.q.len()];
+        let mut dk = vec![0f32; ops.k.len()];
+        let mut dvv = vec![0f32; ops.v.len()];
+        if batch * kv_heads >= rayon::current_num_threads() {
+            self.backward_by_head(&ops, &mut dq, &mut dk, &mut dvv)?;
+        } else {
+            self.backward_by_tile(&ops, &mut dq, &mut dk, &mut dvv)?;
+        }
         let shaped = |shape: &[usize], data: Vec<f32>| Tensor::from_shape_vec(IxDyn(shape), data).expect("sized");
         Ok(vec![
             Some(shaped(&[batch, q_heads, t, d], dq)),
@@ -281,67 +258,198 @@ impl Op for FlashAttention {
     }
 }
 
-/// What the backward pass reads per query row of one head: the output, its gradient, the logsumexp.
-struct HeadRows<'a> {
-    out: &'a [f32],
-    dout: &'a [f32],
-    lse: &'a [f32],
+/// `D_i = dO_i . O_i` of every query row (`[batch, q_heads, tokens]`).
+fn delta_rows(out: &[f32], dout: &[f32], dv: usize) -> Vec<f32> {
+    if dv == 0 {
+        return vec![0.0; 0];
+    }
+    out.par_chunks(dv).zip(dout.par_chunks(dv)).map(|(o, g)| o.iter().zip(g).map(|(a, b)| a * b).sum()).collect()
 }
 
-/// Where one query head's gradients go: its own dQ, and the dK and dV of its key/value head (summed
-/// over the group).
-struct HeadGrads<'a> {
-    dq: &'a mut [f32],
-    dk: &'a mut [f32],
-    dv: &'a mut [f32],
+/// The backward pass's inputs: the operands, the output gradient and `D = rowsum(dO * O)`.
+struct Operands<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    dout: &'a [f32],
+    delta: &'a [f32],
+}
+
+/// `buf` (`rows` rows of `width`) cut into runs of `block` rows (the last one shorter), one per tile;
+/// empty runs when `width` is zero.
+fn row_blocks(mut buf: &mut [f32], rows: usize, width: usize, block: usize) -> Vec<&mut [f32]> {
+    let mut blocks = Vec::with_capacity(rows.div_ceil(block));
+    for r0 in (0..rows).step_by(block) {
+        let (tile, rest) = std::mem::take(&mut buf).split_at_mut(block.min(rows - r0) * width);
+        blocks.push(tile);
+        buf = rest;
+    }
+    blocks
+}
+
+/// One tile pair of the backward pass: query rows `i0..i0 + m` of query head `bh`, key rows
+/// `j0..j0 + cols` of key/value head `bk` in batch row `b`.
+#[derive(Clone, Copy)]
+struct TilePair {
+    b: usize,
+    bh: usize,
+    bk: usize,
+    i0: usize,
+    m: usize,
+    j0: usize,
+    cols: usize,
 }
 
 impl FlashAttention {
-    /// Accumulates one query head's contribution to the gradients, tile by tile.
-    fn backward_head(&self, head: &Head, rows: &HeadRows, grads: HeadGrads, ws: &mut BackwardScratch) -> Result<()> {
-        let Dims { tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = self.dims;
+    /// The key/value head (an index over `batch x kv_heads`) that query head `bh` (over
+    /// `batch x q_heads`) reads.
+    fn kv_head_of(&self, bh: usize) -> usize {
+        (bh / self.dims.q_heads) * self.dims.kv_heads + (bh % self.dims.q_heads) / self.dims.group()
+    }
+
+    /// Query head `g` (an index over `batch x q_heads`) of the group of key/value head `bk`.
+    fn q_head_of(&self, bk: usize, g: usize) -> usize {
+        (bk / self.dims.kv_heads) * self.dims.q_heads + (bk % self.dims.kv_heads) * self.dims.group() + g
+    }
+
+    /// The backward pass with one task per key/value head: it owns that head's dK and dV and the dQ of
+    /// its query heads, and takes the query heads, the key tiles and the query tiles in order.
+    fn backward_by_head(&self, ops: &Operands, dq: &mut [f32], dk: &mut [f32], dv: &mut [f32]) -> Result<()> {
+        let Dims { batch, kv_heads, tokens: t, keys: s, head_dim: d, value_dim: w, .. } = self.dims;
         let Tiles { block_q, block_k } = self.tiles;
-        for (i, delta) in ws.delta.iter_mut().enumerate() {
-            *delta = rows.dout[i * dv..][..dv].iter().zip(&rows.out[i * dv..][..dv]).map(|(a, b)| a * b).sum();
+        let n = batch * kv_heads;
+        let tasks: Vec<_> = per_head(dk, n).into_iter().zip(per_head(dv, n)).zip(per_head(dq, n)).collect();
+        tasks.into_par_iter().enumerate().try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
+            let mut ws = BackwardScratch::new(self.tiles);
+            for g in 0..self.dims.group() {
+                let bh = self.q_head_of(bk, g);
+                let dq_h = &mut dq_g[g * t * d..][..t * d];
+                for j0 in (0..s).step_by(block_k) {
+                    let cols = block_k.min(s - j0);
+                    for i0 in (0..t).step_by(block_q) {
+                        let m = block_q.min(t - i0);
+                        let pair = TilePair { b: bk / kv_heads, bh, bk, i0, m, j0, cols };
+                        if self.tile(ops, pair, &mut ws)? {
+                            let dq_tile = &mut dq_h[i0 * d..][..m * d];
+                            self.key_grads(
+                                ops,
+                                pair,
+                                &ws,
+                                &mut dk_h[j0 * d..][..cols * d],
+                                &mut dv_h[j0 * w..][..cols * w],
+                            )?;
+                            self.query_grads(ops, pair, &ws, dq_tile)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The backward pass with one task per key tile (its dK and dV rows, summed over the group's query
+    /// heads and the query tiles in order), then one per query tile (its dQ rows, over the key tiles in
+    /// order): more tasks than key/value heads, at the price of computing each tile's `P` and `dS`
+    /// twice. Every gradient element is summed in the same order as in [`Self::backward_by_head`], so
+    /// the two give the same bits.
+    fn backward_by_tile(&self, ops: &Operands, dq: &mut [f32], dk: &mut [f32], dv: &mut [f32]) -> Result<()> {
+        let Dims { batch, q_heads, kv_heads, tokens: t, keys: s, head_dim: d, value_dim: w, .. } = self.dims;
+        let Tiles { block_q, block_k } = self.tiles;
+        let mut key_tiles = Vec::new();
+        for (bk, (dk_h, dv_h)) in
+            per_head(dk, batch * kv_heads).into_iter().zip(per_head(dv, batch * kv_heads)).enumerate()
+        {
+            let tiles = row_blocks(dk_h, s, d, block_k).into_iter().zip(row_blocks(dv_h, s, w, block_k));
+            key_tiles.extend(tiles.enumerate().map(|(jt, tile)| (bk, jt * block_k, tile)));
         }
-        for j0 in (0..s).step_by(block_k) {
-            let cols = block_k.min(s - j0);
-            let (k_tile, v_tile) = (&head.k[j0 * d..], &head.v[j0 * dv..]);
-            for i0 in (0..t).step_by(block_q) {
+        key_tiles.into_par_iter().try_for_each_init(
+            || BackwardScratch::new(self.tiles),
+            |ws, (bk, j0, (dk_tile, dv_tile))| -> Result<()> {
+                let cols = block_k.min(s - j0);
+                for g in 0..self.dims.group() {
+                    for i0 in (0..t).step_by(block_q) {
+                        let m = block_q.min(t - i0);
+                        let pair = TilePair { b: bk / kv_heads, bh: self.q_head_of(bk, g), bk, i0, m, j0, cols };
+                        if self.tile(ops, pair, ws)? {
+                            self.key_grads(ops, pair, ws, dk_tile, dv_tile)?;
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let mut query_tiles = Vec::new();
+        for (bh, dq_h) in per_head(dq, batch * q_heads).into_iter().enumerate() {
+            query_tiles.extend(
+                row_blocks(dq_h, t, d, block_q).into_iter().enumerate().map(|(it, tile)| (bh, it * block_q, tile)),
+            );
+        }
+        query_tiles.into_par_iter().try_for_each_init(
+            || BackwardScratch::new(self.tiles),
+            |ws, (bh, i0, dq_tile)| -> Result<()> {
                 let m = block_q.min(t - i0);
-                if self.mask.hides_tile(head.b, i0..i0 + m, j0..j0 + cols) {
-                    continue;
-                }
-                let every = self.mask.shows_tile(head.b, i0..i0 + m, j0..j0 + cols);
-                let (q_tile, do_tile) = (&head.q[i0 * d..][..m * d], &rows.dout[i0 * dv..][..m * dv]);
-                let (p, ds) = (&mut ws.probs[..m * cols], &mut ws.dscores[..m * cols]);
-                // P = exp(scale * Q K^T - lse), zero where hidden.
-                gemm_into(m, cols, d, q_tile, d, 1, k_tile, 1, d, p, false)?;
-                for (r, row) in p.chunks_mut(cols).enumerate() {
-                    let lse = rows.lse[i0 + r];
-                    for (c, x) in row.iter_mut().enumerate() {
-                        *x = if every || self.mask.allows(head.b, i0 + r, j0 + c) {
-                            (*x * self.scale - lse).exp()
-                        } else {
-                            0.0
-                        };
+                for j0 in (0..s).step_by(block_k) {
+                    let cols = block_k.min(s - j0);
+                    let pair = TilePair { b: bh / q_heads, bh, bk: self.kv_head_of(bh), i0, m, j0, cols };
+                    if self.tile(ops, pair, ws)? {
+                        self.query_grads(ops, pair, ws, dq_tile)?;
                     }
                 }
-                // dV += P^T dO
-                gemm_into(cols, dv, m, p, 1, cols, do_tile, dv, 1, &mut grads.dv[j0 * dv..][..cols * dv], true)?;
-                // dP = dO V^T, then dS = P (dP - D) * scale
-                gemm_into(m, cols, dv, do_tile, dv, 1, v_tile, 1, dv, ds, false)?;
-                for (r, (ds_row, p_row)) in ds.chunks_mut(cols).zip(p.chunks(cols)).enumerate() {
-                    let delta = ws.delta[i0 + r];
-                    for (x, &pij) in ds_row.iter_mut().zip(p_row) {
-                        *x = pij * (*x - delta) * self.scale;
-                    }
-                }
-                // dQ += dS K, dK += dS^T Q
-                gemm_into(m, d, cols, ds, cols, 1, k_tile, d, 1, &mut grads.dq[i0 * d..][..m * d], true)?;
-                gemm_into(cols, d, m, ds, 1, cols, q_tile, d, 1, &mut grads.dk[j0 * d..][..cols * d], true)?;
+                Ok(())
+            },
+        )
+    }
+
+    /// `P = exp(scale * Q K^T - lse)` (zero where hidden) and `dS = P (dO V^T - D) * scale` of one tile
+    /// pair, into `ws`; false (and nothing computed) when the mask hides the whole tile.
+    fn tile(&self, ops: &Operands, pair: TilePair, ws: &mut BackwardScratch) -> Result<bool> {
+        let TilePair { b, bh, bk, i0, m, j0, cols } = pair;
+        let Dims { tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = self.dims;
+        if self.mask.hides_tile(b, i0..i0 + m, j0..j0 + cols) {
+            return Ok(false);
+        }
+        let every = self.mask.shows_tile(b, i0..i0 + m, j0..j0 + cols);
+        let q_tile = &ops.q[(bh * t + i0) * d..][..m * d];
+        let (k_tile, v_tile) = (&ops.k[(bk * s + j0) * d..][..cols * d], &ops.v[(bk * s + j0) * dv..][..cols * dv]);
+        let do_tile = &ops.dout[(bh * t + i0) * dv..][..m * dv];
+        let (lse, delta) = (&self.lse[bh * t + i0..][..m], ops.delta.get(bh * t + i0..bh * t + i0 + m));
+        let (p, ds) = (&mut ws.probs[..m * cols], &mut ws.dscores[..m * cols]);
+        gemm_into(m, cols, d, q_tile, d, 1, k_tile, 1, d, p, false)?;
+        for (r, row) in p.chunks_mut(cols).enumerate() {
+            for (c, x) in row.iter_mut().enumerate() {
+                *x = if every || self.mask.allows(b, i0 + r, j0 + c) { (*x * self.scale - lse[r]).exp() } else { 0.0 };
             }
         }
-        Ok(())
+        gemm_into(m, cols, dv, do_tile, dv, 1, v_tile, 1, dv, ds, false)?;
+        for (r, (ds_row, p_row)) in ds.chunks_mut(cols).zip(p.chunks(cols)).enumerate() {
+            let delta = delta.map_or(0.0, |dl| dl[r]);
+            for (x, &pij) in ds_row.iter_mut().zip(p_row) {
+                *x = pij * (*x - delta) * self.scale;
+            }
+        }
+        Ok(true)
+    }
+
+    /// `dK += dS^T Q` and `dV += P^T dO` for the key rows of `pair` (from [`Self::tile`]'s `ws`).
+    fn key_grads(
+        &self,
+        ops: &Operands,
+        pair: TilePair,
+        ws: &BackwardScratch,
+        dk: &mut [f32],
+        dv: &mut [f32],
+    ) -> Result<()> {
+        let TilePair { bh, i0, m, cols, .. } = pair;
+        let Dims { tokens: t, head_dim: d, value_dim: w, .. } = self.dims;
+        let (p, ds) = (&ws.probs[..m * cols], &ws.dscores[..m * cols]);
+        gemm_into(cols, w, m, p, 1, cols, &ops.dout[(bh * t + i0) * w..][..m * w], w, 1, dv, true)?;
+        gemm_into(cols, d, m, ds, 1, cols, &ops.q[(bh * t + i0) * d..][..m * d], d, 1, dk, true)
+    }
+
+    /// `dQ += dS K` for the query rows of `pair` (from [`Self::tile`]'s `ws`).
+    fn query_grads(&self, ops: &Operands, pair: TilePair, ws: &BackwardScratch, dq: &mut [f32]) -> Result<()> {
+        let TilePair { bk, m, j0, cols, .. } = pair;
+        let Dims { keys: s, head_dim: d, .. } = self.dims;
+        gemm_into(m, d, cols, &ws.dscores[..m * cols], cols, 1, &ops.k[(bk * s + j0) * d..][..cols * d], d, 1, dq, true)
     }
 }

@@ -63,13 +63,16 @@ pub struct MemoryUse {
     pub forward_scratch: usize,
     /// Scratch one backward task allocates (likewise).
     pub backward_scratch: usize,
+    /// Allocated once by the backward pass besides the gradients (flash: `D = rowsum(dO * O)` of
+    /// every query row).
+    pub backward_rows: usize,
 }
 
 impl MemoryUse {
     /// The most the call holds at once beyond operands, output and gradients, with `threads` worker
-    /// threads: what it saves plus one scratch per thread.
+    /// threads: what it saves plus one scratch per thread (and, backward, the per-row buffers).
     pub fn peak(&self, threads: usize) -> usize {
-        self.saved + threads * self.forward_scratch.max(self.backward_scratch)
+        self.saved + (threads * self.forward_scratch).max(threads * self.backward_scratch + self.backward_rows)
     }
 }
 

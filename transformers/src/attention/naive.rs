@@ -26,6 +26,7 @@ pub(super) fn memory_use(dims: &Dims) -> MemoryUse {
         saved: dims.batch * dims.q_heads * dims.tokens * dims.keys * f32s,
         forward_scratch: 0,
         backward_scratch: dims.tokens * dims.keys * f32s,
+        backward_rows: 0,
     }
 }
 
