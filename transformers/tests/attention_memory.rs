@@ -112,8 +112,15 @@ fn measure(kernel: Option<AttentionKernel>, t: usize) -> Measured {
 }
 
 #[test]
-fn measured_memory_is_linear_for_flash_and_quadratic_for_naive() {
+fn measured_memory_is_linear_for_flash_and_linear_attention_and_quadratic_for_naive() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // On one worker thread exactly one task's scratch is live at a time (with more, a thread waiting
+    // inside a parallel GEMM may steal and start another task), so the bounds below are exact.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    pool.install(check_measured_memory);
+}
+
+fn check_measured_memory() {
     let threads = rayon::current_num_threads();
     let slack = 64 << 10; // the runtime's own small allocations (task lists, error plumbing)
     let mut flash = Vec::new();
@@ -144,10 +151,19 @@ fn measured_memory_is_linear_for_flash_and_quadratic_for_naive() {
             into.push(m);
         }
     }
-    // Doubling T: flash grows about 2x, naive about 4x.
+    let linear: Vec<Measured> = [1024, 2048]
+        .into_iter()
+        .map(|t| {
+            measure(None, t);
+            measure(None, t)
+        })
+        .collect();
+    // Doubling T: flash and linear attention grow about 2x, naive about 4x.
     let ratio = |v: &[Measured], f: fn(&Measured) -> usize| f(&v[1]) as f64 / f(&v[0]) as f64;
     assert!(ratio(&flash, |m| m.forward_peak) < 2.2, "flash forward x{}", ratio(&flash, |m| m.forward_peak));
     assert!(ratio(&flash, |m| m.backward_peak) < 2.2, "flash backward x{}", ratio(&flash, |m| m.backward_peak));
+    assert!(ratio(&linear, |m| m.forward_peak) < 2.2, "linear forward x{}", ratio(&linear, |m| m.forward_peak));
+    assert!(ratio(&linear, |m| m.backward_peak) < 2.2, "linear backward x{}", ratio(&linear, |m| m.backward_peak));
     assert!(ratio(&naive, |m| m.forward_peak) > 3.5, "naive forward x{}", ratio(&naive, |m| m.forward_peak));
 }
 
