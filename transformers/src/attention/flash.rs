@@ -11,6 +11,12 @@
 //! probabilities `P = exp(scale * q k^T - lse)` and accumulates `dV += P^T dO`,
 //! `dS = P (dO V^T - D) * scale` with `D = rowsum(dO * O)`, `dQ += dS K` and `dK += dS^T Q` tile by
 //! tile, key tiles outermost (as FlashAttention-2 does).
+//!
+//! Parallelism never splits a sum: the forward pass runs one task per (head, query tile); the backward
+//! pass one per key/value head (its dK, dV and its query heads' dQ) or, with fewer key/value heads than
+//! threads, one per key tile (dK, dV) and then one per query tile (dQ), recomputing `P` and `dS`. Both
+//! layouts add every gradient element's terms in the same order, so the result is the same to the bit
+//! whatever the thread count. Scratch is allocated once per task, never per tile.
 
 use super::{AttentionMask, Dims, MemoryUse, per_head};
 use ndarray::IxDyn;
@@ -44,7 +50,7 @@ pub(super) struct Tiles {
     pub block_k: usize,
 }
 
-/// The scratch of one forward task (one query tile): the tile's scores, then its probabilities; the
+/// The scratch of one forward task (query tiles of one head, reused from tile to tile): a tile's scores, then its probabilities; the
 /// output accumulator; the running maximum and sum of each row.
 struct ForwardScratch {
     scores: Vec<f32>,
