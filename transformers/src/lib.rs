@@ -3,6 +3,8 @@
 //! - [`attention`]: scaled dot-product attention over `[batch, heads, tokens, head_dim]` with causal,
 //!   padding, sliding-window and attention-sink masks and grouped-query heads, as an autograd op of
 //!   `tinylab-classical` (naive: the full probability matrix; flash-style: tiles and an online softmax).
+//! - [`attention::linear_attention`]: linear attention with the `elu + 1` feature map (Katharopoulos
+//!   et al. 2020), causal or not, in time and memory linear in the sequence length.
 //! - [`data`]: the bundled Shakespeare corpus, a character tokenizer, next-token windows and the
 //!   language-modelling metrics (bits per character) for the classical trainer.
 //! - [`model`]: a GPT-style decoder (layer/RMS norm, GELU/SwiGLU, learned/rotary positions,

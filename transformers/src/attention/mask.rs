@@ -83,6 +83,32 @@ impl AttentionMask {
         }
         false
     }
+
+    /// True when every key in `keys` is visible from every query in `queries` of batch row `b`: the
+    /// tiles a blocked kernel may compute without testing each element. Conservative (may answer false
+    /// for an all-visible tile, never true for a tile with a hidden key).
+    pub fn shows_tile(&self, b: usize, queries: std::ops::Range<usize>, keys: std::ops::Range<usize>) -> bool {
+        if queries.is_empty() || keys.is_empty() {
+            return true;
+        }
+        let first_pos = self.query_offset + queries.start;
+        let last_pos = self.query_offset + queries.end - 1;
+        if self.causal && keys.end - 1 > first_pos {
+            return false;
+        }
+        if let Some(lengths) = &self.key_lengths
+            && keys.end > lengths[b]
+        {
+            return false;
+        }
+        if let Some(w) = self.window
+            && keys.end > self.sinks
+            && last_pos.saturating_sub(keys.start) >= w
+        {
+            return false;
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -90,11 +116,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tile_skipping_never_hides_a_visible_key() {
+    fn tile_skipping_never_hides_a_visible_key_nor_shows_a_hidden_one() {
         let masks = [
             AttentionMask::causal(),
             AttentionMask { causal: true, query_offset: 5, window: Some(3), sinks: 2, ..AttentionMask::default() },
             AttentionMask { key_lengths: Some(vec![4, 9]), ..AttentionMask::default() },
+            AttentionMask { window: Some(4), sinks: 1, ..AttentionMask::default() },
+            AttentionMask::full(),
         ];
         for m in &masks {
             for b in 0..2 {
@@ -106,6 +134,13 @@ mod tests {
                                     for i in q0..q1 {
                                         for j in k0..k1 {
                                             assert!(!m.allows(b, i, j), "{m:?} b{b} {q0}..{q1} {k0}..{k1}");
+                                        }
+                                    }
+                                }
+                                if m.shows_tile(b, q0..q1, k0..k1) {
+                                    for i in q0..q1 {
+                                        for j in k0..k1 {
+                                            assert!(m.allows(b, i, j), "{m:?} b{b} {q0}..{q1} {k0}..{k1}");
                                         }
                                     }
                                 }

@@ -10,22 +10,96 @@
 //! [`attention`] runs one of the [`AttentionKernel`]s; they compute the same function:
 //! - [`AttentionKernel::Naive`]: the `(tokens x keys)` probability matrix of every head is formed and
 //!   kept for the backward pass ([`naive`]).
+//! - [`AttentionKernel::Flash`]: tiles and an online softmax (Dao et al. 2022, FlashAttention; the
+//!   backward pass of FlashAttention-2); keeps one logsumexp per query row ([`flash`]).
+//!
+//! [`memory_use`] says what each kernel keeps for the backward pass and how much scratch its tasks
+//! allocate. [`linear_attention`] is a different function: kernelised attention with the feature map
+//! `elu + 1` (Katharopoulos et al. 2020), linear in the sequence length ([`linear`]).
 
+pub mod flash;
+pub mod linear;
 mod mask;
 pub mod naive;
 
+pub use linear::linear_attention;
 pub use mask::AttentionMask;
 
 use tinylab_classical::Result;
 use tinylab_classical::autograd::Var;
 use tinylab_classical::error::{arg_err, shape_err};
 
-/// How [`attention`] computes its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How [`attention`] computes its result. Stored (in a model's configuration) by lower-case name:
+/// `"naive"`, `{"flash": {"block_q": 64, "block_k": 64}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttentionKernel {
     /// Materialise the probability matrix (memory `O(tokens * keys)` per head).
     #[default]
     Naive,
+    /// Tiles of `block_q` queries by `block_k` keys with an online softmax (memory `O(tokens)` per
+    /// head, scratch `O(block_q * block_k)` per task); both sizes must be at least one.
+    Flash {
+        /// Query rows per tile.
+        block_q: usize,
+        /// Key rows per tile.
+        block_k: usize,
+    },
+}
+
+impl AttentionKernel {
+    /// The flash kernel with 64 x 64 tiles: a tile's scores (16 KiB) and its slices of Q, K and V stay
+    /// in the L1/L2 caches for head widths up to 128.
+    pub const fn flash() -> Self {
+        AttentionKernel::Flash { block_q: 64, block_k: 64 }
+    }
+}
+
+/// Memory of one attention call, in bytes, from the sizes the kernels allocate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUse {
+    /// Kept by the op for the backward pass, besides its operands and its output (naive: the
+    /// probabilities; flash: one logsumexp per query row).
+    pub saved: usize,
+    /// Scratch one forward task allocates (at most one task per worker thread runs at a time).
+    pub forward_scratch: usize,
+    /// Scratch one backward task allocates (likewise).
+    pub backward_scratch: usize,
+    /// Allocated once by the backward pass besides the gradients (flash: `D = rowsum(dO * O)` of
+    /// every query row).
+    pub backward_rows: usize,
+}
+
+impl MemoryUse {
+    /// The most the call holds at once beyond operands, output and gradients, with `threads` worker
+    /// threads: what it saves plus one scratch per thread (and, backward, the per-row buffers).
+    pub fn peak(&self, threads: usize) -> usize {
+        self.saved + (threads * self.forward_scratch).max(threads * self.backward_scratch + self.backward_rows)
+    }
+}
+
+/// What `kernel` keeps and allocates for one call of sizes `dims` (see [`MemoryUse`]); errors on a
+/// flash tile of size zero.
+pub fn memory_use(kernel: AttentionKernel, dims: &Dims) -> Result<MemoryUse> {
+    Ok(match kernel {
+        AttentionKernel::Naive => naive::memory_use(dims),
+        AttentionKernel::Flash { block_q, block_k } => flash::memory_use(dims, tiles(block_q, block_k)?),
+    })
+}
+
+/// Checked flash tile sizes.
+fn tiles(block_q: usize, block_k: usize) -> Result<flash::Tiles> {
+    if block_q == 0 || block_k == 0 {
+        return Err(arg_err("attention", format!("flash tiles must be at least 1x1, got {block_q}x{block_k}")));
+    }
+    Ok(flash::Tiles { block_q, block_k })
+}
+
+/// `buf` cut into `n` equal consecutive runs (empty runs when `buf` is empty): one per head, for
+/// parallel loops that must see every head even when a head holds no elements.
+pub(crate) fn per_head(buf: &mut [f32], n: usize) -> Vec<&mut [f32]> {
+    let len = buf.len().checked_div(n).unwrap_or(0);
+    if len == 0 { (0..n).map(|_| <&mut [f32]>::default()).collect() } else { buf.chunks_mut(len).collect() }
 }
 
 /// The sizes of one attention call, read from and checked against the operands' shapes.
@@ -112,5 +186,8 @@ pub fn attention(
     let scale = scale.unwrap_or(1.0 / (dims.head_dim.max(1) as f32).sqrt());
     match kernel {
         AttentionKernel::Naive => naive::attention(q, k, v, dims, mask, scale),
+        AttentionKernel::Flash { block_q, block_k } => {
+            flash::attention(q, k, v, dims, mask, scale, tiles(block_q, block_k)?)
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The reference attention: every head's `(tokens x keys)` probability matrix is formed, and kept for
 //! the backward pass. Memory grows with `tokens * keys`; the flash-style kernel must equal this one.
 
-use super::{AttentionMask, Dims};
+use super::{AttentionMask, Dims, MemoryUse, per_head};
 use ndarray::IxDyn;
 use rayon::prelude::*;
 use tinylab_classical::autograd::{Op, Var};
@@ -16,6 +16,18 @@ struct NaiveAttention {
     scale: f32,
     /// `[batch, q_heads, tokens, keys]`, zero where masked.
     probs: Vec<f32>,
+}
+
+/// What the naive kernel keeps and allocates (see [`super::memory_use`]): the probabilities of every
+/// head, and one head's `dS` per backward task.
+pub(super) fn memory_use(dims: &Dims) -> MemoryUse {
+    let f32s = std::mem::size_of::<f32>();
+    MemoryUse {
+        saved: dims.batch * dims.q_heads * dims.tokens * dims.keys * f32s,
+        forward_scratch: 0,
+        backward_scratch: dims.tokens * dims.keys * f32s,
+        backward_rows: 0,
+    }
 }
 
 /// Naive attention (see [`super::attention`]).
@@ -88,35 +100,33 @@ impl Op for NaiveAttention {
         let mut dvv = vec![0f32; vs.len()];
         // One task per key/value head: it owns that head's dK and dV and the dQ of its query heads, and
         // sums the query heads in order (the same sums whatever the thread count).
-        let dq_chunks: Vec<&mut [f32]> = dq.chunks_mut((group * t * d).max(1)).collect();
-        dk.par_chunks_mut((s * d).max(1))
-            .zip(dvv.par_chunks_mut((s * dv).max(1)))
-            .zip(dq_chunks)
-            .enumerate()
-            .try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
-                let (kh, vh) = (&ks[bk * s * d..][..s * d], &vs[bk * s * dv..][..s * dv]);
-                let mut ds = vec![0f32; t * s];
-                for g in 0..group {
-                    let bh = (bk / kv_heads) * q_heads + (bk % kv_heads) * group + g;
-                    let p = &self.probs[bh * t * s..][..t * s];
-                    let (qh, oh, goh) =
-                        (&qs[bh * t * d..][..t * d], &os[bh * t * dv..][..t * dv], &gs[bh * t * dv..][..t * dv]);
-                    // dV += P^T dO
-                    gemm_into(s, dv, t, p, 1, s, goh, dv, 1, dv_h, true)?;
-                    // dP = dO V^T, then dS = P (dP - rowsum(dO * O)) * scale
-                    gemm_into(t, s, dv, goh, dv, 1, vh, 1, dv, &mut ds, false)?;
-                    for i in 0..t {
-                        let delta: f32 = goh[i * dv..][..dv].iter().zip(&oh[i * dv..][..dv]).map(|(a, b)| a * b).sum();
-                        for (x, &pij) in ds[i * s..][..s].iter_mut().zip(&p[i * s..][..s]) {
-                            *x = pij * (*x - delta) * self.scale;
-                        }
+        let n = batch * kv_heads;
+        let tasks: Vec<_> =
+            per_head(&mut dk, n).into_iter().zip(per_head(&mut dvv, n)).zip(per_head(&mut dq, n)).collect();
+        tasks.into_par_iter().enumerate().try_for_each(|(bk, ((dk_h, dv_h), dq_g))| -> Result<()> {
+            let (kh, vh) = (&ks[bk * s * d..][..s * d], &vs[bk * s * dv..][..s * dv]);
+            let mut ds = vec![0f32; t * s];
+            for g in 0..group {
+                let bh = (bk / kv_heads) * q_heads + (bk % kv_heads) * group + g;
+                let p = &self.probs[bh * t * s..][..t * s];
+                let (qh, oh, goh) =
+                    (&qs[bh * t * d..][..t * d], &os[bh * t * dv..][..t * dv], &gs[bh * t * dv..][..t * dv]);
+                // dV += P^T dO
+                gemm_into(s, dv, t, p, 1, s, goh, dv, 1, dv_h, true)?;
+                // dP = dO V^T, then dS = P (dP - rowsum(dO * O)) * scale
+                gemm_into(t, s, dv, goh, dv, 1, vh, 1, dv, &mut ds, false)?;
+                for i in 0..t {
+                    let delta: f32 = goh[i * dv..][..dv].iter().zip(&oh[i * dv..][..dv]).map(|(a, b)| a * b).sum();
+                    for (x, &pij) in ds[i * s..][..s].iter_mut().zip(&p[i * s..][..s]) {
+                        *x = pij * (*x - delta) * self.scale;
                     }
-                    // dQ = dS K, dK += dS^T Q
-                    gemm_into(t, d, s, &ds, s, 1, kh, d, 1, &mut dq_g[g * t * d..][..t * d], false)?;
-                    gemm_into(s, d, t, &ds, 1, s, qh, d, 1, dk_h, true)?;
                 }
-                Ok(())
-            })?;
+                // dQ = dS K, dK += dS^T Q
+                gemm_into(t, d, s, &ds, s, 1, kh, d, 1, &mut dq_g[g * t * d..][..t * d], false)?;
+                gemm_into(s, d, t, &ds, 1, s, qh, d, 1, dk_h, true)?;
+            }
+            Ok(())
+        })?;
         let shaped = |shape: &[usize], data: Vec<f32>| Tensor::from_shape_vec(IxDyn(shape), data).expect("sized");
         Ok(vec![
             Some(shaped(&[batch, q_heads, t, d], dq)),

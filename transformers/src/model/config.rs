@@ -85,7 +85,6 @@ pub struct GptConfig {
     /// The block kind.
     pub block: BlockKind,
     /// The attention kernel every layer calls.
-    #[serde(with = "kernel_name")]
     pub attention: AttentionKernel,
 }
 
@@ -203,31 +202,5 @@ impl GptConfig {
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
         self.attn_width() / self.n_heads.max(1)
-    }
-}
-
-/// Serialises an [`AttentionKernel`] by a stable lower-case name (`"naive"`), so that stored
-/// configurations (safetensors metadata) do not depend on the enum's Rust layout.
-mod kernel_name {
-    use crate::attention::AttentionKernel;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// The stored name of a kernel.
-    pub fn name(kernel: AttentionKernel) -> &'static str {
-        match kernel {
-            AttentionKernel::Naive => "naive",
-        }
-    }
-
-    pub fn serialize<S: Serializer>(kernel: &AttentionKernel, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(name(*kernel))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AttentionKernel, D::Error> {
-        let text = String::deserialize(d)?;
-        [AttentionKernel::Naive]
-            .into_iter()
-            .find(|&k| name(k) == text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown attention kernel `{text}`")))
     }
 }
