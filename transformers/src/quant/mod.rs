@@ -1,0 +1,25 @@
+//! LLM compression with integer kernels: W8A8 (SmoothQuant), weight-only int4 with groups (RTN, AWQ,
+//! GPTQ) and KV-cache quantization.
+//!
+//! Everything works on plain weight matrices in PyTorch layout `[out, in]` and activation samples
+//! `[tokens, in]`, so each scheme applies to any linear layer of a model:
+//! - [`w8a8::W8A8Linear`]: int8 weights (per output channel) x int8 activations (per token, dynamic),
+//!   i32 accumulation, f32 output stage (Xiao et al. 2023).
+//! - [`smooth`]: SmoothQuant's per-input-channel migration of activation outliers into the weights,
+//!   folded into the preceding normalisation, and the calibration statistics collector.
+//! - [`int4::Int4Linear`]: packed int4 weights with per-group scales and zero points, a kernel that
+//!   unpacks on the fly; round-to-nearest baseline.
+//!
+//! The kernels are safe Rust written for the autovectoriser and compiled for AVX2 + FMA at run time
+//! when the CPU has them ([`simd`]); their sums have a fixed order, so results are bit-identical for
+//! any thread count.
+
+mod exec;
+pub mod int4;
+mod simd;
+pub mod sym;
+mod tokens;
+pub mod w8a8;
+
+pub use int4::{Int4Linear, Int4Matrix};
+pub use w8a8::W8A8Linear;

@@ -1,0 +1,224 @@
+//! Tests of `tinylab_transformers::quant` against independent references: i64 / f64 definitions,
+//! analytic error bounds, and the float functions the transformations must preserve.
+
+use proptest::prelude::*;
+use tinylab_classical::Tensor;
+use tinylab_classical::tensor::{randn, rng, uniform};
+use tinylab_transformers::quant::int4::{self, Int4Linear, Int4Matrix, group_params, pack_codes, unpack_codes};
+use tinylab_transformers::quant::sym::{I8_QMAX, quantize_rows_i8};
+use tinylab_transformers::quant::w8a8::{W8A8Linear, gemm_i8_i32};
+
+fn codes_i8(n: usize, seed: u64) -> Vec<i8> {
+    let mut r = rng(seed);
+    (0..n).map(|_| ((uniform(&mut r) * 255.0) as i32 - 127).clamp(-127, 127) as i8).collect()
+}
+
+/// `x W^T (+ b)` in f64 for row-major `x` (`m x k`) and `w` (`n x k`).
+fn matmul_f64(x: &[f32], w: &[f32], m: usize, n: usize, k: usize, bias: Option<&[f32]>) -> Vec<f64> {
+    let mut y = vec![0f64; m * n];
+    for t in 0..m {
+        for o in 0..n {
+            let s: f64 = (0..k).map(|j| x[t * k + j] as f64 * w[o * k + j] as f64).sum();
+            y[t * n + o] = s + bias.map_or(0.0, |b| b[o] as f64);
+        }
+    }
+    y
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.iter().copied().collect()
+}
+
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}
+
+// ---------------------------------------------------------------- W8A8
+
+#[test]
+fn int8_gemm_equals_i64_reference_exactly() {
+    // Odd token counts (a partial block of four), several channel blocks, one product above the
+    // parallel threshold, and the extreme codes.
+    for (m, n, k, seed) in [(1, 3, 5, 1), (7, 70, 33, 2), (13, 130, 300, 3), (64, 96, 1024, 4)] {
+        let mut x = codes_i8(m * k, seed);
+        let mut w = codes_i8(n * k, seed + 100);
+        x[0] = 127;
+        w[0] = -127;
+        let got = gemm_i8_i32(m, n, k, &x, &w).unwrap();
+        for t in 0..m {
+            for o in 0..n {
+                let exact: i64 = (0..k).map(|j| x[t * k + j] as i64 * w[o * k + j] as i64).sum();
+                assert_eq!(got[t * n + o] as i64, exact, "m={m} n={n} k={k} at ({t}, {o})");
+            }
+        }
+    }
+}
+
+#[test]
+fn int8_gemm_rejects_bad_operands() {
+    assert!(gemm_i8_i32(2, 2, 3, &[0; 5], &[0; 6]).is_err());
+    assert!(gemm_i8_i32(1, 1, 2, &[i8::MIN, 0], &[1, 1]).is_err());
+    let w = randn(&[4, 8], 1.0, &mut rng(0));
+    let layer = W8A8Linear::quantize(&w, None).unwrap();
+    let err = layer.forward(&randn(&[3, 7], 1.0, &mut rng(1))).unwrap_err().to_string();
+    assert!(err.contains("[3, 7]") && err.contains("[8]"), "{err}");
+    assert!(W8A8Linear::quantize(&randn(&[4], 1.0, &mut rng(0)), None).is_err());
+    assert!(W8A8Linear::quantize(&w, Some(&randn(&[3], 1.0, &mut rng(0)))).is_err());
+}
+
+#[test]
+fn w8a8_output_is_within_the_analytic_bound_of_f32() {
+    let (m, n, k) = (9, 70, 200);
+    let mut r = rng(7);
+    let x = randn(&[3, 3, k], 1.0, &mut r);
+    let w = randn(&[n, k], 0.05, &mut r);
+    let b = randn(&[n], 0.1, &mut r);
+    let layer = W8A8Linear::quantize(&w, Some(&b)).unwrap();
+    let y = layer.forward(&x).unwrap();
+    assert_eq!(y.shape(), &[3, 3, n]);
+    let (xs, ws) = (flat(&x), flat(&w));
+    let exact = matmul_f64(&xs, &ws, m, n, k, Some(&flat(&b)));
+    let (_, sx) = quantize_rows_i8(&xs, k).unwrap();
+    let sw = layer.weight_scales();
+    let mut worst = 0f64;
+    for t in 0..m {
+        for o in 0..n {
+            let bound: f64 = (0..k)
+                .map(|j| {
+                    let (xa, wa) = (xs[t * k + j].abs() as f64, ws[o * k + j].abs() as f64);
+                    xa * sw[o] as f64 / 2.0 + wa * sx[t] as f64 / 2.0 + sx[t] as f64 * sw[o] as f64 / 4.0
+                })
+                .sum::<f64>()
+                + 1e-5;
+            let err = (y.as_slice().unwrap()[t * n + o] as f64 - exact[t * n + o]).abs();
+            assert!(err <= bound, "({t}, {o}): error {err} above bound {bound}");
+            worst = worst.max(err / bound);
+        }
+    }
+    // The bound is a worst case; typical errors are far below it.
+    assert!(worst < 0.5, "worst error / bound = {worst}");
+}
+
+#[test]
+fn w8a8_is_bit_identical_across_thread_counts() {
+    let mut r = rng(8);
+    let x = randn(&[64, 512], 1.0, &mut r);
+    let layer = W8A8Linear::quantize(&randn(&[300, 512], 0.05, &mut r), None).unwrap();
+    let a = in_pool(1, || layer.forward(&x).unwrap());
+    let b = in_pool(2, || layer.forward(&x).unwrap());
+    assert_eq!(flat(&a), flat(&b));
+}
+
+#[test]
+fn w8a8_bytes_and_dequantized_weight() {
+    let w = randn(&[16, 64], 1.0, &mut rng(3));
+    let layer = W8A8Linear::quantize(&w, Some(&randn(&[16], 1.0, &mut rng(4)))).unwrap();
+    assert_eq!(layer.bytes(), 16 * 64 + 16 * 4 + 16 * 4);
+    let dq = layer.dequantized_weight();
+    for (o, (row, drow)) in flat(&w).chunks(64).zip(flat(&dq).chunks(64)).enumerate() {
+        let s = layer.weight_scales()[o];
+        assert!(row.iter().zip(drow).all(|(a, b)| (a - b).abs() <= s / 2.0 + 1e-6));
+    }
+}
+
+// ---------------------------------------------------------------- int4
+
+#[test]
+fn int4_kernel_equals_dequantize_then_matmul() {
+    for group in [32, 64, 128] {
+        for (m, n, k) in [(1, 70, 256), (6, 33, 384), (64, 130, 512)] {
+            let mut r = rng(group as u64 + m as u64);
+            let w = randn(&[n, k], 0.05, &mut r);
+            let x = randn(&[m, k], 1.0, &mut r);
+            let b = randn(&[n], 0.1, &mut r);
+            let layer = Int4Linear::quantize_rtn(&w, Some(&b), group).unwrap();
+            let y = flat(&layer.forward(&x).unwrap());
+            let dq = flat(&layer.weight().dequantize());
+            let exact = matmul_f64(&flat(&x), &dq, m, n, k, Some(&flat(&b)));
+            let scale = exact.iter().fold(0f64, |a, v| a.max(v.abs()));
+            for (i, (&g, &e)) in y.iter().zip(&exact).enumerate() {
+                assert!((g as f64 - e).abs() <= 1e-5 * scale, "group {group} ({m},{n},{k}) [{i}]: {g} vs {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn int4_is_bit_identical_across_thread_counts() {
+    let mut r = rng(9);
+    let x = randn(&[17, 1024], 1.0, &mut r);
+    let layer = Int4Linear::quantize_rtn(&randn(&[200, 1024], 0.05, &mut r), None, 128).unwrap();
+    let a = in_pool(1, || layer.forward(&x).unwrap());
+    let b = in_pool(2, || layer.forward(&x).unwrap());
+    assert_eq!(flat(&a), flat(&b));
+}
+
+#[test]
+fn int4_bytes_and_errors() {
+    let w = randn(&[8, 256], 1.0, &mut rng(5));
+    let m = Int4Matrix::quantize_rtn(&w, 64).unwrap();
+    // 8 x 256 / 2 bytes of codes, 8 x 4 groups of a 4-byte scale and a 1-byte zero point.
+    assert_eq!(m.bytes(), 1024 + 32 * 5);
+    assert_eq!(int4::int4_bytes(4096, 4096, 128), 4096 * 2048 + 4096 * 32 * 5);
+    assert!(Int4Matrix::quantize_rtn(&w, 48).is_err());
+    assert!(Int4Matrix::quantize_rtn(&w, 512).is_err());
+    assert!(pack_codes(&[16; 32]).is_err());
+    assert!(Int4Matrix::from_codes(1, 32, 32, &[0; 32], vec![1.0], vec![16]).is_err());
+    let err = Int4Linear::new(m, None).unwrap().forward(&randn(&[2, 255], 1.0, &mut rng(0))).unwrap_err();
+    assert!(err.to_string().contains("[2, 255]"), "{err}");
+}
+
+#[test]
+fn int4_group_of_constant_and_zero_values() {
+    let (s, z) = group_params(0.0, 0.0);
+    assert_eq!((s, z), (1.0, 0));
+    // An all-positive group keeps 0 in range: z = 0, the top code is the maximum.
+    let (s, z) = group_params(0.5, 1.5);
+    assert_eq!(z, 0);
+    assert!((s - 0.1).abs() < 1e-7);
+    assert_eq!(int4::quantize_code(1.5, s, z), 15);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Symmetric int8 rows: every element within half a step of its reconstruction, codes in range.
+    #[test]
+    fn int8_round_trip_within_half_a_step(v in prop::collection::vec(-100f32..100.0, 1..200)) {
+        let (q, s) = quantize_rows_i8(&v, v.len()).unwrap();
+        for (&c, &x) in q.iter().zip(&v) {
+            prop_assert!((c as i32).abs() <= I8_QMAX);
+            prop_assert!((x - c as f32 * s[0]).abs() <= s[0] / 2.0 * (1.0 + 1e-5) + 1e-30);
+        }
+    }
+
+    /// Int4 groups: reconstruction within half a step, zero points and codes in [0, 15], packing exact.
+    #[test]
+    fn int4_round_trip_within_half_a_step(
+        v in prop::collection::vec(-10f32..10.0, 64),
+        offset in -5f32..5.0,
+        groups in 0usize..2,
+    ) {
+        let group = [32, 64][groups];
+        let v: Vec<f32> = v.iter().map(|x| x + offset).collect();
+        let w = Tensor::from_shape_vec(ndarray::IxDyn(&[1, 64]), v.clone()).unwrap();
+        let m = Int4Matrix::quantize_rtn(&w, group).unwrap();
+        let dq = flat(&m.dequantize());
+        prop_assert!(m.zeros().iter().all(|&z| z <= 15));
+        prop_assert!(m.codes().iter().all(|&c| c <= 15));
+        for (i, (&x, &d)) in v.iter().zip(&dq).enumerate() {
+            let s = m.scales()[i / group];
+            prop_assert!((x - d).abs() <= s / 2.0 * (1.0 + 1e-4) + 1e-6, "{} vs {} (s = {})", x, d, s);
+        }
+    }
+
+    /// Packing then unpacking returns the codes.
+    #[test]
+    fn int4_pack_unpack_is_exact(codes in prop::collection::vec(0u8..16, 0..8usize).prop_flat_map(|runs| {
+        prop::collection::vec(0u8..16, runs.len() * 32)
+    })) {
+        let packed = pack_codes(&codes).unwrap();
+        prop_assert_eq!(packed.len(), codes.len() / 2);
+        prop_assert_eq!(unpack_codes(&packed), codes);
+    }
+}
