@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use tinylab_classical::Tensor;
 use tinylab_classical::tensor::{randn, rng, uniform};
 use tinylab_transformers::quant::int4::{self, Int4Linear, Int4Matrix, group_params, pack_codes, unpack_codes};
+use tinylab_transformers::quant::simd::KernelPath;
 use tinylab_transformers::quant::sym::{I8_QMAX, quantize_rows_i8};
 use tinylab_transformers::quant::w8a8::{W8A8Linear, gemm_i8_i32};
 
@@ -151,6 +152,18 @@ fn int4_is_bit_identical_across_thread_counts() {
     let a = in_pool(1, || layer.forward(&x).unwrap());
     let b = in_pool(2, || layer.forward(&x).unwrap());
     assert_eq!(flat(&a), flat(&b));
+}
+
+#[test]
+fn int4_simd_and_portable_paths_are_bit_identical() {
+    let mut r = rng(10);
+    for (m, k) in [(1, 512), (7, 256)] {
+        let w = Int4Matrix::quantize_rtn(&randn(&[70, k], 0.05, &mut r), 64).unwrap();
+        let x = flat(&randn(&[m, k], 1.0, &mut r));
+        let auto = w.matmul_with(&x, m, KernelPath::Auto).unwrap();
+        let portable = w.matmul_with(&x, m, KernelPath::Portable).unwrap();
+        assert_eq!(auto, portable);
+    }
 }
 
 #[test]

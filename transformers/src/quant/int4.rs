@@ -14,11 +14,12 @@
 //! The kernel ([`Int4Matrix::matmul`]) never forms the dequantised matrix: per output channel it
 //! streams the packed row once, unpacks 32 codes at a time to `q - z` in f32, and accumulates their
 //! products with up to four token rows in 16 fixed lanes (fused multiply-adds, a fixed reduction tree
-//! at the end of each group), then scales the group's sum. The order of every sum is fixed, so the
+//! at the end of each group), then scales the group's sum. It is written once over
+//! [`super::simd::Lanes`] and runs on AVX2 registers or on portable arrays with identical results. The order of every sum is fixed, so the
 //! output is bit-identical whatever the thread count.
 
 use super::exec::over_channels;
-use super::simd::vectorized;
+use super::simd::{KernelPath, LaneKernel, Lanes, on_lanes};
 use super::tokens::{TokenRows, bias_vec, weight_rows};
 use tinylab_classical::error::{arg_err, shape_err};
 use tinylab_classical::{Result, Tensor};
@@ -29,8 +30,6 @@ pub const INT4_QMAX: u8 = 15;
 pub const PACK_RUN: usize = 32;
 /// Token rows per register block of the kernel.
 const ROWS: usize = 4;
-/// Accumulator lanes (two 256-bit registers).
-const LANES: usize = 16;
 
 /// The scale and zero point of a group whose values lie in `[lo, hi]` (see the module doc); a group
 /// of zeros gets `(1, 0)`.
@@ -204,67 +203,86 @@ impl Int4Matrix {
 
     /// `x Q^T` for row-major `x` (`m x cols`): a row-major `m x rows` result, unpacking on the fly.
     pub fn matmul(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        self.matmul_with(x, m, KernelPath::Auto)
+    }
+
+    /// [`Int4Matrix::matmul`] on a chosen kernel path (the paths give identical results).
+    pub fn matmul_with(&self, x: &[f32], m: usize, path: KernelPath) -> Result<Vec<f32>> {
         if x.len() != m * self.cols {
             return Err(shape_err("Int4Matrix::matmul", &[m, self.cols], &[x.len()], "x must be m x in_features"));
         }
         let k = self.cols;
-        Ok(over_channels(m, self.rows, k, |o0, nb, out: &mut [f32]| {
-            vectorized(|| {
-                for j in 0..nb {
-                    let mut t = 0;
-                    while t + ROWS <= m {
-                        let y = self.row_dot::<ROWS>(o0 + j, std::array::from_fn(|r| &x[(t + r) * k..(t + r + 1) * k]));
-                        for (r, &v) in y.iter().enumerate() {
-                            out[(t + r) * nb + j] = v;
-                        }
-                        t += ROWS;
-                    }
-                    for t in t..m {
-                        out[t * nb + j] = self.row_dot::<1>(o0 + j, [&x[t * k..(t + 1) * k]])[0];
-                    }
-                }
-            })
-        }))
+        Ok(over_channels(m, self.rows, k, |o0, _, out: &mut [f32]| on_lanes(path, Block { w: self, x, m, o0, out })))
     }
 
-    /// Output channel `o` against `R` token rows (each `cols` long): the generic kernel.
+    /// Output channel `o` against `R` token rows (each `cols` long): the generic kernel. Lane `i` of
+    /// a group's 16 accumulators sums codes `i` and `i + 16` of every run of 32 (the packed byte
+    /// `i`); the lanes are added in a fixed tree at the end of the group and scaled.
     #[inline(always)]
-    fn row_dot<const R: usize>(&self, o: usize, xs: [&[f32]; R]) -> [f32; R] {
+    fn row_dot<L: Lanes, const R: usize>(&self, lanes: L, o: usize, xs: [&[f32]; R]) -> [f32; R] {
         let (k, group) = (self.cols, self.group);
         let groups = k / group;
         let packed = &self.packed[o * k / 2..(o + 1) * k / 2];
         let (scales, zeros) = (&self.scales[o * groups..(o + 1) * groups], &self.zeros[o * groups..(o + 1) * groups]);
         let mut y = [0f32; R];
         for g in 0..groups {
-            let z = zeros[g] as f32;
-            let mut acc = [[0f32; LANES]; R];
-            for b in 0..group / PACK_RUN {
-                let at = g * group + b * PACK_RUN;
-                let bytes: &[u8; 16] = packed[at / 2..at / 2 + 16].try_into().expect("16 bytes");
-                let lo: [f32; LANES] = std::array::from_fn(|i| (bytes[i] & 15) as f32 - z);
-                let hi: [f32; LANES] = std::array::from_fn(|i| (bytes[i] >> 4) as f32 - z);
+            let z = lanes.splat(zeros[g] as f32);
+            let mut acc = [[lanes.splat(0.0); 2]; R];
+            for at in (g * group..(g + 1) * group).step_by(PACK_RUN) {
+                let q = lanes.nibbles(&packed[at / 2..at / 2 + 16], z);
                 for r in 0..R {
-                    let x: &[f32; PACK_RUN] = xs[r][at..at + PACK_RUN].try_into().expect("32 values");
-                    for i in 0..LANES {
-                        acc[r][i] = lo[i].mul_add(x[i], acc[r][i]);
-                    }
-                    for i in 0..LANES {
-                        acc[r][i] = hi[i].mul_add(x[i + 16], acc[r][i]);
-                    }
+                    let x = &xs[r][at..at + PACK_RUN];
+                    acc[r][0] = lanes.fma(q[0], lanes.load(&x[0..8]), acc[r][0]);
+                    acc[r][1] = lanes.fma(q[1], lanes.load(&x[8..16]), acc[r][1]);
+                    acc[r][0] = lanes.fma(q[2], lanes.load(&x[16..24]), acc[r][0]);
+                    acc[r][1] = lanes.fma(q[3], lanes.load(&x[24..32]), acc[r][1]);
                 }
             }
             for r in 0..R {
-                y[r] = scales[g].mul_add(reduce(acc[r]), y[r]);
+                let v = lanes.to_array(lanes.add(acc[r][0], acc[r][1]));
+                y[r] = scales[g].mul_add(reduce(v), y[r]);
             }
         }
         y
     }
 }
 
-/// The sum of the lanes in a fixed pairwise order.
+/// Channels `o0..` of all `m` rows of `x` against `w` into `out` (`[m, nb]`).
+struct Block<'a> {
+    w: &'a Int4Matrix,
+    x: &'a [f32],
+    m: usize,
+    o0: usize,
+    out: &'a mut [f32],
+}
+
+impl LaneKernel for Block<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<L: Lanes>(self, lanes: L) {
+        let Block { w, x, m, o0, out } = self;
+        let (k, nb) = (w.cols, out.len() / m.max(1));
+        for j in 0..nb {
+            let mut t = 0;
+            while t + ROWS <= m {
+                let y = w.row_dot::<L, ROWS>(lanes, o0 + j, std::array::from_fn(|r| &x[(t + r) * k..(t + r + 1) * k]));
+                for (r, &v) in y.iter().enumerate() {
+                    out[(t + r) * nb + j] = v;
+                }
+                t += ROWS;
+            }
+            for t in t..m {
+                out[t * nb + j] = w.row_dot::<L, 1>(lanes, o0 + j, [&x[t * k..(t + 1) * k]])[0];
+            }
+        }
+    }
+}
+
+/// The sum of eight lanes in a fixed pairwise order.
 #[inline(always)]
-fn reduce(mut v: [f32; LANES]) -> f32 {
-    let mut width = LANES / 2;
+fn reduce(mut v: [f32; 8]) -> f32 {
+    let mut width = 4;
     while width > 0 {
         for i in 0..width {
             v[i] += v[i + width];

@@ -16,7 +16,7 @@
 
 mod exec;
 pub mod int4;
-mod simd;
+pub mod simd;
 pub mod sym;
 mod tokens;
 pub mod w8a8;

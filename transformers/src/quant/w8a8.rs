@@ -13,7 +13,7 @@
 //! the result never depends on the thread count.
 
 use super::exec::over_channels;
-use super::simd::vectorized;
+use super::simd::{Kernel, vectorized};
 use super::sym::{I8_QMAX, quantize_rows_i8};
 use super::tokens::{TokenRows, bias_vec, weight_rows};
 use tinylab_classical::error::{arg_err, shape_err};
@@ -38,6 +38,27 @@ fn dot_rows<const R: usize>(xs: [&[i8]; R], w: &[i8]) -> [i32; R] {
         }
     }
     acc
+}
+
+/// The generic block (see [`block`]) as a [`Kernel`].
+struct Block<'a, T, E> {
+    x: &'a [i8],
+    w: &'a [i8],
+    m: usize,
+    k: usize,
+    o0: usize,
+    out: &'a mut [T],
+    epilogue: E,
+}
+
+impl<T, E: Fn(usize, usize, i32) -> T> Kernel for Block<'_, T, E> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Block { x, w, m, k, o0, out, epilogue } = self;
+        block(x, w, m, k, o0, out, epilogue)
+    }
 }
 
 /// The generic block: channels `o0..o0 + nb` of all `m` rows of `x` (`m x k` codes) against `w`
@@ -92,7 +113,9 @@ pub fn gemm_i8_i32(m: usize, n: usize, k: usize, x: &[i8], w: &[i8]) -> Result<V
     if x.iter().chain(w).any(|&v| v == i8::MIN) {
         return Err(arg_err("gemm_i8_i32", "codes must lie in [-127, 127]"));
     }
-    Ok(over_channels(m, n, k, |o0, _, out: &mut [i32]| vectorized(|| block(x, w, m, k, o0, out, |_, _, a| a))))
+    Ok(over_channels(m, n, k, |o0, _, out: &mut [i32]| {
+        vectorized(Block { x, w, m, k, o0, out, epilogue: |_, _, a| a })
+    }))
 }
 
 /// A linear layer `y = x W^T + b` with int8 weights (per output channel) and int8 activations (per
@@ -127,11 +150,9 @@ impl W8A8Linear {
         let (xq, x_scales) = quantize_rows_i8(rows.flat(), k)?;
         let (w, ws, bias) = (&self.weight, &self.w_scales, self.bias.as_deref());
         let y = over_channels(m, n, k, |o0, _, out: &mut [f32]| {
-            vectorized(|| {
-                block(&xq, w, m, k, o0, out, |t, o, acc| {
-                    acc as f32 * (x_scales[t] * ws[o]) + bias.map_or(0.0, |b| b[o])
-                })
-            })
+            let epilogue =
+                |t: usize, o: usize, acc: i32| acc as f32 * (x_scales[t] * ws[o]) + bias.map_or(0.0, |b| b[o]);
+            vectorized(Block { x: &xq, w, m, k, o0, out, epilogue })
         });
         rows.output(n, y)
     }
