@@ -6,7 +6,7 @@
 //! - [`w8a8::W8A8Linear`]: int8 weights (per output channel) x int8 activations (per token, dynamic),
 //!   i32 accumulation, f32 output stage (Xiao et al. 2023).
 //! - [`smooth`]: SmoothQuant's per-input-channel migration of activation outliers into the weights,
-//!   folded into the preceding normalisation, and the calibration statistics collector.
+//!   folded into the preceding normalisation; [`stats::ActStats`] gathers the calibration statistics.
 //! - [`int4::Int4Linear`]: packed int4 weights with per-group scales and zero points, a kernel that
 //!   unpacks on the fly; round-to-nearest baseline.
 //!
@@ -17,9 +17,12 @@
 mod exec;
 pub mod int4;
 pub mod simd;
+pub mod smooth;
+pub mod stats;
 pub mod sym;
 mod tokens;
 pub mod w8a8;
 
 pub use int4::{Int4Linear, Int4Matrix};
+pub use stats::ActStats;
 pub use w8a8::W8A8Linear;
