@@ -8,12 +8,13 @@
 //! - [`smooth`]: SmoothQuant's per-input-channel migration of activation outliers into the weights,
 //!   folded into the preceding normalisation; [`stats::ActStats`] gathers the calibration statistics.
 //! - [`int4::Int4Linear`]: packed int4 weights with per-group scales and zero points, a kernel that
-//!   unpacks on the fly; round-to-nearest baseline; [`gptq`] (Frantar et al. 2023).
+//!   unpacks on the fly; round-to-nearest baseline; [`awq`] (Lin et al. 2023) and [`gptq`] (Frantar et al. 2023) choose the codes.
 //!
 //! The kernels are safe Rust written for the autovectoriser and compiled for AVX2 + FMA at run time
 //! when the CPU has them ([`simd`]); their sums have a fixed order, so results are bit-identical for
 //! any thread count.
 
+pub mod awq;
 mod exec;
 pub mod gptq;
 pub mod int4;
