@@ -7,6 +7,7 @@ use tinylab_classical::tensor::{randn, rng, uniform};
 use tinylab_transformers::quant::awq::{self, AwqConfig};
 use tinylab_transformers::quant::gptq::{self, GptqConfig, Hessian};
 use tinylab_transformers::quant::int4::{self, Int4Linear, Int4Matrix, group_params, pack_codes, unpack_codes};
+use tinylab_transformers::quant::kv::{self, KvAxis, KvBits};
 use tinylab_transformers::quant::simd::KernelPath;
 use tinylab_transformers::quant::sym::{I8_QMAX, quantize_rows_i8};
 use tinylab_transformers::quant::w8a8::{W8A8Linear, gemm_i8_i32};
@@ -474,4 +475,64 @@ fn awq_output_error_is_below_rtn_on_salient_channels() {
     }
     assert!(awq::awq_quantize(&w, &randn(&[4, 100], 1.0, &mut rng(0)), AwqConfig::default()).is_err());
     assert!(awq::awq_quantize(&w, &calib, AwqConfig { grid: 1, ..AwqConfig::default() }).is_err());
+}
+
+// ---------------------------------------------------------------- KV cache
+
+#[test]
+fn kv_keys_per_channel_handle_outlier_channels_better_than_per_token() {
+    // Keys with two outlier channels: per-channel scales keep the other channels precise.
+    let (t, d) = (64, 32);
+    let mut keys = flat(&randn(&[t, d], 1.0, &mut rng(41)));
+    for row in keys.chunks_mut(d) {
+        row[3] *= 30.0;
+        row[17] *= 30.0;
+    }
+    // The error on the ordinary channels, which per-token scales sized by the outliers flatten.
+    let sq = |a: &[f32]| {
+        let pairs = a.iter().zip(&keys).enumerate().filter(|(i, _)| i % d != 3 && i % d != 17);
+        pairs.map(|(_, (u, v))| ((u - v) as f64).powi(2)).sum::<f64>()
+    };
+    for bits in [KvBits::Int8, KvBits::Int4] {
+        let per_channel = kv::quantize_keys(&keys, t, d, 32, bits).unwrap();
+        let per_token = kv::QuantizedKv::new(&keys, t, d, bits, KvAxis::PerToken).unwrap();
+        let (e_c, e_t) = (sq(&per_channel.dequantize()), sq(&per_token.dequantize()));
+        assert!(e_c * 10.0 < e_t, "{bits:?}: per channel {e_c} vs per token {e_t}");
+    }
+    let q = kv::quantize_keys(&keys, t, d, 32, KvBits::Int4).unwrap();
+    // 64 x 32 codes at half a byte, and (2 blocks x 32 channels) of scale + minimum.
+    assert_eq!(q.bytes(), 1024 + 64 * 8);
+    assert_eq!(kv::quantize_values(&keys, t, d, KvBits::Int8).unwrap().bytes(), 2048 + 64 * 8);
+    assert!(kv::quantize_keys(&keys, t, d, 0, KvBits::Int8).is_err());
+    assert!(kv::quantize_values(&keys[1..], t, d, KvBits::Int8).is_err());
+    assert!(kv::quantize_values(&[f32::NAN; 4], 2, 2, KvBits::Int8).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Every cache element within half a step of its reconstruction; codes in range; both layouts.
+    #[test]
+    fn kv_round_trip_within_half_a_step(
+        tokens in 1usize..40,
+        dim in 1usize..12,
+        block in 1usize..20,
+        seed in 0u64..1000,
+        four in any::<bool>(),
+        per_channel in any::<bool>(),
+    ) {
+        let x = flat(&randn(&[tokens, dim], 3.0, &mut rng(seed)));
+        let bits = if four { KvBits::Int4 } else { KvBits::Int8 };
+        let axis = if per_channel { KvAxis::PerChannel { block } } else { KvAxis::PerToken };
+        let q = kv::QuantizedKv::new(&x, tokens, dim, bits, axis).unwrap();
+        prop_assert!(q.codes().iter().all(|&c| c <= bits.qmax()));
+        prop_assert_eq!(q.codes().len(), tokens * dim);
+        let r = q.dequantize();
+        for t in 0..tokens {
+            for c in 0..dim {
+                let (a, b) = (x[t * dim + c], r[t * dim + c]);
+                prop_assert!((a - b).abs() <= q.step(t, c) / 2.0 * (1.0 + 1e-4) + 1e-6, "{} vs {}", a, b);
+            }
+        }
+    }
 }
