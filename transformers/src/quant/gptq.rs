@@ -102,7 +102,7 @@ pub fn gptq_quantize(weight: &Tensor, hessian: &Hessian, cfg: GptqConfig) -> Res
     if cfg.group == 0 || cfg.block == 0 || !cfg.block.is_multiple_of(cfg.group) {
         return Err(arg_err(OP, format!("block ({}) must be a multiple of the group ({})", cfg.block, cfg.group)));
     }
-    if !(cfg.damp >= 0.0) {
+    if cfg.damp.is_nan() || cfg.damp < 0.0 {
         return Err(arg_err(OP, format!("damp = {} must be >= 0", cfg.damp)));
     }
     let mut h = hessian.matrix();

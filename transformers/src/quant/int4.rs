@@ -36,7 +36,7 @@ const ROWS: usize = 4;
 pub fn group_params(lo: f32, hi: f32) -> (f32, u8) {
     let (lo, hi) = (lo.min(0.0), hi.max(0.0));
     let s = (hi - lo) / INT4_QMAX as f32;
-    if !(s > 0.0) || !s.is_finite() {
+    if s <= 0.0 || !s.is_finite() {
         return (1.0, 0);
     }
     (s, (-lo / s).round().clamp(0.0, INT4_QMAX as f32) as u8)

@@ -13,7 +13,7 @@ pub(crate) fn cholesky_lower(a: &[f64], n: usize) -> Result<Vec<f64>> {
             let s: f64 = (0..j).map(|p| l[i * n + p] * l[j * n + p]).sum();
             if i == j {
                 let d = a[i * n + i] - s;
-                if !(d > 0.0) || !d.is_finite() {
+                if d <= 0.0 || !d.is_finite() {
                     return Err(arg_err("cholesky", format!("matrix is not positive definite (pivot {i}: {d})")));
                 }
                 l[i * n + i] = d.sqrt();

@@ -98,7 +98,7 @@ pub fn fold_into_norm(
             "gain and bias must have one entry per scale",
         ));
     }
-    if s.iter().any(|&v| !(v > 0.0) || !v.is_finite()) {
+    if s.iter().any(|&v| v <= 0.0 || !v.is_finite()) {
         return Err(arg_err("fold_into_norm", "scales must be positive and finite"));
     }
     scale_weight_columns(weights, s)?;
