@@ -30,7 +30,9 @@ fn linear_kernels(c: &mut Criterion) {
             b.iter(|| gemm_into(m, n, k, xs, k, 1, ws, 1, k, black_box(&mut y), false).expect("shapes"))
         });
         let w8 = W8A8Linear::quantize(&w, None).expect("shapes");
-        group.bench_function(BenchmarkId::new("w8a8", &label), |b| b.iter(|| w8.forward(black_box(&x)).expect("shapes")));
+        group.bench_function(BenchmarkId::new("w8a8", &label), |b| {
+            b.iter(|| w8.forward(black_box(&x)).expect("shapes"))
+        });
         let w4 = Int4Linear::quantize_rtn(&w, None, 128).expect("shapes");
         group.bench_function(BenchmarkId::new("int4_g128", &label), |b| {
             b.iter(|| w4.forward(black_box(&x)).expect("shapes"))
