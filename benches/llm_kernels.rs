@@ -1,7 +1,9 @@
 //! Batch-1 generation and prefill shapes of an LLM linear layer, f32 against the quantized kernels of
 //! `tinylab_transformers::quant`: GEMV `1 x 1024 x 1024` and `1 x 4096 x 4096` (tokens x in x out) and
 //! GEMM `64 x 1024 x 1024`. The f32 side is `ops::gemm_into` on the `[out, in]` weight read as its
-//! transpose (strides); W8A8 includes the per-token quantization of the activations; int4 is
+//! transpose (strides), and `f32_stream` is `quant::dense::DenseLinear`, the f32 twin of the quantized
+//! kernels (same blocking and dispatch: the fair baseline at batch 1, where `gemm_into` pays for
+//! packing the weight on every call); W8A8 includes the per-token quantization of the activations; int4 is
 //! weight-only with groups of 128 (unpacked on the fly). Throughput is weights per second.
 //!
 //! `cargo bench --bench llm_kernels -- --warm-up-time 1 --measurement-time 2`
@@ -13,6 +15,7 @@ use std::time::Duration;
 use tinylab as _;
 use tinylab_classical::ops::gemm_into;
 use tinylab_classical::tensor::{randn, rng};
+use tinylab_transformers::quant::dense::DenseLinear;
 use tinylab_transformers::quant::{Int4Linear, W8A8Linear};
 
 fn linear_kernels(c: &mut Criterion) {
@@ -28,6 +31,10 @@ fn linear_kernels(c: &mut Criterion) {
         let mut y = vec![0f32; m * n];
         group.bench_function(BenchmarkId::new("f32", &label), |b| {
             b.iter(|| gemm_into(m, n, k, xs, k, 1, ws, 1, k, black_box(&mut y), false).expect("shapes"))
+        });
+        let dense = DenseLinear::new(&w, None).expect("shapes");
+        group.bench_function(BenchmarkId::new("f32_stream", &label), |b| {
+            b.iter(|| dense.forward(black_box(&x)).expect("shapes"))
         });
         let w8 = W8A8Linear::quantize(&w, None).expect("shapes");
         group.bench_function(BenchmarkId::new("w8a8", &label), |b| {

@@ -11,7 +11,7 @@ use tinylab_transformers::quant::kv::{self, KvAxis, KvBits};
 use tinylab_transformers::quant::simd::KernelPath;
 use tinylab_transformers::quant::sym::{I8_QMAX, quantize_rows_i8};
 use tinylab_transformers::quant::w8a8::{W8A8Linear, gemm_i8_i32};
-use tinylab_transformers::quant::{ActStats, smooth};
+use tinylab_transformers::quant::{ActStats, dense, smooth};
 
 fn codes_i8(n: usize, seed: u64) -> Vec<i8> {
     let mut r = rng(seed);
@@ -534,5 +534,16 @@ proptest! {
                 prop_assert!((a - b).abs() <= q.step(t, c) / 2.0 * (1.0 + 1e-4) + 1e-6, "{} vs {}", a, b);
             }
         }
+    }
+}
+
+#[test]
+fn dense_twin_equals_f64_reference() {
+    for (m, n, k) in [(1, 70, 100), (9, 33, 256)] {
+        let mut r = rng(50 + m as u64);
+        let (w, x, b) = (randn(&[n, k], 0.1, &mut r), randn(&[m, k], 1.0, &mut r), randn(&[n], 0.1, &mut r));
+        let y = flat(&dense::DenseLinear::new(&w, Some(&b)).unwrap().forward(&x).unwrap());
+        let exact = matmul_f64(&flat(&x), &flat(&w), m, n, k, Some(&flat(&b)));
+        assert!(y.iter().zip(&exact).all(|(&a, &e)| (a as f64 - e).abs() <= 1e-5 * (1.0 + e.abs())));
     }
 }

@@ -9,6 +9,7 @@
 //!   folded into the preceding normalisation; [`stats::ActStats`] gathers the calibration statistics.
 //! - [`int4::Int4Linear`]: packed int4 weights with per-group scales and zero points, a kernel that
 //!   unpacks on the fly; round-to-nearest baseline; [`awq`] (Lin et al. 2023) and [`gptq`] (Frantar et al. 2023) choose the codes.
+//! - [`dense::DenseLinear`]: the f32 twin of the kernels (the fair baseline of the benchmarks).
 //! - [`kv`]: int8 / int4 KV caches, keys per channel and values per token (KIVI, Liu et al. 2024).
 //!
 //! The kernels are safe Rust written for the autovectoriser and compiled for AVX2 + FMA at run time
@@ -16,6 +17,7 @@
 //! any thread count.
 
 pub mod awq;
+pub mod dense;
 mod exec;
 pub mod gptq;
 pub mod int4;
