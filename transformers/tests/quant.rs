@@ -10,7 +10,7 @@ use tinylab_transformers::quant::int4::{self, Int4Linear, Int4Matrix, group_para
 use tinylab_transformers::quant::kv::{self, KvAxis, KvBits};
 use tinylab_transformers::quant::simd::KernelPath;
 use tinylab_transformers::quant::sym::{I8_QMAX, quantize_rows_i8};
-use tinylab_transformers::quant::w8a8::{W8A8Linear, gemm_i8_i32};
+use tinylab_transformers::quant::w8a8::{W8A8Linear, gemm_i8_i32, gemm_i8_i32_with};
 use tinylab_transformers::quant::{ActStats, dense, smooth};
 
 fn codes_i8(n: usize, seed: u64) -> Vec<i8> {
@@ -50,6 +50,7 @@ fn int8_gemm_equals_i64_reference_exactly() {
         x[0] = 127;
         w[0] = -127;
         let got = gemm_i8_i32(m, n, k, &x, &w).unwrap();
+        assert_eq!(got, gemm_i8_i32_with(m, n, k, &x, &w, KernelPath::Portable).unwrap());
         for t in 0..m {
             for o in 0..n {
                 let exact: i64 = (0..k).map(|j| x[t * k + j] as i64 * w[o * k + j] as i64).sum();

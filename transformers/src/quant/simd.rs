@@ -44,9 +44,10 @@ pub enum KernelPath {
     Portable,
 }
 
-/// Eight f32 lanes and the int4 unpacking step: the operations the int4 kernel is written in, so
-/// that one generic kernel runs on [`Portable`] arrays or on AVX2 registers with the same arithmetic
-/// lane for lane (fused multiply-adds are exactly rounded on both).
+/// Eight f32 lanes, the int4 unpacking step and i16 multiply-add pairs: the operations the kernels
+/// are written in, so that one generic kernel runs on [`Portable`] arrays or on AVX2 registers with
+/// the same arithmetic lane for lane (fused multiply-adds are exactly rounded on both; integer sums
+/// are exact).
 pub(crate) trait Lanes: Copy {
     /// A vector of eight f32.
     type V: Copy;
@@ -63,6 +64,21 @@ pub(crate) trait Lanes: Copy {
     /// The 32 codes of 16 packed bytes (low nibbles 0..16, then high nibbles 0..16) minus `z`, as
     /// four vectors: low 0..8, low 8..16, high 0..8, high 8..16.
     fn nibbles(self, bytes: &[u8], z: Self::V) -> [Self::V; 4];
+
+    /// Sixteen i16 (the int8 kernel's operands).
+    type W: Copy;
+    /// Eight i32 accumulators.
+    type A: Copy;
+    /// Zero accumulators.
+    fn zero_i32(self) -> Self::A;
+    /// Sixteen int8 values widened to i16.
+    fn widen_i8(self, x: &[i8]) -> Self::W;
+    /// Sixteen consecutive i16.
+    fn load_i16(self, x: &[i16]) -> Self::W;
+    /// `acc[j] + a[2j] b[2j] + a[2j+1] b[2j+1]` (wrapping; exact for int8-range operands).
+    fn madd(self, a: Self::W, b: Self::W, acc: Self::A) -> Self::A;
+    /// The sum of the accumulators (wrapping).
+    fn sum_i32(self, acc: Self::A) -> i32;
 }
 
 /// The portable lanes: plain arrays.
@@ -106,12 +122,43 @@ impl Lanes for Portable {
             })
         })
     }
+
+    type W = [i16; 16];
+    type A = [i32; 8];
+
+    #[inline(always)]
+    fn zero_i32(self) -> [i32; 8] {
+        [0; 8]
+    }
+
+    #[inline(always)]
+    fn widen_i8(self, x: &[i8]) -> [i16; 16] {
+        std::array::from_fn(|i| x[i] as i16)
+    }
+
+    #[inline(always)]
+    fn load_i16(self, x: &[i16]) -> [i16; 16] {
+        x[..16].try_into().expect("sixteen values")
+    }
+
+    #[inline(always)]
+    fn madd(self, a: [i16; 16], b: [i16; 16], acc: [i32; 8]) -> [i32; 8] {
+        std::array::from_fn(|j| {
+            let p = a[2 * j] as i32 * b[2 * j] as i32 + a[2 * j + 1] as i32 * b[2 * j + 1] as i32;
+            acc[j].wrapping_add(p)
+        })
+    }
+
+    #[inline(always)]
+    fn sum_i32(self, acc: [i32; 8]) -> i32 {
+        acc.iter().fold(0i32, |s, &v| s.wrapping_add(v))
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::Lanes;
-    use core::arch::x86_64::{__m128i, __m256};
+    use core::arch::x86_64::{__m128i, __m256, __m256i};
     use pulp::x86::V3;
 
     /// AVX2 + FMA lanes: one ymm register per vector, through `pulp`'s safe intrinsic wrappers.
@@ -157,6 +204,37 @@ mod avx2 {
             let hi = v3.sse2._mm_and_si128(v3.sse2._mm_srli_epi16::<4>(b), mask);
             let f = |v: __m128i| v3.avx._mm256_sub_ps(v3.avx._mm256_cvtepi32_ps(v3.avx2._mm256_cvtepu8_epi32(v)), z);
             [f(lo), f(v3.sse2._mm_srli_si128::<8>(lo)), f(hi), f(v3.sse2._mm_srli_si128::<8>(hi))]
+        }
+
+        type W = __m256i;
+        type A = __m256i;
+
+        #[inline(always)]
+        fn zero_i32(self) -> __m256i {
+            self.0.avx._mm256_setzero_si256()
+        }
+
+        #[inline(always)]
+        fn widen_i8(self, x: &[i8]) -> __m256i {
+            let b: [i8; 16] = x[..16].try_into().expect("sixteen values");
+            self.0.avx2._mm256_cvtepi8_epi16(pulp::cast(b))
+        }
+
+        #[inline(always)]
+        fn load_i16(self, x: &[i16]) -> __m256i {
+            let a: [i16; 16] = x[..16].try_into().expect("sixteen values");
+            pulp::cast(a)
+        }
+
+        #[inline(always)]
+        fn madd(self, a: __m256i, b: __m256i, acc: __m256i) -> __m256i {
+            self.0.avx2._mm256_add_epi32(acc, self.0.avx2._mm256_madd_epi16(a, b))
+        }
+
+        #[inline(always)]
+        fn sum_i32(self, acc: __m256i) -> i32 {
+            let v: [i32; 8] = pulp::cast(acc);
+            v.iter().fold(0i32, |s, &x| s.wrapping_add(x))
         }
     }
 }

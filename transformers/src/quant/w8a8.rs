@@ -9,11 +9,12 @@
 //!
 //! The kernel ([`gemm_i8_i32`] is its exact form) is one generic safe loop: per output channel, the
 //! weight row is streamed once against blocks of up to four token rows (four i32 dot products sharing
-//! each weight load), vectorised for AVX2 at run time ([`super::simd`]); integer sums are exact, so
-//! the result never depends on the thread count.
+//! each weight load; the activation codes are widened to i16 once per call), sixteen products per
+//! `vpmaddwd` on AVX2 or the same pairs on portable arrays ([`super::simd`]); integer sums are exact,
+//! so the result never depends on the path or the thread count.
 
 use super::exec::over_channels;
-use super::simd::{Kernel, vectorized};
+use super::simd::{KernelPath, LaneKernel, Lanes, on_lanes};
 use super::sym::{I8_QMAX, quantize_rows_i8};
 use super::tokens::{TokenRows, bias_vec, weight_rows};
 use tinylab_classical::error::{arg_err, shape_err};
@@ -26,23 +27,10 @@ pub const MAX_EXACT_K: usize = i32::MAX as usize / (I8_QMAX * I8_QMAX) as usize;
 /// Token rows per register block of the kernel.
 const ROWS: usize = 4;
 
-/// `R` dot products of one weight row with `R` activation rows (each at least `w.len()` long).
-#[inline(always)]
-fn dot_rows<const R: usize>(xs: [&[i8]; R], w: &[i8]) -> [i32; R] {
-    let xs = xs.map(|x| &x[..w.len()]);
-    let mut acc = [0i32; R];
-    for (j, &wj) in w.iter().enumerate() {
-        let wj = wj as i32;
-        for r in 0..R {
-            acc[r] = acc[r].wrapping_add(xs[r][j] as i32 * wj);
-        }
-    }
-    acc
-}
-
-/// The generic block (see [`block`]) as a [`Kernel`].
+/// The generic block (see [`block`]) as a [`LaneKernel`]: `x16` holds the activation codes widened
+/// to i16 (`m x k`).
 struct Block<'a, T, E> {
-    x: &'a [i8],
+    x16: &'a [i16],
     w: &'a [i8],
     m: usize,
     k: usize,
@@ -51,21 +39,42 @@ struct Block<'a, T, E> {
     epilogue: E,
 }
 
-impl<T, E: Fn(usize, usize, i32) -> T> Kernel for Block<'_, T, E> {
+impl<T, E: Fn(usize, usize, i32) -> T> LaneKernel for Block<'_, T, E> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
-        let Block { x, w, m, k, o0, out, epilogue } = self;
-        block(x, w, m, k, o0, out, epilogue)
+    fn run<L: Lanes>(self, lanes: L) {
+        let Block { x16, w, m, k, o0, out, epilogue } = self;
+        block(lanes, x16, w, m, k, o0, out, epilogue)
     }
 }
 
-/// The generic block: channels `o0..o0 + nb` of all `m` rows of `x` (`m x k` codes) against `w`
-/// (`n x k` codes), each i32 sum passed through `epilogue(t, o, acc)`.
+/// `R` dot products of one weight row with `R` activation rows (i16, each at least `w.len()` long):
+/// sixteen products per step through [`Lanes::madd`], the `k % 16` tail in scalar code.
 #[inline(always)]
-fn block<T>(
-    x: &[i8],
+fn dot_rows<L: Lanes, const R: usize>(lanes: L, xs: [&[i16]; R], w: &[i8]) -> [i32; R] {
+    let k = w.len();
+    let body = k - k % 16;
+    let mut acc = [lanes.zero_i32(); R];
+    for at in (0..body).step_by(16) {
+        let wv = lanes.widen_i8(&w[at..at + 16]);
+        for r in 0..R {
+            acc[r] = lanes.madd(wv, lanes.load_i16(&xs[r][at..at + 16]), acc[r]);
+        }
+    }
+    std::array::from_fn(|r| {
+        let tail = w[body..].iter().zip(&xs[r][body..k]).fold(0i32, |s, (&a, &b)| s.wrapping_add(a as i32 * b as i32));
+        lanes.sum_i32(acc[r]).wrapping_add(tail)
+    })
+}
+
+/// The generic block: channels `o0..o0 + nb` of all `m` rows of `x16` (`m x k` codes) against `w`
+/// (`n x k` codes), each i32 sum passed through `epilogue(t, o, acc)` into `out` (`[m, nb]`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block<L: Lanes, T>(
+    lanes: L,
+    x16: &[i16],
     w: &[i8],
     m: usize,
     k: usize,
@@ -79,14 +88,14 @@ fn block<T>(
         let wr = &w[o * k..(o + 1) * k];
         let mut t = 0;
         while t + ROWS <= m {
-            let acc = dot_rows::<ROWS>(std::array::from_fn(|r| &x[(t + r) * k..]), wr);
+            let acc = dot_rows::<L, ROWS>(lanes, std::array::from_fn(|r| &x16[(t + r) * k..(t + r + 1) * k]), wr);
             for (r, &a) in acc.iter().enumerate() {
                 out[(t + r) * nb + j] = epilogue(t + r, o, a);
             }
             t += ROWS;
         }
         for t in t..m {
-            out[t * nb + j] = epilogue(t, o, dot_rows::<1>([&x[t * k..]], wr)[0]);
+            out[t * nb + j] = epilogue(t, o, dot_rows::<L, 1>(lanes, [&x16[t * k..(t + 1) * k]], wr)[0]);
         }
     }
 }
@@ -109,12 +118,18 @@ fn check_gemm(op: &'static str, m: usize, n: usize, k: usize, x: &[i8], w: &[i8]
 /// The exact integer product `acc[t][o] = Σ_j x[t][j] w[o][j]` of row-major `x` (`m x k`) and `w`
 /// (`n x k`, PyTorch layout), codes in `[-127, 127]`, as a row-major `m x n` i32 matrix.
 pub fn gemm_i8_i32(m: usize, n: usize, k: usize, x: &[i8], w: &[i8]) -> Result<Vec<i32>> {
+    gemm_i8_i32_with(m, n, k, x, w, KernelPath::Auto)
+}
+
+/// [`gemm_i8_i32`] on a chosen kernel path (the paths give identical results).
+pub fn gemm_i8_i32_with(m: usize, n: usize, k: usize, x: &[i8], w: &[i8], path: KernelPath) -> Result<Vec<i32>> {
     check_gemm("gemm_i8_i32", m, n, k, x, w)?;
     if x.iter().chain(w).any(|&v| v == i8::MIN) {
         return Err(arg_err("gemm_i8_i32", "codes must lie in [-127, 127]"));
     }
+    let x16: Vec<i16> = x.iter().map(|&v| v as i16).collect();
     Ok(over_channels(m, n, k, |o0, _, out: &mut [i32]| {
-        vectorized(Block { x, w, m, k, o0, out, epilogue: |_, _, a| a })
+        on_lanes(path, Block { x16: &x16, w, m, k, o0, out, epilogue: |_, _, a| a })
     }))
 }
 
@@ -148,11 +163,12 @@ impl W8A8Linear {
         let rows = TokenRows::new("W8A8Linear::forward", x, self.in_features)?;
         let (m, n, k) = (rows.tokens, self.out_features, self.in_features);
         let (xq, x_scales) = quantize_rows_i8(rows.flat(), k)?;
+        let x16: Vec<i16> = xq.iter().map(|&v| v as i16).collect();
         let (w, ws, bias) = (&self.weight, &self.w_scales, self.bias.as_deref());
         let y = over_channels(m, n, k, |o0, _, out: &mut [f32]| {
             let epilogue =
                 |t: usize, o: usize, acc: i32| acc as f32 * (x_scales[t] * ws[o]) + bias.map_or(0.0, |b| b[o]);
-            vectorized(Block { x: &xq, w, m, k, o0, out, epilogue })
+            on_lanes(KernelPath::Auto, Block { x16: &x16, w, m, k, o0, out, epilogue })
         });
         rows.output(n, y)
     }
