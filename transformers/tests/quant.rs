@@ -548,3 +548,62 @@ fn dense_twin_equals_f64_reference() {
         assert!(y.iter().zip(&exact).all(|(&a, &e)| (a as f64 - e).abs() <= 1e-5 * (1.0 + e.abs())));
     }
 }
+
+#[test]
+fn quantized_linears_share_one_interface() {
+    use tinylab_transformers::quant::QuantizedLinear;
+    let mut r = rng(60);
+    let (w, x) = (randn(&[64, 128], 0.05, &mut r), randn(&[2, 3, 128], 1.0, &mut r));
+    let layers: Vec<Box<dyn QuantizedLinear>> = vec![
+        Box::new(dense::DenseLinear::new(&w, None).unwrap()),
+        Box::new(W8A8Linear::quantize(&w, None).unwrap()),
+        Box::new(Int4Linear::quantize_rtn(&w, None, 32).unwrap()),
+    ];
+    let reference = flat(&layers[0].forward(&x).unwrap());
+    for l in &layers {
+        assert_eq!((l.in_features(), l.out_features()), (128, 64));
+        let y = l.forward(&x).unwrap();
+        assert_eq!(y.shape(), &[2, 3, 64]);
+        assert!(rel_err(&flat(&y), &reference.iter().map(|&v| v as f64).collect::<Vec<_>>()) < 0.2);
+    }
+    // f32, int8 (+ scales), int4 (+ scales and zero points) bytes.
+    let bytes: Vec<usize> = layers.iter().map(|l| l.bytes()).collect();
+    assert_eq!(bytes, vec![64 * 128 * 4, 64 * 128 + 64 * 4, 64 * 64 + 64 * 4 * 5]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The int8 kernel is exact for any shape (blocks of four rows, a `k % 16` tail, partial channel
+    /// blocks), on both paths.
+    #[test]
+    fn int8_kernel_exact_for_any_shape(m in 1usize..10, n in 1usize..80, k in 1usize..70, seed in 0u64..1000) {
+        let (x, w) = (codes_i8(m * k, seed), codes_i8(n * k, seed + 1));
+        let got = gemm_i8_i32(m, n, k, &x, &w).unwrap();
+        prop_assert_eq!(&got, &gemm_i8_i32_with(m, n, k, &x, &w, KernelPath::Portable).unwrap());
+        for t in 0..m {
+            for o in 0..n {
+                let exact: i64 = (0..k).map(|j| x[t * k + j] as i64 * w[o * k + j] as i64).sum();
+                prop_assert_eq!(got[t * n + o] as i64, exact);
+            }
+        }
+    }
+
+    /// The int4 kernel equals dequantize-then-matmul for any shape and group.
+    #[test]
+    fn int4_kernel_matches_dequantized_for_any_shape(
+        m in 1usize..7, n in 1usize..40, groups in 1usize..4, g in 0usize..3, seed in 0u64..1000,
+    ) {
+        let group = [32, 64, 128][g];
+        let k = groups * group;
+        let mut r = rng(seed);
+        let w = Int4Matrix::quantize_rtn(&randn(&[n, k], 0.1, &mut r), group).unwrap();
+        let x = flat(&randn(&[m, k], 1.0, &mut r));
+        let y = w.matmul(&x, m).unwrap();
+        let exact = matmul_f64(&x, &flat(&w.dequantize()), m, n, k, None);
+        let scale = exact.iter().fold(1e-3f64, |a, v| a.max(v.abs()));
+        for (&a, &e) in y.iter().zip(&exact) {
+            prop_assert!((a as f64 - e).abs() <= 1e-5 * scale, "{} vs {}", a, e);
+        }
+    }
+}

@@ -39,6 +39,16 @@ impl DenseLinear {
         rows.output(n, y)
     }
 
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
     /// Bytes of the stored layer.
     pub fn bytes(&self) -> usize {
         4 * (self.weight.len() + self.bias.as_ref().map_or(0, Vec::len))

@@ -33,3 +33,63 @@ pub mod w8a8;
 pub use int4::{Int4Linear, Int4Matrix};
 pub use stats::ActStats;
 pub use w8a8::W8A8Linear;
+
+use tinylab_classical::{Result, Tensor};
+
+/// A linear layer `y = x W^T + b` in one of the stored forms of this module, so that a model can
+/// swap each `Linear` for its quantized version behind one interface.
+pub trait QuantizedLinear: Send + Sync {
+    /// `x W^T + b` for `x` of shape `[..., in]`; the output has shape `[..., out]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+    /// Input features.
+    fn in_features(&self) -> usize;
+    /// Output features.
+    fn out_features(&self) -> usize;
+    /// Bytes of the stored layer (codes, scales, zero points, bias).
+    fn bytes(&self) -> usize;
+}
+
+impl QuantizedLinear for W8A8Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        W8A8Linear::forward(self, x)
+    }
+    fn in_features(&self) -> usize {
+        W8A8Linear::in_features(self)
+    }
+    fn out_features(&self) -> usize {
+        W8A8Linear::out_features(self)
+    }
+    fn bytes(&self) -> usize {
+        W8A8Linear::bytes(self)
+    }
+}
+
+impl QuantizedLinear for Int4Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Int4Linear::forward(self, x)
+    }
+    fn in_features(&self) -> usize {
+        self.weight().cols()
+    }
+    fn out_features(&self) -> usize {
+        self.weight().rows()
+    }
+    fn bytes(&self) -> usize {
+        Int4Linear::bytes(self)
+    }
+}
+
+impl QuantizedLinear for dense::DenseLinear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        dense::DenseLinear::forward(self, x)
+    }
+    fn in_features(&self) -> usize {
+        dense::DenseLinear::in_features(self)
+    }
+    fn out_features(&self) -> usize {
+        dense::DenseLinear::out_features(self)
+    }
+    fn bytes(&self) -> usize {
+        dense::DenseLinear::bytes(self)
+    }
+}

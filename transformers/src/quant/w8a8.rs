@@ -124,7 +124,7 @@ pub fn gemm_i8_i32(m: usize, n: usize, k: usize, x: &[i8], w: &[i8]) -> Result<V
 /// [`gemm_i8_i32`] on a chosen kernel path (the paths give identical results).
 pub fn gemm_i8_i32_with(m: usize, n: usize, k: usize, x: &[i8], w: &[i8], path: KernelPath) -> Result<Vec<i32>> {
     check_gemm("gemm_i8_i32", m, n, k, x, w)?;
-    if x.iter().chain(w).any(|&v| v == i8::MIN) {
+    if x.contains(&i8::MIN) || w.contains(&i8::MIN) {
         return Err(arg_err("gemm_i8_i32", "codes must lie in [-127, 127]"));
     }
     let x16: Vec<i16> = x.iter().map(|&v| v as i16).collect();
