@@ -607,3 +607,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn smoothing_folded_into_rms_norm_keeps_the_float_function() {
+    // RMSNorm has a gain and no bias: fold with `None`.
+    let (t, k, n) = (8, 32, 12);
+    let mut r = rng(70);
+    let x = outlier_activations(t, k, &[9], 71);
+    let gain: Vec<f32> = flat(&randn(&[k], 0.2, &mut r)).iter().map(|g| 1.0 + g).collect();
+    let rms = |g: &[f32]| -> Vec<f32> {
+        let xs = flat(&x);
+        xs.chunks(k)
+            .flat_map(|row| {
+                let ms = (row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / k as f64 + 1e-6).sqrt();
+                row.iter().zip(g).map(move |(&v, &gj)| (v as f64 / ms * gj as f64) as f32).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (w1, w2) = (randn(&[n, k], 0.1, &mut r), randn(&[n, k], 0.1, &mut r));
+    let h = rms(&gain);
+    let mut stats = ActStats::new(k);
+    stats.observe(&tinylab_classical::tensor::from_vec(&[t, k], h.clone()).unwrap()).unwrap();
+    let (mut g2, mut v1, mut v2) = (gain.clone(), w1.clone(), w2.clone());
+    smooth::smooth_norm_linears(&mut g2, None, &mut [&mut v1, &mut v2], stats.max_abs(), 0.8).unwrap();
+    let h2 = rms(&g2);
+    for (w, v) in [(&w1, &v1), (&w2, &v2)] {
+        let (a, b) = (matmul_f64(&h, &flat(w), t, n, k, None), matmul_f64(&h2, &flat(v), t, n, k, None));
+        let scale = a.iter().fold(0f64, |m, v| m.max(v.abs()));
+        assert!(a.iter().zip(&b).all(|(u, v)| (u - v).abs() <= 1e-5 * scale));
+    }
+}
+
+#[test]
+fn gptq_and_awq_are_bit_identical_across_thread_counts() {
+    let (t, k, n) = (128, 128, 40);
+    let x = correlated_activations(t, k, 80);
+    let w = randn(&[n, k], 0.05, &mut rng(81));
+    let run = || {
+        let mut h = Hessian::new(k);
+        h.observe(&x).unwrap();
+        let g = gptq::gptq_quantize(&w, &h, GptqConfig { group: 64, ..GptqConfig::default() }).unwrap();
+        let a = awq::awq_quantize(&w, &x, AwqConfig { group: 64, grid: 5, clip_grid: 10, ..AwqConfig::default() });
+        (g, a.unwrap())
+    };
+    assert_eq!(in_pool(1, run), in_pool(2, run));
+}
