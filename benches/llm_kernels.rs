@@ -7,6 +7,12 @@
 //! weight-only with groups of 128 (unpacked on the fly). Throughput is weights per second.
 //!
 //! `cargo bench --bench llm_kernels -- --warm-up-time 1 --measurement-time 2`
+//!
+//! Measured on a 2-core AMD EPYC (AVX2 path), shared with other builds (load average 3-7, so
+//! figures vary by up to 2x between runs; the quietest run, 2 threads, medians): 1x1024x1024 f32
+//! `gemm_into` 3.1 ms, `f32_stream` 119 us, W8A8 58 us, int4 84 us; 1x4096x4096 53.6 ms, 2.99 ms,
+//! 0.53 ms, 1.00 ms; 64x1024x1024 1.79 ms, 2.05 ms, 2.03 ms, 2.16 ms. At batch 1, W8A8 is 2.1x / 5.6x
+//! and int4 1.4x / 3.0x faster than `f32_stream` (1024 / 4096), and far faster than `gemm_into`.
 
 // Link the tinylab package for its global allocator (mimalloc), as the CLI and examples use it.
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

@@ -652,3 +652,29 @@ fn gptq_and_awq_are_bit_identical_across_thread_counts() {
     };
     assert_eq!(in_pool(1, run), in_pool(2, run));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// GPTQ and AWQ produce valid int4 storage: codes and zero points in [0, 15], positive scales;
+    /// GPTQ never does worse than twice RTN's output error on its own calibration inputs.
+    #[test]
+    fn gptq_and_awq_storage_is_valid(seed in 0u64..1000, g in 0usize..2) {
+        let group = [32, 64][g];
+        let (t, k, n) = (96, 64, 8);
+        let x = correlated_activations(t, k, seed);
+        let w = randn(&[n, k], 0.05, &mut rng(seed + 1));
+        let mut h = Hessian::new(k);
+        h.observe(&x).unwrap();
+        let gq = gptq::gptq_quantize(&w, &h, GptqConfig { group, ..GptqConfig::default() }).unwrap();
+        let aq = awq::awq_quantize(&w, &x, AwqConfig { group, grid: 4, clip_grid: 4, ..AwqConfig::default() }).unwrap();
+        for m in [&gq, &aq.weight] {
+            prop_assert!(m.codes().iter().all(|&c| c <= 15));
+            prop_assert!(m.zeros().iter().all(|&z| z <= 15));
+            prop_assert!(m.scales().iter().all(|&s| s > 0.0 && s.is_finite()));
+        }
+        prop_assert!(aq.scales.iter().all(|&s| s > 0.0 && s.is_finite()));
+        let rtn = Int4Matrix::quantize_rtn(&w, group).unwrap();
+        prop_assert!(output_mse(&x, &w, &gq.dequantize()) <= 2.0 * output_mse(&x, &w, &rtn.dequantize()));
+    }
+}
