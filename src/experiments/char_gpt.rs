@@ -8,72 +8,48 @@
 //! with the KV cache (greedy and top-k / top-p) from a fixed prompt. Epochs are checkpointed, so an
 //! interrupted full run resumes where it stopped.
 
+use super::char_lm::{self, Corpus, train_char_gpt};
 use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{LineChart, Series};
 use serde_json::json;
-use std::time::Instant;
-use tinylab_classical::optim::{Adam, LrSchedule};
-use tinylab_classical::train::{Batches, TrainConfig, Trainer};
-use tinylab_transformers::data::{
-    CharTokenizer, LanguageModeling, SHAKESPEARE_SOURCE, TokenWindows, bits_per_char, evaluate_bpc, next_token_loss,
-    shakespeare, split_by_position,
-};
-use tinylab_transformers::model::{Gpt, GptConfig, Sampler, generate};
+use tinylab_transformers::data::{TokenWindows, bits_per_char};
+use tinylab_transformers::model::{Sampler, generate};
 
 /// The study.
 pub struct CharGpt;
 
-/// Fraction of the text (its end) held out for validation.
-const VAL_FRACTION: f64 = 0.1;
-
 /// The prompt the samples continue.
 const PROMPT: &str = "HAMLET.\n";
 
-/// The sizes of one run.
-struct Scale {
-    d_model: usize,
-    layers: usize,
-    heads: usize,
-    kv_heads: usize,
-    context: usize,
-    batch: usize,
-    /// Training windows per epoch.
-    windows: usize,
-    epochs: usize,
-    /// Validation windows (of `context` tokens, not overlapping).
-    val_windows: usize,
-    lr: f32,
-}
-
-impl Scale {
-    fn of(quick: bool) -> Scale {
-        if quick {
-            Scale {
-                d_model: 48,
-                layers: 2,
-                heads: 4,
-                kv_heads: 2,
-                context: 48,
-                batch: 16,
-                windows: 1024,
-                epochs: 3,
-                val_windows: 64,
-                lr: 3e-3,
-            }
-        } else {
-            Scale {
-                d_model: 128,
-                layers: 4,
-                heads: 4,
-                kv_heads: 2,
-                context: 128,
-                batch: 32,
-                windows: 4096,
-                epochs: 5,
-                val_windows: 256,
-                lr: 2e-3,
-            }
-        }
+/// The sizes of one run: the model and its training, and the validation windows (of `context`
+/// tokens, not overlapping).
+fn scale(quick: bool) -> (char_lm::Scale, usize) {
+    if quick {
+        let s = char_lm::Scale {
+            d_model: 48,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            context: 48,
+            batch: 16,
+            windows: 1024,
+            epochs: 3,
+            lr: 3e-3,
+        };
+        (s, 64)
+    } else {
+        let s = char_lm::Scale {
+            d_model: 128,
+            layers: 4,
+            heads: 4,
+            kv_heads: 2,
+            context: 128,
+            batch: 32,
+            windows: 4096,
+            epochs: 5,
+            lr: 2e-3,
+        };
+        (s, 256)
     }
 }
 
@@ -88,62 +64,17 @@ impl Experiment for CharGpt {
     }
 
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
-        let s = Scale::of(ctx.quick);
-        let text = shakespeare()?;
-        let tokenizer = CharTokenizer::fit(&text)?;
-        let tokens = tokenizer.encode(&text)?;
-        let (train_tokens, val_tokens) = split_by_position(&tokens, VAL_FRACTION)?;
-        // Training windows start every `stride` characters, spread over the whole training text.
-        let stride = ((train_tokens.len() - s.context - 1) / s.windows).max(1);
-        let train = TokenWindows::new(train_tokens.clone(), s.context, stride)?;
-        let val_len = (s.val_windows * s.context + 1).min(val_tokens.len());
-        let val = TokenWindows::new(val_tokens[..val_len].to_vec(), s.context, s.context)?;
-        let d_ff = (8 * s.d_model / 3).next_multiple_of(8);
-        let config = GptConfig::llama_like(tokenizer.vocab(), s.context, s.d_model, s.layers, s.heads, s.kv_heads, d_ff);
-        let mut model = Gpt::new(config.clone(), ctx.seed)?;
-        let params: usize =
-            tinylab_classical::nn::named_params(&model).iter().map(|(_, p)| p.value.len()).sum::<usize>();
-
-        ctx.set_config("data", SHAKESPEARE_SOURCE);
-        ctx.set_config("characters", text.len());
-        ctx.set_config("vocab", tokenizer.vocab());
-        ctx.set_config("split", json!({"validation_fraction": VAL_FRACTION, "by": "position (the text's end)"}));
-        ctx.set_config("model", serde_json::to_value(&config).map_err(ExperimentError::other)?);
-        ctx.set_config("parameters", params);
-        ctx.set_config(
-            "training",
-            json!({"optimizer": "AdamW (betas 0.9, 0.999, weight decay 0.01)", "epochs": s.epochs,
-                   "windows_per_epoch": train.len(), "window_stride": stride, "batch_size": s.batch,
-                   "lr": {"kind": "cosine per epoch", "base": s.lr, "min": s.lr / 10.0},
-                   "clip_grad_norm": 1.0, "validation_windows": val.len()}),
-        );
-
-        let initial_val = evaluate_bpc(&mut model, &val, s.batch)?;
-        let cfg = TrainConfig {
-            epochs: s.epochs,
-            batch_size: s.batch,
-            lr: LrSchedule::Cosine { base: s.lr, min: s.lr / 10.0, warmup: 0, total: s.epochs },
-            seed: ctx.seed,
-            patience: None,
-            clip_grad_norm: Some(1.0),
-            progress: true,
-            checkpoint: (!ctx.quick).then(|| ctx.resume_dir().join("char_gpt.ckpt")),
-        };
-        if let Some(p) = &cfg.checkpoint {
-            std::fs::create_dir_all(ctx.resume_dir()).map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
-        }
-        let mut metrics_cb = LanguageModeling::new(val.clone(), s.batch);
-        let start = Instant::now();
-        let report = Trainer::new(cfg, |logits, targets: &Vec<usize>| next_token_loss(logits, targets)).run(
-            &mut model,
-            &mut Adam::adamw(0.01),
-            &train,
-            &mut metrics_cb,
-        )?;
-        let train_seconds = start.elapsed().as_secs_f64();
-        let final_bpc = report.history.last().map_or(bits_per_char(initial_val), |h| h.val_bpc);
+        let (s, val_windows) = scale(ctx.quick);
+        let corpus = Corpus::load(ctx)?;
+        let val_len = (val_windows * s.context + 1).min(corpus.val.len());
+        let val = TokenWindows::new(corpus.val[..val_len].to_vec(), s.context, s.context)?;
+        let trained = train_char_gpt(ctx, &s, &corpus, &val, "char_gpt.ckpt")?;
+        let (tokenizer, params, report) = (&corpus.tokenizer, trained.params, &trained.report);
+        let (initial_val, train_seconds) = (trained.initial_val, trained.seconds);
+        let final_bpc = trained.final_bpc();
+        let mut model = trained.model;
         // A model that predicts the training text's character frequencies, for scale.
-        let unigram_bpc = unigram_bits(&train_tokens, &val_tokens[..val_len], tokenizer.vocab());
+        let unigram_bpc = unigram_bits(&corpus.train, &corpus.val[..val_len], tokenizer.vocab());
 
         let prompt: Vec<usize> = tokenizer.encode(PROMPT)?.iter().map(|&t| t as usize).collect();
         let n_new = s.context - prompt.len() + 1;
@@ -165,9 +96,12 @@ impl Experiment for CharGpt {
         metrics.insert("unigram_val_bpc", unigram_bpc);
         metrics.insert("uniform_bpc", (tokenizer.vocab() as f64).log2());
         metrics.insert("history", serde_json::to_value(&report.history).map_err(ExperimentError::other)?);
-        metrics.insert("samples", json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()));
+        metrics.insert(
+            "samples",
+            json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()),
+        );
         metrics.insert_timing("train_seconds", train_seconds);
-        let tokens_seen = (s.epochs - report.resumed_from) * train.len() * s.context;
+        let tokens_seen = (s.epochs - report.resumed_from) * trained.windows * s.context;
         metrics.insert_timing("train_tokens_per_second", tokens_seen as f64 / train_seconds.max(1e-9));
 
         let mut val_curve = vec![(0.0, bits_per_char(initial_val))];
@@ -186,7 +120,7 @@ impl Experiment for CharGpt {
                 markers: true,
             },
         )?;
-        let steps: Vec<f64> = metrics_cb.step_losses.iter().map(|&l| bits_per_char(l as f64)).collect();
+        let steps: Vec<f64> = trained.step_losses.iter().map(|&l| bits_per_char(l as f64)).collect();
         if !steps.is_empty() {
             ctx.plot(
                 "train_loss",
@@ -205,7 +139,7 @@ impl Experiment for CharGpt {
              {:.3} bits per character before training, {final_bpc:.3} after (a unigram model of the training text: \
              {unigram_bpc:.3}; uniform over {} characters: {:.3}).",
             s.epochs,
-            train.len(),
+            trained.windows,
             s.context,
             bits_per_char(initial_val),
             tokenizer.vocab(),

@@ -26,12 +26,14 @@
 
 mod barren_plateau;
 mod char_gpt;
+mod char_lm;
 mod compression;
 mod context;
 mod deep_compression;
 mod digits_cnn;
 mod distill_lab;
 mod error;
+mod long_context;
 mod mcu_deploy;
 mod mcu_kernels;
 mod metrics;
@@ -106,6 +108,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &mcu_kernels::McuKernels,
         &quantumnas::QuantumNas,
         &char_gpt::CharGpt,
+        &long_context::LongContext,
     ]
 }
 

@@ -1,9 +1,10 @@
 //! Causal multi-head self-attention with grouped-query heads (Ainslie et al. 2023): the `q_proj`,
 //! `k_proj`, `v_proj` and `o_proj` projections of PyTorch / Llama, optional rotary positions, and the
 //! kernel of [`crate::attention`]; with a [`KvStore`] it appends the new keys and values and attends
-//! over everything held.
+//! over everything held. With [`CachePositions::InCache`] (StreamingLLM, Xiao et al. 2023) the keys
+//! are cached un-rotated and rotated by their slot in the store when read.
 
-use super::cache::KvStore;
+use super::cache::{CachePositions, KvStore};
 use super::decode::project;
 use super::init::{Init, linear};
 use super::rope::rope;
@@ -22,6 +23,8 @@ pub struct Step<'a> {
     pub tokens: usize,
     /// Absolute position of the first new token.
     pub position: usize,
+    /// How rotary positions are assigned on the incremental-decoding path (ignored without a cache).
+    pub positions: CachePositions,
     /// This layer's cache, on the incremental-decoding path.
     pub cache: Option<&'a mut (dyn KvStore + 'static)>,
     /// This layer's convolution history (LSRA), on the incremental-decoding path: the last
@@ -94,7 +97,8 @@ impl SelfAttention {
         let mut q = split_heads(&project(&mut self.q_proj, x, ctx)?, step, hq, dh)?;
         let mut k = split_heads(&project(&mut self.k_proj, x, ctx)?, step, hkv, dh)?;
         let mut v = split_heads(&project(&mut self.v_proj, x, ctx)?, step, hkv, dh)?;
-        if let Some(base) = self.rope_base {
+        let in_cache = step.cache.is_some() && step.positions == CachePositions::InCache;
+        if let Some(base) = self.rope_base.filter(|_| !in_cache) {
             q = rope(&q, step.position, base)?;
             k = rope(&k, step.position, base)?;
         }
@@ -108,6 +112,11 @@ impl SelfAttention {
             })?;
             k = Var::constant(store.keys());
             v = Var::constant(store.values());
+            if let Some(base) = self.rope_base.filter(|_| in_cache) {
+                // Held key j sits at slot j; the new queries at the slots their keys took.
+                q = rope(&q, mask.query_offset, base)?;
+                k = rope(&k, 0, base)?;
+            }
         }
         let o = attention(&q, &k, &v, &mask, None, self.kernel)?;
         let o = ops::permute(&o, &[0, 2, 1, 3])?;

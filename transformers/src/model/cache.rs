@@ -3,11 +3,14 @@
 //!
 //! Storage sits behind the [`KvStore`] trait: [`DenseKv`] keeps f32 rows; a quantized store (int8 /
 //! int4 keys per channel, values per token, as in KIVI, Liu et al. 2024) or an evicting one
-//! (StreamingLLM's sinks plus a recent window, Xiao et al. 2023) implements the same four methods and
+//! (StreamingLLM's sinks plus a recent window, Xiao et al. 2023) implements the same methods and
 //! is plugged in with [`KvCache::with_stores`]. The cache tracks the absolute position of the next
-//! token separately from how many keys a store holds, so an evicting store keeps positions right.
+//! token separately from how many keys a store holds, so an evicting store keeps positions right;
+//! [`CachePositions`] chooses between those absolute positions and StreamingLLM's positions within
+//! the cache ([`KvCache::streaming`]).
 
-use super::config::GptConfig;
+use super::config::{GptConfig, Positions};
+use super::sink_window::SinkWindowKv;
 use ndarray::IxDyn;
 use tinylab_classical::error::{arg_err, shape_err};
 use tinylab_classical::tensor::contiguous;
@@ -36,6 +39,28 @@ pub trait KvStore: std::fmt::Debug + Send {
 
     /// Bytes of storage the held keys and values take (what quantizing or evicting saves).
     fn bytes(&self) -> usize;
+
+    /// How many keys the store will hold once `new` more tokens are appended, or an error when it
+    /// could not keep all `new` of them (so that a step is refused before anything is appended). A
+    /// store that never evicts holds `len + new`.
+    fn held_after(&self, new: usize) -> Result<usize> {
+        Ok(self.len() + new)
+    }
+}
+
+/// Which positions rotary embeddings give the tokens of a cached step.
+///
+/// StreamingLLM (Xiao et al. 2023, section 3.2) assigns positions within the cache, not in the text:
+/// once an evicting store has dropped tokens, the held keys sit at slots `0..len` and the new query at
+/// its slot, so a model never sees a position beyond its cache even while it streams past its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CachePositions {
+    /// Token `t` of the text sits at position `t`: keys are rotated once, before they are cached.
+    #[default]
+    Absolute,
+    /// Positions are slots in the cache: keys are cached un-rotated and every held key is rotated by
+    /// its slot index when read, the new queries by the slots they occupy (rotary models only).
+    InCache,
 }
 
 /// The f32 store: one growing row-major buffer per (batch row, head), so appending copies only the
@@ -56,6 +81,15 @@ impl DenseKv {
     pub fn new(batch: usize, heads: usize, head_dim: usize, capacity: usize) -> Self {
         let buffers = || (0..batch * heads).map(|_| Vec::with_capacity(capacity * head_dim)).collect();
         Self { batch, heads, head_dim, len: 0, keys: buffers(), values: buffers() }
+    }
+
+    /// Drops the tokens at indices `range` (held indices, oldest first) from every row and head.
+    pub(crate) fn evict(&mut self, range: std::ops::Range<usize>) {
+        let d = self.head_dim;
+        for b in self.keys.iter_mut().chain(&mut self.values) {
+            b.drain(range.start * d..range.end * d);
+        }
+        self.len -= range.len();
     }
 
     fn gather(&self, buffers: &[Vec<f32>]) -> Tensor {
@@ -116,6 +150,7 @@ pub struct KvCache {
     /// Per layer, the convolution history of an LSRA block (empty otherwise).
     pub(crate) histories: Vec<Vec<f32>>,
     position: usize,
+    positions: CachePositions,
 }
 
 impl KvCache {
@@ -126,7 +161,13 @@ impl KvCache {
                 Box::new(DenseKv::new(batch, config.n_kv_heads, config.head_dim(), config.context)) as Box<dyn KvStore>
             })
             .collect();
-        Self { layers, batch, histories: vec![Vec::new(); config.n_layers], position: 0 }
+        Self {
+            layers,
+            batch,
+            histories: vec![Vec::new(); config.n_layers],
+            position: 0,
+            positions: CachePositions::Absolute,
+        }
     }
 
     /// A cache over the given stores (one per layer, all empty), for `batch` sequences.
@@ -135,7 +176,41 @@ impl KvCache {
             return Err(arg_err("kv_cache", format!("store {i} is not empty")));
         }
         let histories = vec![Vec::new(); layers.len()];
-        Ok(Self { layers, batch, histories, position: 0 })
+        Ok(Self { layers, batch, histories, position: 0, positions: CachePositions::Absolute })
+    }
+
+    /// StreamingLLM's cache (Xiao et al. 2023): per layer a [`SinkWindowKv`] keeping the first `sinks`
+    /// tokens and the most recent `window`, with positions within the cache. With `sinks = 0` it is
+    /// plain window attention. Refused unless the model is rotary, `window > 0` and
+    /// `sinks + window <= context` (so every slot is a position the model knows).
+    pub fn streaming(config: &GptConfig, batch: usize, sinks: usize, window: usize) -> Result<Self> {
+        if config.positions != Positions::Rotary {
+            return Err(arg_err("kv_cache", "positions within the cache need rotary positions".to_string()));
+        }
+        if sinks + window > config.context {
+            return Err(arg_err(
+                "kv_cache",
+                format!("{sinks} sinks plus a window of {window} exceed the context of {}", config.context),
+            ));
+        }
+        let layers = (0..config.n_layers)
+            .map(|_| {
+                SinkWindowKv::new(batch, config.n_kv_heads, config.head_dim(), sinks, window)
+                    .map(|s| Box::new(s) as Box<dyn KvStore>)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::with_stores(layers, batch)?.with_positions(CachePositions::InCache))
+    }
+
+    /// The cache with rotary positions chosen by `positions` (see [`CachePositions`]).
+    pub fn with_positions(mut self, positions: CachePositions) -> Self {
+        self.positions = positions;
+        self
+    }
+
+    /// How rotary positions are assigned.
+    pub fn positions(&self) -> CachePositions {
+        self.positions
     }
 
     /// The absolute position of the next token (tokens seen so far).

@@ -5,7 +5,7 @@
 
 use super::attn::Step;
 use super::block::Block;
-use super::cache::KvCache;
+use super::cache::{CachePositions, KvCache};
 use super::config::{GptConfig, Positions};
 use super::decode;
 use super::init::{Init, linear};
@@ -85,16 +85,8 @@ impl Gpt {
         if batch == 0 || tokens == 0 {
             return Err(arg_err("gpt", format!("needs at least one token, got a [{batch}, {tokens}] batch")));
         }
-        if position + tokens > self.config.context {
-            return Err(arg_err(
-                "gpt",
-                format!(
-                    "positions {position}..{} run past the context of {} positions",
-                    position + tokens,
-                    self.config.context
-                ),
-            ));
-        }
+        self.check_positions(tokens, position, cache.as_deref())?;
+        let positions = cache.as_deref().map_or(CachePositions::Absolute, KvCache::positions);
         let decoding = decode::decoding(batch * tokens, ctx);
         // On the decoding path the tables are read in place (no copy of a whole table per step).
         let lookup = |table: &Param, rows: &[usize], ctx: &mut Ctx| -> Result<(Var, Option<Var>)> {
@@ -114,7 +106,7 @@ impl Gpt {
                 Some(c) => (Some(c.layers[i].as_mut()), Some(&mut c.histories[i])),
                 None => (None, None),
             };
-            let mut step = Step { batch, tokens, position, cache: store, history };
+            let mut step = Step { batch, tokens, position, positions, cache: store, history };
             x = block.forward(&x, &mut step, ctx)?;
         }
         let h = self.norm_f.forward(&x, ctx)?;
@@ -125,10 +117,40 @@ impl Gpt {
         }
     }
 
+    /// Refuses a step of `tokens` tokens at `position` whose positions the model does not know: with
+    /// absolute positions every one must be below the context; with positions within the cache
+    /// (rotary models only) every store must keep the new tokens and hold at most `context` keys.
+    fn check_positions(&self, tokens: usize, position: usize, cache: Option<&KvCache>) -> Result<()> {
+        let context = self.config.context;
+        match cache {
+            Some(c) if c.positions() == CachePositions::InCache => {
+                if self.config.positions != Positions::Rotary {
+                    return Err(arg_err("gpt", "positions within the cache need rotary positions".to_string()));
+                }
+                for (i, store) in c.layers.iter().enumerate() {
+                    let held = store.held_after(tokens)?;
+                    if held > context {
+                        return Err(arg_err(
+                            "gpt",
+                            format!("layer {i}'s store would hold {held} keys, past the context of {context} slots"),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            _ if position + tokens > context => Err(arg_err(
+                "gpt",
+                format!("positions {position}..{} run past the context of {context} positions", position + tokens),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Incremental decoding without a tape: the logits `[batch, tokens, vocab]` of the new tokens
     /// `ids` `[batch, tokens]`, which follow the `cache.position()` tokens the cache has seen; their
     /// keys and values are appended. A prefill followed by one token at a time gives the logits of the
-    /// full forward pass. Bad ids, a batch other than the cache's and a step past the context are
+    /// full forward pass. With an evicting store and [`CachePositions::InCache`] a rotary model
+    /// streams past its context (StreamingLLM). Bad ids, a batch other than the cache's and a step past the context are
     /// refused before anything is appended; after an error from a store itself the cache may hold a
     /// partial step and should be dropped.
     pub fn forward_cached(&mut self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {

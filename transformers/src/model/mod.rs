@@ -7,7 +7,8 @@
 //!   causal self-attention; [`lsra`]: Lite Transformer's convolution branch (a causal depthwise
 //!   convolution op); [`block`]: pre-norm blocks; [`gpt`]: the model, an `nn::Module`;
 //!   [`decode`]: the tape-free linear layers of a decoding step.
-//! - [`cache`]: the KV cache of incremental decoding, storage behind a trait; [`sample`]: seeded
+//! - [`cache`]: the KV cache of incremental decoding, storage behind a trait, absolute or in-cache
+//!   positions; [`sink_window`]: StreamingLLM's evicting store; [`sample`]: seeded
 //!   greedy / temperature / top-k / top-p sampling and [`generate`].
 //! - [`weights`]: safetensors files with PyTorch's parameter names and the configuration in the
 //!   metadata.
@@ -24,10 +25,12 @@ pub mod mlp;
 pub mod norm;
 pub mod rope;
 pub mod sample;
+pub mod sink_window;
 pub mod weights;
 
-pub use cache::{DenseKv, KvCache, KvStore};
+pub use cache::{CachePositions, DenseKv, KvCache, KvStore};
 pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
 pub use gpt::Gpt;
 pub use sample::{Sampler, generate};
+pub use sink_window::SinkWindowKv;
 pub use weights::{load_gpt, load_safetensors, read_config, save_safetensors};
