@@ -8,6 +8,8 @@
 //! - [`model`]: a GPT-style decoder (layer/RMS norm, GELU/SwiGLU, learned/rotary positions,
 //!   grouped-query heads, tied head, Lite Transformer's LSRA blocks) as an `nn::Module`, with a KV
 //!   cache, seeded sampling and safetensors files that a PyTorch peer reads.
+//! - [`spatten`]: a bidirectional sequence classifier on the model's blocks and SpAtten's cascade
+//!   token and head pruning at inference, with the multiply-accumulates it saves.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
@@ -16,3 +18,4 @@
 pub mod attention;
 pub mod data;
 pub mod model;
+pub mod spatten;

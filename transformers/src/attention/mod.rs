@@ -10,11 +10,15 @@
 //! [`attention`] runs one of the [`AttentionKernel`]s; they compute the same function:
 //! - [`AttentionKernel::Naive`]: the `(tokens x keys)` probability matrix of every head is formed and
 //!   kept for the backward pass ([`naive`]).
+//!
+//! [`attention_probs`] is the naive computation for inference that also returns the probabilities.
 
 mod mask;
 pub mod naive;
+mod probs;
 
 pub use mask::AttentionMask;
+pub use probs::attention_probs;
 
 use tinylab_classical::Result;
 use tinylab_classical::autograd::Var;
