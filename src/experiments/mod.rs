@@ -46,6 +46,7 @@ mod quantumnas;
 mod quantumnat;
 mod quickstart;
 mod report;
+mod token_pruning;
 mod trials;
 mod variational;
 mod vqe_h2;
@@ -106,6 +107,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &mcu_kernels::McuKernels,
         &quantumnas::QuantumNas,
         &char_gpt::CharGpt,
+        &token_pruning::TokenPruning,
     ]
 }
 
