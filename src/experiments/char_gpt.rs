@@ -99,7 +99,8 @@ impl Experiment for CharGpt {
         let val_len = (s.val_windows * s.context + 1).min(val_tokens.len());
         let val = TokenWindows::new(val_tokens[..val_len].to_vec(), s.context, s.context)?;
         let d_ff = (8 * s.d_model / 3).next_multiple_of(8);
-        let config = GptConfig::llama_like(tokenizer.vocab(), s.context, s.d_model, s.layers, s.heads, s.kv_heads, d_ff);
+        let config =
+            GptConfig::llama_like(tokenizer.vocab(), s.context, s.d_model, s.layers, s.heads, s.kv_heads, d_ff);
         let mut model = Gpt::new(config.clone(), ctx.seed)?;
         let params: usize =
             tinylab_classical::nn::named_params(&model).iter().map(|(_, p)| p.value.len()).sum::<usize>();
@@ -130,7 +131,8 @@ impl Experiment for CharGpt {
             checkpoint: (!ctx.quick).then(|| ctx.resume_dir().join("char_gpt.ckpt")),
         };
         if let Some(p) = &cfg.checkpoint {
-            std::fs::create_dir_all(ctx.resume_dir()).map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
+            std::fs::create_dir_all(ctx.resume_dir())
+                .map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
         }
         let mut metrics_cb = LanguageModeling::new(val.clone(), s.batch);
         let start = Instant::now();
@@ -165,7 +167,10 @@ impl Experiment for CharGpt {
         metrics.insert("unigram_val_bpc", unigram_bpc);
         metrics.insert("uniform_bpc", (tokenizer.vocab() as f64).log2());
         metrics.insert("history", serde_json::to_value(&report.history).map_err(ExperimentError::other)?);
-        metrics.insert("samples", json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()));
+        metrics.insert(
+            "samples",
+            json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()),
+        );
         metrics.insert_timing("train_seconds", train_seconds);
         let tokens_seen = (s.epochs - report.resumed_from) * train.len() * s.context;
         metrics.insert_timing("train_tokens_per_second", tokens_seen as f64 / train_seconds.max(1e-9));
