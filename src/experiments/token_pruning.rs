@@ -190,8 +190,9 @@ impl Experiment for TokenPruning {
             &mut Classification::new(test.clone()),
         )?;
         let train_seconds = start.elapsed().as_secs_f64();
-        let (_, unpruned_accuracy, _) = evaluate_labelled(&mut model, &test, 256)?;
-        let unpruned_accuracy = unpruned_accuracy as f64;
+        let (_, _, predictions) = evaluate_labelled(&mut model, &test, 256)?;
+        let hits = predictions.iter().zip(&test_y).filter(|(p, y)| p == y).count();
+        let unpruned_accuracy = hits as f64 / test_y.len() as f64;
 
         let start = Instant::now();
         let layers = s.layers;

@@ -86,15 +86,15 @@ fn layer0_scores(m: &SequenceClassifier, seq: &[usize]) -> (Vec<f64>, Vec<f64>) 
     let (mut tokens, mut heads) = (vec![0f64; t], vec![0f64; hq]);
     for head in 0..hq {
         let kv = head / group;
-        for i in 0..t {
+        for qi in &q {
             let s: Vec<f64> = (0..t)
-                .map(|j| (0..dh).map(|e| q[i][head * dh + e] * k[j][kv * dh + e]).sum::<f64>() / (dh as f64).sqrt())
+                .map(|j| (0..dh).map(|e| qi[head * dh + e] * k[j][kv * dh + e]).sum::<f64>() / (dh as f64).sqrt())
                 .collect();
             let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let z: f64 = s.iter().map(|x| (x - max).exp()).sum();
             let p: Vec<f64> = s.iter().map(|x| (x - max).exp() / z).collect();
-            for j in 0..t {
-                tokens[j] += p[j];
+            for (score, pj) in tokens.iter_mut().zip(&p) {
+                *score += pj;
             }
             for e in 0..dh {
                 heads[head] += (0..t).map(|j| p[j] * v[j][kv * dh + e]).sum::<f64>().abs();
