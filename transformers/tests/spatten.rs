@@ -231,6 +231,8 @@ fn bad_schedules_and_models_are_errors() {
     assert!(err(vec![1.0; 3], vec![1.0, 0.5, 1.0], &mut m).contains("head keep ratio grows"));
     let bad_ids = from_vec(&[1, 2], vec![0.0, 11.0]).unwrap();
     assert!(prune_forward(&mut m, &bad_ids, &PruneSchedule::none(3)).is_err());
+    let empty = from_vec(&[0, 8], vec![]).unwrap();
+    assert!(prune_forward(&mut m, &empty, &PruneSchedule::none(3)).unwrap_err().to_string().contains("at least one"));
     let rotary = GptConfig { tied: true, ..GptConfig::llama_like(11, 16, 16, 2, 4, 2, 32) };
     let mut r = SequenceClassifier::new(rotary, 3, 0).unwrap();
     assert!(prune_forward(&mut r, &x, &PruneSchedule::none(2)).unwrap_err().to_string().contains("learned positions"));

@@ -57,9 +57,10 @@ pub struct PrunedOutput {
 /// The classifier's logits for token ids `ids` `[sequences, tokens]` with the cascade pruning of
 /// `schedule` (see the module doc). With [`TokenSelection::Random`] one generator seeded by its seed
 /// draws for the sequences in order. With nothing pruned ([`PruneSchedule::none`]) the logits are
-/// those of the unpruned forward pass. Errors for bad ids, a schedule that does not fit the model
-/// (see [`PruneSchedule::counts`]) and for models whose tokens cannot be dropped: rotary positions
-/// (the kept tokens would need their original positions), LSRA's convolutions, causal attention.
+/// those of the unpruned forward pass. Errors for bad ids, an empty batch, a schedule that does not
+/// fit the model (see [`PruneSchedule::counts`]) and for models whose tokens cannot be dropped: rotary
+/// positions (the kept tokens would need their original positions), LSRA's convolutions, causal
+/// attention.
 pub fn prune_forward(model: &mut SequenceClassifier, ids: &Tensor, schedule: &PruneSchedule) -> Result<PrunedOutput> {
     const OP: &str = "prune_forward";
     let config = model.config().clone();
@@ -73,6 +74,9 @@ pub fn prune_forward(model: &mut SequenceClassifier, ids: &Tensor, schedule: &Pr
         return Err(arg_err(OP, "token pruning needs bidirectional attention"));
     }
     let (all_ids, n, t) = model.encoder.token_ids(ids)?;
+    if n == 0 || t == 0 {
+        return Err(arg_err(OP, format!("needs at least one token, got a [{n}, {t}] batch")));
+    }
     let counts = schedule.counts(config.n_layers, t, config.n_heads)?;
     let mut random = match schedule.selection {
         TokenSelection::Attention => None,
@@ -80,7 +84,7 @@ pub fn prune_forward(model: &mut SequenceClassifier, ids: &Tensor, schedule: &Pr
     };
     let mut logits = Vec::with_capacity(n * model.classes());
     let (mut macs, mut traces) = (MacCount::default(), Vec::with_capacity(n));
-    for seq in all_ids.chunks(t.max(1)) {
+    for seq in all_ids.chunks(t) {
         let (row, seq_macs, trace) = run_sequence(model, seq, &counts, random.as_mut())?;
         logits.extend(row);
         macs.add(seq_macs);
