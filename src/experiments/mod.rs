@@ -48,6 +48,7 @@ mod quantumnas;
 mod quantumnat;
 mod quickstart;
 mod report;
+mod token_pruning;
 mod trials;
 mod variational;
 mod vqe_h2;
@@ -109,6 +110,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &quantumnas::QuantumNas,
         &char_gpt::CharGpt,
         &long_context::LongContext,
+        &token_pruning::TokenPruning,
     ]
 }
 

@@ -12,6 +12,8 @@
 //!   cache, seeded sampling and safetensors files that a PyTorch peer reads.
 //! - [`quant`]: LLM compression with integer kernels: W8A8 with SmoothQuant, weight-only int4 (RTN,
 //!   AWQ, GPTQ), KV-cache quantization.
+//! - [`spatten`]: a bidirectional sequence classifier on the model's blocks and SpAtten's cascade
+//!   token and head pruning at inference, with the multiply-accumulates it saves.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
@@ -21,3 +23,4 @@ pub mod attention;
 pub mod data;
 pub mod model;
 pub mod quant;
+pub mod spatten;

@@ -16,14 +16,18 @@
 //! [`memory_use`] says what each kernel keeps for the backward pass and how much scratch its tasks
 //! allocate. [`linear_attention`] is a different function: kernelised attention with the feature map
 //! `elu + 1` (Katharopoulos et al. 2020), linear in the sequence length ([`linear`]).
+//!
+//! [`attention_probs`] is the naive computation for inference that also returns the probabilities.
 
 pub mod flash;
 pub mod linear;
 mod mask;
 pub mod naive;
+mod probs;
 
 pub use linear::linear_attention;
 pub use mask::AttentionMask;
+pub use probs::attention_probs;
 
 use tinylab_classical::Result;
 use tinylab_classical::autograd::Var;

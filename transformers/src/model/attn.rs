@@ -1,4 +1,4 @@
-//! Causal multi-head self-attention with grouped-query heads (Ainslie et al. 2023): the `q_proj`,
+//! Multi-head self-attention (causal, or both ways for an encoder) with grouped-query heads (Ainslie et al. 2023): the `q_proj`,
 //! `k_proj`, `v_proj` and `o_proj` projections of PyTorch / Llama, optional rotary positions, and the
 //! kernel of [`crate::attention`]; with a [`KvStore`] it appends the new keys and values and attends
 //! over everything held. With [`CachePositions::InCache`] (StreamingLLM, Xiao et al. 2023) the keys
@@ -54,6 +54,8 @@ pub struct SelfAttention {
     pub rope_base: Option<f32>,
     /// The attention kernel.
     pub kernel: AttentionKernel,
+    /// Queries see no later key (a decoder); otherwise every token sees every token.
+    pub causal: bool,
 }
 
 /// Which projections a [`SelfAttention`] builds with, beyond its sizes.
@@ -71,12 +73,14 @@ pub struct AttentionSpec {
     pub rope_base: Option<f32>,
     /// The attention kernel.
     pub kernel: AttentionKernel,
+    /// Queries see no later key (a decoder); otherwise every token sees every token.
+    pub causal: bool,
 }
 
 impl SelfAttention {
     /// A freshly initialised layer.
     pub fn new(spec: AttentionSpec, init: &mut Init) -> Self {
-        let AttentionSpec { width, n_heads, n_kv_heads, bias, rope_base, kernel } = spec;
+        let AttentionSpec { width, n_heads, n_kv_heads, bias, rope_base, kernel, causal } = spec;
         let head_dim = width / n_heads;
         Self {
             q_proj: linear(width, n_heads * head_dim, bias, init.std, init),
@@ -88,6 +92,7 @@ impl SelfAttention {
             head_dim,
             rope_base,
             kernel,
+            causal,
         }
     }
 
@@ -102,7 +107,7 @@ impl SelfAttention {
             q = rope(&q, step.position, base)?;
             k = rope(&k, step.position, base)?;
         }
-        let mut mask = AttentionMask::causal();
+        let mut mask = AttentionMask { causal: self.causal, ..AttentionMask::default() };
         if let Some(store) = step.cache.as_deref_mut() {
             store.append(k.value(), v.value())?;
             // The new keys are the store's last `tokens` (an evicting store may have dropped older

@@ -36,6 +36,7 @@ impl Block {
             bias: config.bias,
             rope_base: (config.positions == Positions::Rotary).then_some(config.rope_base),
             kernel: config.attention,
+            causal: config.causal,
         };
         let norm = || Norm::new(config.norm, config.d_model, config.bias, config.norm_eps);
         let norm1 = norm();

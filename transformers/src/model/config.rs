@@ -86,6 +86,16 @@ pub struct GptConfig {
     pub block: BlockKind,
     /// The attention kernel every layer calls.
     pub attention: AttentionKernel,
+    /// Queries see no later token (a decoder, the default); `false` makes every block attend both
+    /// ways, the encoder of a sequence classifier (BERT, Devlin et al. 2019). Stored files without
+    /// the field are causal.
+    #[serde(default = "causal_by_default")]
+    pub causal: bool,
+}
+
+/// The `causal` of a stored configuration that does not name it: decoders came first.
+fn causal_by_default() -> bool {
+    true
 }
 
 impl GptConfig {
@@ -109,6 +119,7 @@ impl GptConfig {
             rope_base: 10000.0,
             block: BlockKind::Standard,
             attention: AttentionKernel::Naive,
+            causal: true,
         }
     }
 

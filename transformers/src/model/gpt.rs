@@ -80,13 +80,52 @@ impl Gpt {
         ids: &[usize],
         (batch, tokens, position): (usize, usize, usize),
         ctx: &mut Ctx,
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
     ) -> Result<Var> {
+        let (h, table) = self.hidden(ids, (batch, tokens, position), ctx, cache)?;
+        match (&mut self.lm_head, table) {
+            (Some(head), _) => decode::project(head, &h, ctx),
+            (None, Some(table)) => ops::linear(&h, &table, None),
+            (None, None) => decode::tied_head(&self.tok_emb, &h),
+        }
+    }
+
+    /// The final-normed hidden states `[batch * tokens, d_model]` of `ids` (what the output head
+    /// reads), and the token table as a tape variable when it was looked up on the tape (for a tied
+    /// head).
+    pub(crate) fn hidden(
+        &mut self,
+        ids: &[usize],
+        (batch, tokens, position): (usize, usize, usize),
+        ctx: &mut Ctx,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<(Var, Option<Var>)> {
+        self.check_positions(tokens, position, cache.as_deref())?;
+        let positions = cache.as_deref().map_or(CachePositions::Absolute, KvCache::positions);
+        let (mut x, table) = self.embed(ids, (batch, tokens, position), ctx)?;
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            let (store, history) = match cache.as_deref_mut() {
+                Some(c) => (Some(c.layers[i].as_mut()), Some(&mut c.histories[i])),
+                None => (None, None),
+            };
+            let mut step = Step { batch, tokens, position, positions, cache: store, history };
+            x = block.forward(&x, &mut step, ctx)?;
+        }
+        Ok((self.norm_f.forward(&x, ctx)?, table))
+    }
+
+    /// The residual stream entering the first block, `[batch * tokens, d_model]`: token embeddings
+    /// plus (learned positions) the position rows; errors for an empty batch (the caller checks the
+    /// positions: [`Gpt::hidden`] does). Also the token table as a tape variable when it was looked up on the tape.
+    pub(crate) fn embed(
+        &self,
+        ids: &[usize],
+        (batch, tokens, position): (usize, usize, usize),
+        ctx: &mut Ctx,
+    ) -> Result<(Var, Option<Var>)> {
         if batch == 0 || tokens == 0 {
             return Err(arg_err("gpt", format!("needs at least one token, got a [{batch}, {tokens}] batch")));
         }
-        self.check_positions(tokens, position, cache.as_deref())?;
-        let positions = cache.as_deref().map_or(CachePositions::Absolute, KvCache::positions);
         let decoding = decode::decoding(batch * tokens, ctx);
         // On the decoding path the tables are read in place (no copy of a whole table per step).
         let lookup = |table: &Param, rows: &[usize], ctx: &mut Ctx| -> Result<(Var, Option<Var>)> {
@@ -101,20 +140,7 @@ impl Gpt {
             let rows: Vec<usize> = (0..batch).flat_map(|_| position..position + tokens).collect();
             x = ops::add(&x, &lookup(pos, &rows, ctx)?.0)?;
         }
-        for (i, block) in self.blocks.iter_mut().enumerate() {
-            let (store, history) = match cache.as_deref_mut() {
-                Some(c) => (Some(c.layers[i].as_mut()), Some(&mut c.histories[i])),
-                None => (None, None),
-            };
-            let mut step = Step { batch, tokens, position, positions, cache: store, history };
-            x = block.forward(&x, &mut step, ctx)?;
-        }
-        let h = self.norm_f.forward(&x, ctx)?;
-        match (&mut self.lm_head, table) {
-            (Some(head), _) => decode::project(head, &h, ctx),
-            (None, Some(table)) => ops::linear(&h, &table, None),
-            (None, None) => decode::tied_head(&self.tok_emb, &h),
-        }
+        Ok((x, table))
     }
 
     /// Refuses a step of `tokens` tokens at `position` whose positions the model does not know: with
@@ -150,10 +176,14 @@ impl Gpt {
     /// `ids` `[batch, tokens]`, which follow the `cache.position()` tokens the cache has seen; their
     /// keys and values are appended. A prefill followed by one token at a time gives the logits of the
     /// full forward pass. With an evicting store and [`CachePositions::InCache`] a rotary model
-    /// streams past its context (StreamingLLM). Bad ids, a batch other than the cache's and a step past the context are
-    /// refused before anything is appended; after an error from a store itself the cache may hold a
-    /// partial step and should be dropped.
+    /// streams past its context (StreamingLLM). A bidirectional model (`causal: false`), bad ids, a
+    /// batch other than the cache's and a step past the context are refused before anything is
+    /// appended; after an error from a store itself the cache may hold a partial step and should be
+    /// dropped.
     pub fn forward_cached(&mut self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        if !self.config.causal {
+            return Err(arg_err("gpt", "a bidirectional model (causal: false) has no incremental decoding"));
+        }
         let (ids, batch, tokens) = self.token_ids(ids)?;
         if cache.batch != batch || cache.layers.len() != self.blocks.len() {
             return Err(arg_err(
