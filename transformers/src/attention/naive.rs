@@ -32,7 +32,24 @@ pub(super) fn memory_use(dims: &Dims) -> MemoryUse {
 
 /// Naive attention (see [`super::attention`]).
 pub(super) fn attention(q: &Var, k: &Var, v: &Var, dims: Dims, mask: &AttentionMask, scale: f32) -> Result<Var> {
-    let (qv, kv, vv) = (contiguous(q.value()), contiguous(k.value()), contiguous(v.value()));
+    let (out, probs) = forward(q.value(), k.value(), v.value(), dims, mask, scale)?;
+    let value =
+        Tensor::from_shape_vec(IxDyn(&[dims.batch, dims.q_heads, dims.tokens, dims.value_dim]), out).expect("sized");
+    Ok(Var::from_op(NaiveAttention { dims, scale, probs }, &[q, k, v], value))
+}
+
+/// The forward pass of every head: the output `[batch, q_heads, tokens, value_dim]` and the
+/// probabilities `[batch, q_heads, tokens, keys]` (zero where masked), flat. One task per (batch,
+/// query head); the op above and [`super::attention_probs`] share it.
+pub(super) fn forward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    dims: Dims,
+    mask: &AttentionMask,
+    scale: f32,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (qv, kv, vv) = (contiguous(q), contiguous(k), contiguous(v));
     let (qs, ks, vs) =
         (qv.as_slice().expect("contiguous"), kv.as_slice().expect("contiguous"), vv.as_slice().expect("contiguous"));
     let Dims { batch, q_heads, tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = dims;
@@ -50,8 +67,7 @@ pub(super) fn attention(q: &Var, k: &Var, v: &Var, dims: Dims, mask: &AttentionM
             gemm_into(t, dv, s, p, s, 1, vh, dv, 1, o, false)
         },
     )?;
-    let value = Tensor::from_shape_vec(IxDyn(&[batch, q_heads, t, dv]), out).expect("sized");
-    Ok(Var::from_op(NaiveAttention { dims, scale, probs }, &[q, k, v], value))
+    Ok((out, probs))
 }
 
 /// `row <- softmax(row * scale)` over the visible entries, zero elsewhere (all zero when none is
