@@ -10,6 +10,8 @@
 //! - [`model`]: a GPT-style decoder (layer/RMS norm, GELU/SwiGLU, learned/rotary positions,
 //!   grouped-query heads, tied head, Lite Transformer's LSRA blocks) as an `nn::Module`, with a KV
 //!   cache, seeded sampling and safetensors files that a PyTorch peer reads.
+//! - [`quant`]: LLM compression with integer kernels: W8A8 with SmoothQuant, weight-only int4 (RTN,
+//!   AWQ, GPTQ), KV-cache quantization.
 //!
 //! Dependency rule: may import `tinylab-classical`.
 
@@ -18,3 +20,4 @@
 pub mod attention;
 pub mod data;
 pub mod model;
+pub mod quant;

@@ -1,0 +1,116 @@
+//! The f32 twin of the quantized kernels: `y = x W^T + b` with the same channel blocks, four-row
+//! register blocks, lane layout and run-time dispatch as [`super::int4`], so that a benchmark can
+//! measure what quantization buys at equal kernel quality (the classical `gemm_into` packs its
+//! operands, which dominates at batch 1).
+
+use super::exec::over_channels;
+use super::simd::{KernelPath, LaneKernel, Lanes, on_lanes};
+use super::tokens::{TokenRows, bias_vec, weight_rows};
+use tinylab_classical::{Result, Tensor};
+
+/// Token rows per register block.
+const ROWS: usize = 4;
+
+/// An f32 linear layer run on the streaming kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseLinear {
+    out_features: usize,
+    in_features: usize,
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+}
+
+impl DenseLinear {
+    /// A layer from an `[out, in]` weight and an optional `[out]` bias.
+    pub fn new(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
+        let (w, n, k) = weight_rows("DenseLinear::new", weight)?;
+        let bias = bias_vec("DenseLinear::new", bias, n)?;
+        Ok(Self { out_features: n, in_features: k, weight: w.iter().copied().collect(), bias })
+    }
+
+    /// `x W^T + b` for `x` of shape `[..., in]`; the output has shape `[..., out]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let rows = TokenRows::new("DenseLinear::forward", x, self.in_features)?;
+        let (m, n, k) = (rows.tokens, self.out_features, self.in_features);
+        let xs = rows.flat();
+        let y = over_channels(m, n, k, |o0, _, out: &mut [f32]| {
+            on_lanes(KernelPath::Auto, Block { layer: self, x: xs, m, o0, out })
+        });
+        rows.output(n, y)
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    /// Bytes of the stored layer.
+    pub fn bytes(&self) -> usize {
+        4 * (self.weight.len() + self.bias.as_ref().map_or(0, Vec::len))
+    }
+
+    /// Channel `o` against `R` rows: 16 lanes of fused multiply-adds, a fixed tree, then the tail.
+    #[inline(always)]
+    fn row_dot<L: Lanes, const R: usize>(&self, lanes: L, o: usize, xs: [&[f32]; R]) -> [f32; R] {
+        let k = self.in_features;
+        let w = &self.weight[o * k..(o + 1) * k];
+        let body = k - k % 16;
+        let mut acc = [[lanes.splat(0.0); 2]; R];
+        for at in (0..body).step_by(16) {
+            let (w0, w1) = (lanes.load(&w[at..at + 8]), lanes.load(&w[at + 8..at + 16]));
+            for r in 0..R {
+                acc[r][0] = lanes.fma(w0, lanes.load(&xs[r][at..at + 8]), acc[r][0]);
+                acc[r][1] = lanes.fma(w1, lanes.load(&xs[r][at + 8..at + 16]), acc[r][1]);
+            }
+        }
+        std::array::from_fn(|r| {
+            let mut v = lanes.to_array(lanes.add(acc[r][0], acc[r][1]));
+            let mut width = 4;
+            while width > 0 {
+                for i in 0..width {
+                    v[i] += v[i + width];
+                }
+                width /= 2;
+            }
+            let tail = w[body..].iter().zip(&xs[r][body..k]).fold(v[0], |s, (&a, &b)| a.mul_add(b, s));
+            tail + self.bias.as_ref().map_or(0.0, |b| b[o])
+        })
+    }
+}
+
+struct Block<'a> {
+    layer: &'a DenseLinear,
+    x: &'a [f32],
+    m: usize,
+    o0: usize,
+    out: &'a mut [f32],
+}
+
+impl LaneKernel for Block<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<L: Lanes>(self, lanes: L) {
+        let Block { layer, x, m, o0, out } = self;
+        let (k, nb) = (layer.in_features, out.len() / m.max(1));
+        for j in 0..nb {
+            let mut t = 0;
+            while t + ROWS <= m {
+                let y =
+                    layer.row_dot::<L, ROWS>(lanes, o0 + j, std::array::from_fn(|r| &x[(t + r) * k..(t + r + 1) * k]));
+                for (r, &v) in y.iter().enumerate() {
+                    out[(t + r) * nb + j] = v;
+                }
+                t += ROWS;
+            }
+            for t in t..m {
+                out[t * nb + j] = layer.row_dot::<L, 1>(lanes, o0 + j, [&x[t * k..(t + 1) * k]])[0];
+            }
+        }
+    }
+}
