@@ -13,10 +13,10 @@ use crate::plot::{LineChart, Series};
 use serde_json::json;
 use std::time::Instant;
 use tinylab_classical::optim::{Adam, LrSchedule};
-use tinylab_classical::train::{Batches, TrainConfig, Trainer};
+use tinylab_classical::train::{Batches, TrainConfig, TrainReport, Trainer};
 use tinylab_transformers::data::{
-    CharTokenizer, LanguageModeling, SHAKESPEARE_SOURCE, TokenWindows, bits_per_char, evaluate_bpc, next_token_loss,
-    shakespeare, split_by_position,
+    CharTokenizer, LanguageModeling, LmEpoch, SHAKESPEARE_SOURCE, TokenWindows, bits_per_char, evaluate_bpc,
+    next_token_loss, shakespeare, split_by_position,
 };
 use tinylab_transformers::model::{Gpt, GptConfig, Sampler, generate};
 
@@ -89,23 +89,17 @@ impl Experiment for CharGpt {
 
     fn run(&self, ctx: &mut RunContext) -> Result<Metrics, ExperimentError> {
         let s = Scale::of(ctx.quick);
-        let text = shakespeare()?;
-        let tokenizer = CharTokenizer::fit(&text)?;
-        let tokens = tokenizer.encode(&text)?;
-        let (train_tokens, val_tokens) = split_by_position(&tokens, VAL_FRACTION)?;
-        // Training windows start every `stride` characters, spread over the whole training text.
-        let stride = ((train_tokens.len() - s.context - 1) / s.windows).max(1);
-        let train = TokenWindows::new(train_tokens.clone(), s.context, stride)?;
-        let val_len = (s.val_windows * s.context + 1).min(val_tokens.len());
-        let val = TokenWindows::new(val_tokens[..val_len].to_vec(), s.context, s.context)?;
+        let CharData { text_chars, tokenizer, train_tokens, val_tokens, train, val, stride } =
+            char_data(s.context, s.windows, s.val_windows)?;
         let d_ff = (8 * s.d_model / 3).next_multiple_of(8);
-        let config = GptConfig::llama_like(tokenizer.vocab(), s.context, s.d_model, s.layers, s.heads, s.kv_heads, d_ff);
+        let config =
+            GptConfig::llama_like(tokenizer.vocab(), s.context, s.d_model, s.layers, s.heads, s.kv_heads, d_ff);
         let mut model = Gpt::new(config.clone(), ctx.seed)?;
         let params: usize =
             tinylab_classical::nn::named_params(&model).iter().map(|(_, p)| p.value.len()).sum::<usize>();
 
         ctx.set_config("data", SHAKESPEARE_SOURCE);
-        ctx.set_config("characters", text.len());
+        ctx.set_config("characters", text_chars);
         ctx.set_config("vocab", tokenizer.vocab());
         ctx.set_config("split", json!({"validation_fraction": VAL_FRACTION, "by": "position (the text's end)"}));
         ctx.set_config("model", serde_json::to_value(&config).map_err(ExperimentError::other)?);
@@ -119,31 +113,20 @@ impl Experiment for CharGpt {
         );
 
         let initial_val = evaluate_bpc(&mut model, &val, s.batch)?;
-        let cfg = TrainConfig {
-            epochs: s.epochs,
-            batch_size: s.batch,
-            lr: LrSchedule::Cosine { base: s.lr, min: s.lr / 10.0, warmup: 0, total: s.epochs },
-            seed: ctx.seed,
-            patience: None,
-            clip_grad_norm: Some(1.0),
-            progress: true,
-            checkpoint: (!ctx.quick).then(|| ctx.resume_dir().join("char_gpt.ckpt")),
-        };
-        if let Some(p) = &cfg.checkpoint {
-            std::fs::create_dir_all(ctx.resume_dir()).map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
-        }
-        let mut metrics_cb = LanguageModeling::new(val.clone(), s.batch);
+        let checkpoint = (!ctx.quick).then(|| ctx.resume_dir().join("char_gpt.ckpt"));
         let start = Instant::now();
-        let report = Trainer::new(cfg, |logits, targets: &Vec<usize>| next_token_loss(logits, targets)).run(
+        let (report, metrics_cb) = train_char_gpt(
             &mut model,
-            &mut Adam::adamw(0.01),
             &train,
-            &mut metrics_cb,
+            &val,
+            TrainPlan { epochs: s.epochs, batch: s.batch, lr: s.lr },
+            ctx.seed,
+            checkpoint,
         )?;
         let train_seconds = start.elapsed().as_secs_f64();
         let final_bpc = report.history.last().map_or(bits_per_char(initial_val), |h| h.val_bpc);
         // A model that predicts the training text's character frequencies, for scale.
-        let unigram_bpc = unigram_bits(&train_tokens, &val_tokens[..val_len], tokenizer.vocab());
+        let unigram_bpc = unigram_bits(&train_tokens, &val_tokens, tokenizer.vocab());
 
         let prompt: Vec<usize> = tokenizer.encode(PROMPT)?.iter().map(|&t| t as usize).collect();
         let n_new = s.context - prompt.len() + 1;
@@ -165,7 +148,10 @@ impl Experiment for CharGpt {
         metrics.insert("unigram_val_bpc", unigram_bpc);
         metrics.insert("uniform_bpc", (tokenizer.vocab() as f64).log2());
         metrics.insert("history", serde_json::to_value(&report.history).map_err(ExperimentError::other)?);
-        metrics.insert("samples", json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()));
+        metrics.insert(
+            "samples",
+            json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()),
+        );
         metrics.insert_timing("train_seconds", train_seconds);
         let tokens_seen = (s.epochs - report.resumed_from) * train.len() * s.context;
         metrics.insert_timing("train_tokens_per_second", tokens_seen as f64 / train_seconds.max(1e-9));
@@ -216,6 +202,86 @@ impl Experiment for CharGpt {
         }
         Ok(metrics)
     }
+}
+
+/// The tokenised plays and their windows, shared by the character-model studies.
+pub(super) struct CharData {
+    /// Characters of the text.
+    pub text_chars: usize,
+    /// The character vocabulary.
+    pub tokenizer: CharTokenizer,
+    /// The training text's tokens.
+    pub train_tokens: Vec<u32>,
+    /// The validation tokens the windows cover.
+    pub val_tokens: Vec<u32>,
+    /// Training windows of `context` tokens, starting every `stride` tokens.
+    pub train: TokenWindows,
+    /// Non-overlapping validation windows.
+    pub val: TokenWindows,
+    /// The training windows' stride.
+    pub stride: usize,
+}
+
+/// The plays split by position ([`VAL_FRACTION`] at the end held out), about `windows` training
+/// windows of `context` tokens spread over the training text and `val_windows` validation windows.
+pub(super) fn char_data(context: usize, windows: usize, val_windows: usize) -> Result<CharData, ExperimentError> {
+    let text = shakespeare()?;
+    let tokenizer = CharTokenizer::fit(&text)?;
+    let tokens = tokenizer.encode(&text)?;
+    let (train_tokens, val_tokens) = split_by_position(&tokens, VAL_FRACTION)?;
+    // Training windows start every `stride` characters, spread over the whole training text.
+    let stride = ((train_tokens.len() - context - 1) / windows).max(1);
+    let train = TokenWindows::new(train_tokens.clone(), context, stride)?;
+    let val_len = (val_windows * context + 1).min(val_tokens.len());
+    let val_tokens = val_tokens[..val_len].to_vec();
+    let val = TokenWindows::new(val_tokens.clone(), context, context)?;
+    Ok(CharData { text_chars: text.len(), tokenizer, train_tokens, val_tokens, train, val, stride })
+}
+
+/// The optimisation of [`train_char_gpt`].
+pub(super) struct TrainPlan {
+    /// Epochs over the training windows.
+    pub epochs: usize,
+    /// Windows per step.
+    pub batch: usize,
+    /// The base learning rate of the per-epoch cosine schedule (down to a tenth of it).
+    pub lr: f32,
+}
+
+/// Trains `model` with AdamW (weight decay 0.01), next-token cross-entropy, a per-epoch cosine
+/// learning rate and gradient clipping at 1, validating each epoch; checkpoints to `checkpoint`.
+pub(super) fn train_char_gpt(
+    model: &mut Gpt,
+    train: &TokenWindows,
+    val: &TokenWindows,
+    plan: TrainPlan,
+    seed: u64,
+    checkpoint: Option<std::path::PathBuf>,
+) -> Result<(TrainReport<LmEpoch>, LanguageModeling), ExperimentError> {
+    let TrainPlan { epochs, batch, lr } = plan;
+    if let Some(p) = &checkpoint
+        && let Some(dir) = p.parent()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| ExperimentError::Io { path: dir.to_path_buf(), source })?;
+    }
+    let cfg = TrainConfig {
+        epochs,
+        batch_size: batch,
+        lr: LrSchedule::Cosine { base: lr, min: lr / 10.0, warmup: 0, total: epochs },
+        seed,
+        patience: None,
+        clip_grad_norm: Some(1.0),
+        progress: true,
+        checkpoint,
+    };
+    let mut metrics_cb = LanguageModeling::new(val.clone(), batch);
+    let report = Trainer::new(cfg, |logits, targets: &Vec<usize>| next_token_loss(logits, targets)).run(
+        model,
+        &mut Adam::adamw(0.01),
+        train,
+        &mut metrics_cb,
+    )?;
+    Ok((report, metrics_cb))
 }
 
 /// Bits per character of `val` under the character frequencies of `train` (add-one smoothing).

@@ -32,6 +32,7 @@ mod deep_compression;
 mod digits_cnn;
 mod distill_lab;
 mod error;
+mod llm_quant;
 mod mcu_deploy;
 mod mcu_kernels;
 mod metrics;
@@ -106,6 +107,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &mcu_kernels::McuKernels,
         &quantumnas::QuantumNas,
         &char_gpt::CharGpt,
+        &llm_quant::LlmQuant,
     ]
 }
 

@@ -37,6 +37,6 @@ pub use cache::{DenseKv, KvCache, KvStore};
 pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
 pub use gpt::Gpt;
 pub use qkv::QuantKv;
-pub use qlinear::{Calibration, LinearSlot};
+pub use qlinear::{Calibration, InputScaled, LinearSlot};
 pub use sample::{Sampler, generate};
 pub use weights::{load_gpt, load_safetensors, read_config, save_safetensors};

@@ -88,3 +88,44 @@ impl Calibration {
         self.inputs.get(path).ok_or_else(|| arg_err("calibration", format!("no inputs were recorded for `{path}`")))
     }
 }
+
+/// A layer that divides its inputs by per-channel scales before an inner layer: AWQ's
+/// `Q(W diag(s)) (x / s)` (Lin et al. 2023) when the division cannot be folded into the op before.
+pub struct InputScaled<L> {
+    scales: Vec<f32>,
+    inner: L,
+}
+
+impl<L: QuantizedLinear> InputScaled<L> {
+    /// `inner(x / scales)`; one positive finite scale per input of `inner`.
+    pub fn new(scales: Vec<f32>, inner: L) -> Result<Self> {
+        if scales.len() != inner.in_features() {
+            return Err(tinylab_classical::error::shape_err(
+                "InputScaled",
+                &[scales.len()],
+                &[inner.in_features()],
+                "one scale per input",
+            ));
+        }
+        if scales.iter().any(|&s| s <= 0.0 || !s.is_finite()) {
+            return Err(arg_err("InputScaled", "scales must be positive and finite"));
+        }
+        Ok(Self { scales, inner })
+    }
+}
+
+impl<L: QuantizedLinear> QuantizedLinear for InputScaled<L> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.inner.forward(&crate::quant::smooth::divide_input_channels(x, &self.scales)?)
+    }
+    fn in_features(&self) -> usize {
+        self.inner.in_features()
+    }
+    fn out_features(&self) -> usize {
+        self.inner.out_features()
+    }
+    /// The inner layer's bytes and an f32 per scale.
+    fn bytes(&self) -> usize {
+        self.inner.bytes() + 4 * self.scales.len()
+    }
+}
