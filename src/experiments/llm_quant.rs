@@ -26,7 +26,7 @@ use tinylab_transformers::quant::awq::{AwqConfig, awq_quantize};
 use tinylab_transformers::quant::gptq::{GptqConfig, Hessian, gptq_quantize};
 use tinylab_transformers::quant::kv::KvBits;
 use tinylab_transformers::quant::smooth::fold_into_norm;
-use tinylab_transformers::quant::{Int4Linear, QuantizedLinear, W8A8Linear};
+use tinylab_transformers::quant::{ActStats, Int4Linear, QuantizedLinear, W8A8Linear};
 
 /// The study.
 pub struct LlmQuant;
@@ -74,7 +74,7 @@ impl Scale {
                 d_ff: 192,
                 context: 48,
                 batch: 16,
-                windows: 1024,
+                windows: 4096,
                 epochs: 3,
                 val_windows: 64,
                 lr: 3e-3,
@@ -258,7 +258,9 @@ fn inject_outliers(model: &mut Gpt) -> Result<(), ExperimentError> {
 /// The largest `max|X_j|` over channels divided by the median channel's, at block 0's `q_proj` input.
 fn outlier_ratio(cal: &Calibration) -> Result<f64, ExperimentError> {
     let x = cal.get("blocks.0.attn.q_proj")?;
-    let mut m: Vec<f32> = (0..x.shape()[1]).map(|j| x.column(j).iter().fold(0f32, |a, v| a.max(v.abs()))).collect();
+    let mut stats = ActStats::new(x.shape()[1]);
+    stats.observe(x)?;
+    let mut m = stats.max_abs().to_vec();
     m.sort_by(f32::total_cmp);
     Ok(m[m.len() - 1] as f64 / m[m.len() / 2].max(1e-12) as f64)
 }
