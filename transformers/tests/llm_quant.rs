@@ -227,3 +227,37 @@ fn quantized_kv_stores_stay_close_to_the_dense_cache() {
     assert_eq!(bytes[0], 2 * per_layer_int8);
     assert!(bytes[1] < bytes[0] && bytes[0] < dense.bytes(), "{bytes:?} vs dense {}", dense.bytes());
 }
+
+#[test]
+fn quantized_inference_does_not_depend_on_the_thread_count() {
+    use tinylab_transformers::quant::gptq::{GptqConfig, Hessian, gptq_quantize};
+    let cfg = &configs()[1];
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut m = model(cfg, 7);
+            let cal = m.calibrate(&[tokens(4, 12, 8)]).unwrap();
+            smooth_gpt(&mut m, &cal, 0.5).unwrap();
+            let cal = m.calibrate(&[tokens(4, 12, 8)]).unwrap();
+            m.quantize_linears(&mut |path, w, b| {
+                let layer: Box<dyn QuantizedLinear> = if path.contains("mlp") {
+                    let x = cal.get(path)?;
+                    let mut h = Hessian::new(x.shape()[1]);
+                    h.observe(x)?;
+                    let q = gptq_quantize(w, &h, GptqConfig { group: 32, damp: 0.01, block: 32 })?;
+                    Box::new(Int4Linear::new(q, b)?)
+                } else {
+                    Box::new(W8A8Linear::quantize(w, b)?)
+                };
+                Ok(Some(layer))
+            })
+            .unwrap();
+            let ids = tokens(2, 12, 3);
+            let mut cache = KvCache::with_stores(QuantKv::for_model(cfg, 2, KvBits::Int4, 4).unwrap(), 2).unwrap();
+            (logits(&mut m, &ids), cached_logits(&mut m, &ids, &mut cache))
+        })
+    };
+    let (one, three) = (run(1), run(3));
+    assert!(one.0.iter().zip(three.0.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "full pass");
+    assert!(one.1.iter().zip(three.1.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "cached pass");
+}
