@@ -318,12 +318,13 @@ impl Experiment for LlmQuant {
 
         let mut metrics = Metrics::new();
         let mut rows = Vec::new();
+        let mut table = serde_json::Map::new();
         let methods = [Method::Fp32, Method::W8A8, Method::SmoothW8A8(ALPHA), Method::Rtn, Method::Awq, Method::Gptq];
         for method in methods {
             let mut m = quantize(&model, method, &cal)?;
             let (b, bytes) = (bpc(&mut m, &val, s.batch)?, model_bytes(&mut m));
             let tps = tokens_per_second(&mut m, &prompt, None)?;
-            metrics.insert(format!("methods.{}", method.key()), json!({"bpc": b, "bytes": bytes}));
+            table.insert(method.key().into(), json!({"bpc": b, "bytes": bytes}));
             metrics.insert_timing(format!("tokens_per_second.{}", method.key()), tps);
             rows.push((method.name(), b, bytes, tps));
         }
@@ -334,8 +335,8 @@ impl Experiment for LlmQuant {
             model.forward_cached(&ids, &mut cache)?;
             let dense_kv = 2 * config.n_layers * config.n_kv_heads * config.head_dim() * s.context * 4;
             let tps = tokens_per_second(&mut model, &prompt, Some(bits))?;
-            metrics.insert(
-                format!("methods.{key}"),
+            table.insert(
+                key.into(),
                 json!({"bpc": b, "bytes": model_bytes(&mut model),
                 "kv_bytes_per_sequence": cache.bytes(), "dense_kv_bytes_per_sequence": dense_kv}),
             );
@@ -348,7 +349,8 @@ impl Experiment for LlmQuant {
             ));
         }
         let fp32_kv_prefill = cached_bpc(&mut model, &val, s.batch, None)?;
-        metrics.insert("methods.fp32.bpc_through_dense_kv_cache", fp32_kv_prefill);
+        table["fp32"]["bpc_through_dense_kv_cache"] = json!(fp32_kv_prefill);
+        metrics.insert("methods", serde_json::Value::Object(table));
 
         // The outlier study.
         let fp32_bpc = rows[0].1;
@@ -411,11 +413,11 @@ impl Experiment for LlmQuant {
                 markers: true,
             },
         )?;
-        let mut table = String::from("| method | val bpc | bytes | tokens/s (batch 1) |\n|---|---|---|---|\n");
+        let mut md = String::from("| method | val bpc | bytes | tokens/s (batch 1) |\n|---|---|---|---|\n");
         for (name, b, bytes, tps) in &rows {
-            table.push_str(&format!("| {name} | {b:.4} | {bytes} | {tps:.0} |\n"));
+            md.push_str(&format!("| {name} | {b:.4} | {bytes} | {tps:.0} |\n"));
         }
-        ctx.note(table);
+        ctx.note(md);
         ctx.note(format!(
             "Outlier study: channels {OUTLIER_CHANNELS:?} of every norm output made {OUTLIER_FACTOR}x larger (gains \
              multiplied, reading columns divided): fp32 bpc {outlier_bpc:.5} vs {fp32_bpc:.5} before (change \
