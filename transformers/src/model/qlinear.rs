@@ -70,7 +70,7 @@ impl LinearSlot {
 
 /// A replacement chooser for [`crate::model::Gpt::quantize_linears`]: given a layer's path, float
 /// weight `[out, in]` and bias, the quantized layer to use, or `None` to keep the float one.
-pub type Quantizer<'a> = dyn FnMut(&str, &Tensor, Option<&Tensor>) -> Result<Option<Box<dyn QuantizedLinear>>> + 'a;
+pub type ChooseLinear<'a> = dyn FnMut(&str, &Tensor, Option<&Tensor>) -> Result<Option<Box<dyn QuantizedLinear>>> + 'a;
 
 /// One linear layer of a model with its slot, for the visitors of the model's modules.
 pub type LinearVisitor<'a> = dyn FnMut(String, &mut Linear, &mut LinearSlot) -> Result<()> + 'a;

@@ -8,7 +8,7 @@
 //! already quantized, so a sequential scheme sees the errors of the layers before it).
 
 use super::gpt::Gpt;
-use super::qlinear::{Calibration, Quantizer, TapSink};
+use super::qlinear::{Calibration, ChooseLinear, TapSink};
 use std::sync::{Arc, Mutex};
 use tinylab_classical::autograd::Var;
 use tinylab_classical::error::{arg_err, shape_err};
@@ -19,7 +19,7 @@ impl Gpt {
     /// Replaces each linear layer for which `choose(path, weight [out, in], bias)` returns a layer;
     /// `None` keeps the current one. A replacement must have the float layer's sizes. Evaluation and
     /// [`Gpt::forward_cached`] then use the replacements; training passes are refused.
-    pub fn quantize_linears(&mut self, choose: &mut Quantizer) -> Result<()> {
+    pub fn quantize_linears(&mut self, choose: &mut ChooseLinear) -> Result<()> {
         self.visit_linears(&mut |path, layer, slot| {
             let (out, inp) = (layer.weight.value.shape()[0], layer.weight.value.shape()[1]);
             if let Some(q) = choose(&path, &layer.weight.value, layer.bias.as_ref().map(|b| &b.value))? {
