@@ -426,6 +426,14 @@ impl Experiment for LlmQuant {
             outlier_bpc - fp32_bpc,
             sweep.iter().map(|p| format!("alpha {}: {:.4}", p.0, p.1)).collect::<Vec<_>>().join(", ")
         ));
+        ctx.note(
+            "Caveat of the outlier study: the injected channels come with weight columns divided by the same factor, \
+             so every alpha, even 0 (s = 1 / max|W_j|), largely undoes the injection and the sweep is flat. In large \
+             models the outlier channels are not paired with small weights; there SmoothQuant's paper finds alpha \
+             near 0.5 best and alpha 0 no help. The tokens/s column is wall time on this machine at batch 1 (noisy \
+             on shared cores); the fp32 rows run the float decoding path of `model::decode`, the others the \
+             integer kernels of `quant`.",
+        );
         Ok(metrics)
     }
 }
