@@ -12,6 +12,7 @@ use super::char_lm::{self, Corpus, train_char_gpt};
 use super::{Experiment, ExperimentError, Metrics, RunContext};
 use crate::plot::{LineChart, Series};
 use serde_json::json;
+use tinylab_classical::train::Batches;
 use tinylab_transformers::data::{TokenWindows, bits_per_char};
 use tinylab_transformers::model::{Sampler, generate};
 
@@ -26,6 +27,7 @@ const PROMPT: &str = "HAMLET.\n";
 fn scale(quick: bool) -> (char_lm::Scale, usize) {
     if quick {
         let s = char_lm::Scale {
+            d_ff: None,
             d_model: 48,
             layers: 2,
             heads: 4,
@@ -39,6 +41,7 @@ fn scale(quick: bool) -> (char_lm::Scale, usize) {
         (s, 64)
     } else {
         let s = char_lm::Scale {
+            d_ff: None,
             d_model: 128,
             layers: 4,
             heads: 4,
@@ -101,7 +104,7 @@ impl Experiment for CharGpt {
             json!(samples.iter().map(|(n, t)| json!({"sampler": n, "text": t})).collect::<Vec<_>>()),
         );
         metrics.insert_timing("train_seconds", train_seconds);
-        let tokens_seen = (s.epochs - report.resumed_from) * trained.windows * s.context;
+        let tokens_seen = (s.epochs - report.resumed_from) * trained.train.len() * s.context;
         metrics.insert_timing("train_tokens_per_second", tokens_seen as f64 / train_seconds.max(1e-9));
 
         let mut val_curve = vec![(0.0, bits_per_char(initial_val))];
@@ -139,7 +142,7 @@ impl Experiment for CharGpt {
              {:.3} bits per character before training, {final_bpc:.3} after (a unigram model of the training text: \
              {unigram_bpc:.3}; uniform over {} characters: {:.3}).",
             s.epochs,
-            trained.windows,
+            trained.train.len(),
             s.context,
             bits_per_char(initial_val),
             tokenizer.vocab(),

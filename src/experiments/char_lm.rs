@@ -49,6 +49,8 @@ pub(super) struct Scale {
     pub layers: usize,
     pub heads: usize,
     pub kv_heads: usize,
+    /// The MLP width; `None`: `8 d_model / 3` rounded up to a multiple of 8 (Llama's rule).
+    pub d_ff: Option<usize>,
     /// The training context (window length).
     pub context: usize,
     pub batch: usize,
@@ -67,8 +69,8 @@ pub(super) struct Trained {
     pub report: TrainReport<LmEpoch>,
     /// The training loss of every step (nats).
     pub step_losses: Vec<f32>,
-    /// Training windows per epoch.
-    pub windows: usize,
+    /// The training windows (calibration data for post-training quantization).
+    pub train: TokenWindows,
     pub seconds: f64,
 }
 
@@ -92,7 +94,7 @@ pub(super) fn train_char_gpt(
     // Training windows start every `stride` characters, spread over the whole training text.
     let stride = ((corpus.train.len() - s.context - 1) / s.windows).max(1);
     let train = TokenWindows::new(corpus.train.clone(), s.context, stride)?;
-    let d_ff = (8 * s.d_model / 3).next_multiple_of(8);
+    let d_ff = s.d_ff.unwrap_or_else(|| (8 * s.d_model / 3).next_multiple_of(8));
     let vocab = corpus.tokenizer.vocab();
     let config = GptConfig::llama_like(vocab, s.context, s.d_model, s.layers, s.heads, s.kv_heads, d_ff);
     let mut model = Gpt::new(config, ctx.seed)?;
@@ -130,13 +132,5 @@ pub(super) fn train_char_gpt(
         &mut metrics_cb,
     )?;
     let seconds = start.elapsed().as_secs_f64();
-    Ok(Trained {
-        model,
-        params,
-        initial_val,
-        report,
-        step_losses: metrics_cb.step_losses,
-        windows: train.len(),
-        seconds,
-    })
+    Ok(Trained { model, params, initial_val, report, step_losses: metrics_cb.step_losses, train, seconds })
 }

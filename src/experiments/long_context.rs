@@ -40,6 +40,7 @@ const STREAM_CONTEXTS: usize = 8;
 fn scale(quick: bool) -> (char_lm::Scale, usize) {
     if quick {
         let s = char_lm::Scale {
+            d_ff: None,
             d_model: 48,
             layers: 2,
             heads: 4,
@@ -53,6 +54,7 @@ fn scale(quick: bool) -> (char_lm::Scale, usize) {
         (s, 4)
     } else {
         let s = char_lm::Scale {
+            d_ff: None,
             d_model: 96,
             layers: 3,
             heads: 4,

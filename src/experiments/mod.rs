@@ -33,6 +33,7 @@ mod deep_compression;
 mod digits_cnn;
 mod distill_lab;
 mod error;
+mod llm_quant;
 mod long_context;
 mod mcu_deploy;
 mod mcu_kernels;
@@ -111,6 +112,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &char_gpt::CharGpt,
         &long_context::LongContext,
         &token_pruning::TokenPruning,
+        &llm_quant::LlmQuant,
     ]
 }
 

@@ -5,8 +5,8 @@
 //! are cached un-rotated and rotated by their slot in the store when read.
 
 use super::cache::{CachePositions, KvStore};
-use super::decode::project;
 use super::init::{Init, linear};
+use super::qlinear::{LinearSlot, LinearVisitor};
 use super::rope::rope;
 use crate::attention::{AttentionKernel, AttentionMask, attention};
 use tinylab_classical::autograd::Var;
@@ -56,6 +56,8 @@ pub struct SelfAttention {
     pub kernel: AttentionKernel,
     /// Queries see no later key (a decoder); otherwise every token sees every token.
     pub causal: bool,
+    /// Inference replacements of `q_proj`, `k_proj`, `v_proj`, `o_proj`, in that order.
+    pub slots: [LinearSlot; 4],
 }
 
 /// Which projections a [`SelfAttention`] builds with, beyond its sizes.
@@ -93,15 +95,16 @@ impl SelfAttention {
             rope_base,
             kernel,
             causal,
+            slots: Default::default(),
         }
     }
 
     /// The attention output for `x` `[batch * tokens, width]`.
     pub fn forward(&mut self, x: &Var, step: &mut Step, ctx: &mut Ctx) -> Result<Var> {
         let (hq, hkv, dh) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let mut q = split_heads(&project(&mut self.q_proj, x, ctx)?, step, hq, dh)?;
-        let mut k = split_heads(&project(&mut self.k_proj, x, ctx)?, step, hkv, dh)?;
-        let mut v = split_heads(&project(&mut self.v_proj, x, ctx)?, step, hkv, dh)?;
+        let mut q = split_heads(&self.slots[0].project(&mut self.q_proj, x, ctx)?, step, hq, dh)?;
+        let mut k = split_heads(&self.slots[1].project(&mut self.k_proj, x, ctx)?, step, hkv, dh)?;
+        let mut v = split_heads(&self.slots[2].project(&mut self.v_proj, x, ctx)?, step, hkv, dh)?;
         let in_cache = step.cache.is_some() && step.positions == CachePositions::InCache;
         if let Some(base) = self.rope_base.filter(|_| !in_cache) {
             q = rope(&q, step.position, base)?;
@@ -126,7 +129,7 @@ impl SelfAttention {
         let o = attention(&q, &k, &v, &mask, None, self.kernel)?;
         let o = ops::permute(&o, &[0, 2, 1, 3])?;
         let o = ops::reshape(&o, &[step.batch * step.tokens, self.n_heads * self.head_dim])?;
-        project(&mut self.o_proj, &o, ctx)
+        self.slots[3].project(&mut self.o_proj, &o, ctx)
     }
 
     /// Calls `f` with the path and value of each parameter.
@@ -135,6 +138,17 @@ impl SelfAttention {
         self.k_proj.visit_params(&join(prefix, "k_proj"), f);
         self.v_proj.visit_params(&join(prefix, "v_proj"), f);
         self.o_proj.visit_params(&join(prefix, "o_proj"), f);
+    }
+
+    /// Calls `f` with the path, float layer and slot of each projection.
+    pub fn visit_linears(&mut self, prefix: &str, f: &mut LinearVisitor) -> Result<()> {
+        let layers = [&mut self.q_proj, &mut self.k_proj, &mut self.v_proj, &mut self.o_proj];
+        for ((name, layer), slot) in
+            ["q_proj", "k_proj", "v_proj", "o_proj"].into_iter().zip(layers).zip(&mut self.slots)
+        {
+            f(join(prefix, name), layer, slot)?;
+        }
+        Ok(())
     }
 
     /// Calls `f` with the path and a mutable reference of each parameter.

@@ -7,6 +7,7 @@ use super::init::Init;
 use super::lsra::CausalConv;
 use super::mlp::Mlp;
 use super::norm::Norm;
+use super::qlinear::LinearVisitor;
 use tinylab_classical::autograd::Var;
 use tinylab_classical::nn::{Ctx, Param, join};
 use tinylab_classical::{Result, ops};
@@ -77,6 +78,13 @@ impl Block {
         }
         self.norm2.visit(&join(prefix, "norm2"), f);
         self.mlp.visit(&join(prefix, "mlp"), f);
+    }
+
+    /// Calls `f` with the path, float layer and slot of each linear layer of the attention and the
+    /// MLP (LSRA's convolution branch has none).
+    pub fn visit_linears(&mut self, prefix: &str, f: &mut LinearVisitor) -> Result<()> {
+        self.attn.visit_linears(&join(prefix, "attn"), f)?;
+        self.mlp.visit_linears(&join(prefix, "mlp"), f)
     }
 
     /// Calls `f` with the path and a mutable reference of each parameter.

@@ -10,6 +10,7 @@ use super::config::{GptConfig, Positions};
 use super::decode;
 use super::init::{Init, linear};
 use super::norm::Norm;
+use super::qlinear::{LinearSlot, LinearVisitor};
 use tinylab_classical::autograd::Var;
 use tinylab_classical::error::{arg_err, shape_err};
 use tinylab_classical::nn::{Ctx, Linear, Module, Param, join};
@@ -32,6 +33,8 @@ pub struct Gpt {
     pub norm_f: Norm,
     /// `lm_head.weight` `[vocab, d_model]` when untied.
     pub lm_head: Option<Linear>,
+    /// The inference replacement of `lm_head` (a tied head has none).
+    pub lm_head_slot: LinearSlot,
 }
 
 impl Gpt {
@@ -46,12 +49,24 @@ impl Gpt {
         let blocks = (0..config.n_layers).map(|_| Block::new(&config, &mut init)).collect();
         let norm_f = Norm::new(config.norm, d, config.bias, config.norm_eps);
         let lm_head = (!config.tied).then(|| linear(d, config.vocab, false, init.std, &mut init));
-        Ok(Self { config, tok_emb, pos_emb, blocks, norm_f, lm_head })
+        Ok(Self { config, tok_emb, pos_emb, blocks, norm_f, lm_head, lm_head_slot: LinearSlot::default() })
     }
 
     /// The architecture.
     pub fn config(&self) -> &GptConfig {
         &self.config
+    }
+
+    /// Calls `f` with the path (`blocks.{i}.attn.q_proj`, ..., `lm_head`), float layer and slot of
+    /// every linear layer, in order.
+    pub fn visit_linears(&mut self, f: &mut LinearVisitor) -> Result<()> {
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            block.visit_linears(&format!("blocks.{i}"), f)?;
+        }
+        match &mut self.lm_head {
+            Some(head) => f("lm_head".into(), head, &mut self.lm_head_slot),
+            None => Ok(()),
+        }
     }
 
     /// The token ids of `x` `[batch, tokens]` (whole numbers below `vocab`), with the batch and length.
@@ -84,7 +99,7 @@ impl Gpt {
     ) -> Result<Var> {
         let (h, table) = self.hidden(ids, (batch, tokens, position), ctx, cache)?;
         match (&mut self.lm_head, table) {
-            (Some(head), _) => decode::project(head, &h, ctx),
+            (Some(head), _) => self.lm_head_slot.project(head, &h, ctx),
             (None, Some(table)) => ops::linear(&h, &table, None),
             (None, None) => decode::tied_head(&self.tok_emb, &h),
         }

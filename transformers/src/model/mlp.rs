@@ -2,8 +2,8 @@
 //! `up_proj`, `down_proj`, Shazeer 2020), with the fused `silu(gate) * up` op the latter needs.
 
 use super::config::MlpKind;
-use super::decode::project;
 use super::init::{Init, linear};
+use super::qlinear::{LinearSlot, LinearVisitor};
 use ndarray::Zip;
 use tinylab_classical::autograd::{Op, Var};
 use tinylab_classical::error::shape_err;
@@ -58,6 +58,8 @@ pub struct Mlp {
     pub input: Linear,
     /// `fc2` or `down_proj`, `[d_model, d_ff]`.
     pub output: Linear,
+    /// Inference replacements of `gate`, `input` and `output`, in that order.
+    pub slots: [LinearSlot; 3],
 }
 
 impl Mlp {
@@ -66,17 +68,17 @@ impl Mlp {
         let gate = (kind == MlpKind::SwiGlu).then(|| linear(d_model, d_ff, bias, init.std, init));
         let input = linear(d_model, d_ff, bias, init.std, init);
         let output = linear(d_ff, d_model, bias, init.residual_std, init);
-        Self { kind, gate, input, output }
+        Self { kind, gate, input, output, slots: Default::default() }
     }
 
     /// The output for `x` `[rows, d_model]`.
     pub fn forward(&mut self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
-        let up = project(&mut self.input, x, ctx)?;
+        let up = self.slots[1].project(&mut self.input, x, ctx)?;
         let h = match &mut self.gate {
-            Some(gate) => swiglu(&project(gate, x, ctx)?, &up)?,
+            Some(gate) => swiglu(&self.slots[0].project(gate, x, ctx)?, &up)?,
             None => ops::gelu(&up),
         };
-        project(&mut self.output, &h, ctx)
+        self.slots[2].project(&mut self.output, &h, ctx)
     }
 
     /// The PyTorch names of the input and output layers.
@@ -95,6 +97,17 @@ impl Mlp {
         }
         self.input.visit_params(&join(prefix, input), f);
         self.output.visit_params(&join(prefix, output), f);
+    }
+
+    /// Calls `f` with the path, float layer and slot of each linear layer.
+    pub fn visit_linears(&mut self, prefix: &str, f: &mut LinearVisitor) -> Result<()> {
+        let (input, output) = self.names();
+        let [gate_slot, input_slot, output_slot] = &mut self.slots;
+        if let Some(gate) = &mut self.gate {
+            f(join(prefix, "gate_proj"), gate, gate_slot)?;
+        }
+        f(join(prefix, input), &mut self.input, input_slot)?;
+        f(join(prefix, output), &mut self.output, output_slot)
     }
 
     /// Calls `f` with the path and a mutable reference of each parameter.

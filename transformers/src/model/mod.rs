@@ -10,6 +10,9 @@
 //! - [`cache`]: the KV cache of incremental decoding, storage behind a trait, absolute or in-cache
 //!   positions; [`sink_window`]: StreamingLLM's evicting store; [`sample`]: seeded
 //!   greedy / temperature / top-k / top-p sampling and [`generate`].
+//! - [`qlinear`]: inference replacements of the linear layers ([`crate::quant`]'s layers) and
+//!   calibration taps; [`quantize`]: [`Gpt::quantize_linears`] and [`Gpt::calibrate`]; [`qkv`]: a
+//!   quantized KV store; [`smoothing`]: SmoothQuant folded into a model's norms.
 //! - [`weights`]: safetensors files with PyTorch's parameter names and the configuration in the
 //!   metadata.
 
@@ -23,14 +26,20 @@ mod init;
 pub mod lsra;
 pub mod mlp;
 pub mod norm;
+pub mod qkv;
+pub mod qlinear;
+pub mod quantize;
 pub mod rope;
 pub mod sample;
 pub mod sink_window;
+pub mod smoothing;
 pub mod weights;
 
 pub use cache::{CachePositions, DenseKv, KvCache, KvStore};
 pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
 pub use gpt::Gpt;
+pub use qkv::QuantKv;
+pub use qlinear::{Calibration, InputScaled, LinearSlot};
 pub use sample::{Sampler, generate};
 pub use sink_window::SinkWindowKv;
 pub use weights::{load_gpt, load_safetensors, read_config, save_safetensors};
