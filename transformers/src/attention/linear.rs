@@ -62,7 +62,7 @@ pub fn linear_attention(q: &Var, k: &Var, v: &Var, causal: bool) -> Result<Var> 
             format!("causal attention needs at least as many keys ({s}) as queries ({t})"),
         ));
     }
-    let reach = causal.then_some(s - t);
+    let reach = if causal { Some(s - t) } else { None };
     let (qv, kv, vv) = (contiguous(q.value()), contiguous(k.value()), contiguous(v.value()));
     let (qs, ks, vs) =
         (qv.as_slice().expect("contiguous"), kv.as_slice().expect("contiguous"), vv.as_slice().expect("contiguous"));
