@@ -176,6 +176,12 @@ impl DeviceProfile {
                 Some(i) => message[..i].to_string(),
                 None => message,
             };
+            // serde quotes the offending text (an unknown field's name) as is: escape control
+            // characters so that the error stays one line.
+            let message: String = message
+                .chars()
+                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+                .collect();
             DeviceError::Json { source_name: source_name.to_string(), line: e.line(), column: e.column(), message }
         })?;
         profile.validate_as(source_name)?;
