@@ -3,13 +3,10 @@
 //! measure what quantization buys at equal kernel quality (the classical `gemm_into` packs its
 //! operands, which dominates at batch 1).
 
-use super::exec::over_channels;
-use super::simd::{KernelPath, LaneKernel, Lanes, on_lanes};
+use super::exec::{RowBlock, RowDot, over_channels};
+use super::simd::{KernelPath, Lanes, on_lanes};
 use super::tokens::{TokenRows, bias_vec, weight_rows};
 use tinylab_classical::{Result, Tensor};
-
-/// Token rows per register block.
-const ROWS: usize = 4;
 
 /// An f32 linear layer run on the streaming kernel.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +31,7 @@ impl DenseLinear {
         let (m, n, k) = (rows.tokens, self.out_features, self.in_features);
         let xs = rows.flat();
         let y = over_channels(m, n, k, |o0, _, out: &mut [f32]| {
-            on_lanes(KernelPath::Auto, Block { layer: self, x: xs, m, o0, out })
+            on_lanes(KernelPath::Auto, RowBlock { w: self, x: xs, m, o0, out })
         });
         rows.output(n, y)
     }
@@ -52,6 +49,12 @@ impl DenseLinear {
     /// Bytes of the stored layer.
     pub fn bytes(&self) -> usize {
         4 * (self.weight.len() + self.bias.as_ref().map_or(0, Vec::len))
+    }
+}
+
+impl RowDot for DenseLinear {
+    fn cols(&self) -> usize {
+        self.in_features
     }
 
     /// Channel `o` against `R` rows: 16 lanes of fused multiply-adds, a fixed tree, then the tail.
@@ -80,37 +83,5 @@ impl DenseLinear {
             let tail = w[body..].iter().zip(&xs[r][body..k]).fold(v[0], |s, (&a, &b)| a.mul_add(b, s));
             tail + self.bias.as_ref().map_or(0.0, |b| b[o])
         })
-    }
-}
-
-struct Block<'a> {
-    layer: &'a DenseLinear,
-    x: &'a [f32],
-    m: usize,
-    o0: usize,
-    out: &'a mut [f32],
-}
-
-impl LaneKernel for Block<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run<L: Lanes>(self, lanes: L) {
-        let Block { layer, x, m, o0, out } = self;
-        let (k, nb) = (layer.in_features, out.len() / m.max(1));
-        for j in 0..nb {
-            let mut t = 0;
-            while t + ROWS <= m {
-                let y =
-                    layer.row_dot::<L, ROWS>(lanes, o0 + j, std::array::from_fn(|r| &x[(t + r) * k..(t + r + 1) * k]));
-                for (r, &v) in y.iter().enumerate() {
-                    out[(t + r) * nb + j] = v;
-                }
-                t += ROWS;
-            }
-            for t in t..m {
-                out[t * nb + j] = layer.row_dot::<L, 1>(lanes, o0 + j, [&x[t * k..(t + 1) * k]])[0];
-            }
-        }
     }
 }

@@ -7,6 +7,7 @@
 //! assembles the `[m, n]` row-major output. A block streams its weight rows once while the few
 //! activation rows stay in cache, which is what batch-1 generation (a memory-bound GEMV) needs.
 
+use super::simd::{LaneKernel, Lanes};
 use rayon::prelude::*;
 
 /// Products with at least this many multiply-adds run on rayon's threads.
@@ -45,4 +46,50 @@ where
         }
     }
     y
+}
+
+/// Token rows per register block of the f32-input kernels.
+const ROWS: usize = 4;
+
+/// A weight matrix whose output channel `o` can be dotted with `R` activation rows at once (the
+/// dense f32 and the packed int4 kernels).
+pub(crate) trait RowDot {
+    /// The inner dimension (the length of an activation row).
+    fn cols(&self) -> usize;
+
+    /// Channel `o` against the rows `xs` (each `cols` long).
+    fn row_dot<L: Lanes, const R: usize>(&self, lanes: L, o: usize, xs: [&[f32]; R]) -> [f32; R];
+}
+
+/// Channels `o0..` of all `m` rows of `x` against `w` into `out` (`[m, nb]` row-major): rows in
+/// register blocks of [`ROWS`], then the remainder one by one.
+pub(crate) struct RowBlock<'a, W> {
+    pub w: &'a W,
+    pub x: &'a [f32],
+    pub m: usize,
+    pub o0: usize,
+    pub out: &'a mut [f32],
+}
+
+impl<W: RowDot> LaneKernel for RowBlock<'_, W> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<L: Lanes>(self, lanes: L) {
+        let RowBlock { w, x, m, o0, out } = self;
+        let (k, nb) = (w.cols(), out.len() / m.max(1));
+        for j in 0..nb {
+            let mut t = 0;
+            while t + ROWS <= m {
+                let y = w.row_dot::<L, ROWS>(lanes, o0 + j, std::array::from_fn(|r| &x[(t + r) * k..(t + r + 1) * k]));
+                for (r, &v) in y.iter().enumerate() {
+                    out[(t + r) * nb + j] = v;
+                }
+                t += ROWS;
+            }
+            for t in t..m {
+                out[t * nb + j] = w.row_dot::<L, 1>(lanes, o0 + j, [&x[t * k..(t + 1) * k]])[0];
+            }
+        }
+    }
 }

@@ -18,8 +18,8 @@
 //! [`super::simd::Lanes`] and runs on AVX2 registers or on portable arrays with identical results. The order of every sum is fixed, so the
 //! output is bit-identical whatever the thread count.
 
-use super::exec::over_channels;
-use super::simd::{KernelPath, LaneKernel, Lanes, on_lanes};
+use super::exec::{RowBlock, RowDot, over_channels};
+use super::simd::{KernelPath, Lanes, on_lanes};
 use super::tokens::{TokenRows, bias_vec, weight_rows};
 use tinylab_classical::error::{arg_err, shape_err};
 use tinylab_classical::{Result, Tensor};
@@ -28,8 +28,6 @@ use tinylab_classical::{Result, Tensor};
 pub const INT4_QMAX: u8 = 15;
 /// Codes per packed run (16 bytes).
 pub const PACK_RUN: usize = 32;
-/// Token rows per register block of the kernel.
-const ROWS: usize = 4;
 
 /// The scale and zero point of a group whose values lie in `[lo, hi]` (see the module doc); a group
 /// of zeros gets `(1, 0)`.
@@ -212,7 +210,13 @@ impl Int4Matrix {
             return Err(shape_err("Int4Matrix::matmul", &[m, self.cols], &[x.len()], "x must be m x in_features"));
         }
         let k = self.cols;
-        Ok(over_channels(m, self.rows, k, |o0, _, out: &mut [f32]| on_lanes(path, Block { w: self, x, m, o0, out })))
+        Ok(over_channels(m, self.rows, k, |o0, _, out: &mut [f32]| on_lanes(path, RowBlock { w: self, x, m, o0, out })))
+    }
+}
+
+impl RowDot for Int4Matrix {
+    fn cols(&self) -> usize {
+        self.cols
     }
 
     /// Output channel `o` against `R` token rows (each `cols` long): the generic kernel. Lane `i` of
@@ -244,38 +248,6 @@ impl Int4Matrix {
             }
         }
         y
-    }
-}
-
-/// Channels `o0..` of all `m` rows of `x` against `w` into `out` (`[m, nb]`).
-struct Block<'a> {
-    w: &'a Int4Matrix,
-    x: &'a [f32],
-    m: usize,
-    o0: usize,
-    out: &'a mut [f32],
-}
-
-impl LaneKernel for Block<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run<L: Lanes>(self, lanes: L) {
-        let Block { w, x, m, o0, out } = self;
-        let (k, nb) = (w.cols, out.len() / m.max(1));
-        for j in 0..nb {
-            let mut t = 0;
-            while t + ROWS <= m {
-                let y = w.row_dot::<L, ROWS>(lanes, o0 + j, std::array::from_fn(|r| &x[(t + r) * k..(t + r + 1) * k]));
-                for (r, &v) in y.iter().enumerate() {
-                    out[(t + r) * nb + j] = v;
-                }
-                t += ROWS;
-            }
-            for t in t..m {
-                out[t * nb + j] = w.row_dot::<L, 1>(lanes, o0 + j, [&x[t * k..(t + 1) * k]])[0];
-            }
-        }
     }
 }
 
