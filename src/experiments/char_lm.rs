@@ -118,11 +118,8 @@ pub(super) fn train_char_gpt(
         patience: None,
         clip_grad_norm: Some(1.0),
         progress: true,
-        checkpoint: (!ctx.quick).then(|| ctx.resume_dir().join(checkpoint)),
+        checkpoint: ctx.checkpoint(checkpoint)?,
     };
-    if let Some(p) = &cfg.checkpoint {
-        std::fs::create_dir_all(ctx.resume_dir()).map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
-    }
     let mut metrics_cb = LanguageModeling::new(val.clone(), s.batch);
     let start = Instant::now();
     let report = Trainer::new(cfg, |logits, targets: &Vec<usize>| next_token_loss(logits, targets)).run(

@@ -73,6 +73,18 @@ impl RunContext {
         self.resume_dir.as_deref().unwrap_or(&self.out_dir)
     }
 
+    /// The checkpoint a full run trains through: `name` in the [`resume_dir`](Self::resume_dir),
+    /// which is created; `None` in the quick form, which never checkpoints.
+    pub fn checkpoint(&self, name: &str) -> Result<Option<PathBuf>, ExperimentError> {
+        if self.quick {
+            return Ok(None);
+        }
+        let path = self.resume_dir().join(name);
+        std::fs::create_dir_all(self.resume_dir())
+            .map_err(|source| ExperimentError::Io { path: path.clone(), source })?;
+        Ok(Some(path))
+    }
+
     pub(crate) fn set_resume_dir(&mut self, dir: PathBuf) {
         self.resume_dir = Some(dir);
     }

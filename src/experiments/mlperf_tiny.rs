@@ -367,12 +367,8 @@ fn prepare_classifier(
             patience: None,
             clip_grad_norm: None,
             progress: true,
-            checkpoint: (!ctx.quick).then(|| ctx.resume_dir().join(format!("{}_trial{t}.ckpt", b.key))),
+            checkpoint: ctx.checkpoint(&format!("{}_trial{t}.ckpt", b.key))?,
         };
-        if let Some(p) = &cfg.checkpoint {
-            std::fs::create_dir_all(ctx.resume_dir())
-                .map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
-        }
         let train = (&split.train.images, split.train.labels.as_slice());
         let test = (&split.test.images, split.test.labels.as_slice());
         // Adam, as the MLPerf Tiny reference training scripts use (SGD at lr 0.1 or 0.02 left ResNet-8
@@ -421,11 +417,7 @@ fn prepare_ad(ctx: &mut RunContext, b: &Benchmark, scale: &Scale) -> Result<Prep
     let (mut float, mut int8_auc, mut deployed, mut curve, mut per_fault) = (Vec::new(), Vec::new(), None, None, None);
     for (t, s) in trial_seeds(ctx.seed, scale.ad_trials).into_iter().enumerate() {
         let mut model = (b.build)(s)?;
-        let checkpoint = (!ctx.quick).then(|| ctx.resume_dir().join(format!("ad_trial{t}.ckpt")));
-        if let Some(p) = &checkpoint {
-            std::fs::create_dir_all(ctx.resume_dir())
-                .map_err(|source| ExperimentError::Io { path: p.clone(), source })?;
-        }
+        let checkpoint = ctx.checkpoint(&format!("ad_trial{t}.ckpt"))?;
         let history = recipe.train(&mut model, &train, &val, s, checkpoint)?;
         let (auc, faults) = auc_report(&set, &float_errors(&mut model, &test)?)?;
         float.push(auc);
