@@ -21,6 +21,7 @@
 //! - [`compress`]: the compression passes every model shares (magnitude and channel pruning with
 //!   schedules, sensitivity analysis, sparse storage, k-means and linear quantization, QAT, Huffman
 //!   sizes, distillation).
+//! - [`nas`]: the MCUNet / once-for-all search space, the cost-model trait and the searches.
 //! - [`int8`]: the integer-only inference engine with TFLite Micro's int8 arithmetic, and the
 //!   converter from a float model.
 //!
@@ -36,6 +37,7 @@ pub mod data;
 pub mod error;
 pub mod graph;
 pub mod int8;
+pub mod nas;
 pub mod nn;
 pub mod ops;
 pub mod optim;

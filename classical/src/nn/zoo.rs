@@ -23,7 +23,8 @@ pub fn mlp(sizes: &[usize], seed: u64) -> Result<Sequential> {
     Ok(net)
 }
 
-fn conv_bn_act(
+/// Appends a bias-free convolution, its BatchNorm and, when given, an activation to `net`.
+pub(crate) fn conv_bn_act(
     net: Sequential,
     cin: usize,
     cout: usize,

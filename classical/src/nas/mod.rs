@@ -1,0 +1,23 @@
+//! Neural architecture search for microcontrollers: the MobileNetV2-style search space of MCUNet's
+//! TinyNAS and of once-for-all (OFA) supernets, the cost-model interface the search is constrained by,
+//! and the searches.
+//!
+//! - [`space`]: [`SearchSpace`] (a width multiplier and input resolution, stages with elastic depth,
+//!   blocks with elastic kernel and expand ratio) and [`ArchConfig`] (one sub-network of it), with
+//!   sampling, mutation, crossover and the fixed-length encoding the accuracy predictor reads.
+//! - [`build`]: the standalone network of a sub-network in plain layers (its layout is the contract
+//!   supernet extraction and the cost models share).
+//! - [`cost`]: [`CostModel`], the exact costs of a sub-network (MACs, params, int8 flash, peak SRAM,
+//!   latency) and [`Constraints`] on them. This crate defines the trait; `tinylab-mcu-export`
+//!   implements it with its memory planners and latency table, so the dependency rule holds (the root
+//!   experiment wires the two).
+//!
+//! References: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
+//! Deployment" (ICLR 2020); Lin et al., "MCUNet: Tiny Deep Learning on IoT Devices" (NeurIPS 2020).
+
+pub mod build;
+pub mod cost;
+pub mod space;
+
+pub use cost::{ArchCost, Constraints, CostModel};
+pub use space::{ArchConfig, BlockChoice, BlockSpec, SearchSpace, StageSpec};
