@@ -4,12 +4,13 @@
 //! Through `nn::Linear` an evaluation pass copies each weight (`Ctx::param`) and transposes it
 //! (`ops::linear`) before a product with one row, so a decoding step would touch every weight three
 //! times. [`project`] takes that path only while training, while a graph is traced (so traces keep
-//! their `Linear` nodes) or for more than [`DECODE_ROWS`] rows; otherwise it computes each output
-//! as a dot product of the input row with the weight's row, in 8 interleaved lanes with a fixed
-//! order, outputs split over threads (the same bits at any thread count). A pruning mask or a
+//! their `Linear` nodes) or for more than [`DECODE_ROWS`] rows; otherwise it runs the streaming f32
+//! kernel of [`crate::quant::dense`] on the weight where it lies (each output one fixed-order dot
+//! product of the input row with the weight's row, AVX2 + FMA when the CPU has them, channel blocks
+//! split over threads: the same bits at any thread count). A pruning mask or a
 //! quantizer on the weight is honoured (the weight the forward pass would see is formed once).
 
-use rayon::prelude::*;
+use crate::quant::dense::DenseRows;
 use std::borrow::Cow;
 use tinylab_classical::autograd::Var;
 use tinylab_classical::error::{arg_err, shape_err};
@@ -19,9 +20,6 @@ use tinylab_classical::{Result, Tensor};
 
 /// Inputs of at most this many rows take the decoding path.
 pub const DECODE_ROWS: usize = 8;
-
-/// Outputs per rayon task.
-const OUTPUTS_PER_TASK: usize = 64;
 
 /// The value the forward pass sees for `p`: borrowed unless a mask or quantizer changes it.
 fn effective(p: &Param) -> Cow<'_, Tensor> {
@@ -44,38 +42,17 @@ pub fn rows_times_weight(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> 
     {
         return Err(shape_err("decode_linear", ws, b.shape(), "one bias per output"));
     }
-    let (rows, inputs, outputs) = (xs[0], xs[1], ws[0]);
+    let (rows, outputs) = (xs[0], ws[0]);
     let (xc, wc) = (contiguous(x), contiguous(weight));
-    let (xv, wv) = (xc.as_slice().expect("contiguous"), wc.as_slice().expect("contiguous"));
     let bc = bias.map(contiguous);
-    let bv = bc.as_ref().map(|b| b.as_slice().expect("contiguous"));
-    let mut y = vec![0f32; rows * outputs];
-    for i in 0..rows {
-        let (xr, yr) = (&xv[i * inputs..][..inputs], &mut y[i * outputs..][..outputs]);
-        yr.par_chunks_mut(OUTPUTS_PER_TASK).enumerate().for_each(|(task, out)| {
-            for (o, yj) in out.iter_mut().enumerate() {
-                let j = task * OUTPUTS_PER_TASK + o;
-                *yj = dot(xr, &wv[j * inputs..][..inputs]) + bv.map_or(0.0, |b| b[j]);
-            }
-        });
-    }
+    let kernel = DenseRows {
+        weight: wc.as_slice().expect("contiguous"),
+        bias: bc.as_ref().map(|b| b.as_slice().expect("contiguous")),
+        in_features: xs[1],
+        out_features: outputs,
+    };
+    let y = kernel.times(xc.as_slice().expect("contiguous"), rows);
     Ok(Tensor::from_shape_vec(ndarray::IxDyn(&[rows, outputs]), y).expect("sized"))
-}
-
-/// `sum a_k b_k` in 8 interleaved f32 lanes, summed lane by lane at the end: vectorisable, one order.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let whole = a.len() - a.len() % 8;
-    for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
-        for l in 0..8 {
-            lanes[l] = ca[l].mul_add(cb[l], lanes[l]);
-        }
-    }
-    for (l, (&x, &y)) in a[whole..].iter().zip(&b[whole..]).enumerate() {
-        lanes[l] = x.mul_add(y, lanes[l]);
-    }
-    lanes.iter().sum()
 }
 
 /// `layer(x)`: through the layer's own forward pass, or on the decoding path (see the module doc).

@@ -29,11 +29,8 @@ impl DenseLinear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let rows = TokenRows::new("DenseLinear::forward", x, self.in_features)?;
         let (m, n, k) = (rows.tokens, self.out_features, self.in_features);
-        let xs = rows.flat();
-        let y = over_channels(m, n, k, |o0, _, out: &mut [f32]| {
-            on_lanes(KernelPath::Auto, RowBlock { w: self, x: xs, m, o0, out })
-        });
-        rows.output(n, y)
+        let view = DenseRows { weight: &self.weight, bias: self.bias.as_deref(), in_features: k, out_features: n };
+        rows.output(n, view.times(rows.flat(), m))
     }
 
     /// Input features.
@@ -52,7 +49,33 @@ impl DenseLinear {
     }
 }
 
-impl RowDot for DenseLinear {
+/// A borrowed row-major `[out, in]` weight (and optional bias) on the streaming kernel: what
+/// [`DenseLinear`] runs, and what the decoding path of the models runs on a weight where it lies.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseRows<'a> {
+    /// Row-major `[out, in]` values.
+    pub weight: &'a [f32],
+    /// One value per output, if any.
+    pub bias: Option<&'a [f32]>,
+    /// The inner dimension.
+    pub in_features: usize,
+    /// Output channels (rows of the weight).
+    pub out_features: usize,
+}
+
+impl DenseRows<'_> {
+    /// `x W^T + b` for the `m` rows of `x` (row-major `[m, in]`): `[m, out]` row-major, each element
+    /// one fixed-order sum (the same bits at any thread count and on either [`KernelPath`]).
+    pub fn times(&self, x: &[f32], m: usize) -> Vec<f32> {
+        debug_assert_eq!(x.len(), m * self.in_features);
+        debug_assert_eq!(self.weight.len(), self.out_features * self.in_features);
+        over_channels(m, self.out_features, self.in_features, |o0, _, out: &mut [f32]| {
+            on_lanes(KernelPath::Auto, RowBlock { w: self, x, m, o0, out })
+        })
+    }
+}
+
+impl RowDot for DenseRows<'_> {
     fn cols(&self) -> usize {
         self.in_features
     }
@@ -81,7 +104,7 @@ impl RowDot for DenseLinear {
                 width /= 2;
             }
             let tail = w[body..].iter().zip(&xs[r][body..k]).fold(v[0], |s, (&a, &b)| a.mul_add(b, s));
-            tail + self.bias.as_ref().map_or(0.0, |b| b[o])
+            tail + self.bias.map_or(0.0, |b| b[o])
         })
     }
 }
