@@ -52,7 +52,7 @@ impl Activation {
         match self {
             Activation::Relu => x.max(0.0),
             Activation::Relu6 => x.clamp(0.0, 6.0),
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::Sigmoid => super::fast_exp::sigmoid(x),
             Activation::Tanh => x.tanh(),
             Activation::Gelu => {
                 let x = x as f64;
@@ -156,8 +156,13 @@ fn softmax_value(x: &Tensor, axis: usize) -> Tensor {
     let mut y = x.clone();
     for mut lane in y.lanes_mut(Axis(axis)) {
         let m = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        lane.mapv_inplace(|v| (v - m).exp());
-        let s: f32 = lane.sum();
+        let s = match lane.as_slice_mut() {
+            Some(values) => super::fast_exp::exp_shifted_sum(values, m),
+            None => {
+                lane.mapv_inplace(|v| super::fast_exp::exp(v - m));
+                lane.sum()
+            }
+        };
         lane.mapv_inplace(|v| v / s);
     }
     y
@@ -204,7 +209,7 @@ pub fn log_softmax(x: &Var, axis: usize) -> Result<Var> {
     let mut y = x.value().clone();
     for mut lane in y.lanes_mut(Axis(axis)) {
         let m = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let lse = m + lane.fold(0.0f32, |a, &b| a + (b - m).exp()).ln();
+        let lse = m + lane.fold(0.0f32, |a, &b| a + super::fast_exp::exp(b - m)).ln();
         lane.mapv_inplace(|v| v - lse);
     }
     Ok(Var::from_op(Softmax { axis, log: true }, &[x], y))

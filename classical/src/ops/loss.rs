@@ -44,9 +44,16 @@ pub fn cross_entropy(logits: &Var, targets: &[usize]) -> Result<Var> {
     let mut total = 0.0f64;
     for (mut row, &t) in probs.axis_iter_mut(Axis(0)).zip(targets) {
         let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let sum: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-        total += (sum.ln() + m - row[t]) as f64;
-        row.mapv_inplace(|v| (v - m).exp() / sum);
+        let logit = row[t];
+        let sum = match row.as_slice_mut() {
+            Some(values) => super::fast_exp::exp_shifted_sum(values, m),
+            None => {
+                row.mapv_inplace(|v| super::fast_exp::exp(v - m));
+                row.sum()
+            }
+        };
+        total += (sum.ln() + m - logit) as f64;
+        row.mapv_inplace(|v| v / sum);
     }
     let loss = Tensor::from_elem(IxDyn(&[]), (total / targets.len() as f64) as f32);
     Ok(Var::from_op(CrossEntropy { probs, targets: targets.to_vec() }, &[logits], loss))

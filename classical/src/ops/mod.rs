@@ -8,6 +8,7 @@
 mod activation;
 mod conv;
 mod elementwise;
+pub mod fast_exp;
 mod linalg;
 mod loss;
 mod norm;

@@ -22,6 +22,7 @@ use super::{AttentionMask, Dims, MemoryUse, per_head};
 use ndarray::IxDyn;
 use rayon::prelude::*;
 use tinylab_classical::autograd::{Op, Var};
+use tinylab_classical::ops::fast_exp::{exp, exp_shifted_sum};
 use tinylab_classical::ops::gemm_into;
 use tinylab_classical::tensor::contiguous;
 use tinylab_classical::{Result, Tensor};
@@ -200,13 +201,9 @@ fn forward_tile(
                 row.fill(0.0);
                 continue;
             }
-            let mut tile_sum = 0f32;
-            for x in row.iter_mut() {
-                *x = (*x - new_max).exp();
-                tile_sum += *x;
-            }
+            let tile_sum = exp_shifted_sum(row, new_max);
             if new_max > max[r] {
-                let alpha = (max[r] - new_max).exp();
+                let alpha = exp(max[r] - new_max);
                 sum[r] *= alpha;
                 acc[r * dv..][..dv].iter_mut().for_each(|a| *a *= alpha);
                 max[r] = new_max;
@@ -423,7 +420,7 @@ impl FlashAttention {
         gemm_into(m, cols, d, q_tile, d, 1, k_tile, 1, d, p, false)?;
         for (r, row) in p.chunks_mut(cols).enumerate() {
             for (c, x) in row.iter_mut().enumerate() {
-                *x = if every || self.mask.allows(b, i0 + r, j0 + c) { (*x * self.scale - lse[r]).exp() } else { 0.0 };
+                *x = if every || self.mask.allows(b, i0 + r, j0 + c) { exp(*x * self.scale - lse[r]) } else { 0.0 };
             }
         }
         gemm_into(m, cols, dv, do_tile, dv, 1, v_tile, 1, dv, ds, false)?;

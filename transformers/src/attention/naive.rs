@@ -5,6 +5,7 @@ use super::{AttentionMask, Dims, MemoryUse, per_head};
 use ndarray::IxDyn;
 use rayon::prelude::*;
 use tinylab_classical::autograd::{Op, Var};
+use tinylab_classical::ops::fast_exp::exp_shifted_sum;
 use tinylab_classical::ops::gemm_into;
 use tinylab_classical::tensor::contiguous;
 use tinylab_classical::{Result, Tensor};
@@ -86,11 +87,7 @@ pub(crate) fn masked_softmax(row: &mut [f32], scale: f32, visible: impl Fn(usize
         row.fill(0.0);
         return;
     }
-    let mut sum = 0f32;
-    for x in row.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
+    let sum = exp_shifted_sum(row, max);
     let inv = 1.0 / sum;
     row.iter_mut().for_each(|x| *x *= inv);
 }

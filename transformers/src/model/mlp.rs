@@ -8,13 +8,14 @@ use ndarray::Zip;
 use tinylab_classical::autograd::{Op, Var};
 use tinylab_classical::error::shape_err;
 use tinylab_classical::nn::{Ctx, Linear, Module, Param, join};
+use tinylab_classical::ops::fast_exp::sigmoid;
 use tinylab_classical::tensor::contiguous;
 use tinylab_classical::{Result, Tensor, ops};
 
 /// `x sigmoid(x)` (the SiLU / swish of Ramachandran et al. 2017) and its derivative.
-#[inline]
+#[inline(always)]
 fn silu_and_slope(x: f32) -> (f32, f32) {
-    let s = 1.0 / (1.0 + (-x).exp());
+    let s = sigmoid(x);
     (x * s, s * (1.0 + x * (1.0 - s)))
 }
 
