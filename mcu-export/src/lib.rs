@@ -19,6 +19,7 @@ pub mod graph;
 pub mod harness;
 pub mod kernels;
 pub mod kws;
+pub mod nas;
 pub mod plan;
 pub mod target;
 pub mod toolchain;

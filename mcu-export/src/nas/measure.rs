@@ -1,0 +1,217 @@
+//! Measuring a [`LatencyTable`] on the emulated Cortex-M, and its error against whole networks.
+//!
+//! [`covering_archs`] picks a few sub-networks of a space that together hold every op shape the space
+//! can produce; [`measure_table`] exports each as a profiling build ([`crate::harness`]), runs it
+//! under qemu ([`crate::toolchain::build_and_profile`]) and records every op's instructions (the mean
+//! where several ops share a key), and the invoke's instructions outside the ops from a plain build
+//! of the same network. [`validate`] measures random sub-networks whole (a plain build: the driver's
+//! total count) and compares with the table's prediction. Every measured run's outputs are checked
+//! byte for byte against the Rust int8 engine. Runs are sequential; counts are deterministic
+//! (`-icount`), so results do not depend on scheduling.
+
+use super::latency::{LatencyTable, OpKey};
+use super::lower::int8_standalone;
+use crate::error::{Result, arg_err, io_err};
+use crate::export::{ExportOptions, Samples, export_graph};
+use crate::graph::McuGraph;
+use crate::harness::write_profile_driver;
+use crate::kernels::Kernels;
+use crate::plan::{Planner, plan_with};
+use crate::target::{Board, Target};
+use crate::toolchain;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tinylab_classical::nas::{ArchConfig, BlockChoice, SearchSpace};
+use tinylab_classical::tensor::{randn, rng};
+
+/// Where and how to measure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeasureOptions {
+    /// The emulated board (a Cortex-M).
+    pub target: Target,
+    /// The kernels measured.
+    pub kernels: Kernels,
+    /// The per-layer planners whose ops the table covers (in-place and greedy differ in which
+    /// depthwise kernels run).
+    pub planners: Vec<Planner>,
+    /// A directory for the build trees (each removed once measured).
+    pub work_dir: PathBuf,
+    /// Seed of the networks' weights, calibration and test images.
+    pub seed: u64,
+}
+
+impl MeasureOptions {
+    /// The setting: Cortex-M4 (mps2-an386), DSP kernels, in-place and greedy plans.
+    pub fn cortex_m4(work_dir: impl Into<PathBuf>, seed: u64) -> Self {
+        Self {
+            target: Target::CortexM4,
+            kernels: Kernels::Dsp,
+            planners: vec![Planner::InPlace, Planner::Greedy],
+            work_dir: work_dir.into(),
+            seed,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if !self.target.is_cortex_m() {
+            return Err(arg_err("latency measurement", format!("target {}: instruction counts need a Cortex-M", self.target)));
+        }
+        if self.planners.is_empty() {
+            return Err(arg_err("latency measurement", "no planner to measure"));
+        }
+        for &p in &self.planners {
+            if matches!(p, Planner::Patch { .. }) {
+                return Err(arg_err("latency measurement", format!("planner {p}: tables cover per-layer plans only")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sub-networks that hold every op shape of `space` (under a per-layer plan), one per (kernel,
+/// expand) choice: every stage at full depth; network `j` gives every stage's first block (whose
+/// input comes from the stage before) the `j`-th choice and the later blocks (all of one shape within
+/// a stage) the next choices in turn, so across the networks both see every choice. The stem, the
+/// fixed first block, the head and the classifier have one shape and are in every network.
+pub fn covering_archs(space: &SearchSpace) -> Vec<ArchConfig> {
+    let choices: Vec<BlockChoice> = space
+        .kernels
+        .iter()
+        .flat_map(|&kernel| space.expands.iter().map(move |&expand| BlockChoice { kernel, expand }))
+        .collect();
+    let n = choices.len();
+    let later = space.max_depth() - 1;
+    (0..n)
+        .map(|j| {
+            let mut arch = space.uniform(space.max_depth(), choices[0].kernel, choices[0].expand);
+            for stage in &mut arch.blocks {
+                stage[0] = choices[j % n];
+                for (b, slot) in stage.iter_mut().enumerate().skip(1) {
+                    *slot = choices[(j * later + b - 1) % n];
+                }
+            }
+            arch
+        })
+        .collect()
+}
+
+/// One exported, int8-converted sub-network with its test sample.
+struct Prepared {
+    graph: McuGraph,
+    samples: Samples,
+}
+
+fn prepare(space: &SearchSpace, arch: &ArchConfig, seed: u64) -> Result<Prepared> {
+    let model = int8_standalone(space, arch, seed)?;
+    let graph = McuGraph::from_int8(&model)?;
+    let r = space.resolution;
+    let x = randn(&[1, space.in_channels, r, r], 1.0, &mut rng(seed.wrapping_add(2)));
+    let samples = Samples::from_engine(&model, &graph, &x)?;
+    Ok(Prepared { graph, samples })
+}
+
+fn export_options(opts: &MeasureOptions, planner: Planner) -> ExportOptions {
+    ExportOptions { planner, target: opts.target, board: Board::qemu(opts.target), kernels: Some(opts.kernels) }
+}
+
+/// Per-op instructions of `p` under `planner` (a profiling build in `dir`, removed afterwards).
+fn profile(p: &Prepared, opts: &MeasureOptions, planner: Planner, dir: &Path) -> Result<Vec<f64>> {
+    export_graph(&p.graph, dir, &export_options(opts, planner), &p.samples)?;
+    write_profile_driver(dir)?;
+    let measured = toolchain::build_and_profile(dir, opts.target);
+    std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    Ok(measured?.per_op)
+}
+
+/// Instructions of one whole invoke of `p` under `planner` (a plain build in `dir`, removed
+/// afterwards): the driver's count, checked outputs.
+fn whole(p: &Prepared, opts: &MeasureOptions, planner: Planner, dir: &Path) -> Result<u64> {
+    export_graph(&p.graph, dir, &export_options(opts, planner), &p.samples)?;
+    let run = toolchain::build(dir, opts.target).and_then(|elf| toolchain::run(&elf, opts.target));
+    std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    let run = run?;
+    if run.mismatches != 0 || !run.errors.is_empty() || run.instructions.is_empty() {
+        return Err(arg_err(
+            "latency measurement",
+            format!("{}: {} mismatching samples, errors {:?}", dir.display(), run.mismatches, run.errors),
+        ));
+    }
+    Ok(run.instructions.iter().sum::<u64>() / run.instructions.len() as u64)
+}
+
+/// Measures a table from `archs` (sub-networks of `space`, [`covering_archs`] usually): every op of
+/// every network under every planner of `opts`, and the base (a whole invoke less its ops' sum,
+/// averaged over the networks under the first planner).
+pub fn measure_table(space: &SearchSpace, archs: &[ArchConfig], opts: &MeasureOptions) -> Result<LatencyTable> {
+    opts.check()?;
+    if archs.is_empty() {
+        return Err(arg_err("measure_table", "no networks to measure"));
+    }
+    let mut sums: BTreeMap<OpKey, (f64, usize)> = BTreeMap::new();
+    let mut base = 0.0;
+    for (j, arch) in archs.iter().enumerate() {
+        let p = prepare(space, arch, opts.seed.wrapping_add(j as u64))?;
+        for (pi, &planner) in opts.planners.iter().enumerate() {
+            let plan = plan_with(&p.graph, planner, opts.kernels)?;
+            let dir = opts.work_dir.join(format!("table-{j}-{pi}"));
+            let per_op = profile(&p, opts, planner, &dir)?;
+            if per_op.len() != p.graph.ops.len() {
+                return Err(arg_err("measure_table", format!("{} op counts for {} ops", per_op.len(), p.graph.ops.len())));
+            }
+            for (i, &n) in per_op.iter().enumerate() {
+                let e = sums.entry(OpKey::of(&p.graph, &plan, i)?).or_insert((0.0, 0));
+                e.0 += n;
+                e.1 += 1;
+            }
+            if pi == 0 {
+                let total = whole(&p, opts, planner, &opts.work_dir.join(format!("table-{j}-whole")))?;
+                base += total as f64 - per_op.iter().sum::<f64>();
+            }
+        }
+    }
+    Ok(LatencyTable {
+        target: opts.target,
+        kernels: opts.kernels,
+        base_instructions: (base / archs.len() as f64).round().max(0.0) as u64,
+        entries: sums.into_iter().map(|(k, (s, n))| (k, (s / n as f64).round() as u64)).collect(),
+    })
+}
+
+/// A table's prediction for one sub-network against its whole measurement.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LatencyCheck {
+    /// The sub-network ([`ArchConfig::key`]).
+    pub arch: String,
+    /// The table's instructions.
+    pub predicted: u64,
+    /// The driver's instructions of one invoke.
+    pub measured: u64,
+    /// `(predicted - measured) / measured`.
+    pub relative_error: f64,
+}
+
+/// Measures `n` random sub-networks of `space` (drawn from `seed`) whole under `planner` and
+/// compares each with `table`'s prediction.
+pub fn validate(
+    space: &SearchSpace,
+    table: &LatencyTable,
+    planner: Planner,
+    n: usize,
+    seed: u64,
+    opts: &MeasureOptions,
+) -> Result<Vec<LatencyCheck>> {
+    opts.check()?;
+    table.check_compatible(planner, opts.kernels)?;
+    let mut r = rng(seed);
+    let mut out = Vec::with_capacity(n);
+    for j in 0..n {
+        let arch = space.sample(&mut r);
+        let p = prepare(space, &arch, seed.wrapping_add(1000 + j as u64))?;
+        let plan = plan_with(&p.graph, planner, opts.kernels)?;
+        let predicted = table.predict(&p.graph, &plan)?;
+        let measured = whole(&p, opts, planner, &opts.work_dir.join(format!("check-{j}")))?;
+        let relative_error = (predicted as f64 - measured as f64) / measured.max(1) as f64;
+        out.push(LatencyCheck { arch: arch.key(), predicted, measured, relative_error });
+    }
+    Ok(out)
+}
