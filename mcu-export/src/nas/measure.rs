@@ -191,7 +191,7 @@ pub struct LatencyCheck {
 }
 
 /// Measures `n` random sub-networks of `space` (drawn from `seed`) whole under `planner` and
-/// compares each with `table`'s prediction.
+/// compares each with `table`'s prediction: [`check_archs`] of [`SearchSpace::sample`]s.
 pub fn validate(
     space: &SearchSpace,
     table: &LatencyTable,
@@ -200,13 +200,26 @@ pub fn validate(
     seed: u64,
     opts: &MeasureOptions,
 ) -> Result<Vec<LatencyCheck>> {
+    let mut r = rng(seed);
+    let archs: Vec<ArchConfig> = (0..n).map(|_| space.sample(&mut r)).collect();
+    check_archs(space, table, planner, &archs, seed, opts)
+}
+
+/// Measures every one of `archs` whole under `planner` (weights from `seed + 1000 + j`) and
+/// compares it with `table`'s prediction.
+pub fn check_archs(
+    space: &SearchSpace,
+    table: &LatencyTable,
+    planner: Planner,
+    archs: &[ArchConfig],
+    seed: u64,
+    opts: &MeasureOptions,
+) -> Result<Vec<LatencyCheck>> {
     opts.check()?;
     table.check_compatible(planner, opts.kernels)?;
-    let mut r = rng(seed);
-    let mut out = Vec::with_capacity(n);
-    for j in 0..n {
-        let arch = space.sample(&mut r);
-        let p = prepare(space, &arch, seed.wrapping_add(1000 + j as u64))?;
+    let mut out = Vec::with_capacity(archs.len());
+    for (j, arch) in archs.iter().enumerate() {
+        let p = prepare(space, arch, seed.wrapping_add(1000 + j as u64))?;
         let plan = plan_with(&p.graph, planner, opts.kernels)?;
         let predicted = table.predict(&p.graph, &plan)?;
         let measured = whole(&p, opts, planner, &opts.work_dir.join(format!("check-{j}")))?;
