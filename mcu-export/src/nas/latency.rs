@@ -191,3 +191,100 @@ impl LatencyTable {
         serde_json::from_str(text).map_err(|e| arg_err("latency table", format!("bad JSON: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nas::lower::arch_graph;
+    use crate::plan::plan_with;
+    use tinylab_classical::nas::SearchSpace;
+
+    /// A table whose entry for op `i` of `graph` is `10 * (i + 1)` (later ops of a key overwrite).
+    fn table_of(graph: &McuGraph, plan: &MemoryPlan) -> LatencyTable {
+        let mut entries = BTreeMap::new();
+        for i in 0..graph.ops.len() {
+            entries.insert(OpKey::of(graph, plan, i).unwrap(), 10 * (i as u64 + 1));
+        }
+        LatencyTable { target: Target::CortexM4, kernels: Kernels::Dsp, base_instructions: 7, entries }
+    }
+
+    #[test]
+    fn a_prediction_is_the_base_plus_every_ops_entry() {
+        let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+        let g = arch_graph(&space, &space.smallest()).unwrap();
+        let plan = plan_with(&g, Planner::InPlace, Kernels::Dsp).unwrap();
+        let table = table_of(&g, &plan);
+        // Brute force: look every op's key up by scanning the entries.
+        let expected: u64 = 7
+            + (0..g.ops.len())
+                .map(|i| {
+                    let k = OpKey::of(&g, &plan, i).unwrap();
+                    table.entries.iter().find(|(e, _)| **e == k).map(|(_, v)| *v).unwrap()
+                })
+                .sum::<u64>();
+        assert_eq!(table.predict(&g, &plan).unwrap(), expected);
+        // Blocks of one stage share keys, so the table has fewer entries than ops.
+        assert!(table.entries.len() < g.ops.len());
+    }
+
+    #[test]
+    fn a_missing_key_names_the_op() {
+        let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+        let small = arch_graph(&space, &space.smallest()).unwrap();
+        let plan = plan_with(&small, Planner::InPlace, Kernels::Dsp).unwrap();
+        let table = table_of(&small, &plan);
+        let large = arch_graph(&space, &space.largest()).unwrap();
+        let lplan = plan_with(&large, Planner::InPlace, Kernels::Dsp).unwrap();
+        let err = table.predict(&large, &lplan).unwrap_err().to_string();
+        // The first op that differs: stage 0's first block has expand 6 instead of 3.
+        assert!(err.contains("no entry for op 4 `4.0` (conv1x1 16x16x8 -> 16x16x48"), "{err}");
+        // Ops out of place (greedy) have other keys than in place: the first residual addition.
+        let gplan = plan_with(&small, Planner::Greedy, Kernels::Dsp).unwrap();
+        let err = table.predict(&small, &gplan).unwrap_err().to_string();
+        assert!(err.contains("no entry for op 3 `3` (add"), "{err}");
+    }
+
+    #[test]
+    fn tables_refuse_other_kernels_and_patch_plans() {
+        let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+        let g = arch_graph(&space, &space.smallest()).unwrap();
+        let plan = plan_with(&g, Planner::InPlace, Kernels::Dsp).unwrap();
+        let table = table_of(&g, &plan);
+        assert!(
+            table.check_compatible(Planner::Greedy, Kernels::Portable).unwrap_err().to_string().contains("portable")
+        );
+        let patch = Planner::Patch { grid: 2, stage_ops: None };
+        assert!(table.check_compatible(patch, Kernels::Dsp).unwrap_err().to_string().contains("patch"));
+        let pplan = plan_with(&g, patch, Kernels::Dsp).unwrap();
+        assert!(table.predict(&g, &pplan).is_err());
+        assert!(table.check_compatible(Planner::Greedy, Kernels::Dsp).is_ok());
+    }
+
+    #[test]
+    fn tables_round_trip_through_json_and_bad_files_are_refused() {
+        let space = SearchSpace::tiny(0.25, 32, 1, 10).unwrap();
+        let g = arch_graph(&space, &space.largest()).unwrap();
+        let plan = plan_with(&g, Planner::InPlace, Kernels::Dsp).unwrap();
+        let table = table_of(&g, &plan);
+        let text = table.to_json().unwrap();
+        assert_eq!(LatencyTable::from_json(&text).unwrap(), table);
+        assert!(LatencyTable::from_json("{").unwrap_err().to_string().contains("bad JSON"));
+        let wrong = text.replace("cortex-m4", "cortex-m0");
+        assert!(LatencyTable::from_json(&wrong).unwrap_err().to_string().contains("cortex-m0"));
+        // The same key twice.
+        let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let first = file["entries"][0].clone();
+        file["entries"].as_array_mut().unwrap().push(first);
+        let err = LatencyTable::from_json(&file.to_string()).unwrap_err().to_string();
+        assert!(err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn keys_print_their_shape() {
+        let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+        let g = arch_graph(&space, &space.smallest()).unwrap();
+        let plan = plan_with(&g, Planner::InPlace, Kernels::Dsp).unwrap();
+        assert_eq!(OpKey::of(&g, &plan, 0).unwrap().to_string(), "conv 32x32x1 -> 16x16x8 k3x3 s2 p1 g1");
+        assert!(OpKey::of(&g, &plan, g.ops.len()).is_err());
+    }
+}

@@ -45,7 +45,15 @@ impl Builder {
 
     /// A convolution of `x` as the converter lowers it: depthwise when it has groups and one input
     /// channel per group, with BatchNorm folded (a bias) and the activation in the requantization.
-    fn conv(&mut self, path: String, x: TensorId, c_out: usize, k: usize, stride: usize, groups: usize) -> Result<TensorId> {
+    fn conv(
+        &mut self,
+        path: String,
+        x: TensorId,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+    ) -> Result<TensorId> {
         let s = self.tensors[x];
         let pad = k / 2;
         let oh = out_size("arch_graph", s.h, k, stride, pad, 1)?;
@@ -176,7 +184,8 @@ pub fn layout_of(graph: &McuGraph) -> McuGraph {
     };
     for op in &mut g.ops {
         match &mut op.kind {
-            OpKind::Conv { geometry, weight, bias, requant } | OpKind::Depthwise { geometry, weight, bias, requant } => {
+            OpKind::Conv { geometry, weight, bias, requant }
+            | OpKind::Depthwise { geometry, weight, bias, requant } => {
                 geometry.input_zp = 0;
                 weight.iter_mut().for_each(|w| *w = 0);
                 bias.iter_mut().for_each(|b| *b = 0);

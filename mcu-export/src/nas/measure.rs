@@ -54,7 +54,10 @@ impl MeasureOptions {
 
     fn check(&self) -> Result<()> {
         if !self.target.is_cortex_m() {
-            return Err(arg_err("latency measurement", format!("target {}: instruction counts need a Cortex-M", self.target)));
+            return Err(arg_err(
+                "latency measurement",
+                format!("target {}: instruction counts need a Cortex-M", self.target),
+            ));
         }
         if self.planners.is_empty() {
             return Err(arg_err("latency measurement", "no planner to measure"));
@@ -156,7 +159,10 @@ pub fn measure_table(space: &SearchSpace, archs: &[ArchConfig], opts: &MeasureOp
             let dir = opts.work_dir.join(format!("table-{j}-{pi}"));
             let per_op = profile(&p, opts, planner, &dir)?;
             if per_op.len() != p.graph.ops.len() {
-                return Err(arg_err("measure_table", format!("{} op counts for {} ops", per_op.len(), p.graph.ops.len())));
+                return Err(arg_err(
+                    "measure_table",
+                    format!("{} op counts for {} ops", per_op.len(), p.graph.ops.len()),
+                ));
             }
             for (i, &n) in per_op.iter().enumerate() {
                 let e = sums.entry(OpKey::of(&p.graph, &plan, i)?).or_insert((0.0, 0));
@@ -227,4 +233,49 @@ pub fn check_archs(
         out.push(LatencyCheck { arch: arch.key(), predicted, measured, relative_error });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nas::lower::arch_graph;
+    use std::collections::BTreeSet;
+
+    fn keys(space: &SearchSpace, arch: &ArchConfig, planner: Planner) -> BTreeSet<OpKey> {
+        let g = arch_graph(space, arch).unwrap();
+        let plan = plan_with(&g, planner, Kernels::Dsp).unwrap();
+        (0..g.ops.len()).map(|i| OpKey::of(&g, &plan, i).unwrap()).collect()
+    }
+
+    #[test]
+    fn covering_networks_hold_every_key_of_random_ones() {
+        for space in [SearchSpace::tiny(0.25, 32, 1, 10).unwrap(), SearchSpace::mcunet(0.35, 64, 3, 10).unwrap()] {
+            let cover = covering_archs(&space);
+            assert_eq!(cover.len(), space.kernels.len() * space.expands.len());
+            for planner in [Planner::InPlace, Planner::Greedy] {
+                let covered: BTreeSet<OpKey> = cover.iter().flat_map(|a| keys(&space, a, planner)).collect();
+                let mut r = rng(3);
+                for _ in 0..40 {
+                    let arch = space.sample(&mut r);
+                    let missing: Vec<_> = keys(&space, &arch, planner).difference(&covered).cloned().collect();
+                    assert!(missing.is_empty(), "{planner} {}: {missing:?}", arch.key());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn measurement_options_are_checked() {
+        let mut opts = MeasureOptions::cortex_m4(std::env::temp_dir(), 0);
+        opts.check().unwrap();
+        opts.planners.push(Planner::Patch { grid: 2, stage_ops: None });
+        assert!(opts.check().unwrap_err().to_string().contains("per-layer"));
+        opts.planners.clear();
+        assert!(opts.check().is_err());
+        let host = MeasureOptions { target: Target::Host, ..MeasureOptions::cortex_m4(std::env::temp_dir(), 0) };
+        assert!(host.check().unwrap_err().to_string().contains("Cortex-M"));
+        let space = SearchSpace::tiny(0.25, 32, 1, 10).unwrap();
+        let good = MeasureOptions::cortex_m4(std::env::temp_dir(), 0);
+        assert!(measure_table(&space, &[], &good).is_err());
+    }
 }
