@@ -5,12 +5,14 @@
 //! under qemu ([`crate::toolchain::build_and_profile`]) and records every op's instructions (the mean
 //! where several ops share a key), and the invoke's instructions outside the ops from a plain build
 //! of the same network. [`validate`] measures random sub-networks whole (a plain build: the driver's
-//! total count) and compares with the table's prediction. Every measured run's outputs are checked
-//! byte for byte against the Rust int8 engine. Runs are sequential; counts are deterministic
-//! (`-icount`), so results do not depend on scheduling.
+//! total count) and compares with the table's prediction. [`load_or_measure`] caches a table as JSON
+//! (under `results/`, say) and measures again only when the cache misses a key of the space
+//! ([`covers`]). Every measured run's outputs are checked byte for byte against the Rust int8
+//! engine. Runs are sequential; counts are deterministic (`-icount`), so results do not depend on
+//! scheduling.
 
 use super::latency::{LatencyTable, OpKey};
-use super::lower::int8_standalone;
+use super::lower::{arch_graph, int8_standalone};
 use crate::error::{Result, arg_err, io_err};
 use crate::export::{ExportOptions, Samples, export_graph};
 use crate::graph::McuGraph;
@@ -183,6 +185,46 @@ pub fn measure_table(space: &SearchSpace, archs: &[ArchConfig], opts: &MeasureOp
     })
 }
 
+/// Whether `table` holds every op shape of `space` under each of `planners` with `kernels`: every
+/// key of the [`covering_archs`] (which hold every key of the space; computed from shapes alone).
+pub fn covers(table: &LatencyTable, space: &SearchSpace, planners: &[Planner], kernels: Kernels) -> Result<bool> {
+    if table.kernels != kernels {
+        return Ok(false);
+    }
+    for arch in covering_archs(space) {
+        let graph = arch_graph(space, &arch)?;
+        for &planner in planners {
+            let plan = plan_with(&graph, planner, kernels)?;
+            for i in 0..graph.ops.len() {
+                if !table.entries.contains_key(&OpKey::of(&graph, &plan, i)?) {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The table cached at `path` when it exists, was measured on `opts.target` and [`covers`] `space`
+/// under `opts`; otherwise a table measured from `space`'s [`covering_archs`], written to `path`
+/// (its directory created). A file that does not parse is an error, not silently replaced.
+pub fn load_or_measure(path: &Path, space: &SearchSpace, opts: &MeasureOptions) -> Result<LatencyTable> {
+    if path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        let table = LatencyTable::from_json(&text)
+            .map_err(|e| arg_err("latency table cache", format!("{}: {e}", path.display())))?;
+        if table.target == opts.target && covers(&table, space, &opts.planners, opts.kernels)? {
+            return Ok(table);
+        }
+    }
+    let table = measure_table(space, &covering_archs(space), opts)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    std::fs::write(path, table.to_json()?).map_err(io_err(path))?;
+    Ok(table)
+}
+
 /// A table's prediction for one sub-network against its whole measurement.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LatencyCheck {
@@ -238,7 +280,6 @@ pub fn check_archs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nas::lower::arch_graph;
     use std::collections::BTreeSet;
 
     fn keys(space: &SearchSpace, arch: &ArchConfig, planner: Planner) -> BTreeSet<OpKey> {
@@ -277,5 +318,36 @@ mod tests {
         let space = SearchSpace::tiny(0.25, 32, 1, 10).unwrap();
         let good = MeasureOptions::cortex_m4(std::env::temp_dir(), 0);
         assert!(measure_table(&space, &[], &good).is_err());
+    }
+
+    #[test]
+    fn a_cached_table_that_covers_the_space_is_loaded_without_measuring() {
+        // A table holding every key of the covering networks (made-up counts): load_or_measure must
+        // return it as stored (measuring would need qemu and give other numbers).
+        let space = SearchSpace::tiny(0.25, 32, 1, 10).unwrap();
+        let opts = MeasureOptions::cortex_m4(std::env::temp_dir(), 0);
+        let mut entries = BTreeMap::new();
+        for arch in covering_archs(&space) {
+            let g = arch_graph(&space, &arch).unwrap();
+            for &planner in &opts.planners {
+                let plan = plan_with(&g, planner, Kernels::Dsp).unwrap();
+                for i in 0..g.ops.len() {
+                    entries.insert(OpKey::of(&g, &plan, i).unwrap(), 5);
+                }
+            }
+        }
+        let table = LatencyTable { target: Target::CortexM4, kernels: Kernels::Dsp, base_instructions: 1, entries };
+        assert!(covers(&table, &space, &opts.planners, Kernels::Dsp).unwrap());
+        assert!(!covers(&table, &space, &opts.planners, Kernels::Portable).unwrap());
+        let wider = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+        assert!(!covers(&table, &wider, &opts.planners, Kernels::Dsp).unwrap());
+        let dir = std::env::temp_dir().join(format!("tl-nas-cache-{}", std::process::id()));
+        let path = dir.join("table.json");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, table.to_json().unwrap()).unwrap();
+        assert_eq!(load_or_measure(&path, &space, &opts).unwrap(), table);
+        std::fs::write(&path, "not json").unwrap();
+        assert!(load_or_measure(&path, &space, &opts).unwrap_err().to_string().contains("table.json"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -6,8 +6,8 @@
 //! - [`cost`]: [`McuCostModel`], the [`tinylab_classical::nas::CostModel`] of a planner, kernel set
 //!   and board: MACs, parameters, flash and peak SRAM as the exporter plans them, latency from a table.
 //! - [`latency`]: [`LatencyTable`], instructions per op shape, summed per network.
-//! - [`measure`]: measuring a table under qemu from a covering set of sub-networks, and its error on
-//!   random ones measured whole.
+//! - [`measure`]: measuring a table under qemu from a covering set of sub-networks (cached as
+//!   JSON), and its error on random ones measured whole.
 
 pub mod cost;
 pub mod latency;
