@@ -230,7 +230,13 @@ mod tests {
 
     #[test]
     fn arch_graph_is_the_exporters_graph_of_the_extremes() {
-        for s in [space(), SearchSpace::tiny(0.25, 32, 1, 10).unwrap(), SearchSpace::tiny(1.0, 28, 3, 4).unwrap()] {
+        let spaces = [
+            space(),
+            SearchSpace::tiny(0.25, 32, 1, 10).unwrap(),
+            SearchSpace::tiny(1.0, 28, 3, 4).unwrap(),
+            SearchSpace::mcunet(0.35, 64, 3, 5).unwrap(),
+        ];
+        for s in spaces {
             for arch in [s.smallest(), s.largest()] {
                 assert_eq!(arch_graph(&s, &arch).unwrap(), exported_layout(&s, &arch, 3), "{}", arch.key());
             }
