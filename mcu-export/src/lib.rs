@@ -8,6 +8,9 @@
 //! (gcc) and Cortex-M4/M7 boards under qemu; on the Cortex-M the kernels use the Arm DSP extension
 //! (SMLAD on pairs of q15, [`kernels::Kernels::Dsp`]), bit-exact with the portable ones.
 //!
+//! [`nas`] costs sub-networks of `tinylab_classical::nas` search spaces as this crate would deploy
+//! them (flash, peak SRAM per planner, a per-op latency table measured under qemu).
+//!
 //! Dependency rule: may import `tinylab-classical`.
 
 #![forbid(unsafe_code)]
@@ -19,6 +22,7 @@ pub mod graph;
 pub mod harness;
 pub mod kernels;
 pub mod kws;
+pub mod nas;
 pub mod plan;
 pub mod target;
 pub mod toolchain;

@@ -376,6 +376,37 @@ pub fn run_with_timeout(path: &Path, target: Target, timeout: Duration) -> Resul
     })
 }
 
+/// What a profiling build measured: the driver's run, and every op's instructions per sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfiledRun {
+    /// The run (its `instructions` include the profiling brackets).
+    pub run: RunOutput,
+    /// Per op, the instructions of its kernel calls per sample: their ticks less the brackets' own
+    /// cost (`calls x profile_overhead`), converted at [`QEMU_ICOUNT_SHIFT`], over the samples.
+    pub per_op: Vec<f64>,
+}
+
+/// Builds and runs a profiling build on `target` (an export directory turned into one by
+/// [`harness::write_profile_driver`]) and reads every op's instructions ([`harness::parse_profile`]).
+/// Fails when a sample's output differs from the expected bytes, so a count always comes from a
+/// correct run.
+pub fn build_and_profile(dir: &Path, target: Target) -> Result<ProfiledRun> {
+    let elf = build(dir, target)?;
+    let run = run(&elf, target)?;
+    if run.mismatches != 0 || !run.errors.is_empty() {
+        return Err(ExportError::CommandFailed {
+            command: format!("{} on {target}", elf.display()),
+            status: format!("{} mismatching samples, errors {:?}", run.mismatches, run.errors),
+            output: run.stdout,
+        });
+    }
+    let (overhead, ops) = harness::parse_profile(&run.stdout)?;
+    let n = run.outputs.len().max(1) as f64;
+    let per_op =
+        ops.iter().map(|p| ticks_to_instructions(p.ticks.saturating_sub(p.calls * overhead)) as f64 / n).collect();
+    Ok(ProfiledRun { run, per_op })
+}
+
 /// Section sizes of a Cortex-M program, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sizes {

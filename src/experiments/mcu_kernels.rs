@@ -23,11 +23,11 @@ use tinylab_classical::nn::zoo;
 use tinylab_classical::tensor::{Tensor, randn, rng};
 use tinylab_mcu_export::export::{ExportOptions, Samples, export_graph};
 use tinylab_mcu_export::graph::{McuGraph, OpKind};
-use tinylab_mcu_export::harness::{parse_profile, write_profile_driver};
+use tinylab_mcu_export::harness::write_profile_driver;
 use tinylab_mcu_export::kernels::Kernels;
 use tinylab_mcu_export::plan::Planner;
 use tinylab_mcu_export::target::{Board, Target};
-use tinylab_mcu_export::toolchain::{self, ticks_to_instructions};
+use tinylab_mcu_export::toolchain;
 
 /// The study.
 pub struct McuKernels;
@@ -116,18 +116,14 @@ fn measure(ctx_dir: &std::path::Path, job: &Job, models: &[Model]) -> Result<Mea
         ExportOptions { planner: job.planner, target: job.target, board: Board::default(), kernels: Some(job.kernels) };
     let report = export_graph(&m.graph, &dir, &opts, &m.samples)?;
     write_profile_driver(&dir)?;
-    let elf = toolchain::build(&dir, job.target)?;
-    let run = toolchain::run(&elf, job.target)?;
-    if run.mismatches != 0 || run.outputs != m.samples.expected {
+    let profiled = toolchain::build_and_profile(&dir, job.target)?;
+    if profiled.run.outputs != m.samples.expected {
         return Err(ExperimentError::other(format!(
             "{}: the C output differs from the Rust engine's",
             tag(job, models)
         )));
     }
-    let (overhead, ops) = parse_profile(&run.stdout)?;
-    let n = m.samples.inputs.len().max(1) as f64;
-    let per_op =
-        ops.iter().map(|p| ticks_to_instructions(p.ticks.saturating_sub(p.calls * overhead)) as f64 / n).collect();
+    let (run, per_op) = (profiled.run, profiled.per_op);
     let total = run.instructions.iter().sum::<u64>() / run.instructions.len().max(1) as u64;
     // The build directories are large (the weights as C); only the numbers are kept.
     std::fs::remove_dir_all(&dir).ok();
