@@ -58,6 +58,36 @@ impl AttentionMask {
         true
     }
 
+    /// The keys among `0..keys` visible from query `i` of batch row `b`, when they form one contiguous
+    /// range (always, except a sliding window whose sinks leave a gap before the window): the rows a
+    /// kernel can softmax as one slice. `None` when the visible keys are not contiguous.
+    pub fn visible_span(&self, b: usize, i: usize, keys: usize) -> Option<std::ops::Range<usize>> {
+        let pos = self.query_offset + i;
+        let mut hi = keys;
+        if self.causal {
+            hi = hi.min(pos + 1);
+        }
+        if let Some(lengths) = &self.key_lengths {
+            hi = hi.min(lengths[b]);
+        }
+        let mut lo = 0;
+        if let Some(w) = self.window
+            && pos >= w
+        {
+            // Keys sinks..cut are hidden (at least w positions back), the sinks before them are not.
+            let cut = pos - w + 1;
+            if self.sinks == 0 {
+                lo = cut;
+            } else if self.sinks < cut && hi > self.sinks {
+                if cut < hi {
+                    return None;
+                }
+                hi = self.sinks;
+            }
+        }
+        Some(lo.min(hi)..hi)
+    }
+
     /// True when no key in `keys` is visible from any query in `queries` of batch row `b`: the tiles a
     /// blocked kernel may skip. Conservative (may answer false for an all-hidden tile, never true for a
     /// tile with a visible key).
@@ -144,6 +174,35 @@ mod tests {
                                         }
                                     }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn visible_spans_are_exactly_the_allowed_keys() {
+        for causal in [false, true] {
+            for window in [None, Some(1), Some(3), Some(6)] {
+                for sinks in [0, 1, 2, 5] {
+                    for offset in [0, 4] {
+                        let m = AttentionMask {
+                            causal,
+                            key_lengths: Some(vec![9, 4]),
+                            query_offset: offset,
+                            window,
+                            sinks,
+                        };
+                        for (b, i) in (0..2).flat_map(|b| (0..6).map(move |i| (b, i))) {
+                            let allowed: Vec<usize> = (0..10).filter(|&j| m.allows(b, i, j)).collect();
+                            match m.visible_span(b, i, 10) {
+                                Some(span) => assert_eq!(allowed, span.collect::<Vec<_>>(), "{m:?} b {b} i {i}"),
+                                None => assert!(
+                                    allowed.windows(2).any(|w| w[1] != w[0] + 1),
+                                    "{m:?} b {b} i {i}: contiguous {allowed:?} reported as a gap"
+                                ),
                             }
                         }
                     }

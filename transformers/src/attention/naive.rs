@@ -63,12 +63,30 @@ pub(super) fn forward(
             let (qh, kh, vh) = (&qs[bh * t * d..][..t * d], &ks[kvh * s * d..][..s * d], &vs[kvh * s * dv..][..s * dv]);
             gemm_into(t, s, d, qh, d, 1, kh, 1, d, p, false)?;
             for (i, row) in p.chunks_mut(s.max(1)).enumerate().take(t) {
-                masked_softmax(row, scale, |j| mask.allows(b, i, j));
+                match mask.visible_span(b, i, s) {
+                    Some(span) => span_softmax(row, scale, span),
+                    None => masked_softmax(row, scale, |j| mask.allows(b, i, j)),
+                }
             }
             gemm_into(t, dv, s, p, s, 1, vh, dv, 1, o, false)
         },
     )?;
     Ok((out, probs))
+}
+
+/// [`masked_softmax`] for visible keys forming the range `span`: the same values, without a test
+/// per key (the span is scaled, maxed and exponentiated as one slice; the rest is zeroed).
+fn span_softmax(row: &mut [f32], scale: f32, span: std::ops::Range<usize>) {
+    row[..span.start].fill(0.0);
+    row[span.end..].fill(0.0);
+    let visible = &mut row[span];
+    if visible.is_empty() {
+        return;
+    }
+    visible.iter_mut().for_each(|x| *x *= scale);
+    let max = visible.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let inv = 1.0 / exp_shifted_sum(visible, max);
+    visible.iter_mut().for_each(|x| *x *= inv);
 }
 
 /// `row <- softmax(row * scale)` over the visible entries, zero elsewhere (all zero when none is
