@@ -48,26 +48,51 @@ pub fn exp(x: f32) -> f32 {
 
 /// `e^x` for every element, in place.
 pub fn exp_in_place(xs: &mut [f32]) {
-    xs.iter_mut().for_each(|x| *x = exp(*x));
+    pulp::Arch::new().dispatch(ExpInPlace(xs))
 }
 
 /// `x <- e^(x - shift)` for every element, returning their sum: the inner step of a softmax. The sum
 /// runs in eight interleaved lanes added in a fixed tree, so it vectorises and its bits depend on
 /// the slice alone.
 pub fn exp_shifted_sum(xs: &mut [f32], shift: f32) -> f32 {
-    let mut lanes = [0f32; 8];
-    let mut chunks = xs.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        for (x, lane) in chunk.iter_mut().zip(lanes.iter_mut()) {
-            *x = exp(*x - shift);
-            *lane += *x;
+    pulp::Arch::new().dispatch(ExpShiftedSum(xs, shift))
+}
+
+// The slice loops run under `pulp`'s run-time dispatch: compiled inside a function with AVX2 (and
+// AVX-512 where pulp enables it) when the CPU has them, as SSE2 code otherwise. [`exp`] uses no fused
+// multiply-add, so every path computes the same bits.
+struct ExpInPlace<'a>(&'a mut [f32]);
+
+impl pulp::WithSimd for ExpInPlace<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        self.0.iter_mut().for_each(|x| *x = exp(*x));
+    }
+}
+
+struct ExpShiftedSum<'a>(&'a mut [f32], f32);
+
+impl pulp::WithSimd for ExpShiftedSum<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
+        let ExpShiftedSum(xs, shift) = self;
+        xs.iter_mut().for_each(|x| *x = exp(*x - shift));
+        let mut lanes = [0f32; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for chunk in &mut chunks {
+            for (lane, &x) in lanes.iter_mut().zip(chunk) {
+                *lane += x;
+            }
         }
+        for (lane, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+            *lane += x;
+        }
+        ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]))
     }
-    for (x, lane) in chunks.into_remainder().iter_mut().zip(lanes.iter_mut()) {
-        *x = exp(*x - shift);
-        *lane += *x;
-    }
-    ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]))
 }
 
 /// The logistic function `1 / (1 + e^-x)` on [`exp`].
