@@ -17,6 +17,7 @@
 
 pub mod build;
 pub mod cost;
+pub mod predictor;
 pub mod space;
 
 pub use cost::{ArchCost, Constraints, CostModel};
