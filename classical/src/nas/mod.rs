@@ -18,7 +18,10 @@
 pub mod build;
 pub mod cost;
 pub mod predictor;
+pub mod search;
 pub mod space;
+#[cfg(test)]
+mod testing;
 
 pub use cost::{ArchCost, Constraints, CostModel};
 pub use space::{ArchConfig, BlockChoice, BlockSpec, SearchSpace, StageSpec};
