@@ -22,6 +22,7 @@ pub mod search;
 pub mod space;
 #[cfg(test)]
 mod testing;
+pub mod tinynas;
 
 pub use cost::{ArchCost, Constraints, CostModel};
 pub use space::{ArchConfig, BlockChoice, BlockSpec, SearchSpace, StageSpec};
