@@ -194,6 +194,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::print_stderr)] // The measured RMSE and tau, for the record.
     fn predictor_ranks_held_out_configs_of_a_synthetic_target() {
         let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
         let train = pairs(&space, 300, 1);

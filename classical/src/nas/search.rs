@@ -300,6 +300,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::print_stderr)] // The scores and evaluations per second, for the record.
     fn evolution_beats_random_search_at_equal_evaluations_and_is_deterministic() {
         let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
         let p = problem(&space, &ClosedFormCost, constraints(&space));

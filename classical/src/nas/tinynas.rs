@@ -225,10 +225,6 @@ mod tests {
         let floor = ClosedFormCost.cost(&spaces[3], &spaces[3].smallest()).unwrap().peak_sram_bytes;
         let budget = Constraints { max_sram_bytes: Some(floor - 1), ..Constraints::default() };
         let tight = choose_space(&spaces, &ClosedFormCost, &budget, MacsSource::CostModel, &cfg).unwrap();
-        eprintln!(
-            "(width, resolution, satisfying, mean MACs): {:?}",
-            tight.spaces.iter().map(|r| (r.width, r.resolution, r.satisfying, r.mean_macs)).collect::<Vec<_>>()
-        );
         // The chosen space has the largest mean among the spaces with satisfying models.
         let best = tight.spaces.iter().filter_map(|r| r.mean_macs).fold(f64::MIN, f64::max);
         assert_eq!(tight.spaces[tight.chosen].mean_macs, Some(best));
