@@ -318,7 +318,7 @@ mod tests {
             rnd += r.score / seeds as f64;
         }
         eprintln!(
-            "evolution {evo:.4} vs random {rnd:.4}; {:.0} evaluations/s (closed-form cost and score, debug)",
+            "evolution {evo:.4} vs random {rnd:.4}; {:.0} evaluations/s (closed-form cost and score)",
             evaluations as f64 / start.elapsed().as_secs_f64()
         );
         assert!(evo > rnd, "evolution {evo} random {rnd}");
@@ -326,6 +326,45 @@ mod tests {
         let b = evolution_search(&p, &mut score, &small_cfg(7)).unwrap();
         assert_eq!(a, b);
         assert_eq!(random_search(&p, &mut score, 30, 7).unwrap(), random_search(&p, &mut score, 30, 7).unwrap());
+    }
+
+    /// The accuracy predictor as the score (the intended use), fitted to the synthetic score: both
+    /// searches stay admitted, and the evaluation rate is printed (run with `--release -- --ignored
+    /// --nocapture` for the number in the report).
+    #[test]
+    #[ignore = "timing"]
+    #[allow(clippy::print_stderr)]
+    fn searches_scored_by_the_accuracy_predictor() {
+        use crate::nas::predictor::{AccuracyPredictor, PredictorConfig};
+        let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+        let cons = constraints(&space);
+        let p = problem(&space, &ClosedFormCost, cons);
+        let mut r = rng(11);
+        let pairs: Vec<(ArchConfig, f64)> = (0..300)
+            .map(|_| {
+                let a = space.sample(&mut r);
+                let y = synthetic_score(&space, &a);
+                (a, y)
+            })
+            .collect();
+        let predictor = RefCell::new(AccuracyPredictor::fit(&space, &pairs, &PredictorConfig::default()).unwrap());
+        let mut score = |a: &ArchConfig| predictor.borrow_mut().predict(a);
+        let cfg = EvolutionConfig { generations: 20, ..EvolutionConfig::default() };
+        let start = Instant::now();
+        let evo = evolution_search(&p, &mut score, &cfg).unwrap();
+        let evo_rate = cfg.evaluations() as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let rnd = random_search(&p, &mut score, cfg.evaluations(), 0).unwrap();
+        let rnd_rate = cfg.evaluations() as f64 / start.elapsed().as_secs_f64();
+        assert!(cons.admits(&evo.cost) && cons.admits(&rnd.cost));
+        eprintln!(
+            "{} evaluations: evolution predicted {:.4} (true {:.4}) at {evo_rate:.0}/s, random predicted {:.4} (true {:.4}) at {rnd_rate:.0}/s",
+            cfg.evaluations(),
+            evo.score,
+            synthetic_score(&space, &evo.best),
+            rnd.score,
+            synthetic_score(&space, &rnd.best)
+        );
     }
 
     #[test]
