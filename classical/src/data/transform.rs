@@ -136,6 +136,22 @@ mod tests {
         assert_eq!(out[[0, 0, 1, 2]], 1.25);
     }
 
+    proptest::proptest! {
+        /// Bilinear weights are a convex combination: outputs stay within the input's range, and a
+        /// constant image stays constant, at any pair of sizes.
+        #[test]
+        fn bilinear_outputs_are_convex_combinations(h in 1usize..9, w in 1usize..9, oh in 1usize..13, ow in 1usize..13, seed in 0u64..100) {
+            let mut r = rng(seed);
+            let img = Array4::from_shape_fn((2, 1, h, w), |_| uniform(&mut r) as f32);
+            let (lo, hi) = img.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            let out = resize_bilinear(&img, oh, ow).unwrap();
+            proptest::prop_assert_eq!(out.dim(), (2, 1, oh, ow));
+            proptest::prop_assert!(out.iter().all(|&v| v >= lo - 1e-6 && v <= hi + 1e-6));
+            let flat = resize_bilinear(&Array4::from_elem((1, 1, h, w), 0.375), oh, ow).unwrap();
+            proptest::prop_assert!(flat.iter().all(|&v| (v - 0.375).abs() < 1e-6));
+        }
+    }
+
     #[test]
     fn bilinear_halving_averages_blocks_and_same_size_is_identity() {
         let d = crate::data::synthetic::shapes(6, 8, 0.3, 3).unwrap();

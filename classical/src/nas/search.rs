@@ -367,6 +367,31 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// At any small population, parent share and generation count: the best is admitted, the
+        /// history has one entry per evaluation, never decreases and ends at the best score.
+        #[test]
+        fn results_are_admitted_and_histories_monotone(seed in 0u64..1000, population in 2usize..12, fraction in 0.0f64..0.9, generations in 0usize..4) {
+            let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();
+            let cons = constraints(&space);
+            let p = problem(&space, &ClosedFormCost, cons);
+            let cfg = EvolutionConfig { population, parents_fraction: fraction, generations, seed, ..EvolutionConfig::default() };
+            let mut score = |a: &ArchConfig| Ok(synthetic_score(&space, a));
+            let res = match evolution_search(&p, &mut score, &cfg) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Only a share that leaves no child is refused.
+                    proptest::prop_assert!(cfg.parents() >= population, "{e}");
+                    return Ok(());
+                }
+            };
+            proptest::prop_assert!(cons.admits(&res.cost));
+            proptest::prop_assert_eq!(res.history.len(), cfg.evaluations());
+            proptest::prop_assert!(res.history.windows(2).all(|w| w[0] <= w[1]));
+            proptest::prop_assert_eq!(res.history.last().copied(), Some(res.score));
+        }
+    }
+
     #[test]
     fn impossible_budgets_and_bad_settings_are_errors() {
         let space = SearchSpace::tiny(0.5, 32, 1, 10).unwrap();

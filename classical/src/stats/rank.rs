@@ -96,6 +96,24 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> Result<f64, StatsError> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// τ is symmetric in its arguments, flips sign with one of them, lies in [-1, 1], and is 1
+        /// against any strictly increasing transform of the same sample.
+        #[test]
+        fn kendall_tau_identities(a in proptest::collection::vec(-5i32..5, 2..30), seed in 0u64..1000) {
+            let a: Vec<f64> = a.into_iter().map(f64::from).collect();
+            let mut r = crate::tensor::rng(seed);
+            let b: Vec<f64> = a.iter().map(|_| (crate::tensor::uniform(&mut r) * 4.0).floor()).collect();
+            let neg: Vec<f64> = b.iter().map(|v| -v).collect();
+            if let (Ok(t), Ok(u), Ok(n)) = (kendall_tau(&a, &b), kendall_tau(&b, &a), kendall_tau(&a, &neg)) {
+                proptest::prop_assert!((t - u).abs() < 1e-12 && (t + n).abs() < 1e-12 && t.abs() <= 1.0 + 1e-12);
+            }
+            if let Ok(t) = kendall_tau(&a, &a.iter().map(|v| v.exp()).collect::<Vec<_>>()) {
+                proptest::prop_assert!((t - 1.0).abs() < 1e-12);
+            }
+        }
+    }
+
     /// By hand: `[2, 1, 4, 5, 3]` against `1..=5` has 3 discordant pairs of 10, τ = (7 - 3) / 10; with
     /// a tie in `a` (`[1, 2, 2, 3, 5]` against `[2, 1, 4, 3, 5]`): C = 7, D = 2, one tied pair,
     /// τ-b = 5 / sqrt(9 · 10).
