@@ -94,8 +94,11 @@ pub struct ProxylessReport {
 
 impl ProxylessSupernet {
     /// The supernet of `space` at full depth with weights from `seed`; every block starts with
-    /// uniform path probabilities.
+    /// uniform path probabilities. Spaces with a feature-mix layer are refused.
     pub fn new(space: &SearchSpace, seed: u64) -> Result<Self> {
+        if space.head_channels.is_some() {
+            return Err(arg_err("ProxylessSupernet", "spaces with a feature-mix layer are not supported"));
+        }
         let mut r = rng(seed);
         let stem_net = stem(space, &mut r);
         let full = space.uniform(space.max_depth(), space.kernels[0], space.expands[0]);
@@ -125,9 +128,6 @@ impl ProxylessSupernet {
             });
         }
         let features = space.stage_out(space.stages.len() - 1);
-        if space.head_channels.is_some() {
-            return Err(arg_err("ProxylessSupernet", "spaces with a feature-mix layer are not supported"));
-        }
         let head = Sequential::new().push(GlobalAvgPool).push(Linear::new(features, space.classes, true, &mut r));
         let active = vec![0; blocks.len()];
         Ok(Self { space: space.clone(), stem: stem_net, blocks, head, active })
@@ -165,7 +165,8 @@ impl ProxylessSupernet {
     }
 
     /// Runs ProxylessNAS on `train` (weight steps) and `valid` (architecture steps) with the latency
-    /// table `latency` and returns the derived config, the final probabilities and the curves.
+    /// table `latency` and returns the derived config, the final probabilities and the curves. The
+    /// weights and logits carry over between calls; the weights' Adam state starts afresh.
     pub fn search(
         &mut self,
         train: &ImageDataset,
