@@ -30,20 +30,25 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
 
 fn read_idx_limited(path: &Path, limit: u64) -> Result<IdxArray, DataError> {
     let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice())
-            .take(limit + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| format_err(path, format!("gzip: {e}")))?;
-        if out.len() as u64 > limit {
-            return Err(format_err(path, format!("gzip expands beyond {limit} bytes")));
-        }
-        out
-    } else {
-        raw
-    };
-    parse_idx(&bytes, path)
+    decode_idx_limited(&raw, path, limit)
+}
+
+/// Parses IDX bytes held in memory (an embedded file), decompressing them first when they start with
+/// the gzip magic; `name` names the source in errors.
+pub fn decode_idx(raw: &[u8], name: &Path) -> Result<IdxArray, DataError> {
+    decode_idx_limited(raw, name, MAX_INFLATED_BYTES)
+}
+
+fn decode_idx_limited(raw: &[u8], path: &Path, limit: u64) -> Result<IdxArray, DataError> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return parse_idx(raw, path);
+    }
+    let mut out = Vec::new();
+    GzDecoder::new(raw).take(limit + 1).read_to_end(&mut out).map_err(|e| format_err(path, format!("gzip: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(format_err(path, format!("gzip expands beyond {limit} bytes")));
+    }
+    parse_idx(&out, path)
 }
 
 /// Parses IDX bytes; `path` names the source in errors.
@@ -91,8 +96,18 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, DataError> {
 /// MNIST-style images (`n x h x w` unsigned bytes, scaled to `[0, 1]`) and labels (`n` bytes) as a
 /// dataset of `(n, 1, h, w)` with `classes` classes.
 pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<ImageDataset, DataError> {
-    let img = read_idx(images)?;
-    let lab = read_idx(labels)?;
+    idx_pair(read_idx(images)?, images, read_idx(labels)?, labels, classes)
+}
+
+/// The dataset of an image array and a label array already read (see [`load_idx_pair`]); `images` and
+/// `labels` name the sources in errors.
+pub fn idx_pair(
+    img: IdxArray,
+    images: &Path,
+    lab: IdxArray,
+    labels: &Path,
+    classes: usize,
+) -> Result<ImageDataset, DataError> {
     if img.dims.len() != 3 {
         return Err(format_err(images, format!("images must have 3 dimensions (n, h, w), found {:?}", img.dims)));
     }

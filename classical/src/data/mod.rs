@@ -3,7 +3,8 @@
 //!
 //! Every set is an [`ImageDataset`]: an `(n, channels, height, width)` array of `f32` and one class
 //! label per image. The bundled [`digits()`] set (UCI optdigits, 1797 images of 8x8) needs no
-//! download; [`idx`] reads MNIST-style IDX files and [`cifar`] the CIFAR-10 binary batches for users
+//! download; [`fashion_mnist()`] reads Fashion-MNIST (a bundled stratified subset, or the full set
+//! from a directory); [`idx`] reads MNIST-style IDX files and [`cifar`] the CIFAR-10 binary batches for users
 //! who have them; [`synthetic`] makes seeded sets of any size for tests and scaling experiments.
 //! Loaders check every header and length and return a [`DataError`] naming the file and what was
 //! wrong. [`audio`] holds keyword spotting: the MLPerf Tiny MFCC front end in fixed point and its
@@ -13,6 +14,7 @@ pub mod audio;
 pub mod cifar;
 mod dataset;
 mod digits;
+pub mod fashion_mnist;
 pub mod idx;
 pub mod machine_sound;
 pub mod synthetic;
@@ -21,6 +23,7 @@ pub mod transform;
 pub use audio::kws::{KWS_CLASSES, KwsData, KwsOptions, KwsSource, kws_dataset};
 pub use dataset::{Batches, ImageDataset};
 pub use digits::{DIGITS_SOURCE, digits};
+pub use fashion_mnist::{FashionMnist, FashionSource, fashion_mnist};
 
 use std::path::PathBuf;
 use thiserror::Error;

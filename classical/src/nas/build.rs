@@ -13,43 +13,58 @@
 //! 4. the feature-mix `Conv2d 1x1`, BN, ReLU6 when the space has one (three layers);
 //! 5. `GlobalAvgPool` and `Linear(features, classes, bias)`.
 
-use super::space::{ArchConfig, SearchSpace};
+use super::space::{ArchConfig, BlockSpec, SearchSpace};
 use crate::error::Result;
 use crate::nn::zoo::conv_bn_act;
 use crate::nn::{GlobalAvgPool, Linear, Module, Residual, Sequential};
 use crate::ops::{Activation, Conv2dSpec};
 use crate::tensor::rng;
+use rand_chacha::ChaCha8Rng;
 
 /// The standalone network of `arch` with freshly initialised weights from `seed` (see the module docs
 /// for its layout). Fails when `arch` is not in `space`.
 pub fn standalone(space: &SearchSpace, arch: &ArchConfig, seed: u64) -> Result<Sequential> {
     let blocks = space.active_blocks(arch)?;
     let mut r = rng(seed);
+    let mut net = stem(space, &mut r);
+    for b in &blocks {
+        net = push_block(net, mbconv_body(b, &mut r), b.residual);
+    }
+    let features = blocks.last().map_or(space.first_block_out(), |b| b.out_channels);
+    Ok(head(space, net, features, &mut r))
+}
+
+/// Layers 1 and 2 of the layout: the stem and the fixed first block.
+pub(crate) fn stem(space: &SearchSpace, r: &mut ChaCha8Rng) -> Sequential {
     let relu6 = Some(Activation::Relu6);
     let stem = space.stem_out();
-    let mut net = conv_bn_act(Sequential::new(), space.in_channels, stem, 3, Conv2dSpec::new(2, 1), relu6, &mut r);
+    let net = conv_bn_act(Sequential::new(), space.in_channels, stem, 3, Conv2dSpec::new(2, 1), relu6, r);
     let first_out = space.first_block_out();
-    let mut first =
-        conv_bn_act(Sequential::new(), stem, stem, 3, Conv2dSpec::new(1, 1).with_groups(stem), relu6, &mut r);
-    first = conv_bn_act(first, stem, first_out, 1, Conv2dSpec::default(), None, &mut r);
-    net = push_block(net, first, stem == first_out);
-    for b in &blocks {
-        let mut body = Sequential::new();
-        if b.expand != 1 {
-            body = conv_bn_act(body, b.in_channels, b.hidden_channels, 1, Conv2dSpec::default(), relu6, &mut r);
-        }
-        let dw = Conv2dSpec::new(b.stride, b.kernel / 2).with_groups(b.hidden_channels);
-        body = conv_bn_act(body, b.hidden_channels, b.hidden_channels, b.kernel, dw, relu6, &mut r);
-        body = conv_bn_act(body, b.hidden_channels, b.out_channels, 1, Conv2dSpec::default(), None, &mut r);
-        net = push_block(net, body, b.residual);
+    let mut first = conv_bn_act(Sequential::new(), stem, stem, 3, Conv2dSpec::new(1, 1).with_groups(stem), relu6, r);
+    first = conv_bn_act(first, stem, first_out, 1, Conv2dSpec::default(), None, r);
+    push_block(net, first, stem == first_out)
+}
+
+/// The body of one MBConv block (layer 3 of the layout, without the residual wrapper).
+pub(crate) fn mbconv_body(b: &BlockSpec, r: &mut ChaCha8Rng) -> Sequential {
+    let relu6 = Some(Activation::Relu6);
+    let mut body = Sequential::new();
+    if b.expand != 1 {
+        body = conv_bn_act(body, b.in_channels, b.hidden_channels, 1, Conv2dSpec::default(), relu6, r);
     }
-    let mut features = blocks.last().map_or(first_out, |b| b.out_channels);
+    let dw = Conv2dSpec::new(b.stride, b.kernel / 2).with_groups(b.hidden_channels);
+    body = conv_bn_act(body, b.hidden_channels, b.hidden_channels, b.kernel, dw, relu6, r);
+    conv_bn_act(body, b.hidden_channels, b.out_channels, 1, Conv2dSpec::default(), None, r)
+}
+
+/// Layers 4 and 5 of the layout appended to `net`, whose output has `features` channels.
+pub(crate) fn head(space: &SearchSpace, mut net: Sequential, mut features: usize, r: &mut ChaCha8Rng) -> Sequential {
     if let Some(head) = space.head_channels {
         let c = space.scaled(head);
-        net = conv_bn_act(net, features, c, 1, Conv2dSpec::default(), relu6, &mut r);
+        net = conv_bn_act(net, features, c, 1, Conv2dSpec::default(), Some(Activation::Relu6), r);
         features = c;
     }
-    Ok(net.push(GlobalAvgPool).push(Linear::new(features, space.classes, true, &mut r)))
+    net.push(GlobalAvgPool).push(Linear::new(features, space.classes, true, r))
 }
 
 fn push_block(net: Sequential, body: Sequential, residual: bool) -> Sequential {

@@ -11,13 +11,27 @@
 //!   latency) and [`Constraints`] on them. This crate defines the trait; `tinylab-mcu-export`
 //!   implements it with its memory planners and latency table, so the dependency rule holds (the root
 //!   experiment wires the two).
+//! - [`predictor`]: OFA's accuracy predictor, an MLP on the encoding, judged by held-out RMSE and
+//!   Kendall's τ.
+//! - [`search`]: evolutionary and random search under constraints with a score function
+//!   ([`search::SearchProblem`]).
+//! - [`tinynas`]: MCUNet's choice of width and resolution by the MACs distribution of the models
+//!   that satisfy the memory constraint.
+//! - [`proxyless`]: ProxylessNAS' path binarisation with an expected-latency loss (Cai et al., ICLR
+//!   2019).
 //!
 //! References: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
 //! Deployment" (ICLR 2020); Lin et al., "MCUNet: Tiny Deep Learning on IoT Devices" (NeurIPS 2020).
 
 pub mod build;
 pub mod cost;
+pub mod predictor;
+pub mod proxyless;
+pub mod search;
 pub mod space;
+#[cfg(test)]
+mod testing;
+pub mod tinynas;
 
 pub use cost::{ArchCost, Constraints, CostModel};
 pub use space::{ArchConfig, BlockChoice, BlockSpec, SearchSpace, StageSpec};

@@ -1,7 +1,7 @@
-//! Statistics the experiments report: rank correlation ([`spearman`]), least-squares fits of lines,
-//! exponentials and power laws ([`linear_fit`], [`exponential_fit`], [`power_law_fit`]), and the
-//! mean, sample standard deviation and Student-t confidence interval of a metric over seeds
-//! ([`Summary`]), and the ROC AUC of a detector ([`roc_auc`]).
+//! Statistics the experiments report: rank correlation ([`spearman`], [`kendall_tau`]),
+//! least-squares fits of lines, exponentials and power laws ([`linear_fit`], [`exponential_fit`],
+//! [`power_law_fit`]), and the mean, sample standard deviation and Student-t confidence interval of
+//! a metric over seeds ([`Summary`]), and the ROC AUC of a detector ([`roc_auc`]).
 //!
 //! Every function sums in the order of its input, so results are reproducible bit for bit, and
 //! refuses inputs it cannot describe (too few values, a constant sample, a non-positive value under
@@ -25,7 +25,7 @@ mod summary;
 
 pub use auc::roc_auc;
 pub use fit::{ExponentialFit, LinearFit, PowerLawFit, exponential_fit, linear_fit, power_law_fit};
-pub use rank::{average_ranks, pearson, spearman};
+pub use rank::{average_ranks, kendall_tau, pearson, spearman};
 pub use student_t::{student_t_cdf, student_t_quantile};
 pub use summary::{Summary, mean, sample_std, sample_variance};
 
