@@ -2,7 +2,7 @@
 //! pruning of its attention heads and MLP channels.
 //!
 //! - Fine-grained: [`linear_weight`] selects the linear layers' weights (not the embeddings, norms or
-//!   LSRA's convolution) for `compress::prune::prune_magnitude` (Han et al. 2015) and
+//!   LSRA's depthwise convolution) for `compress::prune::prune_magnitude` (Han et al. 2015) and
 //!   `compress::qat::attach_quantizer` (fake quantization with the straight-through estimator).
 //!   Every weight of the model goes through `Ctx::param` in training and through its effective value
 //!   on the tape-free decoding path, so masks and quantizers hold in both, and the optimizers
@@ -48,11 +48,13 @@ use tinylab_classical::nn::{Param, param_count};
 const OP: &str = "prune_structured";
 
 /// The parameters of a [`Gpt`] the shared fine-grained passes work on: the weight of every linear
-/// layer (attention projections, MLP layers, an untied `lm_head`). Embeddings (a tied head is the
-/// token embedding), norms, biases and LSRA's convolution are left out.
+/// layer (attention projections, MLP layers, LSRA's `conv.out_proj`, an untied `lm_head`).
+/// Embeddings (a tied head is the token embedding), norms, biases and LSRA's depthwise convolution
+/// are left out.
 pub fn linear_weight(name: &str, p: &Param) -> bool {
-    const LINEARS: [&str; 10] =
-        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "fc1", "fc2", "lm_head"];
+    const LINEARS: [&str; 11] = [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "fc1", "fc2", "out_proj", "lm_head",
+    ];
     p.value.ndim() == 2
         && name.strip_suffix(".weight").is_some_and(|layer| {
             let last = layer.rsplit('.').next().unwrap_or(layer);
