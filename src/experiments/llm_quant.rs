@@ -21,7 +21,7 @@ use tinylab_classical::train::Batches;
 use tinylab_classical::{Tensor, Var};
 use tinylab_transformers::data::{TokenWindows, bits_per_char, evaluate_bpc, next_token_loss};
 use tinylab_transformers::model::smoothing::smooth_gpt;
-use tinylab_transformers::model::{Calibration, DenseKv, Gpt, GptConfig, InputScaled, KvCache, KvStore, QuantKv};
+use tinylab_transformers::model::{Calibration, Gpt, GptConfig, InputScaled, KvCache, KvStore, QuantKv};
 use tinylab_transformers::quant::awq::{AwqConfig, awq_quantize};
 use tinylab_transformers::quant::gptq::{GptqConfig, Hessian, gptq_quantize};
 use tinylab_transformers::quant::kv::KvBits;
@@ -194,7 +194,11 @@ fn stores(config: &GptConfig, batch: usize, bits: Option<KvBits>) -> Result<Vec<
 
 /// Greedy generation from `prompt` to the end of the context, batch 1, through a KV cache: tokens
 /// generated per second of wall time (prefill included).
-pub(super) fn tokens_per_second(model: &mut Gpt, prompt: &[usize], bits: Option<KvBits>) -> Result<f64, ExperimentError> {
+pub(super) fn tokens_per_second(
+    model: &mut Gpt,
+    prompt: &[usize],
+    bits: Option<KvBits>,
+) -> Result<f64, ExperimentError> {
     let config = model.config().clone();
     let n_new = config.context - prompt.len();
     let mut cache = KvCache::with_stores(stores(&config, 1, bits)?, 1)?;

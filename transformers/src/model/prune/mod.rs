@@ -53,7 +53,17 @@ const OP: &str = "prune_structured";
 /// are left out.
 pub fn linear_weight(name: &str, p: &Param) -> bool {
     const LINEARS: [&str; 11] = [
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "fc1", "fc2", "out_proj", "lm_head",
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+        "fc1",
+        "fc2",
+        "out_proj",
+        "lm_head",
     ];
     p.value.ndim() == 2
         && name.strip_suffix(".weight").is_some_and(|layer| {

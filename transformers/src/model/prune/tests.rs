@@ -268,7 +268,8 @@ fn magnitude_pruning_of_the_linear_weights_holds_through_fine_tuning() {
         assert_eq!(total - report.nonzero(), (0.6 * total as f64).round() as usize, "config {k}");
         // Only linear weights: 4 attention projections, 2 or 3 MLP layers and LSRA's output
         // projection per block, the untied head.
-        let per_block = 4 + if model.blocks[0].mlp.gate.is_some() { 3 } else { 2 } + model.blocks[0].conv.iter().count();
+        let per_block =
+            4 + if model.blocks[0].mlp.gate.is_some() { 3 } else { 2 } + model.blocks[0].conv.iter().count();
         assert_eq!(report.layers.len(), 2 * per_block + usize::from(model.lm_head.is_some()));
         for (name, p) in named_params(&model) {
             assert_eq!(p.mask.is_some(), linear_weight(&name, &p), "{name}");
