@@ -47,6 +47,9 @@ const BITS: u8 = 4;
 /// The prompt of the decoding-speed measurement.
 const PROMPT: &str = "HAMLET.\n";
 
+/// A chart line: (x, y) points.
+type Curve = Vec<(f64, f64)>;
+
 /// The sizes of one run.
 struct Scale {
     lm: char_lm::Scale,
@@ -240,7 +243,7 @@ impl Experiment for LlmPrune {
         // Structured: heads, MLP channels, both.
         let prompt: Vec<usize> = corpus.tokenizer.encode(PROMPT)?.iter().map(|&t| t as usize).collect();
         let mut structured_metrics = serde_json::Map::new();
-        let mut curves: Vec<(&str, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
+        let mut curves: Vec<(&str, Curve, Curve)> = Vec::new();
         for (key, heads_on, channels_on) in
             [("heads", true, false), ("mlp_channels", false, true), ("both", true, true)]
         {

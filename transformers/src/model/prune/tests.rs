@@ -272,7 +272,7 @@ fn magnitude_pruning_of_the_linear_weights_holds_through_fine_tuning() {
             4 + if model.blocks[0].mlp.gate.is_some() { 3 } else { 2 } + model.blocks[0].conv.iter().count();
         assert_eq!(report.layers.len(), 2 * per_block + usize::from(model.lm_head.is_some()));
         for (name, p) in named_params(&model) {
-            assert_eq!(p.mask.is_some(), linear_weight(&name, &p), "{name}");
+            assert_eq!(p.mask.is_some(), linear_weight(&name, p), "{name}");
         }
         let before: Vec<Tensor> = named_params(&model).iter().map(|(_, p)| p.value.clone()).collect();
         fine_tune(&mut model, 3);
@@ -312,7 +312,7 @@ fn qat_weights_bake_onto_their_grid_and_keep_the_fake_quantized_function() {
         assert_eq!(max_diff(&fake, &baked), 0.0, "config {k}: baking keeps the fake-quantized forward");
         assert!(max_diff(&fake_cached, &baked) < 1e-5);
         for (name, p) in named_params(&model) {
-            if linear_weight(&name, &p) {
+            if linear_weight(&name, p) {
                 assert!(p.quantizer.is_none());
                 for row in p.value.axis_iter(ndarray::Axis(0)) {
                     let mut levels: Vec<u32> = row.iter().map(|v| v.to_bits()).collect();
