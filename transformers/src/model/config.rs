@@ -74,11 +74,13 @@ pub struct GptConfig {
     pub d_model: usize,
     /// Number of blocks.
     pub n_layers: usize,
-    /// Query heads per attention layer.
+    /// Query heads per attention layer (before structured pruning: [`GptConfig::block_shape`] gives
+    /// a block's own count); fixes the head width [`GptConfig::head_dim`].
     pub n_heads: usize,
-    /// Key/value heads (divides `n_heads`; fewer is grouped-query attention, Ainslie et al. 2023).
+    /// Key/value heads (divides `n_heads`; fewer is grouped-query attention, Ainslie et al. 2023);
+    /// per block after structured pruning.
     pub n_kv_heads: usize,
-    /// Hidden width of the MLP.
+    /// Hidden width of the MLP; per block after structured pruning.
     pub d_ff: usize,
     /// The normalisation.
     pub norm: NormKind,

@@ -239,9 +239,38 @@ fn bad_plans_and_keeps_are_errors_that_change_nothing() {
         .unwrap();
     let keep = Keep { channels: BTreeMap::from([(0, vec![0, 1])]), ..Keep::default() };
     assert!(err(&mut quantized, keep).contains("prune the float model, then quantize"));
+    // A cache built for the unpruned shapes is refused by the pruned model, not a panic.
+    let mut pruned = model.clone();
+    apply(&mut pruned, &heads(vec![2, 3])).unwrap();
+    let mut stale = KvCache::new(model.config(), 1);
+    let e = pruned.forward_cached(&ids(1, 2, 0), &mut stale).unwrap_err().to_string();
+    assert!(e.contains("kv_heads"), "{e}");
     // Per-block shapes are validated with the configuration.
     let bad = GptConfig { block_shapes: vec![model.config().block_shape(0)], ..model.config().clone() };
     assert!(bad.validated().unwrap_err().to_string().contains("1 block shapes for 2 blocks"));
+}
+
+#[test]
+fn structured_pruning_slices_the_masks_of_a_sparse_model() {
+    let llama = configs()[1].clone();
+    let mut model = Gpt::new(llama, 8).unwrap();
+    prune_magnitude(&mut model, &Target::Uniform(0.5), &linear_weight).unwrap();
+    let old = model.blocks[0].mlp.output.weight.clone();
+    let keep = Keep { channels: BTreeMap::from([(0, vec![1, 4, 6, 20])]), ..Keep::default() };
+    apply(&mut model, &keep).unwrap();
+    let new = &model.blocks[0].mlp.output.weight;
+    let (old_mask, new_mask) = (old.mask.as_ref().unwrap(), new.mask.as_ref().unwrap());
+    assert_eq!(new_mask.shape(), new.value.shape());
+    for (k, &c) in [1usize, 4, 6, 20].iter().enumerate() {
+        for row in 0..new.value.shape()[0] {
+            assert_eq!(new_mask[[row, k]], old_mask[[row, c]]);
+            assert_eq!(new.value[[row, k]], old.value[[row, c]]);
+        }
+    }
+    // The pruned sparse model fine-tunes with its masks (sliced) held.
+    let before = sparsity_report(&model, &linear_weight);
+    fine_tune(&mut model, 2);
+    assert_eq!(sparsity_report(&model, &linear_weight), before);
 }
 
 /// Next-token fine-tuning steps with AdamW on random windows.
