@@ -171,7 +171,9 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
             for key in ["heads", "mlp_channels", "both"] {
                 let rows = at(m, &format!("structured.{key}")).as_array().expect("structured rows");
                 assert_eq!(field(&rows[0], "oneshot_bpc"), number(m, "dense_bpc"), "{name}: {key} keeps all at 1.0");
-                assert!(rows.windows(2).all(|w| field(&w[1], "parameters") < field(&w[0], "parameters")), "{name}");
+                for k in ["parameters", "linear_macs_per_token"] {
+                    assert!(rows.windows(2).all(|w| field(&w[1], k) < field(&w[0], k)), "{name}: {key} {k}");
+                }
                 for r in &rows[1..] {
                     assert!(field(r, "finetuned_bpc") < field(r, "oneshot_bpc"), "{name}: {key} {r}");
                 }

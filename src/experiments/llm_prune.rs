@@ -9,8 +9,8 @@
 //!   masks held;
 //! - structured: keeping each fraction of [`KEPT`] of the heads (whole key/value groups), of the MLP
 //!   channels, or of both, scored by weight norm times calibration activation norm (Wanda-style, Sun
-//!   et al. 2023) and physically removed: parameters, one-shot and fine-tuned bits per character, and
-//!   greedy decoding speed;
+//!   et al. 2023) and physically removed: parameters, linear multiply-accumulates and KV-cache floats
+//!   per token, one-shot and fine-tuned bits per character, and greedy decoding speed (a timing);
 //! - 4-bit weights: per-channel symmetric round-to-nearest after training (PTQ) against the same grid
 //!   learned with the straight-through estimator (QAT, the same fine-tune), baked.
 //!
@@ -28,7 +28,7 @@ use tinylab_classical::compress::channel::Importance;
 use tinylab_classical::compress::prune::{Target, prune_magnitude, sparsity_report};
 use tinylab_classical::compress::qat::{LinearWeights, attach_quantizer, bake_quantizers};
 use tinylab_classical::compress::quant::{Granularity, QuantScheme, Symmetry};
-use tinylab_classical::nn::param_count;
+use tinylab_classical::nn::{named_params, param_count};
 use tinylab_classical::optim::{Adam, LrSchedule};
 use tinylab_classical::train::{Batches, TrainConfig, Trainer};
 use tinylab_transformers::data::{LanguageModeling, TokenWindows, next_token_loss};
@@ -142,6 +142,12 @@ fn row(
     Ok((info, oneshot, finetuned, m))
 }
 
+/// Multiply-accumulates of the linear layers for one token: one per weight entry (the attention's
+/// scores and sums, which grow with the context, are left out).
+fn linear_macs_per_token(model: &Gpt) -> usize {
+    named_params(model).iter().filter(|(n, p)| linear_weight(n, p)).map(|(_, p)| p.len()).sum()
+}
+
 /// Greedy decoding speed (batch 1, KV cache, tokens per second): the best of three runs, the
 /// least disturbed by other work on the machine.
 fn best_tokens_per_second(model: &mut Gpt, prompt: &[usize]) -> Result<f64, ExperimentError> {
@@ -166,7 +172,9 @@ fn structured(
 ) -> Result<serde_json::Value, ExperimentError> {
     let plan = StructuredPlan { heads, unit: HeadUnit::KvGroup, channels, importance: Importance::L2 };
     let report = prune_structured(model, &plan, cal)?;
-    Ok(json!({"parameters": report.params_after,
+    let head_dim = model.config().head_dim();
+    Ok(json!({"parameters": report.params_after, "linear_macs_per_token": linear_macs_per_token(model),
+              "kv_floats_per_token": report.shapes.iter().map(|s| 2 * s.n_kv_heads * head_dim).sum::<usize>(),
               "heads_per_block": report.shapes.iter().map(|s| s.n_heads).collect::<Vec<_>>(),
               "d_ff_per_block": report.shapes.iter().map(|s| s.d_ff).collect::<Vec<_>>()}))
 }
@@ -219,6 +227,7 @@ impl Experiment for LlmPrune {
         let mut metrics = Metrics::new();
         metrics.insert("dense_bpc", dense_bpc);
         metrics.insert("parameters", dense_params);
+        metrics.insert("linear_macs_per_token", linear_macs_per_token(&model));
 
         // Unstructured sparsity (0 is the dense model through the same fine-tune: the control).
         let (mut sparse_rows, mut dense_tuned) = (Vec::new(), None);
