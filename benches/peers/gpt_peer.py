@@ -13,7 +13,9 @@ down_proj}, norm_f, lm_head; nn.Linear's [out, in] layout):
   computed in float64 and rounded to float32 (as tinylab does);
 - LSRA (Lite Transformer): attention on the first half of the channels, on the second half a causal
   depthwise Conv1d (weight [C, 1, K], left padding K - 1) followed by out_proj, concatenated;
-- the output head is tok_emb's weight when tied, lm_head otherwise.
+- the output head is tok_emb's weight when tied, lm_head otherwise;
+- per-block heads and MLP widths from the config's `block_shapes` when present (tinylab's structured
+  pruning, transformers/src/model/prune), head width attn_width / n_heads throughout.
 
 Weights are seeded torch draws (torch.manual_seed), larger than a fresh model's so that every term
 matters: linear weights and embeddings N(0, 0.2^2), norm weights 1 + N(0, 0.1^2), biases and conv
@@ -75,11 +77,20 @@ def rope(x, base, offset=0):
     return torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
 
 
+def block_shape(cfg, i):
+    """Block i's query heads, key/value heads and MLP width: its entry of `block_shapes` (a model
+    whose heads or MLP channels were pruned structurally), else the uniform ones. Heads keep the
+    width attn_width / n_heads either way."""
+    shapes = cfg.get("block_shapes") or []
+    s = shapes[i] if shapes else cfg
+    return s["n_heads"], s["n_kv_heads"], s["d_ff"]
+
+
 class Attention(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, i):
         super().__init__()
-        w, hq, hkv = attn_width(cfg), cfg["n_heads"], cfg["n_kv_heads"]
-        self.hq, self.hkv, self.dh = hq, hkv, w // hq
+        w, (hq, hkv, _) = attn_width(cfg), block_shape(cfg, i)
+        self.hq, self.hkv, self.dh = hq, hkv, w // cfg["n_heads"]
         self.rotary = cfg["positions"] == "Rotary"
         self.base = cfg["rope_base"]
         self.q_proj = nn.Linear(w, hq * self.dh, bias=cfg["bias"])
@@ -124,9 +135,9 @@ class CausalConv(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, i):
         super().__init__()
-        d, f, bias = cfg["d_model"], cfg["d_ff"], cfg["bias"]
+        d, f, bias = cfg["d_model"], block_shape(cfg, i)[2], cfg["bias"]
         self.swiglu = cfg["mlp"] == "SwiGlu"
         if self.swiglu:
             self.gate_proj = nn.Linear(d, f, bias=bias)
@@ -144,16 +155,16 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, i):
         super().__init__()
         self.norm1 = norm(cfg)
-        self.attn = Attention(cfg)
+        self.attn = Attention(cfg, i)
         self.lsra = isinstance(cfg["block"], dict)
         self.w = attn_width(cfg)
         if self.lsra:
             self.conv = CausalConv(cfg["d_model"] - self.w, cfg["block"]["Lsra"]["kernel"], cfg["bias"])
         self.norm2 = norm(cfg)
-        self.mlp = Mlp(cfg)
+        self.mlp = Mlp(cfg, i)
 
     def forward(self, x, cache=None):
         h = self.norm1(x)
@@ -174,7 +185,7 @@ class Gpt(nn.Module):
         self.tok_emb = nn.Embedding(cfg["vocab"], cfg["d_model"])
         if cfg["positions"] == "Learned":
             self.pos_emb = nn.Embedding(cfg["context"], cfg["d_model"])
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg["n_layers"]))
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg["n_layers"]))
         self.norm_f = norm(cfg)
         if not cfg["tied"]:
             self.lm_head = nn.Linear(cfg["d_model"], cfg["vocab"], bias=False)

@@ -21,7 +21,7 @@ use tinylab_classical::train::Batches;
 use tinylab_classical::{Tensor, Var};
 use tinylab_transformers::data::{TokenWindows, bits_per_char, evaluate_bpc, next_token_loss};
 use tinylab_transformers::model::smoothing::smooth_gpt;
-use tinylab_transformers::model::{Calibration, DenseKv, Gpt, GptConfig, InputScaled, KvCache, KvStore, QuantKv};
+use tinylab_transformers::model::{Calibration, Gpt, GptConfig, InputScaled, KvCache, KvStore, QuantKv};
 use tinylab_transformers::quant::awq::{AwqConfig, awq_quantize};
 use tinylab_transformers::quant::gptq::{GptqConfig, Hessian, gptq_quantize};
 use tinylab_transformers::quant::kv::KvBits;
@@ -163,7 +163,7 @@ fn quantize(model: &Gpt, method: Method, cal: &Calibration) -> Result<Gpt, Exper
 }
 
 /// Validation bits per character of `model` (full forward passes).
-fn bpc(model: &mut Gpt, val: &TokenWindows, batch: usize) -> Result<f64, ExperimentError> {
+pub(super) fn bpc(model: &mut Gpt, val: &TokenWindows, batch: usize) -> Result<f64, ExperimentError> {
     Ok(bits_per_char(evaluate_bpc(model, val, batch)?))
 }
 
@@ -188,17 +188,17 @@ fn cached_bpc(model: &mut Gpt, val: &TokenWindows, batch: usize, bits: Option<Kv
 fn stores(config: &GptConfig, batch: usize, bits: Option<KvBits>) -> Result<Vec<Box<dyn KvStore>>, ExperimentError> {
     Ok(match bits {
         Some(bits) => QuantKv::for_model(config, batch, bits, KV_BLOCK)?,
-        None => (0..config.n_layers)
-            .map(|_| {
-                Box::new(DenseKv::new(batch, config.n_kv_heads, config.head_dim(), config.context)) as Box<dyn KvStore>
-            })
-            .collect(),
+        None => KvCache::new(config, batch).layers,
     })
 }
 
 /// Greedy generation from `prompt` to the end of the context, batch 1, through a KV cache: tokens
 /// generated per second of wall time (prefill included).
-fn tokens_per_second(model: &mut Gpt, prompt: &[usize], bits: Option<KvBits>) -> Result<f64, ExperimentError> {
+pub(super) fn tokens_per_second(
+    model: &mut Gpt,
+    prompt: &[usize],
+    bits: Option<KvBits>,
+) -> Result<f64, ExperimentError> {
     let config = model.config().clone();
     let n_new = config.context - prompt.len();
     let mut cache = KvCache::with_stores(stores(&config, 1, bits)?, 1)?;

@@ -33,6 +33,7 @@ mod deep_compression;
 mod digits_cnn;
 mod distill_lab;
 mod error;
+mod llm_prune;
 mod llm_quant;
 mod long_context;
 mod mcu_deploy;
@@ -113,6 +114,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &long_context::LongContext,
         &token_pruning::TokenPruning,
         &llm_quant::LlmQuant,
+        &llm_prune::LlmPrune,
     ]
 }
 

@@ -69,6 +69,8 @@ pub struct AttentionSpec {
     pub n_heads: usize,
     /// Key/value heads.
     pub n_kv_heads: usize,
+    /// Width of a head (`width / n_heads` before any head was pruned).
+    pub head_dim: usize,
     /// Projections carry biases.
     pub bias: bool,
     /// RoPE's base, when positions are rotary.
@@ -82,8 +84,7 @@ pub struct AttentionSpec {
 impl SelfAttention {
     /// A freshly initialised layer.
     pub fn new(spec: AttentionSpec, init: &mut Init) -> Self {
-        let AttentionSpec { width, n_heads, n_kv_heads, bias, rope_base, kernel, causal } = spec;
-        let head_dim = width / n_heads;
+        let AttentionSpec { width, n_heads, n_kv_heads, head_dim, bias, rope_base, kernel, causal } = spec;
         Self {
             q_proj: linear(width, n_heads * head_dim, bias, init.std, init),
             k_proj: linear(width, n_kv_heads * head_dim, bias, init.std, init),
@@ -97,6 +98,11 @@ impl SelfAttention {
             causal,
             slots: Default::default(),
         }
+    }
+
+    /// The input (and output) width: the columns of `q_proj`, which pruning heads leaves alone.
+    pub fn width(&self) -> usize {
+        self.q_proj.weight.value.shape().get(1).copied().unwrap_or(0)
     }
 
     /// The attention output for `x` `[batch * tokens, width]`.

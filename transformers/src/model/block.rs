@@ -28,12 +28,14 @@ pub struct Block {
 }
 
 impl Block {
-    /// A freshly initialised block of `config`.
-    pub fn new(config: &GptConfig, init: &mut Init) -> Self {
+    /// A freshly initialised block `index` of `config` (its [`GptConfig::block_shape`]).
+    pub fn new(config: &GptConfig, index: usize, init: &mut Init) -> Self {
+        let shape = config.block_shape(index);
         let spec = AttentionSpec {
             width: config.attn_width(),
-            n_heads: config.n_heads,
-            n_kv_heads: config.n_kv_heads,
+            n_heads: shape.n_heads,
+            n_kv_heads: shape.n_kv_heads,
+            head_dim: config.head_dim(),
             bias: config.bias,
             rope_base: (config.positions == Positions::Rotary).then_some(config.rope_base),
             kernel: config.attention,
@@ -48,7 +50,7 @@ impl Block {
                 Some(CausalConv::new(config.d_model - config.attn_width(), kernel, config.bias, init))
             }
         };
-        let mlp = Mlp::new(config.mlp, config.d_model, config.d_ff, config.bias, init);
+        let mlp = Mlp::new(config.mlp, config.d_model, shape.d_ff, config.bias, init);
         Self { norm1, attn, conv, norm2: norm(), mlp }
     }
 
@@ -58,7 +60,7 @@ impl Block {
         let mixed = match &mut self.conv {
             None => self.attn.forward(&h, step, ctx)?,
             Some(conv) => {
-                let (d, w) = (h.shape()[1], self.attn.n_heads * self.attn.head_dim);
+                let (d, w) = (h.shape()[1], self.attn.width());
                 let long = self.attn.forward(&ops::slice(&h, 1, 0, w)?, step, ctx)?;
                 let short = conv.forward(&ops::slice(&h, 1, w, d)?, step, ctx)?;
                 ops::concat(&[&long, &short], 1)?

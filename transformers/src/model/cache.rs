@@ -157,8 +157,9 @@ impl KvCache {
     /// Dense f32 stores for a model of `config` decoding `batch` sequences.
     pub fn new(config: &GptConfig, batch: usize) -> Self {
         let layers = (0..config.n_layers)
-            .map(|_| {
-                Box::new(DenseKv::new(batch, config.n_kv_heads, config.head_dim(), config.context)) as Box<dyn KvStore>
+            .map(|i| {
+                Box::new(DenseKv::new(batch, config.block_shape(i).n_kv_heads, config.head_dim(), config.context))
+                    as Box<dyn KvStore>
             })
             .collect();
         Self {
@@ -194,8 +195,8 @@ impl KvCache {
             ));
         }
         let layers = (0..config.n_layers)
-            .map(|_| {
-                SinkWindowKv::new(batch, config.n_kv_heads, config.head_dim(), sinks, window)
+            .map(|i| {
+                SinkWindowKv::new(batch, config.block_shape(i).n_kv_heads, config.head_dim(), sinks, window)
                     .map(|s| Box::new(s) as Box<dyn KvStore>)
             })
             .collect::<Result<Vec<_>>>()?;

@@ -51,6 +51,18 @@ pub enum BlockKind {
     },
 }
 
+/// The sizes of one block that structured pruning ([`super::prune`]) may change: its query and
+/// key/value heads (each head keeps the width [`GptConfig::head_dim`]) and its MLP width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockShape {
+    /// Query heads of the block's attention.
+    pub n_heads: usize,
+    /// Key/value heads (divides `n_heads`).
+    pub n_kv_heads: usize,
+    /// Hidden width of the block's MLP.
+    pub d_ff: usize,
+}
+
 /// The architecture of a GPT-style decoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GptConfig {
@@ -62,11 +74,13 @@ pub struct GptConfig {
     pub d_model: usize,
     /// Number of blocks.
     pub n_layers: usize,
-    /// Query heads per attention layer.
+    /// Query heads per attention layer (before structured pruning: [`GptConfig::block_shape`] gives
+    /// a block's own count); fixes the head width [`GptConfig::head_dim`].
     pub n_heads: usize,
-    /// Key/value heads (divides `n_heads`; fewer is grouped-query attention, Ainslie et al. 2023).
+    /// Key/value heads (divides `n_heads`; fewer is grouped-query attention, Ainslie et al. 2023);
+    /// per block after structured pruning.
     pub n_kv_heads: usize,
-    /// Hidden width of the MLP.
+    /// Hidden width of the MLP; per block after structured pruning.
     pub d_ff: usize,
     /// The normalisation.
     pub norm: NormKind,
@@ -91,6 +105,12 @@ pub struct GptConfig {
     /// the field are causal.
     #[serde(default = "causal_by_default")]
     pub causal: bool,
+    /// Per-block sizes after structured pruning, one per block; empty (the default, and what files
+    /// without the field mean) gives every block `n_heads`, `n_kv_heads` and `d_ff`. The head width
+    /// stays [`GptConfig::head_dim`] (that of `n_heads` heads), so `n_heads` keeps describing the
+    /// unpruned model. Read it through [`GptConfig::block_shape`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_shapes: Vec<BlockShape>,
 }
 
 /// The `causal` of a stored configuration that does not name it: decoders came first.
@@ -120,6 +140,7 @@ impl GptConfig {
             block: BlockKind::Standard,
             attention: AttentionKernel::Naive,
             causal: true,
+            block_shapes: Vec::new(),
         }
     }
 
@@ -199,7 +220,52 @@ impl GptConfig {
                 ));
             }
         }
+        self.check_block_shapes()?;
         Ok(self)
+    }
+
+    /// Refuses per-block shapes of the wrong count, with an empty dimension, or with key/value heads
+    /// that do not divide the query heads.
+    fn check_block_shapes(&self) -> Result<()> {
+        const OP: &str = "GptConfig";
+        if !self.block_shapes.is_empty() && self.block_shapes.len() != self.n_layers {
+            return Err(arg_err(
+                OP,
+                format!(
+                    "{} block shapes for {} blocks: give one per block or none",
+                    self.block_shapes.len(),
+                    self.n_layers
+                ),
+            ));
+        }
+        for (i, s) in self.block_shapes.iter().enumerate() {
+            if s.n_heads == 0 || s.n_kv_heads == 0 || s.d_ff == 0 {
+                return Err(arg_err(OP, format!("block {i}'s shape {s:?} has an empty dimension")));
+            }
+            if !s.n_heads.is_multiple_of(s.n_kv_heads) {
+                return Err(arg_err(
+                    OP,
+                    format!("block {i}: n_heads {} is not a multiple of n_kv_heads {}", s.n_heads, s.n_kv_heads),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sizes of block `i`: its entry of `block_shapes`, or the uniform `n_heads`, `n_kv_heads`,
+    /// `d_ff` when there are none.
+    pub fn block_shape(&self, i: usize) -> BlockShape {
+        self.block_shapes.get(i).copied().unwrap_or_else(|| self.uniform_shape())
+    }
+
+    /// The sizes every block has without per-block shapes.
+    fn uniform_shape(&self) -> BlockShape {
+        BlockShape { n_heads: self.n_heads, n_kv_heads: self.n_kv_heads, d_ff: self.d_ff }
+    }
+
+    /// True when every block has the uniform sizes (no structured pruning changed one).
+    pub fn is_uniform(&self) -> bool {
+        self.block_shapes.iter().all(|s| *s == self.uniform_shape())
     }
 
     /// Width of the channels the attention branch sees: `d_model`, or half of it in an LSRA block.

@@ -6,7 +6,7 @@
 use super::attn::Step;
 use super::block::Block;
 use super::cache::{CachePositions, KvCache};
-use super::config::{GptConfig, Positions};
+use super::config::{BlockShape, GptConfig, Positions};
 use super::decode;
 use super::init::{Init, linear};
 use super::norm::Norm;
@@ -46,7 +46,7 @@ impl Gpt {
         let tok_emb = Param::new("weight", randn(&[config.vocab, d], init.std, &mut init.rng));
         let pos_emb = (config.positions == Positions::Learned)
             .then(|| Param::new("weight", randn(&[config.context, d], init.std, &mut init.rng)));
-        let blocks = (0..config.n_layers).map(|_| Block::new(&config, &mut init)).collect();
+        let blocks = (0..config.n_layers).map(|i| Block::new(&config, i, &mut init)).collect();
         let norm_f = Norm::new(config.norm, d, config.bias, config.norm_eps);
         let lm_head = (!config.tied).then(|| linear(d, config.vocab, false, init.std, &mut init));
         Ok(Self { config, tok_emb, pos_emb, blocks, norm_f, lm_head, lm_head_slot: LinearSlot::default() })
@@ -55,6 +55,17 @@ impl Gpt {
     /// The architecture.
     pub fn config(&self) -> &GptConfig {
         &self.config
+    }
+
+    /// Records the sizes of every block after structured pruning (validated; per-block shapes equal
+    /// to the uniform ones are stored as none, so an unpruned model keeps its plain configuration).
+    pub(crate) fn set_block_shapes(&mut self, shapes: Vec<BlockShape>) -> Result<()> {
+        let mut config = GptConfig { block_shapes: shapes, ..self.config.clone() };
+        if config.is_uniform() {
+            config.block_shapes.clear();
+        }
+        self.config = config.validated()?;
+        Ok(())
     }
 
     /// Calls `f` with the path (`blocks.{i}.attn.q_proj`, ..., `lm_head`), float layer and slot of

@@ -83,7 +83,7 @@ impl Mlp {
     }
 
     /// The PyTorch names of the input and output layers.
-    fn names(&self) -> (&'static str, &'static str) {
+    pub(crate) fn names(&self) -> (&'static str, &'static str) {
         match self.kind {
             MlpKind::Gelu => ("fc1", "fc2"),
             MlpKind::SwiGlu => ("up_proj", "down_proj"),

@@ -13,6 +13,8 @@
 //! - [`qlinear`]: inference replacements of the linear layers ([`crate::quant`]'s layers) and
 //!   calibration taps; [`quantize`]: [`Gpt::quantize_linears`] and [`Gpt::calibrate`]; [`qkv`]: a
 //!   quantized KV store; [`smoothing`]: SmoothQuant folded into a model's norms.
+//! - [`prune`]: the shared fine-grained passes on the linear weights (magnitude pruning, QAT) and
+//!   structured pruning of attention heads and MLP channels that shrinks the weights.
 //! - [`weights`]: safetensors files with PyTorch's parameter names and the configuration in the
 //!   metadata.
 
@@ -26,6 +28,7 @@ mod init;
 pub mod lsra;
 pub mod mlp;
 pub mod norm;
+pub mod prune;
 pub mod qkv;
 pub mod qlinear;
 pub mod quantize;
@@ -36,7 +39,7 @@ pub mod smoothing;
 pub mod weights;
 
 pub use cache::{CachePositions, DenseKv, KvCache, KvStore};
-pub use config::{BlockKind, GptConfig, MlpKind, NormKind, Positions};
+pub use config::{BlockKind, BlockShape, GptConfig, MlpKind, NormKind, Positions};
 pub use gpt::Gpt;
 pub use qkv::QuantKv;
 pub use qlinear::{Calibration, InputScaled, LinearSlot};

@@ -46,8 +46,9 @@ impl QuantKv {
     /// One store per layer of a model of `config`, for [`super::KvCache::with_stores`].
     pub fn for_model(config: &GptConfig, batch: usize, bits: KvBits, block: usize) -> Result<Vec<Box<dyn KvStore>>> {
         (0..config.n_layers)
-            .map(|_| {
-                Ok(Box::new(Self::new(batch, config.n_kv_heads, config.head_dim(), bits, block)?) as Box<dyn KvStore>)
+            .map(|i| {
+                Ok(Box::new(Self::new(batch, config.block_shape(i).n_kv_heads, config.head_dim(), bits, block)?)
+                    as Box<dyn KvStore>)
             })
             .collect()
     }

@@ -70,6 +70,12 @@ pub fn prune_forward(model: &mut SequenceClassifier, ids: &Tensor, schedule: &Pr
     if config.block != BlockKind::Standard {
         return Err(arg_err(OP, "token pruning needs standard blocks (LSRA's convolution reads its neighbours)"));
     }
+    if !config.is_uniform() {
+        return Err(arg_err(
+            OP,
+            "token pruning needs every block of one shape (no structurally pruned heads or MLP channels)",
+        ));
+    }
     if model.encoder.blocks.iter().any(|b| b.attn.causal) {
         return Err(arg_err(OP, "token pruning needs bidirectional attention"));
     }
