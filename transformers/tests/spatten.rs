@@ -308,6 +308,5 @@ fn the_classical_trainer_fits_a_two_token_rule() {
         .run(&mut m, &mut Adam::adamw(0.0), &set, &mut Classification::new(set.clone()))
         .unwrap();
     let (after, accuracy, _) = evaluate_labelled(&mut m, &set, 64).unwrap();
-    eprintln!("two-token rule: loss {before} -> {after}, accuracy {accuracy}");
     assert!(after < 0.5 * before && accuracy > 0.9, "loss {before} -> {after}, accuracy {accuracy}");
 }

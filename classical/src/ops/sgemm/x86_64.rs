@@ -1,11 +1,29 @@
-//! The AVX2 + FMA micro-kernel: a 6 x 16 tile in twelve `ymm` accumulators, two loads of `B` and six
-//! broadcasts of `A` per step of `k`. Same arithmetic as [`super::kernel::portable::<Fused>`].
+//! The x86-64 micro-kernels of the 6 x 16 tile. AVX2 + FMA: twelve `ymm` accumulators, two loads of
+//! `B` and six broadcasts of `A` per step of `k`. AVX-512: six `zmm` accumulators, one load of `B`
+//! and six broadcasts, half the multiply-add instructions for the same tile. Both perform the
+//! arithmetic of [`super::kernel::portable::<Fused>`] (one fused multiply-add chain per element, in
+//! the order of `k`), so they agree bit for bit.
 
 use super::kernel::{MR, NR};
 use std::arch::x86_64::{
-    __m256, _MM_HINT_T0, _mm_prefetch, _mm256_add_ps, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_setzero_ps, _mm256_storeu_ps,
+    __m256, __m512, _MM_HINT_T0, _mm_prefetch, _mm256_add_ps, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_setzero_ps, _mm256_storeu_ps, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps,
 };
+
+/// Starts fetching the `MR` rows of the tile at `c` (read after the loop when accumulating; C is
+/// often out of L2).
+#[inline(always)]
+fn prefetch_tile(c: *mut f32, ldc: usize) {
+    for i in 0..MR {
+        let row = c.wrapping_add(i * ldc) as *const i8;
+        // SAFETY: prefetching is a hint that never faults, whatever the address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(row);
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(60));
+        }
+    }
+}
 
 /// The [`KernelFn`](super::kernel::KernelFn) for CPUs with AVX2 and FMA.
 ///
@@ -14,12 +32,7 @@ use std::arch::x86_64::{
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn avx2_fma(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
     if add {
-        // The tile is read after the loop: start fetching it now (C is often out of L2).
-        for i in 0..MR {
-            let row = c.wrapping_add(i * ldc) as *const i8;
-            _mm_prefetch::<_MM_HINT_T0>(row);
-            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(60));
-        }
+        prefetch_tile(c, ldc);
     }
     let mut acc: [[__m256; 2]; MR] = [[_mm256_setzero_ps(); 2]; MR];
     for p in 0..kc {
@@ -47,6 +60,38 @@ pub(crate) unsafe fn avx2_fma(kc: usize, a: *const f32, b: *const f32, c: *mut f
                 _mm256_storeu_ps(dst, row[0]);
                 _mm256_storeu_ps(dst.add(8), row[1]);
             }
+        }
+    }
+}
+
+/// The [`KernelFn`](super::kernel::KernelFn) for CPUs with AVX-512F: the tile's rows are one `zmm`
+/// each (`NR = 16`).
+///
+/// # Safety
+/// The contract of [`KernelFn`](super::kernel::KernelFn), and the CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn avx512(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+    const { assert!(NR == 16, "one zmm per tile row") };
+    if add {
+        prefetch_tile(c, ldc);
+    }
+    let mut acc: [__m512; MR] = [_mm512_setzero_ps(); MR];
+    for p in 0..kc {
+        // SAFETY: as in `avx2_fma`: the NR values at b + p * NR and the MR at a + p * MR are readable.
+        unsafe {
+            let b0 = _mm512_loadu_ps(b.add(p * NR));
+            let ap = a.add(p * MR);
+            for (i, row) in acc.iter_mut().enumerate() {
+                *row = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(i)), b0, *row);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        // SAFETY: the caller guarantees the NR values at c + i * ldc (i < MR) writable and unaliased.
+        unsafe {
+            let dst = c.add(i * ldc);
+            let value = if add { _mm512_add_ps(_mm512_loadu_ps(dst), *row) } else { *row };
+            _mm512_storeu_ps(dst, value);
         }
     }
 }
