@@ -53,6 +53,11 @@ CONFIGS = {
     # LSRA blocks (kernel 3) with LayerNorm, GELU, rotary positions and biases.
     "lsra": dict(BASE, n_heads=2, n_kv_heads=1, d_ff=32, norm="LayerNorm", mlp="Gelu", positions="Rotary",
                  tied=True, bias=True, block={"Lsra": {"kernel": 3}}),
+    # The llama configuration after structured pruning: block 0 keeps one key/value group (2 query
+    # heads) and 16 MLP channels, block 1 all heads and 10 channels.
+    "pruned": dict(BASE, n_heads=4, n_kv_heads=2, d_ff=24, norm="RmsNorm", mlp="SwiGlu", positions="Rotary",
+                   tied=False, bias=False, block="Standard",
+                   block_shapes=[dict(n_heads=2, n_kv_heads=1, d_ff=16), dict(n_heads=4, n_kv_heads=2, d_ff=10)]),
 }
 
 

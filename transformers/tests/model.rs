@@ -550,12 +550,13 @@ fn safetensors_errors_name_the_tensor_and_shapes() {
     assert!(load(&mut model).contains(path.to_str().unwrap()), "a missing file names its path");
 }
 
-/// The committed PyTorch fixture (benches/peers/gpt_peer.py): tinylab's logits, loss and gradient
+/// The committed PyTorch fixture (benches/peers/gpt_peer.py; "pruned" has per-block head and MLP
+/// widths, as structured pruning leaves them): tinylab's logits, loss and gradient
 /// norm on PyTorch's weights equal PyTorch's.
 #[test]
 fn logits_match_the_pytorch_peer() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    for name in ["gpt2", "llama", "lsra"] {
+    for name in ["gpt2", "llama", "lsra", "pruned"] {
         let mut model = load_gpt(&dir.join(format!("gpt_{name}.safetensors"))).unwrap();
         let text = std::fs::read_to_string(dir.join(format!("gpt_{name}.json"))).unwrap();
         let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
