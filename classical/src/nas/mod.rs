@@ -25,13 +25,17 @@
 
 pub mod build;
 pub mod cost;
+pub mod elastic;
 pub mod predictor;
 pub mod proxyless;
 pub mod search;
+pub mod shrink;
 pub mod space;
+pub mod supernet;
 #[cfg(test)]
 mod testing;
 pub mod tinynas;
 
 pub use cost::{ArchCost, Constraints, CostModel};
 pub use space::{ArchConfig, BlockChoice, BlockSpec, SearchSpace, StageSpec};
+pub use supernet::Supernet;
