@@ -23,6 +23,21 @@ use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 
 /// A weight-sharing supernet over a [`SearchSpace`] (see the module docs).
+///
+/// ```
+/// use tinylab_classical::nas::{SearchSpace, Supernet};
+/// use tinylab_classical::nn::{Ctx, Module};
+/// use tinylab_classical::{Var, tensor};
+/// let space = SearchSpace::tiny(0.25, 16, 1, 10)?;
+/// let mut net = Supernet::new(space.clone(), 0)?;
+/// let arch = space.sample(&mut tensor::rng(1));
+/// net.set_active(&arch)?;
+/// let x = Var::constant(tensor::randn(&[2, 1, 16, 16], 1.0, &mut tensor::rng(2)));
+/// let y = net.forward(&x, &mut Ctx::eval())?; // (N, 1, 16, 16) -> (N, classes)
+/// let mut sub = net.extract(&arch)?; // a plain Sequential with the shared weights
+/// assert_eq!(sub.forward(&x, &mut Ctx::eval())?.value(), y.value());
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 #[derive(Debug)]
 pub struct Supernet {
     space: SearchSpace,
