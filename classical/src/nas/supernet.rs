@@ -293,6 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn a_space_with_a_feature_mix_layer_extracts_too() {
+        let mut s = space();
+        s.head_channels = Some(64);
+        let s = SearchSpace::new_checked(s).unwrap();
+        let mut net = Supernet::new(s.clone(), 3).unwrap();
+        perturb(&mut net, 4);
+        let x = randn(&[2, 1, 16, 16], 1.0, &mut rng(5));
+        for arch in [s.smallest(), s.sample(&mut rng(6))] {
+            net.set_active(&arch).unwrap();
+            let want = eval(&mut net, &x);
+            let mut sub = net.extract(&arch).unwrap();
+            assert_eq!(eval(&mut sub, &x), want, "{}", arch.key());
+        }
+    }
+
+    #[test]
     fn bad_configs_are_refused() {
         let s = space();
         let mut net = Supernet::new(s.clone(), 1).unwrap();
