@@ -152,10 +152,10 @@ impl Gpt {
         if batch == 0 || tokens == 0 {
             return Err(arg_err("gpt", format!("needs at least one token, got a [{batch}, {tokens}] batch")));
         }
-        let decoding = decode::decoding(batch * tokens, ctx);
-        // On the decoding path the tables are read in place (no copy of a whole table per step).
+        let tape_free = decode::tape_free(ctx);
+        // Without the tape the tables are read in place (no copy of a whole table per call).
         let lookup = |table: &Param, rows: &[usize], ctx: &mut Ctx| -> Result<(Var, Option<Var>)> {
-            if decoding {
+            if tape_free {
                 return Ok((decode::gather(table, rows)?, None));
             }
             let t = ctx.param(table);
