@@ -1,0 +1,57 @@
+//! tinylab's byte-level BPE against Hugging Face `tokenizers` (fixture from
+//! `benches/peers/bpe_peer.py`, which says how to regenerate it).
+//!
+//! The fixture holds (a) the ids HF's `ByteLevelBPETokenizer` gives fixed strings when it loads the
+//! merges tinylab trained on the full bundled corpus with 1024 tokens, and (b) the merges HF's own
+//! trainer learns on the same text (one sequence, vocabulary 1024, min frequency 2): all 768 agree
+//! with tinylab's, in order (`hf_training.same_prefix` = 768), so that is asserted too.
+
+use serde_json::Value;
+use tinylab_transformers::data::{BpeOptions, BpeTokenizer, shakespeare};
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("fixtures/bpe_hf.json")).unwrap()
+}
+
+fn trained(f: &Value) -> BpeTokenizer {
+    let text = shakespeare().unwrap();
+    let chars = f["corpus_chars"].as_u64().unwrap() as usize;
+    assert_eq!(chars, text.len(), "the fixture was made on the whole corpus");
+    let size = f["vocab_size"].as_u64().unwrap() as usize;
+    let min_frequency = f["min_frequency"].as_u64().unwrap();
+    BpeTokenizer::train(&text, size, BpeOptions { min_frequency }).unwrap()
+}
+
+#[test]
+fn matches_hugging_face_tokenizers() {
+    let f = fixture();
+    let tok = trained(&f);
+    assert_eq!(tok.vocab_size(), f["vocab_size"].as_u64().unwrap() as usize);
+
+    // (a) Encoding: the same ids as HF's ByteLevel BPE given our merges.
+    let cases = f["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        assert_eq!(tok.encode(text), want, "{text:?}");
+        assert_eq!(tok.decode(&want).unwrap(), text);
+    }
+
+    // (b) Training: HF's trainer learns the same merges in the same order.
+    let theirs: Vec<(String, String)> = f["hf_merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let (a, b) = m.as_str().unwrap().split_once(' ').unwrap();
+            (a.to_string(), b.to_string())
+        })
+        .collect();
+    assert_eq!(f["hf_training"]["same_prefix"], 768);
+    let ours = tok.spelled_merges();
+    assert_eq!(ours.len(), theirs.len());
+    for (rank, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(o, t, "merge {rank}");
+    }
+}
