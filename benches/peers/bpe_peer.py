@@ -21,6 +21,7 @@ Regenerate the committed fixture (peers venv with `tokenizers`):
 
 import json
 import os
+import random
 import sys
 
 import tokenizers
@@ -39,6 +40,14 @@ CASES = [
     "x",
     "",
 ]
+
+# Seeded random strings over pieces that exercise every branch of the GPT-2 split: letters of
+# several scripts, digits (ASCII, Arabic-Indic Nd, fraction No, Roman numeral Nl), contractions,
+# apostrophes, punctuation, and whitespace runs (space, tab, newline, no-break, ideographic).
+PIECES = list("abcXYZ019 \n\t'.,;:!?-\"()") + ["'s", "'ll", "'re", "'T", "  ", "\n\n", " \n", "the", " The",
+    "é", "ß", "Ж", "日語", "😀", "\u00a0", "\u3000", "½", "٣", "Ⅻ", "£", "Tom's", "\r\n"]
+RNG = random.Random(18)
+CASES += ["".join(RNG.choice(PIECES) for _ in range(RNG.randrange(1, 40))) for _ in range(40)]
 
 
 def hf_merges(tok):
@@ -85,9 +94,11 @@ def main():
         },
         "hf_merges": [" ".join(m) for m in theirs],
     }
+    # One case per line (text and ids), the rest indented.
+    cases_json = ",\n  ".join(json.dumps(c, ensure_ascii=False) for c in fixture.pop("cases"))
+    body = json.dumps(fixture, ensure_ascii=False, indent=1)
     with open(out, "w", encoding="utf-8") as f:
-        json.dump(fixture, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+        f.write(body[:-2] + ',\n "cases": [\n  ' + cases_json + "\n ]\n}\n")
     print(json.dumps(fixture["hf_training"]))
 
 

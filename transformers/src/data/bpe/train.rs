@@ -19,6 +19,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 type Pair = (u32, u32);
 
+/// A heap entry: the pair's count when pushed, its tie-break key (reversed, so the smaller pair is
+/// the larger entry), and the pair.
+type Entry = (u64, Reverse<Pair>, Pair);
+
 /// One merge the trainer chose: the pair and how often it occurred when chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Learned {
@@ -68,13 +72,11 @@ pub(super) fn learn(
             holders.entry(p).or_default().insert(w);
         }
     }
-    let mut heap: BinaryHeap<(u64, Reverse<(u32, u32)>, Pair)> =
-        counts.iter().map(|(&p, &c)| (c, order(p), p)).collect();
+    let mut heap: BinaryHeap<Entry> = counts.iter().map(|(&p, &c)| (c, order(p), p)).collect();
 
     let mut learned = Vec::new();
     let mut delta: HashMap<Pair, i64> = HashMap::new();
-    loop {
-        let Some((count, _, pair)) = heap.pop() else { break };
+    while let Some((count, _, pair)) = heap.pop() {
         let now = counts.get(&pair).copied().unwrap_or(0);
         if now != count {
             if now > 0 {
