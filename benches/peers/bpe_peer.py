@@ -11,6 +11,9 @@
     (the longest common prefix of the two merge lists) and as sets. HF's merges go into the
     fixture too ("left right", GPT-2 spelling, rank order), and the Rust test asserts that
     tinylab's trainer learns exactly them (its tie-break is HF's).
+(c) Trains HF on six small seeded random texts (vocabulary 296, min_frequency 1), where ties
+    between equally frequent pairs are everywhere, and stores its merges: the Rust test asserts
+    tinylab learns the same ones.
 
 Regenerate the committed fixture (peers venv with `tokenizers`):
 
@@ -94,6 +97,17 @@ def main():
         },
         "hf_merges": [" ".join(m) for m in theirs],
     }
+    # (c) Ties: small seeded random texts, where many pairs are equally frequent, trained by HF with
+    # min_frequency 1; tinylab must learn the same merges.
+    small = []
+    for k in range(6):
+        text = "".join(RNG.choice(PIECES) for _ in range(RNG.randrange(50, 400)))
+        t = ByteLevelBPETokenizer()
+        t.train_from_iterator([text], vocab_size=256 + 40, min_frequency=1, show_progress=False, special_tokens=[])
+        small.append({"text": text, "vocab_size": 256 + 40, "min_frequency": 1,
+                      "vocab_size_reached": t.get_vocab_size(), "merges": [" ".join(m) for m in hf_merges(t)]})
+    fixture["small_trainings"] = small
+
     # One case per line (text and ids), the rest indented.
     cases_json = ",\n  ".join(json.dumps(c, ensure_ascii=False) for c in fixture.pop("cases"))
     body = json.dumps(fixture, ensure_ascii=False, indent=1)

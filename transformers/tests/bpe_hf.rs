@@ -73,3 +73,23 @@ fn compression_on_the_corpus() {
         last = bpt;
     }
 }
+
+/// Ties: on six small random texts (fixture `small_trainings`), where many pairs are equally
+/// frequent at each step, tinylab's trainer learns HF's merges in HF's order.
+#[test]
+fn ties_break_as_hugging_face_breaks_them() {
+    let f = fixture();
+    let runs = f["small_trainings"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    for run in runs {
+        let text = run["text"].as_str().unwrap();
+        let size = run["vocab_size"].as_u64().unwrap() as usize;
+        let min_frequency = run["min_frequency"].as_u64().unwrap();
+        let tok = BpeTokenizer::train(text, size, BpeOptions { min_frequency }).unwrap();
+        assert_eq!(tok.vocab_size() as u64, run["vocab_size_reached"].as_u64().unwrap(), "{text:?}");
+        let theirs: Vec<String> =
+            run["merges"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().into()).collect();
+        let ours: Vec<String> = tok.spelled_merges().into_iter().map(|(a, b)| format!("{a} {b}")).collect();
+        assert_eq!(ours, theirs, "{text:?}");
+    }
+}

@@ -2,8 +2,13 @@ use super::*;
 use proptest::prelude::*;
 
 fn small() -> BpeTokenizer {
-    let text = "the cat sat on the mat; the hat, the bat. That's the thing: thin then there!\n".repeat(20);
-    BpeTokenizer::train(&text, 300, BpeOptions::default()).unwrap()
+    static SMALL: std::sync::OnceLock<BpeTokenizer> = std::sync::OnceLock::new();
+    SMALL
+        .get_or_init(|| {
+            let text = "the cat sat on the mat; the hat, the bat. That's the thing: thin then there!\n".repeat(20);
+            BpeTokenizer::train(&text, 300, BpeOptions::default()).unwrap()
+        })
+        .clone()
 }
 
 #[test]
