@@ -44,6 +44,11 @@ impl TokenWindows {
     pub fn tokens(&self) -> &[u32] {
         &self.tokens
     }
+
+    /// Every window's target ids, in window order (what [`evaluate_bpc`] averages over).
+    pub fn target_ids(&self) -> Vec<u32> {
+        (0..self.len()).flat_map(|i| self.tokens[i * self.stride + 1..][..self.context].iter().copied()).collect()
+    }
 }
 
 impl Batches for TokenWindows {
@@ -162,7 +167,7 @@ impl Metrics<Vec<usize>> for LanguageModeling {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -174,22 +179,24 @@ mod tests {
         assert_eq!(b.input.iter().copied().collect::<Vec<_>>(), vec![3., 4., 5., 6., 0., 1., 2., 3.]);
         assert_eq!(b.targets, vec![4, 5, 6, 7, 1, 2, 3, 4]);
         assert!(w.batch(&[2]).is_err());
+        assert_eq!(w.target_ids(), [1, 2, 3, 4, 4, 5, 6, 7]);
         assert!(TokenWindows::new(vec![1, 2], 2, 1).is_err());
+    }
+
+    /// Predicts equal logits for every token.
+    #[derive(Debug)]
+    pub(crate) struct Uniform(pub usize);
+    impl Module for Uniform {
+        fn forward(&mut self, x: &Var, _: &mut Ctx) -> Result<Var> {
+            let s = x.shape();
+            Ok(Var::constant(tinylab_classical::tensor::zeros(&[s[0], s[1], self.0])))
+        }
+        fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a tinylab_classical::nn::Param)) {}
+        fn visit_params_mut(&mut self, _: &str, _: &mut dyn FnMut(String, &mut tinylab_classical::nn::Param)) {}
     }
 
     #[test]
     fn a_uniform_model_scores_log2_vocab_bits() {
-        /// Predicts equal logits for every token.
-        #[derive(Debug)]
-        struct Uniform(usize);
-        impl Module for Uniform {
-            fn forward(&mut self, x: &Var, _: &mut Ctx) -> Result<Var> {
-                let s = x.shape();
-                Ok(Var::constant(tinylab_classical::tensor::zeros(&[s[0], s[1], self.0])))
-            }
-            fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a tinylab_classical::nn::Param)) {}
-            fn visit_params_mut(&mut self, _: &str, _: &mut dyn FnMut(String, &mut tinylab_classical::nn::Param)) {}
-        }
         let w = TokenWindows::new((0..50).map(|i| i % 16).collect(), 8, 8).unwrap();
         let bpc = bits_per_char(evaluate_bpc(&mut Uniform(16), &w, 2).unwrap());
         assert!((bpc - 4.0).abs() < 1e-6, "{bpc}");
