@@ -24,3 +24,8 @@ pub mod data;
 pub mod model;
 pub mod quant;
 pub mod spatten;
+
+/// Element counts below which the element-wise kernels (norms, rotary positions, per-head attention
+/// of a decoding step) run on the calling thread: waking rayon's workers for less work than this
+/// costs more than the work (a decoding step spent half its time in the scheduler before).
+pub(crate) const PARALLEL_MIN_LEN: usize = 1 << 14;

@@ -56,21 +56,25 @@ pub(super) fn forward(
     let Dims { batch, q_heads, tokens: t, keys: s, head_dim: d, value_dim: dv, .. } = dims;
     let mut probs = vec![0f32; batch * q_heads * t * s];
     let mut out = vec![0f32; batch * q_heads * t * dv];
-    probs.par_chunks_mut((t * s).max(1)).zip(out.par_chunks_mut((t * dv).max(1))).enumerate().try_for_each(
-        |(bh, (p, o))| -> Result<()> {
-            let (b, h) = (bh / q_heads, bh % q_heads);
-            let kvh = b * dims.kv_heads + h / dims.group();
-            let (qh, kh, vh) = (&qs[bh * t * d..][..t * d], &ks[kvh * s * d..][..s * d], &vs[kvh * s * dv..][..s * dv]);
-            gemm_into(t, s, d, qh, d, 1, kh, 1, d, p, false)?;
-            for (i, row) in p.chunks_mut(s.max(1)).enumerate().take(t) {
-                match mask.visible_span(b, i, s) {
-                    Some(span) => span_softmax(row, scale, span),
-                    None => masked_softmax(row, scale, |j| mask.allows(b, i, j)),
-                }
+    let head = |(bh, (p, o)): (usize, (&mut [f32], &mut [f32]))| -> Result<()> {
+        let (b, h) = (bh / q_heads, bh % q_heads);
+        let kvh = b * dims.kv_heads + h / dims.group();
+        let (qh, kh, vh) = (&qs[bh * t * d..][..t * d], &ks[kvh * s * d..][..s * d], &vs[kvh * s * dv..][..s * dv]);
+        gemm_into(t, s, d, qh, d, 1, kh, 1, d, p, false)?;
+        for (i, row) in p.chunks_mut(s.max(1)).enumerate().take(t) {
+            match mask.visible_span(b, i, s) {
+                Some(span) => span_softmax(row, scale, span),
+                None => masked_softmax(row, scale, |j| mask.allows(b, i, j)),
             }
-            gemm_into(t, dv, s, p, s, 1, vh, dv, 1, o, false)
-        },
-    )?;
+        }
+        gemm_into(t, dv, s, p, s, 1, vh, dv, 1, o, false)
+    };
+    let (prob_chunk, out_chunk) = ((t * s).max(1), (t * dv).max(1));
+    if probs.len() * d.max(dv) >= crate::PARALLEL_MIN_LEN {
+        probs.par_chunks_mut(prob_chunk).zip(out.par_chunks_mut(out_chunk)).enumerate().try_for_each(head)?;
+    } else {
+        probs.chunks_mut(prob_chunk).zip(out.chunks_mut(out_chunk)).enumerate().try_for_each(head)?;
+    }
     Ok((out, probs))
 }
 

@@ -2,6 +2,7 @@
 //! 2019, "Root mean square layer normalization"), an op with a hand-written backward.
 
 use super::config::NormKind;
+use crate::PARALLEL_MIN_LEN;
 use ndarray::IxDyn;
 use rayon::prelude::*;
 use tinylab_classical::autograd::{Op, Var};
@@ -9,10 +10,6 @@ use tinylab_classical::error::{arg_err, shape_err};
 use tinylab_classical::nn::{Ctx, Param, join};
 use tinylab_classical::tensor::{contiguous, ones, zeros};
 use tinylab_classical::{Result, Tensor, ops};
-
-/// Rows at least this many values long in total are normalised with rayon (each row still has one
-/// fixed order of operations).
-const PARALLEL_MIN_LEN: usize = 1 << 14;
 
 /// The tape record of [`rms_norm`]: the per-row `1 / rms`.
 #[derive(Debug)]

@@ -43,7 +43,7 @@ impl Table {
     fn rotate(&self, x: &[f32], out: &mut [f32], tokens: usize, sign: f32) {
         let (half, d) = (self.half, 2 * self.half);
         let slab = (tokens * d).max(1);
-        out.par_chunks_mut(slab).zip(x.par_chunks(slab)).for_each(|(o, xs)| {
+        let rotate_slab = |(o, xs): (&mut [f32], &[f32])| {
             for t in 0..tokens {
                 let (c, s) = (&self.cos[t * half..][..half], &self.sin[t * half..][..half]);
                 let (xr, or) = (&xs[t * d..][..d], &mut o[t * d..][..d]);
@@ -53,7 +53,12 @@ impl Table {
                     or[i + half] = b * c[i] + a * sn;
                 }
             }
-        });
+        };
+        if x.len() >= crate::PARALLEL_MIN_LEN {
+            out.par_chunks_mut(slab).zip(x.par_chunks(slab)).for_each(rotate_slab);
+        } else {
+            out.chunks_mut(slab).zip(x.chunks(slab)).for_each(rotate_slab);
+        }
     }
 }
 
