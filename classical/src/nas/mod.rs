@@ -17,7 +17,11 @@
 
 pub mod build;
 pub mod cost;
+pub mod elastic;
+pub mod shrink;
 pub mod space;
+pub mod supernet;
 
 pub use cost::{ArchCost, Constraints, CostModel};
 pub use space::{ArchConfig, BlockChoice, BlockSpec, SearchSpace, StageSpec};
+pub use supernet::Supernet;
