@@ -87,7 +87,10 @@ impl ElasticDepthwise {
     /// The layer around a `(C, 1, kmax, kmax)` weight (`kmax` the last of `kernels`), the kernel
     /// transformations at the identity.
     pub fn new(weight: Tensor, kernels: &[usize], stride: usize) -> Result<Self> {
-        let kmax = kernels.last().copied().unwrap_or(0);
+        if kernels.is_empty() || kernels.iter().any(|k| k % 2 == 0) {
+            return Err(arg_err("ElasticDepthwise", format!("kernels {kernels:?} must be odd and non-empty")));
+        }
+        let kmax = kernels[kernels.len() - 1];
         let s = weight.shape().to_vec();
         if s.len() != 4 || s[1] != 1 || s[2] != kmax || s[3] != kmax {
             return Err(arg_err("ElasticDepthwise", format!("weight {s:?} is not (C, 1, {kmax}, {kmax})")));
@@ -262,20 +265,21 @@ impl ElasticBlock {
         stride: usize,
         residual: bool,
     ) -> Result<Self> {
-        let hidden = depthwise.shape().first().copied().unwrap_or(0);
-        let in_channels = match &expand {
-            Some(e) => e.shape().get(1).copied().unwrap_or(0),
-            None => hidden,
-        };
-        let ok = expand.as_ref().is_none_or(|e| e.shape()[0] == hidden) && project.shape().get(1) == Some(&hidden);
-        if !ok {
-            return Err(arg_err("ElasticBlock", "expansion, depthwise and projection disagree on hidden channels"));
+        let depthwise = ElasticDepthwise::new(depthwise, kernels, stride)?;
+        let (expand, project) = (expand.map(ElasticPointwise::new).transpose()?, ElasticPointwise::new(project)?);
+        let hidden = depthwise.weight.value.shape()[0];
+        let in_channels = expand.as_ref().map_or(hidden, |e| e.weight.value.shape()[1]);
+        let (proj_shape, out) = (project.weight.value.shape(), project.weight.value.shape()[0]);
+        if expand.as_ref().is_some_and(|e| e.weight.value.shape()[0] != hidden) || proj_shape[1] != hidden {
+            return Err(arg_err(
+                "ElasticBlock",
+                format!("expansion, depthwise and projection disagree on the {hidden} hidden channels"),
+            ));
         }
-        let out = project.shape()[0];
         Ok(Self {
-            expand: expand.map(|e| ElasticPointwise::new(e).map(|p| (p, BatchNorm::new(hidden)))).transpose()?,
-            depthwise: (ElasticDepthwise::new(depthwise, kernels, stride)?, BatchNorm::new(hidden)),
-            project: (ElasticPointwise::new(project)?, BatchNorm::new(out)),
+            expand: expand.map(|e| (e, BatchNorm::new(hidden))),
+            depthwise: (depthwise, BatchNorm::new(hidden)),
+            project: (project, BatchNorm::new(out)),
             in_channels,
             residual,
         })
@@ -533,6 +537,25 @@ mod tests {
         let w = &b.project.0.weight.value;
         let l1: Vec<f32> = (0..24).map(|c| w.index_axis(Axis(1), c).iter().map(|v| v.abs()).sum()).collect();
         assert!(l1.windows(2).all(|p| p[0] >= p[1]), "{l1:?}");
+    }
+
+    #[test]
+    fn sliced_batch_norm_is_a_batch_norm_of_the_first_channels() {
+        let mut r = rng(15);
+        let mut big = BatchNorm::new(6);
+        big.gamma.value = randn(&[6], 1.0, &mut r);
+        big.beta.value = randn(&[6], 1.0, &mut r);
+        let mut small = BatchNorm::new(4);
+        small.gamma.value = big.gamma.value.slice(ndarray::s![..4]).to_owned().into_dyn();
+        small.beta.value = big.beta.value.slice(ndarray::s![..4]).to_owned().into_dyn();
+        let x = Var::constant(randn(&[3, 4, 2, 2], 1.0, &mut r));
+        let y = bn_forward(&mut big, &x, &mut Ctx::train(0)).unwrap();
+        let want = small.forward(&x, &mut Ctx::train(0)).unwrap();
+        assert_eq!(y.value(), want.value());
+        assert_eq!(&big.stats.mean[..4], &small.stats.mean[..]);
+        assert_eq!(&big.stats.var[..4], &small.stats.var[..]);
+        assert_eq!(&big.stats.mean[4..], &[0.0, 0.0], "inactive channels keep their statistics");
+        assert!(bn_forward(&mut big, &Var::constant(randn(&[3, 7, 2, 2], 1.0, &mut r)), &mut Ctx::eval()).is_err());
     }
 
     #[test]

@@ -370,6 +370,29 @@ mod tests {
         assert!(progressive_shrink(&mut net, || Sgd::new(0.9, 0.0), &train, None, &cfg).is_err());
     }
 
+    #[test]
+    #[allow(clippy::print_stderr)]
+    #[ignore = "trains for a while: cargo test -p tinylab-classical --lib nas::shrink -- --ignored"]
+    fn shrinking_trains_the_largest_and_the_smallest_subnets() {
+        let all = crate::data::synthetic::shapes(768, 16, 0.2, 5).unwrap();
+        let (train_set, val_set) = all.split(0.75, 6).unwrap();
+        let train = LabelledArray::new(train_set.images.view(), &train_set.labels).unwrap();
+        let val = LabelledArray::new(val_set.images.view(), &val_set.labels).unwrap();
+        let mut net = Supernet::new(space(), 1).unwrap();
+        let cfg = ShrinkConfig::ofa(3, 0.05, 32, 2);
+        let report = progressive_shrink(&mut net, || Sgd::new(0.9, 1e-4), &train, Some(&val), &cfg).unwrap();
+        let last = report.history.last().unwrap().val_accuracy.unwrap();
+        let s = space();
+        let mut smallest = net.extract(&s.smallest()).unwrap();
+        let calib: Vec<_> = (0..4).map(|b| train.batch(&(b * 32..b * 32 + 32).collect::<Vec<_>>()).unwrap().input).collect();
+        crate::nas::recalibrate::recalibrate_batch_norm(&mut smallest, &calib).unwrap();
+        let (_, small_acc, _) = evaluate_labelled(&mut smallest, &val, 256).unwrap();
+        eprintln!("largest {last}, smallest {small_acc}, history {:?}", report.history);
+        // Four classes: chance is 0.25.
+        assert!(last > 0.8, "largest {last}");
+        assert!(small_acc > 0.6, "smallest {small_acc}");
+    }
+
     proptest! {
         #[test]
         fn phases_sample_only_their_elastic_choices(seed in 0u64..10_000) {

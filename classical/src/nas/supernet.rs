@@ -306,7 +306,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
         #[test]
         fn every_sampled_config_extracts_to_the_same_outputs(seed in 0u64..10_000, res in prop::sample::select(vec![16usize, 32])) {
             let s = SearchSpace::tiny(0.25, res, 1, 10).unwrap();
