@@ -21,9 +21,7 @@ fn batch_norm_paths(model: &mut dyn Module) -> Vec<String> {
         .collect();
     candidates
         .into_iter()
-        .filter(|path| {
-            nn::module_at_mut(model, path).is_some_and(|m| (m as &mut dyn std::any::Any).is::<BatchNorm>())
-        })
+        .filter(|path| nn::module_at_mut(model, path).is_some_and(|m| (m as &mut dyn std::any::Any).is::<BatchNorm>()))
         .collect()
 }
 
@@ -31,7 +29,8 @@ fn batch_norm_paths(model: &mut dyn Module) -> Vec<String> {
 fn set_momentum(model: &mut dyn Module, paths: &[String], momentum: impl Fn(usize) -> f32) -> Vec<f32> {
     let mut old = Vec::with_capacity(paths.len());
     for (i, path) in paths.iter().enumerate() {
-        if let Some(bn) = nn::module_at_mut(model, path).and_then(|m| (m as &mut dyn std::any::Any).downcast_mut::<BatchNorm>())
+        if let Some(bn) =
+            nn::module_at_mut(model, path).and_then(|m| (m as &mut dyn std::any::Any).downcast_mut::<BatchNorm>())
         {
             old.push(bn.stats.momentum);
             bn.stats.momentum = momentum(i);

@@ -110,7 +110,7 @@ impl ShrinkConfig {
     pub fn ofa(epochs: usize, lr: f32, batch_size: usize, seed: u64) -> Self {
         let schedule = LrSchedule::Cosine { base: lr, min: 0.0, warmup: 0, total: epochs };
         Self {
-            phases: Phase::ORDER.iter().map(|&phase| PhasePlan { phase, epochs, lr: schedule.clone() }).collect(),
+            phases: Phase::ORDER.iter().map(|&phase| PhasePlan { phase, epochs, lr: schedule }).collect(),
             batch_size,
             subnets_per_step: 2,
             temperature: 1.0,
@@ -384,7 +384,8 @@ mod tests {
         let last = report.history.last().unwrap().val_accuracy.unwrap();
         let s = space();
         let mut smallest = net.extract(&s.smallest()).unwrap();
-        let calib: Vec<_> = (0..4).map(|b| train.batch(&(b * 32..b * 32 + 32).collect::<Vec<_>>()).unwrap().input).collect();
+        let calib: Vec<_> =
+            (0..4).map(|b| train.batch(&(b * 32..b * 32 + 32).collect::<Vec<_>>()).unwrap().input).collect();
         crate::nas::recalibrate::recalibrate_batch_norm(&mut smallest, &calib).unwrap();
         let (_, small_acc, _) = evaluate_labelled(&mut smallest, &val, 256).unwrap();
         eprintln!("largest {last}, smallest {small_acc}, history {:?}", report.history);

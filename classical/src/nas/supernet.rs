@@ -111,7 +111,8 @@ impl Supernet {
         let tail = nn::state_dict(&mut self.tail);
         let shift = |name: String| -> Result<String> {
             let (head, rest) = name.split_once('.').unwrap_or((&name, ""));
-            let j: usize = head.parse().map_err(|_| arg_err("Supernet::subnet_state", format!("tail path `{name}`")))?;
+            let j: usize =
+                head.parse().map_err(|_| arg_err("Supernet::subnet_state", format!("tail path `{name}`")))?;
             Ok(join(&(STEM_LAYERS + specs.len() + j).to_string(), rest))
         };
         for (name, v) in tail.params {
