@@ -799,5 +799,11 @@ fn summary(rows: &[Value]) -> String {
     }
     s.push('\n');
     s.push_str(&verdicts.join(" "));
+    s.push_str(
+        " Protocol: the searched and the random-search networks start from their supernet weights (extracted, \
+         BatchNorm recalibrated), the baselines from scratch (there is no supernet of a fixed architecture); \
+         all get the same fine-tuning recipe and epochs, and the baseline is chosen on the validation split. \
+         Accuracies are on the test images at each network's own resolution.",
+    );
     s
 }
