@@ -414,7 +414,7 @@ fn run_budget(
     ctx.plot(
         &format!("flops_cdf_{name}"),
         &LineChart {
-            title: format!("FLOPs CDF of the sub-networks within {name} SRAM, per candidate space"),
+            title: format!("FLOPs CDF of the sub-networks that fit the {name} budget, per space"),
             x_label: "MFLOPs (2 x MACs)".into(),
             y_label: "cumulative share".into(),
             series: cdf,
