@@ -376,7 +376,8 @@ struct BudgetOut {
     seconds: Vec<(&'static str, f64)>,
 }
 
-#[allow(clippy::too_many_lines)]
+/// Steps 1 to 7 of the module docs for one budget; `baseline_cache` keeps the baselines trained for
+/// an earlier budget (keyed by architecture), so each is trained once per run.
 fn run_budget(
     ctx: &mut RunContext,
     scale: &Scale,
