@@ -11,13 +11,6 @@
 //!   latency) and [`Constraints`] on them. This crate defines the trait; `tinylab-mcu-export`
 //!   implements it with its memory planners and latency table, so the dependency rule holds (the root
 //!   experiment wires the two).
-//! - [`elastic`]: the elastic layers of a once-for-all supernet (sliced 1x1 convolutions, depthwise
-//!   convolutions with OFA's kernel transformations, sliced BatchNorm, importance sorting of channels).
-//! - [`supernet`]: [`Supernet`], the weight-sharing network running any [`ArchConfig`] of its space,
-//!   and the extraction of a sub-network into its standalone network with the shared weights.
-//! - [`shrink`]: progressive shrinking (full, then elastic kernel, depth, expand), distilling
-//!   sampled sub-networks from the largest in place, with checkpoints that resume bit for bit.
-//! - [`recalibrate`]: BatchNorm statistics of one sub-network, recomputed before it is evaluated.
 //! - [`predictor`]: OFA's accuracy predictor, an MLP on the encoding, judged by held-out RMSE and
 //!   Kendall's τ.
 //! - [`search`]: evolutionary and random search under constraints with a score function
@@ -26,6 +19,13 @@
 //!   that satisfy the memory constraint.
 //! - [`proxyless`]: ProxylessNAS' path binarisation with an expected-latency loss (Cai et al., ICLR
 //!   2019).
+//! - [`elastic`]: the elastic layers of a once-for-all supernet (sliced 1x1 convolutions, depthwise
+//!   convolutions with OFA's kernel transformations, sliced BatchNorm, importance sorting of channels).
+//! - [`supernet`]: [`Supernet`], the weight-sharing network running any [`ArchConfig`] of its space,
+//!   and the extraction of a sub-network into its standalone network with the shared weights.
+//! - [`shrink`]: progressive shrinking (full, then elastic kernel, depth, expand), distilling
+//!   sampled sub-networks from the largest in place, with checkpoints that resume bit for bit.
+//! - [`recalibrate`]: BatchNorm statistics of one sub-network, recomputed before it is evaluated.
 //!
 //! References: Cai et al., "Once-for-All: Train One Network and Specialize it for Efficient
 //! Deployment" (ICLR 2020); Lin et al., "MCUNet: Tiny Deep Learning on IoT Devices" (NeurIPS 2020).

@@ -23,6 +23,21 @@ use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 
 /// A weight-sharing supernet over a [`SearchSpace`] (see the module docs).
+///
+/// ```
+/// use tinylab_classical::nas::{SearchSpace, Supernet};
+/// use tinylab_classical::nn::{Ctx, Module};
+/// use tinylab_classical::{Var, tensor};
+/// let space = SearchSpace::tiny(0.25, 16, 1, 10)?;
+/// let mut net = Supernet::new(space.clone(), 0)?;
+/// let arch = space.sample(&mut tensor::rng(1));
+/// net.set_active(&arch)?;
+/// let x = Var::constant(tensor::randn(&[2, 1, 16, 16], 1.0, &mut tensor::rng(2)));
+/// let y = net.forward(&x, &mut Ctx::eval())?; // (N, 1, 16, 16) -> (N, classes)
+/// let mut sub = net.extract(&arch)?; // a plain Sequential with the shared weights
+/// assert_eq!(sub.forward(&x, &mut Ctx::eval())?.value(), y.value());
+/// # Ok::<(), tinylab_classical::ClassicalError>(())
+/// ```
 #[derive(Debug)]
 pub struct Supernet {
     space: SearchSpace,
@@ -278,6 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn a_space_with_a_feature_mix_layer_extracts_too() {
+        let mut s = space();
+        s.head_channels = Some(64);
+        let s = SearchSpace::new_checked(s).unwrap();
+        let mut net = Supernet::new(s.clone(), 3).unwrap();
+        perturb(&mut net, 4);
+        let x = randn(&[2, 1, 16, 16], 1.0, &mut rng(5));
+        for arch in [s.smallest(), s.sample(&mut rng(6))] {
+            net.set_active(&arch).unwrap();
+            let want = eval(&mut net, &x);
+            let mut sub = net.extract(&arch).unwrap();
+            assert_eq!(eval(&mut sub, &x), want, "{}", arch.key());
+        }
+    }
+
+    #[test]
     fn bad_configs_are_refused() {
         let s = space();
         let mut net = Supernet::new(s.clone(), 1).unwrap();
@@ -304,6 +335,44 @@ mod tests {
         let scale = float.iter().map(|v| v.abs()).fold(0.0, f32::max);
         let err = fake.iter().zip(float.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(err < 0.25 * scale + 1e-3, "{err} vs {scale}");
+    }
+
+    /// One plain SGD step (no momentum or decay) in training mode on `model`.
+    fn sgd_step(model: &mut dyn Module, x: &Tensor, y: &[usize]) {
+        use crate::optim::{Optimizer, Sgd};
+        let mut ctx = Ctx::train(0);
+        let logits = model.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
+        let loss = crate::ops::cross_entropy(&logits, y).unwrap();
+        Sgd::new(0.0, 0.0).backward_step(model, &loss, &ctx, 0.1).unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+        #[test]
+        fn a_training_step_of_a_subnet_is_the_step_of_its_standalone_network(seed in 0u64..10_000) {
+            // With every kernel at its largest the extracted weights are plain slices, so a step of
+            // the supernet running `arch` (batch-statistics BN, sliced gradients) must move them as
+            // the same step moves the extracted network.
+            let s = space();
+            let mut net = Supernet::new(s.clone(), seed).unwrap();
+            perturb(&mut net, seed ^ 1);
+            let mut arch = s.sample(&mut rng(seed ^ 2));
+            arch.blocks.iter_mut().flatten().for_each(|c| c.kernel = 7);
+            net.set_active(&arch).unwrap();
+            let x = randn(&[4, 1, 16, 16], 1.0, &mut rng(seed ^ 3));
+            let y = [0, 3, 1, 2];
+            let mut sub = net.extract(&arch).unwrap();
+            sgd_step(&mut net, &x, &y);
+            sgd_step(&mut sub, &x, &y);
+            let after = net.subnet_state(&arch).unwrap();
+            let want = nn::state_dict(&mut sub);
+            prop_assert_eq!(after.buffers, want.buffers);
+            for (name, (_, v)) in &want.params {
+                let got = &after.params[name].1;
+                let diff = got.iter().zip(v).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                prop_assert!(diff <= 1e-6, "{}: {}", name, diff);
+            }
+        }
     }
 
     proptest! {
