@@ -40,6 +40,10 @@ const KWS_QUICK_MIN: f64 = 0.2;
 /// ... and the least int8 AUC of the autoencoder (chance 0.5; seed 3 reaches 0.81).
 const AD_QUICK_MIN: f64 = 0.75;
 
+/// `mcunet`'s quick-form floor on the searched network's int8 test accuracy (10 classes: chance is
+/// 0.1; seed 3 reaches 0.6).
+const MCUNET_QUICK_MIN: f64 = 0.3;
+
 /// Each experiment's headline claim on its quick form (seed 3).
 fn assert_headline(name: &str, m: &serde_json::Value) {
     match name {
@@ -89,6 +93,30 @@ fn assert_headline(name: &str, m: &serde_json::Value) {
             assert!(number(m, "ic.quality.int8") >= IC_QUICK_MIN, "{name}: {}", m["ic"]["quality"]);
             assert!(number(m, "kws.quality.int8") >= KWS_QUICK_MIN, "{name}: {}", m["kws"]["quality"]);
             assert!(number(m, "ad.quality.int8") >= AD_QUICK_MIN, "{name}: {}", m["ad"]["quality"]);
+        }
+        "mcunet" => {
+            for b in at(m, "budgets").as_array().expect("budgets") {
+                let budget = &b["budget"]["name"];
+                let d = &b["deployment"];
+                // The searched network fits its budget (cost model and the exported plan) and the host
+                // C build gives the Rust engine's bytes on every test image.
+                assert_eq!(d["fits_budget"], true, "{name}: {budget} {d}");
+                assert!(number(d, "predicted.peak_sram_bytes") <= number(b, "budget.sram_bytes"), "{name}: {budget}");
+                assert!(number(d, "predicted.flash_bytes") <= number(b, "budget.flash_bytes"), "{name}: {budget}");
+                assert_eq!(d["host"]["mismatching_outputs"], 0, "{name}: {budget} host");
+                assert_eq!(d["host"]["accuracy"], d["host"]["engine_accuracy"], "{name}: {budget} host accuracy");
+                for target in ["cortex_m4", "cortex_m7"] {
+                    if !d[target].is_null() {
+                        assert_eq!(d[target]["mismatching_outputs"], 0, "{name}: {budget} {target}");
+                    }
+                }
+                let accuracy = number(d, "int8_engine_test_accuracy");
+                assert!(accuracy >= MCUNET_QUICK_MIN, "{name}: {budget} int8 accuracy {accuracy}");
+                // The predictor's held-out rank correlation is reported (its value is not a claim at
+                // this scale).
+                let tau = number(b, "predictor.kendall_tau");
+                assert!((-1.0..=1.0).contains(&tau), "{name}: {budget} tau {tau}");
+            }
         }
         "mcu_kernels" if !at(m, "end_to_end").is_null() => {
             // The DSP kernels beat the portable ones end to end on every model and both targets, and

@@ -38,6 +38,7 @@ mod llm_quant;
 mod long_context;
 mod mcu_deploy;
 mod mcu_kernels;
+mod mcunet;
 mod metrics;
 mod mlperf_tiny;
 mod output;
@@ -109,6 +110,7 @@ pub fn registry() -> &'static [&'static dyn Experiment] {
         &mcu_deploy::McuDeploy,
         &mlperf_tiny::MlperfTiny,
         &mcu_kernels::McuKernels,
+        &mcunet::Mcunet,
         &quantumnas::QuantumNas,
         &char_gpt::CharGpt,
         &long_context::LongContext,
