@@ -570,6 +570,7 @@ fn run_budget(
                      "searched_flash": evolved.cost.flash_bytes,
                      "random": random_tuned.test_accuracy, "baseline": best_baseline.clone(), "gain_points": gain,
                      "int8": deployment["int8_engine_test_accuracy"].clone(),
+                     "test_images": deployment["test_images"].clone(),
                      "tau": report.kendall_tau, "rmse": report.rmse});
     let shrink_last = shrunk
         .history
@@ -790,10 +791,23 @@ fn summary(rows: &[Value]) -> String {
             r["tau"].as_f64().unwrap_or(f64::NAN),
             r["rmse"].as_f64().unwrap_or(f64::NAN),
         ));
-        if let Some(g) = r["gain_points"].as_f64() {
-            let verdict = if g > 0.0 { "beats" } else { "does not beat" };
+        if let (Some(g), Some(p), Some(q)) =
+            (r["gain_points"].as_f64(), r["searched"].as_f64(), b["test_accuracy"].as_f64())
+        {
+            // Two binomial standard errors of the difference of two accuracies on n test images:
+            // a gain inside them is a tie, not a win.
+            let n = r["test_images"].as_f64().unwrap_or(1.0).max(1.0);
+            let band = 200.0 * ((p * (1.0 - p) + q * (1.0 - q)) / n).sqrt();
+            let verdict = if g > band {
+                "beats"
+            } else if g < -band {
+                "falls short of"
+            } else {
+                "ties with"
+            };
             verdicts.push(format!(
-                "{}: the searched network {verdict} the best scaled baseline ({g:+.1} points of test accuracy).",
+                "{}: the searched network {verdict} the best scaled baseline ({g:+.1} points of test accuracy; \
+                 two standard errors of the difference on {n} test images are {band:.1} points).",
                 r["budget"].as_str().unwrap_or(""),
             ));
         }
