@@ -58,6 +58,19 @@ impl AttentionMask {
         true
     }
 
+    /// A bound on the keys among `0..keys` that queries `0..queries_end` of batch row `b` may see:
+    /// every visible key is below it (the causal limit of the last query and the row's length).
+    pub fn keys_before(&self, b: usize, queries_end: usize, keys: usize) -> usize {
+        let mut end = keys;
+        if self.causal {
+            end = end.min(self.query_offset + queries_end);
+        }
+        if let Some(lengths) = &self.key_lengths {
+            end = end.min(lengths[b]);
+        }
+        end
+    }
+
     /// The keys among `0..keys` visible from query `i` of batch row `b`, when they form one contiguous
     /// range (always, except a sliding window whose sinks leave a gap before the window): the rows a
     /// kernel can softmax as one slice. `None` when the visible keys are not contiguous.
@@ -197,6 +210,8 @@ mod tests {
                         };
                         for (b, i) in (0..2).flat_map(|b| (0..6).map(move |i| (b, i))) {
                             let allowed: Vec<usize> = (0..10).filter(|&j| m.allows(b, i, j)).collect();
+                            let bound = m.keys_before(b, i + 1, 10);
+                            assert!(allowed.iter().all(|&j| j < bound), "{m:?} b {b} i {i}: bound {bound}");
                             match m.visible_span(b, i, 10) {
                                 Some(span) => assert_eq!(allowed, span.collect::<Vec<_>>(), "{m:?} b {b} i {i}"),
                                 None => assert!(

@@ -20,16 +20,20 @@ struct NaiveAttention {
 }
 
 /// What the naive kernel keeps and allocates (see [`super::memory_use`]): the probabilities of every
-/// head, and one head's `dS` per backward task.
+/// head, one row block's scores per forward task (when a mask hides its last keys), and one head's
+/// `dS` per backward task.
 pub(super) fn memory_use(dims: &Dims) -> MemoryUse {
     let f32s = std::mem::size_of::<f32>();
     MemoryUse {
         saved: dims.batch * dims.q_heads * dims.tokens * dims.keys * f32s,
-        forward_scratch: 0,
+        forward_scratch: ROW_BLOCK.min(dims.tokens) * dims.keys * f32s,
         backward_scratch: dims.tokens * dims.keys * f32s,
         backward_rows: 0,
     }
 }
+
+/// Query rows per block of the forward pass: the unit at which a causal mask's hidden keys are skipped.
+const ROW_BLOCK: usize = 64;
 
 /// Naive attention (see [`super::attention`]).
 pub(super) fn attention(q: &Var, k: &Var, v: &Var, dims: Dims, mask: &AttentionMask, scale: f32) -> Result<Var> {
@@ -60,14 +64,33 @@ pub(super) fn forward(
         let (b, h) = (bh / q_heads, bh % q_heads);
         let kvh = b * dims.kv_heads + h / dims.group();
         let (qh, kh, vh) = (&qs[bh * t * d..][..t * d], &ks[kvh * s * d..][..s * d], &vs[kvh * s * dv..][..s * dv]);
-        gemm_into(t, s, d, qh, d, 1, kh, 1, d, p, false)?;
-        for (i, row) in p.chunks_mut(s.max(1)).enumerate().take(t) {
-            match mask.visible_span(b, i, s) {
-                Some(span) => span_softmax(row, scale, span),
-                None => masked_softmax(row, scale, |j| mask.allows(b, i, j)),
+        // Blocks of query rows; a block's products stop at the last key any of its rows sees (under
+        // a causal mask the scores and P V of the hidden upper triangle are never computed).
+        for i0 in (0..t).step_by(ROW_BLOCK) {
+            let i1 = (i0 + ROW_BLOCK).min(t);
+            let rows = i1 - i0;
+            let keys = mask.keys_before(b, i1, s).max(1);
+            let pb = &mut p[i0 * s..i1 * s];
+            let qb = &qh[i0 * d..i1 * d];
+            if keys == s {
+                gemm_into(rows, s, d, qb, d, 1, kh, 1, d, pb, false)?;
+            } else {
+                let mut scores = vec![0f32; rows * keys];
+                gemm_into(rows, keys, d, qb, d, 1, kh, 1, d, &mut scores, false)?;
+                for (row, sc) in pb.chunks_mut(s).zip(scores.chunks(keys)) {
+                    row[..keys].copy_from_slice(sc);
+                }
             }
+            for (r, row) in pb.chunks_mut(s.max(1)).enumerate() {
+                let i = i0 + r;
+                match mask.visible_span(b, i, s) {
+                    Some(span) => span_softmax(row, scale, span),
+                    None => masked_softmax(row, scale, |j| mask.allows(b, i, j)),
+                }
+            }
+            gemm_into(rows, dv, keys, pb, s, 1, vh, dv, 1, &mut o[i0 * dv..i1 * dv], false)?;
         }
-        gemm_into(t, dv, s, p, s, 1, vh, dv, 1, o, false)
+        Ok(())
     };
     let (prob_chunk, out_chunk) = ((t * s).max(1), (t * dv).max(1));
     if probs.len() * d.max(dv) >= crate::PARALLEL_MIN_LEN {
