@@ -107,32 +107,33 @@ impl SearchSpace {
     /// {3, 4, 6}, no feature-mix layer.
     pub fn mcunet(width: f32, resolution: usize, in_channels: usize, classes: usize) -> Result<Self> {
         let stages = [(24, 2), (40, 2), (80, 2), (96, 1), (192, 2), (320, 1)];
-        Self::new_checked(SearchSpace {
-            width,
-            resolution,
-            in_channels,
-            classes,
-            stem_channels: 32,
-            first_block_channels: 16,
-            stages: stages.iter().map(|&(channels, stride)| StageSpec { channels, stride }).collect(),
-            head_channels: None,
-            depths: vec![2, 3, 4],
-            kernels: vec![3, 5, 7],
-            expands: vec![3, 4, 6],
-        })
+        Self::ofa_choices(width, resolution, in_channels, classes, (32, 16), &stages)
     }
 
     /// A small space for 28x28-class images (Fashion-MNIST) and quick runs: stem 16, first block 8,
     /// stages 16 (s2), 24 (s2), 40 (s2), 48 (s1), the OFA depth, kernel and expand choices.
     pub fn tiny(width: f32, resolution: usize, in_channels: usize, classes: usize) -> Result<Self> {
         let stages = [(16, 2), (24, 2), (40, 2), (48, 1)];
+        Self::ofa_choices(width, resolution, in_channels, classes, (16, 8), &stages)
+    }
+
+    /// A checked space with OFA's choices (depths {2, 3, 4}, kernels {3, 5, 7}, expands {3, 4, 6}),
+    /// no feature-mix layer, the `(stem, first block)` channels and `(channels, stride)` stages given.
+    fn ofa_choices(
+        width: f32,
+        resolution: usize,
+        in_channels: usize,
+        classes: usize,
+        (stem_channels, first_block_channels): (usize, usize),
+        stages: &[(usize, usize)],
+    ) -> Result<Self> {
         Self::new_checked(SearchSpace {
             width,
             resolution,
             in_channels,
             classes,
-            stem_channels: 16,
-            first_block_channels: 8,
+            stem_channels,
+            first_block_channels,
             stages: stages.iter().map(|&(channels, stride)| StageSpec { channels, stride }).collect(),
             head_channels: None,
             depths: vec![2, 3, 4],

@@ -156,13 +156,7 @@ fn softmax_value(x: &Tensor, axis: usize) -> Tensor {
     let mut y = x.clone();
     for mut lane in y.lanes_mut(Axis(axis)) {
         let m = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let s = match lane.as_slice_mut() {
-            Some(values) => super::fast_exp::exp_shifted_sum(values, m),
-            None => {
-                lane.mapv_inplace(|v| super::fast_exp::exp(v - m));
-                lane.sum()
-            }
-        };
+        let s = super::fast_exp::exp_shifted_sum_lane(lane.view_mut(), m);
         lane.mapv_inplace(|v| v / s);
     }
     y

@@ -58,6 +58,21 @@ pub fn exp_shifted_sum(xs: &mut [f32], shift: f32) -> f32 {
     pulp::Arch::new().dispatch(ExpShiftedSum(xs, shift))
 }
 
+/// [`exp_shifted_sum`] on an ndarray lane: on its slice when contiguous, element by element (same
+/// values, sequential sum) otherwise. The softmax and cross-entropy ops share it.
+pub(crate) fn exp_shifted_sum_lane<D: ndarray::Dimension>(
+    mut lane: ndarray::ArrayViewMut<'_, f32, D>,
+    shift: f32,
+) -> f32 {
+    match lane.as_slice_mut() {
+        Some(values) => exp_shifted_sum(values, shift),
+        None => {
+            lane.mapv_inplace(|v| exp(v - shift));
+            lane.sum()
+        }
+    }
+}
+
 // The slice loops run under `pulp`'s run-time dispatch: compiled inside a function with AVX2 (and
 // AVX-512 where pulp enables it) when the CPU has them, as SSE2 code otherwise. [`exp`] uses no fused
 // multiply-add, so every path computes the same bits.

@@ -45,13 +45,7 @@ pub fn cross_entropy(logits: &Var, targets: &[usize]) -> Result<Var> {
     for (mut row, &t) in probs.axis_iter_mut(Axis(0)).zip(targets) {
         let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
         let logit = row[t];
-        let sum = match row.as_slice_mut() {
-            Some(values) => super::fast_exp::exp_shifted_sum(values, m),
-            None => {
-                row.mapv_inplace(|v| super::fast_exp::exp(v - m));
-                row.sum()
-            }
-        };
+        let sum = super::fast_exp::exp_shifted_sum_lane(row.view_mut(), m);
         total += (sum.ln() + m - logit) as f64;
         row.mapv_inplace(|v| v / sum);
     }

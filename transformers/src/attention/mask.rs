@@ -76,13 +76,7 @@ impl AttentionMask {
     /// kernel can softmax as one slice. `None` when the visible keys are not contiguous.
     pub fn visible_span(&self, b: usize, i: usize, keys: usize) -> Option<std::ops::Range<usize>> {
         let pos = self.query_offset + i;
-        let mut hi = keys;
-        if self.causal {
-            hi = hi.min(pos + 1);
-        }
-        if let Some(lengths) = &self.key_lengths {
-            hi = hi.min(lengths[b]);
-        }
+        let mut hi = self.keys_before(b, i + 1, keys);
         let mut lo = 0;
         if let Some(w) = self.window
             && pos >= w

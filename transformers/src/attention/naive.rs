@@ -66,6 +66,7 @@ pub(super) fn forward(
         let (qh, kh, vh) = (&qs[bh * t * d..][..t * d], &ks[kvh * s * d..][..s * d], &vs[kvh * s * dv..][..s * dv]);
         // Blocks of query rows; a block's products stop at the last key any of its rows sees (under
         // a causal mask the scores and P V of the hidden upper triangle are never computed).
+        let mut scores = Vec::new();
         for i0 in (0..t).step_by(ROW_BLOCK) {
             let i1 = (i0 + ROW_BLOCK).min(t);
             let rows = i1 - i0;
@@ -75,7 +76,8 @@ pub(super) fn forward(
             if keys == s {
                 gemm_into(rows, s, d, qb, d, 1, kh, 1, d, pb, false)?;
             } else {
-                let mut scores = vec![0f32; rows * keys];
+                scores.clear();
+                scores.resize(rows * keys, 0f32);
                 gemm_into(rows, keys, d, qb, d, 1, kh, 1, d, &mut scores, false)?;
                 for (row, sc) in pb.chunks_mut(s).zip(scores.chunks(keys)) {
                     row[..keys].copy_from_slice(sc);
